@@ -1,0 +1,9 @@
+//! The numeric core of the validator: Zarr reading, forecast verification (manifests, hashes,
+//! signatures), the Day-1 and ERA5 scores and the weight calculation.
+//!
+//! Pure code over arrays and files: no tokio, no database. Every formula follows
+//! `shared/docs/gaia-weather-spec.md`; the compute workers wrap these functions as handlers.
+
+pub mod field;
+
+pub use field::{Field2, FieldError, Grid};

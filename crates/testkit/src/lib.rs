@@ -1,0 +1,1 @@
+//! Test support shared by the workspace's tests: throwaway PostgreSQL clusters and fixture paths.

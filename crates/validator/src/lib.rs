@@ -1,0 +1,5 @@
+//! The validator binary's library: the three process kinds (supervisor, IO-Engine, compute
+//! worker), their configuration and telemetry, and the command-line commands that start them.
+
+pub mod cli;
+pub mod commands;
