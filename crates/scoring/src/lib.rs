@@ -5,5 +5,8 @@
 //! `shared/docs/gaia-weather-spec.md`; the compute workers wrap these functions as handlers.
 
 pub mod field;
+pub mod verify;
+pub mod zarr;
 
 pub use field::{Field2, FieldError, Grid};
+pub use zarr::{Climatology, Dataset, OpenOptions, ZarrError};

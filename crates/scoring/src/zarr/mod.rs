@@ -1,0 +1,32 @@
+//! Zarr reading for scoring: forecast, truth, reference and climatology stores as xarray writes
+//! them (v2 and v3; blosc, zstd, gzip, zlib or no compression; consolidated metadata; CF time),
+//! from a directory or over HTTP(S) with a Bearer token.
+//!
+//! Owns the store stack (bounded disk/HTTP store → optional verify-on-read → decompression guard →
+//! zarrs), metadata validation against [`OpenOptions`] limits, coordinate normalisation and the
+//! selection of 2-D fields. Everything a miner serves is treated as hostile: sizes are checked
+//! before allocation and every failure is a named [`ZarrError`]. See
+//! `docs/zarr-and-verification.md`.
+
+mod climatology;
+mod coords;
+mod dataset;
+mod error;
+mod guard;
+mod http;
+mod meta;
+mod options;
+mod read;
+mod store;
+
+pub use climatology::{long_name, Climatology, LEVEL_TOLERANCE_HPA};
+pub use coords::{decode_cf_time, wrap_lon};
+pub use dataset::{is_local_store, Dataset, LAT_NAMES, LEVEL_NAMES, LON_NAMES, TIME_NAMES};
+pub use error::ZarrError;
+pub use guard::check_chunk;
+pub use meta::{ArrayMeta, Compression, Dtype, Format};
+pub use options::{
+    OpenOptions, DEFAULT_MAX_ARRAY_ELEMENTS, DEFAULT_MAX_CHUNK_BYTES, DEFAULT_MAX_METADATA_BYTES,
+    DEFAULT_TIMEOUT,
+};
+pub use store::{slice_whole, ErrorSink};

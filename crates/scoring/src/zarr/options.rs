@@ -1,0 +1,71 @@
+//! How a store is opened: credentials, timeouts and the limits that bound what a hostile store
+//! can make the reader allocate.
+
+use std::time::Duration;
+
+use crate::verify::FrozenManifest;
+
+/// Default per-request timeout for HTTP stores.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+/// Default limit on one stored key and on one decoded chunk: 256 MiB.
+pub const DEFAULT_MAX_CHUNK_BYTES: u64 = 256 * 1024 * 1024;
+/// Default limit on the elements of one array read (a field or a coordinate): 64 Mi.
+pub const DEFAULT_MAX_ARRAY_ELEMENTS: u64 = 64 * 1024 * 1024;
+/// Default limit on one metadata document (`zarr.json`, `.zmetadata`, ...): 32 MiB.
+pub const DEFAULT_MAX_METADATA_BYTES: u64 = 32 * 1024 * 1024;
+
+/// Options for [`Dataset::open`](super::Dataset::open) and
+/// [`Climatology::open`](super::Climatology::open).
+#[derive(Clone)]
+pub struct OpenOptions {
+    /// Sent as `Authorization: Bearer <token>` on every HTTP request (miner `/forecasts` JWT).
+    pub bearer_token: Option<String>,
+    /// Whole-request timeout for each HTTP request (connect + headers + body).
+    pub timeout: Duration,
+    /// Largest stored value of one key and largest decoded chunk, in bytes.
+    pub max_chunk_bytes: u64,
+    /// Largest number of elements of one array read (a 2-D field or a coordinate vector).
+    pub max_array_elements: u64,
+    /// Largest metadata document, in bytes.
+    pub max_metadata_bytes: u64,
+    /// Verify-on-read: every key read is hashed against this frozen manifest (spec §2.2 step 8).
+    pub verify: Option<FrozenManifest>,
+    /// How many chunks zarrs may decode concurrently (about cores ÷ compute workers).
+    pub codec_concurrency: usize,
+    /// Accept self-signed TLS certificates (miners serve HTTPS with them; Python used
+    /// `ssl=False`).
+    pub accept_invalid_certs: bool,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        Self {
+            bearer_token: None,
+            timeout: DEFAULT_TIMEOUT,
+            max_chunk_bytes: DEFAULT_MAX_CHUNK_BYTES,
+            max_array_elements: DEFAULT_MAX_ARRAY_ELEMENTS,
+            max_metadata_bytes: DEFAULT_MAX_METADATA_BYTES,
+            verify: None,
+            codec_concurrency: 1,
+            accept_invalid_certs: true,
+        }
+    }
+}
+
+impl std::fmt::Debug for OpenOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenOptions")
+            .field(
+                "bearer_token",
+                &self.bearer_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("timeout", &self.timeout)
+            .field("max_chunk_bytes", &self.max_chunk_bytes)
+            .field("max_array_elements", &self.max_array_elements)
+            .field("max_metadata_bytes", &self.max_metadata_bytes)
+            .field("verify", &self.verify.as_ref().map(|m| m.files.len()))
+            .field("codec_concurrency", &self.codec_concurrency)
+            .field("accept_invalid_certs", &self.accept_invalid_certs)
+            .finish()
+    }
+}

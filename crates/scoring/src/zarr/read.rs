@@ -1,0 +1,185 @@
+//! Reading array data through zarrs: only the chunks covering the requested subset are fetched;
+//! the subset's size is checked against the limit before anything is allocated; elements are
+//! converted to `f64` with the fill value mapped to NaN and CF `scale_factor`/`add_offset` applied;
+//! 2-D planes are reoriented onto the normalised grid.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use ndarray::Array2;
+use serde_json::Value;
+use zarrs::array::{Array, ArrayError, ArraySubset, CodecOptions};
+
+use super::dataset::{Dataset, LAT_NAMES, LON_NAMES};
+use super::guard::GuardedStore;
+use super::meta::{ArrayMeta, Dtype};
+use super::ZarrError;
+use crate::Field2;
+
+impl Dataset {
+    fn zarr_array(&self, m: &ArrayMeta) -> Result<Array<GuardedStore>, ZarrError> {
+        Array::new_with_metadata(
+            Arc::clone(&self.stack.storage),
+            &format!("/{}", m.name),
+            m.zarrs.clone(),
+        )
+        .map_err(|e| ZarrError::BadMetadata {
+            key: m.name.clone(),
+            reason: e.to_string(),
+        })
+    }
+
+    fn decode_err(&self, var: &str, e: ArrayError) -> ZarrError {
+        self.stack.sink.take().unwrap_or_else(|| ZarrError::Decode {
+            var: var.to_owned(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Read `ranges` of array `m` as `f64` (C order over the subset), fill → NaN, CF scaling.
+    fn read_subset(&self, m: &ArrayMeta, ranges: &[Range<u64>]) -> Result<Vec<f64>, ZarrError> {
+        let elements = ranges
+            .iter()
+            .map(|r| r.end - r.start)
+            .try_fold(1u64, |a, n| a.checked_mul(n));
+        let elements = elements.unwrap_or(u64::MAX);
+        if elements > self.options.max_array_elements {
+            return Err(ZarrError::TooLarge {
+                what: format!("read of `{}`", m.name),
+                size: elements,
+                limit: self.options.max_array_elements,
+            });
+        }
+        let array = self.zarr_array(m)?;
+        let subset = ArraySubset::new_with_ranges(ranges);
+        let opts =
+            CodecOptions::default().with_concurrent_target(self.options.codec_concurrency.max(1));
+        macro_rules! fetch {
+            ($t:ty) => {
+                array
+                    .retrieve_array_subset_opt::<Vec<$t>>(&subset, &opts)
+                    .map_err(|e| self.decode_err(&m.name, e))?
+                    .into_iter()
+                    .map(|x| x as f64)
+                    .collect::<Vec<f64>>()
+            };
+        }
+        let mut values = match m.dtype {
+            Dtype::F32 => fetch!(f32),
+            Dtype::F64 => fetch!(f64),
+            Dtype::I8 => fetch!(i8),
+            Dtype::I16 => fetch!(i16),
+            Dtype::I32 => fetch!(i32),
+            Dtype::I64 => fetch!(i64),
+            Dtype::U8 => fetch!(u8),
+            Dtype::U16 => fetch!(u16),
+            Dtype::U32 => fetch!(u32),
+            Dtype::U64 => fetch!(u64),
+        };
+        if let Some(fill) = m.fill.filter(|f| !f.is_nan()) {
+            values
+                .iter_mut()
+                .filter(|v| **v == fill)
+                .for_each(|v| *v = f64::NAN);
+        }
+        let num = |k: &str| m.attrs.get(k).and_then(Value::as_f64);
+        let (scale, offset) = (num("scale_factor"), num("add_offset"));
+        if scale.is_some() || offset.is_some() {
+            let (s, o) = (scale.unwrap_or(1.0), offset.unwrap_or(0.0));
+            values.iter_mut().for_each(|v| *v = *v * s + o);
+        }
+        Ok(values)
+    }
+
+    /// Read a whole 1-D array (a coordinate).
+    pub(super) fn read_1d(&self, name: &str) -> Result<Vec<f64>, ZarrError> {
+        let m = self.array(name)?;
+        if m.shape.len() != 1 {
+            return Err(ZarrError::BadDimensions {
+                var: name.to_owned(),
+                reason: format!("coordinate has shape {:?}", m.shape),
+            });
+        }
+        self.read_subset(m, &[0..m.shape[0]])
+    }
+
+    /// Read the latitude × longitude plane of `var` selected by `sel` (dimension names → index),
+    /// reoriented onto the normalised grid. Dimensions of length 1 not named in `sel` are taken
+    /// at index 0; any other dimension is an error.
+    pub(super) fn read_plane(
+        &self,
+        var: &str,
+        sel: &[(&[&str], usize)],
+    ) -> Result<Field2, ZarrError> {
+        let m = self.array(var)?;
+        let bad = |reason: String| ZarrError::BadDimensions {
+            var: var.to_owned(),
+            reason,
+        };
+        if m.dims.len() != m.shape.len() {
+            return Err(bad("no dimension names".into()));
+        }
+        let lat_d = m
+            .dim_index(&LAT_NAMES)
+            .ok_or_else(|| bad("no latitude dimension".into()))?;
+        let lon_d = m
+            .dim_index(&LON_NAMES)
+            .ok_or_else(|| bad("no longitude dimension".into()))?;
+        let orient = self.orientation()?;
+        let (nlat, nlon) = orient.grid.shape();
+        if m.shape[lat_d] != nlat as u64 || m.shape[lon_d] != nlon as u64 {
+            return Err(bad(format!(
+                "lat/lon lengths {}/{} differ from the coordinates {nlat}/{nlon}",
+                m.shape[lat_d], m.shape[lon_d]
+            )));
+        }
+        let mut used = vec![false; sel.len()];
+        let mut ranges = Vec::with_capacity(m.dims.len());
+        for (d, name) in m.dims.iter().enumerate() {
+            if d == lat_d || d == lon_d {
+                ranges.push(0..m.shape[d]);
+                continue;
+            }
+            let pick = sel
+                .iter()
+                .position(|(names, _)| names.contains(&name.as_str()));
+            match pick {
+                Some(k) => {
+                    used[k] = true;
+                    let index = sel[k].1;
+                    if index as u64 >= m.shape[d] {
+                        return Err(ZarrError::IndexOutOfRange {
+                            var: var.to_owned(),
+                            dim: name.clone(),
+                            index,
+                            len: m.shape[d],
+                        });
+                    }
+                    ranges.push(index as u64..index as u64 + 1);
+                }
+                None if m.shape[d] == 1 => ranges.push(0..1),
+                None => {
+                    return Err(bad(format!(
+                        "dimension `{name}` (length {}) not selected",
+                        m.shape[d]
+                    )))
+                }
+            }
+        }
+        if let Some(k) = used.iter().position(|u| !u) {
+            return Err(bad(format!("has no `{}` dimension", sel[k].0[0])));
+        }
+        let flat = self.read_subset(m, &ranges)?;
+        // Stored plane is [lat][lon] when latitude comes first, else [lon][lat].
+        let lat_first = lat_d < lon_d;
+        let values = Array2::from_shape_fn((nlat, nlon), |(i, j)| {
+            let (si, sj) = (orient.lat_src[i], orient.lon_src[j]);
+            if lat_first {
+                flat[si * nlon + sj]
+            } else {
+                flat[sj * nlat + si]
+            }
+        });
+        Ok(Field2::new(orient.grid.clone(), values)?)
+    }
+}

@@ -1,0 +1,189 @@
+//! The byte layer under zarrs: a bounded directory store, the error sink that carries named
+//! errors through zarrs' stringly `StorageError`, and the stack (base → verify-on-read →
+//! decompression guard) every [`Dataset`](super::Dataset) reads through.
+
+use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use zarrs::storage::byte_range::ByteRangeIterator;
+use zarrs::storage::{
+    Bytes, MaybeBytes, MaybeBytesIterator, ReadableStorageTraits, StorageError, StoreKey,
+};
+
+use super::guard::GuardedStore;
+use super::http::HttpStore;
+use super::{OpenOptions, ZarrError};
+use crate::verify::VerifyingStore;
+
+/// Keeps the first named error raised inside a store so that the reader can return it instead of
+/// the flattened string zarrs passes up.
+#[derive(Debug, Default, Clone)]
+pub struct ErrorSink(Arc<Mutex<Option<ZarrError>>>);
+
+impl ErrorSink {
+    /// Remember `err` (the first one wins) and return a `StorageError` carrying its message.
+    pub fn record(&self, err: ZarrError) -> StorageError {
+        let message = err.to_string();
+        if let Ok(mut slot) = self.0.lock() {
+            if slot.is_none() {
+                *slot = Some(err);
+            }
+        }
+        StorageError::Other(message)
+    }
+
+    /// Take the remembered error, if any.
+    pub fn take(&self) -> Option<ZarrError> {
+        self.0.lock().ok().and_then(|mut slot| slot.take())
+    }
+}
+
+/// A read-only store over a directory that refuses keys larger than a limit before reading them
+/// and keys that would escape the directory.
+#[derive(Debug)]
+pub struct DiskStore {
+    root: PathBuf,
+    max_bytes: u64,
+    sink: ErrorSink,
+}
+
+impl DiskStore {
+    /// A store rooted at `root`.
+    pub fn new(root: &Path, max_bytes: u64, sink: ErrorSink) -> Self {
+        Self {
+            root: root.to_path_buf(),
+            max_bytes,
+            sink,
+        }
+    }
+
+    fn path_of(&self, key: &StoreKey) -> Result<PathBuf, StorageError> {
+        let rel = Path::new(key.as_str());
+        if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
+            return Err(self.sink.record(ZarrError::BadMetadata {
+                key: key.as_str().to_owned(),
+                reason: "key escapes the store".into(),
+            }));
+        }
+        Ok(self.root.join(rel))
+    }
+}
+
+impl ReadableStorageTraits for DiskStore {
+    fn get(&self, key: &StoreKey) -> Result<MaybeBytes, StorageError> {
+        let path = self.path_of(key)?;
+        let io_err = |source| ZarrError::Io {
+            key: key.as_str().to_owned(),
+            source,
+        };
+        let meta = match std::fs::metadata(&path) {
+            Ok(m) if m.is_file() => m,
+            Ok(_) => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(self.sink.record(io_err(e))),
+        };
+        if meta.len() > self.max_bytes {
+            return Err(self.sink.record(ZarrError::TooLarge {
+                what: format!("key `{}`", key.as_str()),
+                size: meta.len(),
+                limit: self.max_bytes,
+            }));
+        }
+        match std::fs::read(&path) {
+            Ok(bytes) if bytes.len() as u64 <= self.max_bytes => Ok(Some(Bytes::from(bytes))),
+            Ok(bytes) => Err(self.sink.record(ZarrError::TooLarge {
+                what: format!("key `{}`", key.as_str()),
+                size: bytes.len() as u64,
+                limit: self.max_bytes,
+            })),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.sink.record(io_err(e))),
+        }
+    }
+
+    fn get_partial_many<'a>(
+        &'a self,
+        key: &StoreKey,
+        byte_ranges: ByteRangeIterator<'a>,
+    ) -> Result<MaybeBytesIterator<'a>, StorageError> {
+        slice_whole(self.get(key)?, byte_ranges)
+    }
+
+    fn size_key(&self, key: &StoreKey) -> Result<Option<u64>, StorageError> {
+        let path = self.path_of(key)?;
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_file() => Ok(Some(m.len())),
+            _ => Ok(None),
+        }
+    }
+
+    fn supports_get_partial(&self) -> bool {
+        false
+    }
+}
+
+/// Serve byte ranges out of a whole value (every store here reads whole keys: verify-on-read must
+/// hash the whole stored value anyway).
+pub fn slice_whole<'a>(
+    whole: MaybeBytes,
+    byte_ranges: ByteRangeIterator<'a>,
+) -> Result<MaybeBytesIterator<'a>, StorageError> {
+    let Some(bytes) = whole else { return Ok(None) };
+    let size = bytes.len() as u64;
+    let mut parts = Vec::new();
+    for range in byte_ranges {
+        let (start, end) = (range.start(size), range.end(size));
+        if start > end || end > size {
+            return Err(StorageError::Other(format!(
+                "byte range {start}..{end} outside a value of {size} bytes"
+            )));
+        }
+        // Both bounds are <= bytes.len(), which is a usize.
+        parts.push(Ok(bytes.slice(start as usize..end as usize)));
+    }
+    Ok(Some(Box::new(parts.into_iter())))
+}
+
+/// The store stack of one opened location.
+pub struct StoreStack {
+    /// What zarrs reads through.
+    pub storage: Arc<GuardedStore>,
+    /// Where stores leave their named errors.
+    pub sink: ErrorSink,
+    /// The location as given (for messages).
+    pub location: String,
+    /// A directory store's root, when the location is a directory (enables listing).
+    pub root_dir: Option<PathBuf>,
+}
+
+/// Build the stack for `location`: a directory or an `http(s)://` URL.
+pub fn open_stack(location: &str, options: &OpenOptions) -> Result<StoreStack, ZarrError> {
+    let sink = ErrorSink::default();
+    let (base, root_dir): (Arc<dyn ReadableStorageTraits>, Option<PathBuf>) =
+        if location.starts_with("http://") || location.starts_with("https://") {
+            (
+                Arc::new(HttpStore::new(location, options, sink.clone())?),
+                None,
+            )
+        } else {
+            let dir = Path::new(location);
+            if !dir.is_dir() {
+                return Err(ZarrError::BadLocation(location.to_owned()));
+            }
+            (
+                Arc::new(DiskStore::new(dir, options.max_chunk_bytes, sink.clone())),
+                Some(dir.into()),
+            )
+        };
+    let verified: Arc<dyn ReadableStorageTraits> = match &options.verify {
+        Some(manifest) => Arc::new(VerifyingStore::new(base, manifest.clone(), sink.clone())),
+        None => base,
+    };
+    let storage = Arc::new(GuardedStore::new(verified, sink.clone()));
+    Ok(StoreStack {
+        storage,
+        sink,
+        location: location.to_owned(),
+        root_dir,
+    })
+}
