@@ -1,9 +1,14 @@
 //! The contract between the IO-Engine and the compute workers.
 //!
 //! This crate owns the message types ([`WorkUnit`], [`ResultUnit`]), the wire framing used on the
-//! Unix-domain socket between the two process kinds, and the shared-memory arrays that carry large
-//! payloads by reference. Both sides depend on it; it depends on nothing of ours.
+//! Unix-domain socket between the two process kinds ([`frame`]), and the shared-memory arrays
+//! that carry large payloads by reference ([`shm`]). Both sides depend on it; it depends on
+//! nothing of ours.
 
+pub mod frame;
+pub mod shm;
 pub mod types;
 
+pub use frame::{Message, PROTOCOL_VERSION};
+pub use shm::{Dtype, SharedArray, ShmError};
 pub use types::{ResultUnit, SharedArrayRef, WorkUnit, DEFAULT_TIMEOUT_SECONDS};

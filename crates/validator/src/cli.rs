@@ -45,6 +45,8 @@ pub enum Command {
     /// Benchmarks that print figures.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Compute the weights from 15 days of score rows in a JSON file (docs/weights.md).
+    Weights(WeightsArgs),
     /// Internal: the IO-Engine process (started by the supervisor).
     #[command(hide = true)]
     IoEngine(ChildArgs),
@@ -59,6 +61,20 @@ pub struct DemoArgs {
     /// How long to run, in seconds.
     #[arg(long, default_value_t = 20)]
     pub seconds: u64,
+}
+
+/// Arguments of `weights`.
+#[derive(Debug, Args)]
+pub struct WeightsArgs {
+    /// JSON file with the score rows, the node list and optional settings (docs/weights.md).
+    #[arg(long)]
+    pub scores_json: PathBuf,
+    /// Reference time of the 15-day window (RFC 3339); default: the file's `now`, else now.
+    #[arg(long)]
+    pub now: Option<String>,
+    /// Print the full result as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments the supervisor passes to its children.

@@ -4,6 +4,8 @@ use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
 
+pub mod weights;
+
 /// Run the chosen subcommand and turn its outcome into the process exit code.
 pub fn dispatch(cli: Cli) -> ExitCode {
     let outcome: anyhow::Result<ExitCode> = match &cli.command {
@@ -11,6 +13,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             println!("gaia-validator {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)
         }
+        Command::Weights(args) => weights::run(args),
         _ => Err(anyhow::anyhow!("not implemented yet")),
     };
     match outcome {

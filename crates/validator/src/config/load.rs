@@ -1,0 +1,186 @@
+//! Resolving [`Settings`] from their layers, with errors that name the key, the value and the
+//! rule, and a report of keys nobody reads.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use figment::providers::{Format, Serialized, Toml};
+use figment::value::Value;
+use figment::Figment;
+
+use super::Settings;
+
+/// Why settings could not be resolved.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A value breaks a rule.
+    #[error("invalid setting {key} = {value:?}: {rule}")]
+    Invalid {
+        /// Setting name as written in the environment (e.g. `IPC_QUEUE_SIZE`).
+        key: String,
+        /// The offending value (redacted when secret).
+        value: String,
+        /// The rule it breaks.
+        rule: String,
+    },
+    /// The settings file could not be read.
+    #[error("cannot read settings file {path}: {source}")]
+    File {
+        /// File path.
+        path: String,
+        /// OS error.
+        source: std::io::Error,
+    },
+    /// The `.env` file could not be parsed.
+    #[error("cannot parse .env file: {0}")]
+    DotEnv(String),
+}
+
+/// Resolved settings plus the keys that were given but are not settings.
+#[derive(Debug, Clone)]
+pub struct LoadedSettings {
+    /// The settings in force.
+    pub settings: Settings,
+    /// Keys present in the file or environment that no setting reads (`weather.foo`).
+    pub unknown_keys: Vec<String>,
+}
+
+/// Resolve settings from defaults, `file`, `./.env` and the process environment.
+pub fn load(file: Option<&Path>) -> Result<LoadedSettings, ConfigError> {
+    match dotenvy::dotenv() {
+        Ok(_) => {}
+        Err(e) if e.not_found() => {}
+        Err(e) => return Err(ConfigError::DotEnv(e.to_string())),
+    }
+    load_with_env(file, std::env::vars())
+}
+
+/// Resolve settings from defaults, `file` and the given environment (for tests and children).
+pub fn load_with_env(
+    file: Option<&Path>,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<LoadedSettings, ConfigError> {
+    let defaults = Settings::default();
+    let known_top: BTreeSet<String> = match serde_json::to_value(&defaults) {
+        Ok(serde_json::Value::Object(map)) => map.keys().cloned().collect(),
+        _ => BTreeSet::new(),
+    };
+    let mut figment = Figment::from(Serialized::defaults(&defaults));
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::File {
+            path: path.display().to_string(),
+            source,
+        })?;
+        figment = figment.merge(Toml::string(&text));
+    }
+    for (raw_key, raw_value) in env {
+        let lower = raw_key.to_ascii_lowercase();
+        let top = lower.split("__").next().unwrap_or_default();
+        let nested = lower.contains("__");
+        if !known_top.contains(top) || (nested != (top == "weather")) {
+            continue;
+        }
+        let key = lower.replace("__", ".");
+        let value: Value = raw_value.parse().unwrap_or_else(|never: std::convert::Infallible| match never {});
+        figment = figment.merge(Serialized::default(&key, value));
+    }
+    let unknown_keys = unknown_keys(&figment);
+    let settings: Settings = figment.extract().map_err(from_figment)?;
+    validate(&settings)?;
+    Ok(LoadedSettings { settings, unknown_keys })
+}
+
+fn unknown_keys(figment: &Figment) -> Vec<String> {
+    let Ok(value) = figment.extract::<serde_json::Value>() else {
+        return Vec::new();
+    };
+    let mut unknown = Vec::new();
+    let _ = serde_ignored::deserialize(value, |path| unknown.push(path.to_string()))
+        .map(|_: Settings| ());
+    unknown
+}
+
+fn env_name(path: &[String]) -> String {
+    path.join("__").to_ascii_uppercase()
+}
+
+fn from_figment(err: figment::Error) -> ConfigError {
+    use figment::error::Kind;
+    let key = env_name(&err.path);
+    let secret = err.path.first().is_some_and(|k| k == "database_url");
+    let (value, rule) = match &err.kind {
+        Kind::InvalidType(actual, expected) => (actual.to_string(), format!("expected {expected}")),
+        Kind::InvalidValue(actual, expected) => (actual.to_string(), format!("expected {expected}")),
+        other => (String::new(), other.to_string()),
+    };
+    let value = if secret { "<redacted>".to_string() } else { value };
+    ConfigError::Invalid { key, value, rule }
+}
+
+fn invalid(key: &str, value: impl ToString, rule: &str) -> ConfigError {
+    ConfigError::Invalid { key: key.to_string(), value: value.to_string(), rule: rule.to_string() }
+}
+
+fn in_range<T: PartialOrd + ToString>(key: &str, value: T, lo: T, hi: T) -> Result<(), ConfigError> {
+    if value < lo || value > hi {
+        let rule = format!("must be between {} and {}", lo.to_string(), hi.to_string());
+        return Err(invalid(key, value, &rule));
+    }
+    Ok(())
+}
+
+/// Check every rule a type alone cannot express.
+fn validate(s: &Settings) -> Result<(), ConfigError> {
+    in_range("NUM_COMPUTE_WORKERS", s.num_compute_workers, 1, 256)?;
+    in_range("SUPERVISOR_CHECK_INTERVAL_S", s.supervisor_check_interval_s, 1, 3600)?;
+    in_range("MAX_JOBS_PER_WORKER", s.max_jobs_per_worker, 1, 1_000_000)?;
+    in_range("WORKER_QUEUE_TIMEOUT_S", s.worker_queue_timeout_s, 1, 86_400)?;
+    in_range("IPC_QUEUE_SIZE", s.ipc_queue_size, 1, 1_000_000)?;
+    in_range("IPC_MAX_FRAME_BYTES", s.ipc_max_frame_bytes, 4096, 1 << 30)?;
+    in_range("PROCESS_MAX_RSS_MB_IO_ENGINE", s.process_max_rss_mb_io_engine, 32, 1 << 20)?;
+    in_range("PROCESS_MAX_RSS_MB_COMPUTE_WORKER", s.process_max_rss_mb_compute_worker, 32, 1 << 20)?;
+    if s.compute_worker_rlimit_as_mb != 0 && s.compute_worker_rlimit_as_mb < 256 {
+        return Err(invalid(
+            "COMPUTE_WORKER_RLIMIT_AS_MB",
+            s.compute_worker_rlimit_as_mb,
+            "must be 0 (off) or at least 256",
+        ));
+    }
+    in_range("RESTART_BUDGET_COUNT", s.restart_budget_count, 1, 10_000)?;
+    in_range("RESTART_BUDGET_WINDOW_S", s.restart_budget_window_s, 1, 86_400)?;
+    if !(s.restart_backoff_max_s.is_finite() && s.restart_backoff_max_s > 0.0) {
+        return Err(invalid("RESTART_BACKOFF_MAX_S", s.restart_backoff_max_s, "must be > 0"));
+    }
+    in_range("SHUTDOWN_GRACE_S", s.shutdown_grace_s, 0, 3600)?;
+    in_range("DB_POOL_MAX_CONNECTIONS", s.db_pool_max_connections, 1, 1000)?;
+    if s.db_pool_min_connections > s.db_pool_max_connections {
+        return Err(invalid(
+            "DB_POOL_MIN_CONNECTIONS",
+            s.db_pool_min_connections,
+            "must not exceed DB_POOL_MAX_CONNECTIONS",
+        ));
+    }
+    if s.metrics_addr.parse::<SocketAddr>().is_err() {
+        return Err(invalid("METRICS_ADDR", &s.metrics_addr, "must be host:port, e.g. 127.0.0.1:9090"));
+    }
+    if let Some(url) = &s.database_url {
+        let scheme_ok = ["postgres://", "postgresql://", "sqlite:"].iter().any(|p| url.starts_with(p));
+        if !url.is_empty() && !scheme_ok {
+            return Err(invalid(
+                "DATABASE_URL",
+                super::redact_url(url),
+                "must start with postgres://, postgresql:// or sqlite:",
+            ));
+        }
+    }
+    if tracing_subscriber::EnvFilter::try_new(&s.log_level).is_err() {
+        return Err(invalid("LOG_LEVEL", &s.log_level, "must be a tracing filter such as `info`"));
+    }
+    if !(s.diagnostic_load_jobs_per_s.is_finite() && s.diagnostic_load_jobs_per_s >= 0.0) {
+        return Err(invalid("DIAGNOSTIC_LOAD_JOBS_PER_S", s.diagnostic_load_jobs_per_s, "must be >= 0"));
+    }
+    in_range("WEATHER__RUN_HOUR_UTC", s.weather.run_hour_utc, 0, 23)?;
+    in_range("WEATHER__DB_RUN_RETENTION_DAYS", s.weather.db_run_retention_days, 1, 36_500)?;
+    Ok(())
+}

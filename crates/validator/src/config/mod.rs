@@ -1,0 +1,144 @@
+//! Typed settings of the validator, shared by all three process kinds.
+//!
+//! Layers, lowest first: built-in defaults < TOML file (`--config`) < `.env` < process
+//! environment. Names follow the v4.0 blueprint (`NUM_COMPUTE_WORKERS`, `IPC_QUEUE_SIZE`, ...);
+//! nested task settings use `__` (`WEATHER__DB_RUN_RETENTION_DAYS=90`). Children started by the
+//! supervisor resolve the same layers, so every process sees the same values.
+
+mod load;
+mod redact;
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+pub use load::{load, load_with_env, ConfigError, LoadedSettings};
+pub use redact::redact_url;
+
+/// All settings of the validator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// Number of compute worker processes. Default: max(1, cores − 2).
+    pub num_compute_workers: usize,
+    /// Seconds between the supervisor's RSS checks of its children.
+    pub supervisor_check_interval_s: u64,
+    /// Jobs a compute worker runs before it recycles (plus up to 10 % random jitter).
+    pub max_jobs_per_worker: u64,
+    /// Seconds a compute worker waits idle for work before it recycles.
+    pub worker_queue_timeout_s: u64,
+    /// Capacity of the IPC work queue; dispatch waits when it is full.
+    pub ipc_queue_size: usize,
+    /// Largest IPC frame accepted, in bytes; larger frames are refused before allocation.
+    pub ipc_max_frame_bytes: usize,
+    /// RSS limit of the IO-Engine, in MiB; past it the supervisor restarts it.
+    pub process_max_rss_mb_io_engine: u64,
+    /// RSS limit of a compute worker, in MiB; past it the worker recycles (between jobs) or the
+    /// supervisor replaces it (during a job).
+    pub process_max_rss_mb_compute_worker: u64,
+    /// Optional address-space cap (RLIMIT_AS) of a compute worker in MiB; 0 disables it.
+    /// Off by default: RLIMIT_AS counts virtual memory (allocator arenas, thread stacks, maps),
+    /// which is several times the RSS and would kill healthy workers; RSS is the real limit.
+    pub compute_worker_rlimit_as_mb: u64,
+    /// Restarts of one process class allowed within `restart_budget_window_s`.
+    pub restart_budget_count: u32,
+    /// Window of the restart budget, in seconds.
+    pub restart_budget_window_s: u64,
+    /// Largest back-off between restarts of a crash-looping class, in seconds.
+    pub restart_backoff_max_s: f64,
+    /// Seconds in-flight jobs get to finish on shutdown before children are terminated.
+    pub shutdown_grace_s: u64,
+    /// Database URL; unset means `sqlite://<data_dir>/gaia.db`. Secret: printed redacted.
+    pub database_url: Option<String>,
+    /// Largest database pool.
+    pub db_pool_max_connections: u32,
+    /// Smallest database pool.
+    pub db_pool_min_connections: u32,
+    /// Address of the `/metrics` and `/health` endpoint (port 0 picks a free port).
+    pub metrics_addr: String,
+    /// Directory for the embedded database and caches.
+    pub data_dir: PathBuf,
+    /// Directory for the IPC socket and process state; default: a fresh directory under the
+    /// system temporary directory, removed on shutdown.
+    pub runtime_dir: Option<PathBuf>,
+    /// Directory holding shared-memory array segments.
+    pub shm_dir: PathBuf,
+    /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `gaia_validator=debug`.
+    pub log_level: String,
+    /// Serve `POST /admin/dispatch` on the metrics address (tests, diagnostics). Off in
+    /// production: it lets anyone who reaches the port run jobs.
+    pub admin_api_enabled: bool,
+    /// Diagnostic load the IO-Engine generates itself (jobs per second; 0 = none). Used by `demo`.
+    pub diagnostic_load_jobs_per_s: f64,
+    /// Weather task settings (`WEATHER__*`).
+    pub weather: WeatherSettings,
+}
+
+/// Settings of the weather task (`WEATHER__<NAME>` in the environment).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WeatherSettings {
+    /// Runs older than this many days are deleted with their rows.
+    pub db_run_retention_days: u32,
+    /// UTC hour of the daily run.
+    pub run_hour_utc: u8,
+    /// Concurrent inferences requested from one miner.
+    pub max_concurrent_inferences: u32,
+    /// Forecast steps (6-hourly) a miner produces.
+    pub inference_steps: u32,
+}
+
+impl Default for WeatherSettings {
+    fn default() -> Self {
+        Self { db_run_retention_days: 90, run_hour_utc: 18, max_concurrent_inferences: 1, inference_steps: 40 }
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(4);
+        Self {
+            num_compute_workers: cores.saturating_sub(2).max(1),
+            supervisor_check_interval_s: 15,
+            max_jobs_per_worker: 100,
+            worker_queue_timeout_s: 300,
+            ipc_queue_size: 1000,
+            ipc_max_frame_bytes: 16 * 1024 * 1024,
+            process_max_rss_mb_io_engine: 1024,
+            process_max_rss_mb_compute_worker: 2048,
+            compute_worker_rlimit_as_mb: 0,
+            restart_budget_count: 5,
+            restart_budget_window_s: 60,
+            restart_backoff_max_s: 30.0,
+            shutdown_grace_s: 30,
+            database_url: None,
+            db_pool_max_connections: 10,
+            db_pool_min_connections: 1,
+            metrics_addr: "127.0.0.1:9090".into(),
+            data_dir: PathBuf::from("./data"),
+            runtime_dir: None,
+            shm_dir: PathBuf::from("/dev/shm"),
+            log_level: "info".into(),
+            admin_api_enabled: false,
+            diagnostic_load_jobs_per_s: 0.0,
+            weather: WeatherSettings::default(),
+        }
+    }
+}
+
+impl Settings {
+    /// The database URL in force: the configured one, or the embedded SQLite file.
+    pub fn resolved_database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) if !url.trim().is_empty() => url.clone(),
+            _ => format!("sqlite://{}/gaia.db", self.data_dir.display()),
+        }
+    }
+
+    /// A copy safe to print: every secret redacted.
+    pub fn redacted(&self) -> Settings {
+        let mut copy = self.clone();
+        copy.database_url = self.database_url.as_deref().map(redact_url);
+        copy
+    }
+}
