@@ -4,7 +4,9 @@
 //! Pure code over arrays and files: no tokio, no database. Every formula follows
 //! `shared/docs/gaia-weather-spec.md`; the compute workers wrap these functions as handlers.
 
+pub mod aggregate;
 pub mod field;
+pub mod weights;
 pub mod verify;
 pub mod zarr;
 
