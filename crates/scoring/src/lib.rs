@@ -5,9 +5,12 @@
 //! `shared/docs/gaia-weather-spec.md`; the compute workers wrap these functions as handlers.
 
 pub mod aggregate;
+pub mod day1;
 pub mod field;
-pub mod weights;
+pub mod metrics;
+pub mod regrid;
 pub mod verify;
+pub mod weights;
 pub mod zarr;
 
 pub use field::{Field2, FieldError, Grid};

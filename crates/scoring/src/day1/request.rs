@@ -1,0 +1,186 @@
+//! The Day-1 entry point over stores: open the forecast (verify-on-read with the frozen
+//! manifest), the GFS truth and reference and the climatology, select the valid time and levels
+//! with the production tolerances, read the fields and score them.
+//!
+//! The request is a serde struct so the IO-Engine can send it as a work-unit payload.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::regrid::{nearest_level, nearest_time};
+use crate::verify::FrozenManifest;
+use crate::zarr::{Climatology, Dataset, OpenOptions, ZarrError};
+
+use super::config::{Day1Config, VariableSpec};
+use super::report::Day1Report;
+use super::score::score_day1_fields;
+use super::variable::Day1Fields;
+use super::Day1Error;
+
+fn default_lead() -> f64 {
+    12.0
+}
+
+/// Everything needed to compute one miner's Day-1 score.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Day1Request {
+    /// The miner's forecast store (directory or http(s) URL).
+    pub forecast: String,
+    /// The GFS analysis store (truth).
+    pub truth: String,
+    /// The GFS 00Z forecast store (reference).
+    pub reference: String,
+    /// The WeatherBench2 climatology store.
+    pub climatology: String,
+    /// Bearer token for the miner's `/forecasts` endpoint (forecast store only).
+    #[serde(default)]
+    pub bearer_token: Option<String>,
+    /// The frozen manifest: every forecast key read is verified against it.
+    #[serde(default)]
+    pub frozen_manifest: Option<FrozenManifest>,
+    /// The GFS initialisation time of the run (00Z).
+    pub gfs_init_time: DateTime<Utc>,
+    /// Lead time in hours (production: 12).
+    #[serde(default = "default_lead")]
+    pub lead_hours: f64,
+    /// Valid time; defaults to `gfs_init_time + lead_hours`.
+    #[serde(default)]
+    pub valid_time: Option<DateTime<Utc>>,
+    /// Settings (defaults = production).
+    #[serde(default)]
+    pub config: Day1Config,
+}
+
+impl std::fmt::Debug for Day1Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Day1Request")
+            .field("forecast", &self.forecast)
+            .field("truth", &self.truth)
+            .field("reference", &self.reference)
+            .field("climatology", &self.climatology)
+            .field(
+                "bearer_token",
+                &self.bearer_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field(
+                "frozen_manifest",
+                &self.frozen_manifest.as_ref().map(|m| m.files.len()),
+            )
+            .field("gfs_init_time", &self.gfs_init_time)
+            .field("lead_hours", &self.lead_hours)
+            .field("valid_time", &self.valid_time)
+            .finish()
+    }
+}
+
+impl Day1Request {
+    /// The valid time scored.
+    pub fn valid_time(&self) -> DateTime<Utc> {
+        self.valid_time
+            .unwrap_or_else(|| self.gfs_init_time + hours(self.lead_hours))
+    }
+}
+
+fn hours(h: f64) -> TimeDelta {
+    TimeDelta::milliseconds((h * 3_600_000.0).round() as i64)
+}
+
+/// One opened dataset with its selected time index.
+struct Source {
+    ds: Dataset,
+    which: &'static str,
+    time_index: usize,
+}
+
+impl Source {
+    fn open(
+        location: &str,
+        options: &OpenOptions,
+        which: &'static str,
+        valid: DateTime<Utc>,
+        tolerance_hours: f64,
+    ) -> Result<Self, Day1Error> {
+        let read = |source| Day1Error::Read { which, source };
+        let ds = Dataset::open(location, options).map_err(read)?;
+        let times = ds.times().map_err(read)?;
+        let time_index = nearest_time(&times, valid, hours(tolerance_hours))
+            .map_err(|source| Day1Error::Select { which, source })?;
+        Ok(Self {
+            ds,
+            which,
+            time_index,
+        })
+    }
+
+    fn field(&self, spec: &VariableSpec, config: &Day1Config) -> Result<crate::Field2, Day1Error> {
+        let which = self.which;
+        if !self.ds.variable_names().iter().any(|n| n == &spec.name) {
+            return Err(Day1Error::MissingVariable {
+                variable: spec.name.clone(),
+                which,
+            });
+        }
+        let read = |source: ZarrError| Day1Error::Read { which, source };
+        let level_index = match spec.level_hpa {
+            None => None,
+            Some(level) => {
+                let levels = self.ds.pressure_levels().map_err(read)?.unwrap_or_default();
+                Some(
+                    nearest_level(&levels, level, config.level_tolerance_hpa)
+                        .map_err(|source| Day1Error::Select { which, source })?,
+                )
+            }
+        };
+        self.ds
+            .read_field(&spec.name, self.time_index, level_index)
+            .map_err(read)
+    }
+}
+
+/// Compute one miner's Day-1 score from the stores named in `request`.
+pub fn score_day1(request: &Day1Request) -> Result<Day1Report, Day1Error> {
+    let config = &request.config;
+    let valid = request.valid_time();
+    let miner_options = OpenOptions {
+        bearer_token: request.bearer_token.clone(),
+        verify: request.frozen_manifest.clone(),
+        ..OpenOptions::default()
+    };
+    let plain = OpenOptions::default();
+    let truth_tol = config.truth_time_tolerance_hours;
+    let forecast_tol = config.forecast_tolerance_hours(request.lead_hours);
+    let forecast = Source::open(
+        &request.forecast,
+        &miner_options,
+        "forecast",
+        valid,
+        forecast_tol,
+    )?;
+    let truth = Source::open(&request.truth, &plain, "truth", valid, truth_tol)?;
+    let reference = Source::open(&request.reference, &plain, "reference", valid, truth_tol)?;
+    let clim =
+        Climatology::open(&request.climatology, &plain).map_err(|source| Day1Error::Read {
+            which: "climatology",
+            source,
+        })?;
+
+    let inputs = config
+        .variables
+        .iter()
+        .map(|spec| {
+            Ok(Day1Fields {
+                spec: spec.clone(),
+                forecast: forecast.field(spec, config)?,
+                truth: truth.field(spec, config)?,
+                reference: reference.field(spec, config)?,
+                climatology: clim
+                    .field(&spec.name, spec.level_hpa, valid)
+                    .map_err(|source| Day1Error::Read {
+                        which: "climatology",
+                        source,
+                    })?,
+            })
+        })
+        .collect::<Result<Vec<_>, Day1Error>>()?;
+    score_day1_fields(&inputs, config, Some(request.lead_hours), Some(valid))
+}

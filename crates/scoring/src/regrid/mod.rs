@@ -1,0 +1,8 @@
+//! Putting fields side by side: linear interpolation onto the truth grid (xarray semantics) and
+//! selection of the time step and pressure level with the production tolerances.
+
+pub mod interp;
+pub mod select;
+
+pub use interp::{interp_to_grid, InterpError};
+pub use select::{nearest_level, nearest_time, SelectError};
