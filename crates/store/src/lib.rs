@@ -1,2 +1,36 @@
 //! Durable state of the validator: schema, migrations and every query, with a PostgreSQL and an
-//! embedded SQLite backend behind one interface.
+//! embedded SQLite backend behind one interface, [`Store`].
+//!
+//! - [`Store::connect`] / [`Store::open`] pick the backend from the URL (`postgres://`,
+//!   `postgresql://` or `sqlite://`); the caller resolves defaults.
+//! - Migrations are versioned per backend (`migrations/postgres`, `migrations/sqlite`, same
+//!   logical schema) and embedded in the binary.
+//! - All SQL lives in `postgres::queries` and `sqlite::queries`.
+//! - Transient failures (lost connection, server restart, busy database) are retried with
+//!   back-off per [`RetryPolicy`]; every write is idempotent, so a retry never duplicates.
+//!
+//! docs/storage.md describes the schema, the status values and the ledger semantics.
+
+mod config;
+mod error;
+mod postgres;
+pub mod records;
+mod retry;
+mod sqlite;
+mod store;
+mod url;
+
+pub use config::{RetryPolicy, StoreConfig};
+pub use error::{StoreError, StoreResult};
+pub use records::chain::{NodeRecord, ScoreRow, UidVector, WeightRecord, UID_COUNT};
+pub use records::ledger::{Enqueued, Job, NewJob, ReapReport, RetentionReport};
+pub use records::status::{
+    ComponentKind, ForecastStatus, JobStatus, ResponseMilestone, ResponseStatus, RunStatus,
+    ScoreRowStatus, WeightOutcome,
+};
+pub use records::weather::{
+    ComponentScore, ForecastStats, MinerResponse, MinerScore, NewResponse, NewRun, Run,
+    Verification, ERA5_LEADS,
+};
+pub use store::{MigrationStatus, Store};
+pub use url::{redact, Backend, DatabaseUrl};

@@ -1,6 +1,10 @@
-//! Test support shared by the workspace's tests: throwaway PostgreSQL clusters and the Python
-//! interpreter that writes fixtures and computes reference numbers.
+//! Test support shared by the workspace's tests: throwaway PostgreSQL clusters, isolated test
+//! databases, and the Python interpreter that writes fixtures and computes reference numbers.
 
+pub mod pg_cluster;
 pub mod python;
+pub mod test_db;
 
+pub use pg_cluster::{postgres_bin_dir, PgCluster, PgClusterError};
 pub use python::{python_interpreter, run_python, workspace_root, PythonError};
+pub use test_db::{TestPostgres, TestSqlite, TEST_DATABASE_URL};

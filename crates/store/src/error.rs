@@ -1,0 +1,101 @@
+//! The store's error type.
+//!
+//! Every error that can mention the database names it by its *redacted* URL (password replaced by
+//! `***`, see [`crate::url`]), so errors can be logged and shown to operators verbatim.
+
+use crate::url::Backend;
+
+/// Result alias of the store.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Everything that can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database URL could not be understood (unknown scheme, malformed).
+    #[error("invalid database URL `{url}`: {reason}")]
+    InvalidUrl {
+        /// The URL as given, password redacted.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The database could not be reached or refused the connection.
+    #[error("cannot connect to {backend} database `{url}`: {source}")]
+    Connect {
+        /// Which backend was being opened.
+        backend: Backend,
+        /// The URL, password redacted.
+        url: String,
+        /// The driver's error.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// The SQLite file's directory could not be created.
+    #[error("cannot create directory {path} for SQLite database `{url}`: {source}")]
+    CreateDir {
+        /// Directory that could not be created.
+        path: std::path::PathBuf,
+        /// The URL, password redacted.
+        url: String,
+        /// OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Applying or inspecting migrations failed.
+    #[error("migrations on `{url}` failed: {source}")]
+    Migrate {
+        /// The URL, password redacted.
+        url: String,
+        /// The migrator's error.
+        #[source]
+        source: sqlx::migrate::MigrateError,
+    },
+    /// A query failed with a non-transient error, or a transient one outlasted the retry budget.
+    #[error("{operation} on `{url}` failed: {source}")]
+    Query {
+        /// Name of the store operation (e.g. `upsert_miner_scores`).
+        operation: &'static str,
+        /// The URL, password redacted.
+        url: String,
+        /// The driver's error.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// A row the operation needs does not exist.
+    #[error("{what} not found")]
+    NotFound {
+        /// Which row (e.g. `weather_forecast_runs id 7`).
+        what: String,
+    },
+    /// A caller-supplied value is out of range or malformed; nothing was written.
+    #[error("invalid {field}: {reason}")]
+    InvalidInput {
+        /// Which field of which record.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A value read back from the database is not one this version understands.
+    #[error("unexpected value in {column}: {value:?}")]
+    CorruptValue {
+        /// Table and column.
+        column: &'static str,
+        /// The stored value.
+        value: String,
+    },
+    /// A ledger job was completed or failed by a claimer that no longer holds its lease.
+    #[error("job {job_id} is not leased to `{claimer}` (lease expired or taken over)")]
+    LeaseLost {
+        /// The job.
+        job_id: i64,
+        /// The claimer that tried to finish it.
+        claimer: String,
+    },
+}
+
+impl StoreError {
+    /// True when the error is a missing row.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, StoreError::NotFound { .. })
+    }
+}

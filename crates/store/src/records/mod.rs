@@ -1,0 +1,6 @@
+//! Typed records of every table, and the status enums stored as text.
+
+pub mod chain;
+pub mod ledger;
+pub mod status;
+pub mod weather;

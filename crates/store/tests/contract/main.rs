@@ -1,0 +1,50 @@
+//! The storage contract suite: every test in `suite` runs once on SQLite (a temporary file) and
+//! once on PostgreSQL (a fresh database; see gaia-testkit), through the `contract!` macro.
+//! Backend-specific checks (bad URLs, a server restart mid-write) live in `specific`.
+
+mod fixtures;
+mod specific;
+mod suite;
+mod suite_ledger;
+
+/// Instantiate each named suite function as a test of one backend.
+macro_rules! contract {
+    ($backend:ident, $open:path; $($module:ident :: $name:ident),+ $(,)?) => {
+        mod $backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let fx = $open().await;
+                    crate::$module::$name(&fx.store).await;
+                }
+            )+
+        }
+    };
+}
+
+macro_rules! all_backends {
+    ($($module:ident :: $name:ident),+ $(,)?) => {
+        contract!(sqlite, crate::fixtures::sqlite; $($module::$name),+);
+        contract!(postgres, crate::fixtures::postgres; $($module::$name),+);
+    };
+}
+
+all_backends!(
+    suite::migrate_creates_schema_and_second_run_is_noop,
+    suite::nodes_upsert_list_delete_cascades,
+    suite::run_create_is_idempotent_and_status_updates,
+    suite::response_upsert_keeps_one_row_and_updates,
+    suite::score_upsert_same_key_twice_keeps_latest,
+    suite::non_finite_score_is_rejected_and_nothing_written,
+    suite::component_scores_upsert_by_key,
+    suite::stats_upsert_merges_partial_writes,
+    suite::score_table_rows_upsert_and_window_read,
+    suite::weight_history_is_idempotent_by_key,
+    suite::retention_deletes_old_runs_with_their_rows,
+    suite_ledger::enqueue_is_idempotent_by_key,
+    suite_ledger::claim_respects_priority_schedule_and_lease_holder,
+    suite_ledger::expired_lease_is_reclaimed_until_max_attempts_then_quarantined,
+    suite_ledger::failure_retries_then_ends_failed,
+    suite_ledger::reaper_requeues_and_quarantines_expired_leases,
+    suite_ledger::two_concurrent_claimers_claim_each_job_once,
+);

@@ -1,0 +1,128 @@
+//! Backend-specific behaviour: URL errors, the SQLite default file, and a PostgreSQL restart in
+//! the middle of a write loop.
+
+use std::time::Duration as StdDuration;
+
+use gaia_store::{Backend, RetryPolicy, Store, StoreConfig, StoreError};
+use gaia_testkit::{TestPostgres, TestSqlite};
+
+use crate::fixtures::{score, seeded};
+
+fn quick_fail(url: &str) -> StoreConfig {
+    let mut c = StoreConfig::new(url).with_retry(RetryPolicy {
+        initial_delay: StdDuration::from_millis(20),
+        max_delay: StdDuration::from_millis(50),
+        give_up_after: StdDuration::from_millis(200),
+    });
+    c.acquire_timeout = StdDuration::from_secs(2);
+    c
+}
+
+#[tokio::test]
+async fn unsupported_scheme_names_redacted_url() {
+    let err = Store::connect(&quick_fail("mysql://gaia:hunter2@db/gaia")).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, StoreError::InvalidUrl { .. }), "{msg}");
+    assert!(msg.contains("mysql://gaia:***@db/gaia"), "{msg}");
+    assert!(msg.contains("unsupported scheme"), "{msg}");
+    assert!(!msg.contains("hunter2"), "{msg}");
+}
+
+#[tokio::test]
+async fn unreachable_postgres_names_redacted_url_and_cause() {
+    // Port 1 on loopback: nothing listens, the connection is refused.
+    let err = Store::connect(&quick_fail("postgres://gaia:hunter2@127.0.0.1:1/gaia"))
+        .await
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, StoreError::Connect { backend: Backend::Postgres, .. }), "{msg}");
+    assert!(msg.contains("cannot connect to PostgreSQL database `postgres://gaia:***@127.0.0.1:1/gaia`"), "{msg}");
+    assert!(msg.to_lowercase().contains("refused"), "names what failed: {msg}");
+    assert!(!msg.contains("hunter2"), "{msg}");
+}
+
+#[tokio::test]
+async fn missing_postgres_database_is_named() {
+    let pg = TestPostgres::create().await.unwrap();
+    let url = pg.url().rsplit_once('/').map(|(base, _)| format!("{base}/no_such_db")).unwrap();
+    let url = url.replacen("postgres://postgres@", "postgres://postgres:pw@", 1);
+    let err = Store::connect(&quick_fail(&url)).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("postgres://postgres:***@"), "{msg}");
+    assert!(msg.contains("no_such_db"), "{msg}");
+    assert!(msg.contains("does not exist"), "{msg}");
+}
+
+#[tokio::test]
+async fn sqlite_directory_that_cannot_exist_is_named() {
+    let err = Store::connect(&quick_fail("sqlite:///dev/null/sub/gaia.db")).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, StoreError::CreateDir { .. }), "{msg}");
+    assert!(msg.contains("/dev/null/sub"), "{msg}");
+}
+
+#[tokio::test]
+async fn sqlite_default_file_is_created_on_first_start() {
+    let tmp = TestSqlite::create().unwrap();
+    let nested = tmp.path().parent().unwrap().join("data/dir/gaia.db");
+    let url = format!("sqlite://{}", nested.display());
+    assert!(!nested.exists());
+    let store = Store::open(&StoreConfig::new(&url)).await.unwrap();
+    assert!(nested.exists());
+    assert_eq!(store.backend(), Backend::Sqlite);
+    assert_eq!(store.migration_status().await.unwrap().current(), Some(1));
+    store.ping().await.unwrap();
+    store.close().await;
+    // Reopening an existing file migrates nothing.
+    let again = Store::open(&StoreConfig::new(&url)).await.unwrap();
+    assert!(again.migration_status().await.unwrap().is_up_to_date());
+}
+
+/// Acceptance 5: `pg_ctl restart` while a loop writes one score row per statement. The loop
+/// completes through retries, and every row is there exactly once with its value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_restart_mid_write_loop_loses_and_duplicates_nothing() {
+    let pg = TestPostgres::create_private().await.unwrap();
+    let config = StoreConfig::new(pg.url()).with_pool(1, 2).with_retry(RetryPolicy {
+        initial_delay: StdDuration::from_millis(50),
+        max_delay: StdDuration::from_millis(500),
+        give_up_after: StdDuration::from_secs(60),
+    });
+    let store = Store::connect(&config).await.unwrap();
+    let (run_id, ids) = seeded(&store, 0, &[1]).await;
+
+    const ROWS: i32 = 400;
+    let restarted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut restart_task = None;
+    for i in 0..ROWS {
+        if i == 100 {
+            let cluster = pg.cluster().expect("private cluster");
+            let flag = restarted.clone();
+            restart_task = Some(std::thread::spawn(move || {
+                cluster.restart().expect("pg_ctl restart");
+                flag.store(true, std::sync::atomic::Ordering::SeqCst);
+            }));
+        }
+        let mut s = score(ids[0], run_id, 1, i + 1, f64::from(i) / 1000.0);
+        s.score_type = format!("row_{i}");
+        store.upsert_miner_scores(&[s]).await.unwrap();
+        // Keep writing slowly while the server goes down and comes back; from row 200 on, wait
+        // for the restart to have finished so rows are written before, during and after it.
+        while i > 100 && !restarted.load(std::sync::atomic::Ordering::SeqCst) {
+            tokio::time::sleep(StdDuration::from_millis(5)).await;
+            if i < 200 {
+                break;
+            }
+        }
+    }
+    restart_task.unwrap().join().unwrap();
+    assert!(restarted.load(std::sync::atomic::Ordering::SeqCst));
+    assert_eq!(store.count_miner_scores(run_id).await.unwrap(), i64::from(ROWS));
+    let rows = store.list_miner_scores(ids[0]).await.unwrap();
+    let mut seen: Vec<i32> = rows.iter().map(|r| r.lead_hours).collect();
+    seen.sort_unstable();
+    assert_eq!(seen, (1..=ROWS).collect::<Vec<_>>());
+    for r in &rows {
+        assert_eq!(r.score, Some(f64::from(r.lead_hours - 1) / 1000.0));
+    }
+}
