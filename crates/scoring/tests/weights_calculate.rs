@@ -309,3 +309,42 @@ fn request_with_defaults_parses_from_minimal_json() {
     close(r.weights[0], 1.0);
     assert_eq!(r.warnings.len(), 1);
 }
+
+#[test]
+fn degenerate_transform_and_zero_burn_rate_are_reported() {
+    // k = 0 and c = 0 make every transformed value 0: no usable weights → UID 252.
+    let mut cfg = no_burn();
+    cfg.transform.k = 0.0;
+    cfg.transform.c = 0.0;
+    let r = calc(
+        vec![row(1, &[(1, 0.5), (2, 0.4)])],
+        nodes_with_ip(&[1, 2]),
+        cfg,
+    );
+    assert_eq!(r.fallback, Some(FallbackReason::DegenerateTransform));
+    assert_eq!(r.uids, vec![252]);
+    // A burn rate of 0 skips the burn with a warning; the weights stay as transformed.
+    let mut cfg = burn_to(252);
+    cfg.burn.rate = 0.0;
+    let r = calc(vec![row(1, &[(1, 0.5)])], nodes_with_ip(&[1]), cfg);
+    assert_eq!(r.burn_uid, None);
+    assert_eq!(r.warnings.len(), 1);
+    close(r.weights[1], 1.0);
+}
+
+#[test]
+fn weights_file_takes_the_clock_only_when_now_is_absent() {
+    use gaia_scoring::weights::WeightsFile;
+    let clock = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(86_400);
+    let file: WeightsFile = serde_json::from_str(r#"{"rows": []}"#).unwrap();
+    assert_eq!(
+        file.into_request(clock).now,
+        Utc.with_ymd_and_hms(1970, 1, 2, 0, 0, 0).unwrap()
+    );
+    let file: WeightsFile =
+        serde_json::from_str(r#"{"now": "2026-11-28T00:00:00Z", "rows": []}"#).unwrap();
+    assert_eq!(file.into_request(clock).now, now());
+    // A node without an IP field has no IP.
+    let node: NodeInfo = serde_json::from_str(r#"{"uid": 3}"#).unwrap();
+    assert!(!node.has_ip());
+}

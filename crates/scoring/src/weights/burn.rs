@@ -50,7 +50,7 @@ pub fn apply_burn(weights: &[f64], burn_uid: u16, rate: f64) -> Option<Vec<f64>>
     }
     let base: Vec<f64> = weights.iter().map(|w| w.max(0.0)).collect();
     let total: f64 = base.iter().sum();
-    if !(total > 0.0) {
+    if total.is_nan() || total <= 0.0 {
         return None;
     }
     let mut out: Vec<f64> = base.iter().map(|w| (1.0 - rate) * w).collect();
