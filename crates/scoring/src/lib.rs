@@ -6,6 +6,7 @@
 
 pub mod aggregate;
 pub mod day1;
+pub mod era5;
 pub mod field;
 pub mod metrics;
 pub mod regrid;

@@ -1,0 +1,41 @@
+//! ERA5 final-scoring settings with the production values as defaults (spec §4.3).
+
+use serde::{Deserialize, Serialize};
+
+use super::levels::ERA5_LEVELS_HPA;
+
+/// ERA5 settings (defaults = production configuration).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Era5Config {
+    /// Surface variables (time, lat, lon).
+    pub surface_variables: Vec<String>,
+    /// Atmospheric variables (time, pressure_level, lat, lon), scored on all `levels_hpa`.
+    pub atmospheric_variables: Vec<String>,
+    /// Pressure levels in hPa (the 13 production levels).
+    pub levels_hpa: Vec<f64>,
+    /// Fill NaNs of the outer one-cell border from the inner neighbour (`WEATHER_ERA5_EDGE_SALVAGE`).
+    pub edge_salvage: bool,
+    /// Any `|x|` above this is a verification failure.
+    pub extreme_value_threshold: f64,
+    /// Coverage below this is a NaN-injection verification failure.
+    pub nan_injection_coverage: f64,
+    /// Coverage below this fails ERA5 scoring for the miner
+    /// (`WEATHER_ERA5_MIN_FINITE_COVERAGE_RATIO`).
+    pub min_finite_coverage: f64,
+}
+
+impl Default for Era5Config {
+    fn default() -> Self {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
+        Self {
+            surface_variables: names(&["2t", "msl", "10u", "10v"]),
+            atmospheric_variables: names(&["t", "u", "v", "q", "z"]),
+            levels_hpa: ERA5_LEVELS_HPA.to_vec(),
+            edge_salvage: true,
+            extreme_value_threshold: 1e12,
+            nan_injection_coverage: 0.1,
+            min_finite_coverage: 0.9985,
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! ERA5 per-(miner, lead) scores on real Zarr stores written by xarray
+//! (scripts/fixtures/scoring_era5.py) against the independent xarray/xskillscore reference
+//! (bench/era5_reference.py): every per-variable and per-level number within 1e-6 relative
+//! (absolute floor 1e-9 for values that are zero up to rounding), and the same failure kind.
+
+use std::sync::OnceLock;
+
+use chrono::{DateTime, Utc};
+use gaia_scoring::era5::{score_era5_lead, Era5Config, Era5Error, Era5LeadReport, Era5Request};
+use serde_json::Value;
+
+const REL_TOL: f64 = 1e-6;
+const ABS_FLOOR: f64 = 1e-9;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    json: Value,
+}
+
+fn fixture() -> &'static Fixture {
+    static FIX: OnceLock<Fixture> = OnceLock::new();
+    FIX.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = gaia_testkit::run_python(
+            "scripts/fixtures/scoring_era5.py",
+            &[dir.path().to_str().expect("utf-8 path")],
+        )
+        .expect("fixture script");
+        Fixture { _dir: dir, json: serde_json::from_str(&out).expect("fixture JSON") }
+    })
+}
+
+fn request(case: &str) -> Era5Request {
+    let j = &fixture().json;
+    Era5Request {
+        forecast: j["cases"][case]["forecast"].as_str().unwrap().to_string(),
+        truth: j["truth"].as_str().unwrap().to_string(),
+        climatology: j["climatology"].as_str().unwrap().to_string(),
+        bearer_token: None,
+        frozen_manifest: None,
+        gfs_init_time: j["gfs_init"].as_str().unwrap().parse::<DateTime<Utc>>().unwrap(),
+        lead_hours: j["lead_hours"].as_u64().unwrap() as u32,
+        config: Era5Config::default(),
+    }
+}
+
+fn close(actual: f64, expected: f64, what: &str) {
+    let rel = ((actual - expected) / expected.abs().max(1e-300)).abs();
+    assert!(
+        rel <= REL_TOL || (actual - expected).abs() <= ABS_FLOOR,
+        "{what}: got {actual}, expected {expected}"
+    );
+}
+
+fn close_opt(actual: Option<f64>, expected: &Value, what: &str) {
+    match (actual, expected.as_f64()) {
+        (Some(a), Some(e)) => close(a, e, what),
+        (None, None) => {}
+        (a, _) => panic!("{what}: got {a:?}, expected {expected}"),
+    }
+}
+
+fn expected(case: &str) -> &'static Value {
+    &fixture().json["cases"][case]["expected"]
+}
+
+fn check_ok(case: &str) -> Era5LeadReport {
+    let report = score_era5_lead(&request(case)).unwrap_or_else(|e| panic!("{case}: {e}"));
+    let exp = &expected(case)["ok"]["variables"];
+    let exp = exp.as_array().unwrap_or_else(|| panic!("{case}: reference failed: {}", expected(case)));
+    assert_eq!(report.variables.len(), 9);
+    for (v, e) in report.variables.iter().zip(exp) {
+        let w = |m: &str| format!("{case} {} {m}", v.variable);
+        assert_eq!(v.variable, e["variable"].as_str().unwrap());
+        close_opt(v.rmse, &e["rmse"], &w("rmse"));
+        close_opt(v.mse, &e["mse"], &w("mse"));
+        close_opt(v.acc, &e["acc"], &w("acc"));
+        close_opt(v.skill, &e["skill"], &w("skill"));
+        close_opt(v.mae, &e["mae"], &w("mae"));
+        close_opt(v.bias, &e["bias"], &w("bias"));
+        close_opt(v.mean_bias_unweighted, &e["mean_bias_unweighted"], &w("mean bias"));
+        close(v.coverage, e["coverage"].as_f64().unwrap(), &w("coverage"));
+        assert_eq!(v.edge_salvaged_points as u64, e["edge_salvaged_points"].as_u64().unwrap(), "{}", w("salvage"));
+        assert_eq!(
+            v.climatology_filled_points as u64,
+            e["climatology_filled_points"].as_u64().unwrap(),
+            "{}",
+            w("fill")
+        );
+        assert_eq!(v.error.is_some(), !e["error"].is_null(), "{}", w("error"));
+        let levels = e["levels"].as_array().unwrap();
+        assert_eq!(v.levels.len(), levels.len());
+        for (l, el) in v.levels.iter().zip(levels) {
+            let wl = |m: &str| format!("{case} {} @{:?} {m}", v.variable, l.level_hpa);
+            close_opt(l.level_hpa, &el["level_hpa"], &wl("level"));
+            close(l.weight, el["weight"].as_f64().unwrap(), &wl("weight"));
+            for (name, val) in [
+                ("mse", l.mse),
+                ("rmse", l.rmse),
+                ("acc", l.acc),
+                ("skill", l.skill),
+                ("mae", l.mae),
+                ("bias", l.bias),
+            ] {
+                close_opt(val, &el[name], &wl(name));
+            }
+        }
+    }
+    report
+}
+
+fn check_err(case: &str) -> Era5Error {
+    let err = score_era5_lead(&request(case)).expect_err(case);
+    let e = expected(case);
+    let kind = match &err {
+        Era5Error::ExtremeValues { variable, .. } => ("extreme_values", variable),
+        Era5Error::NanInjection { variable, .. } => ("nan_injection", variable),
+        Era5Error::InsufficientCoverage { variable, .. } => ("insufficient_coverage", variable),
+        Era5Error::MissingVariable { variable, .. } => ("missing_variable", variable),
+        other => panic!("{case}: unexpected error {other}"),
+    };
+    assert_eq!(kind.0, e["error"].as_str().unwrap(), "{case}");
+    assert_eq!(kind.1, e["variable"].as_str().unwrap(), "{case}");
+    err
+}
+
+#[test]
+fn perfect_forecast() {
+    let r = check_ok("perfect");
+    for v in &r.variables {
+        assert_eq!(v.rmse, Some(0.0));
+        close(v.acc.unwrap(), 1.0, "perfect acc by hand");
+        close(v.skill.unwrap(), 1.0, "perfect skill by hand");
+    }
+    let lead = r.to_lead_metrics();
+    assert_eq!(lead.lead_hours, 24);
+    assert!(lead.variables.iter().all(|v| v.is_present()));
+}
+
+#[test]
+fn honest_forecast() {
+    let r = check_ok("honest");
+    assert!(r.variables.iter().all(|v| v.skill.unwrap() > 0.0 && v.error.is_none()));
+}
+
+#[test]
+fn border_nans_are_salvaged() {
+    let r = check_ok("border_nan");
+    let t2 = &r.variables[0];
+    assert_eq!(t2.variable, "2t");
+    assert!(t2.edge_salvaged_points > 0);
+    assert_eq!(t2.coverage, 1.0);
+}
+
+#[test]
+fn coarser_grid_is_interpolated_and_its_edge_salvaged() {
+    let r = check_ok("regrid");
+    assert!(r.variables.iter().all(|v| v.edge_salvaged_points > 0));
+}
+
+#[test]
+fn nan_hole_fails_coverage() {
+    let err = check_err("nan_hole");
+    assert!(!err.is_verification_failure());
+}
+
+#[test]
+fn extreme_values_are_a_verification_failure() {
+    assert!(check_err("extreme").is_verification_failure());
+}
+
+#[test]
+fn nan_injection_is_a_verification_failure() {
+    assert!(check_err("nan_injection").is_verification_failure());
+}
+
+#[test]
+fn missing_variable_fails_completeness() {
+    check_err("missing_variable");
+}
+
+#[test]
+fn wrong_lead_has_no_exact_time() {
+    let mut req = request("honest");
+    req.lead_hours = 30; // forecast holds 12/24/36 h, the truth only 0/24 h
+    assert!(matches!(score_era5_lead(&req), Err(Era5Error::Select { .. })));
+}
