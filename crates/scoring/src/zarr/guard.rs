@@ -73,6 +73,16 @@ pub fn check_chunk(
         var: key.to_owned(),
         message: message.to_owned(),
     };
+    // No codec here stores a chunk much larger than its decoded size (incompressible data plus
+    // headers); anything beyond that is refused before it reaches a decoder.
+    let stored_limit = expected.saturating_add(expected / 8).saturating_add(1024);
+    if bytes.len() as u64 > stored_limit {
+        return Err(ZarrError::TooLarge {
+            what: format!("stored chunk `{key}`"),
+            size: bytes.len() as u64,
+            limit: stored_limit,
+        });
+    }
     match compression {
         Compression::None => {
             let len = bytes.len() as u64;

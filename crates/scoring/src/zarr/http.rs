@@ -52,7 +52,7 @@ impl HttpStore {
             base,
             token: options.bearer_token.clone(),
             agent,
-            max_bytes: options.max_chunk_bytes,
+            max_bytes: options.max_chunk_bytes.max(options.max_metadata_bytes),
             sink,
         })
     }

@@ -132,7 +132,8 @@ pub struct ArrayMeta {
     pub dims: Vec<String>,
     /// User attributes.
     pub attrs: Map<String, Value>,
-    /// The value that stands for "missing" (the array's fill value), if it is a number.
+    /// The value xarray masks to NaN: the v2 `fill_value`, or the v3 `_FillValue` attribute
+    /// (base64 of the little-endian element); `None` when nothing is masked.
     pub fill: Option<f64>,
     /// Chunk compression.
     pub compression: Compression,
@@ -182,6 +183,59 @@ fn parse_fill(v: Option<&Value>, dtype: Dtype) -> Option<f64> {
         },
         _ => None,
     }
+}
+
+/// xarray's v3 mask value: the `_FillValue` attribute, a number or base64 of the little-endian
+/// element bytes (the array's own `fill_value` only fills missing chunks and is not masked).
+fn v3_mask_value(attrs: &Map<String, Value>, dtype: Dtype) -> Option<f64> {
+    match attrs.get("_FillValue")? {
+        Value::String(s) => {
+            let raw = base64_decode(s)?;
+            if raw.len() as u64 != dtype.size() {
+                return None;
+            }
+            let mut b = [0u8; 8];
+            b[..raw.len()].copy_from_slice(&raw);
+            Some(match dtype {
+                Dtype::F32 => f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+                Dtype::F64 => f64::from_le_bytes(b),
+                Dtype::I8 => f64::from(b[0] as i8),
+                Dtype::U8 => f64::from(b[0]),
+                Dtype::I16 => f64::from(i16::from_le_bytes([b[0], b[1]])),
+                Dtype::U16 => f64::from(u16::from_le_bytes([b[0], b[1]])),
+                Dtype::I32 => f64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+                Dtype::U32 => f64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+                Dtype::I64 => i64::from_le_bytes(b) as f64,
+                Dtype::U64 => u64::from_le_bytes(b) as f64,
+            })
+        }
+        other => parse_fill(Some(other), dtype),
+    }
+}
+
+/// Standard base64 (with or without padding); `None` on any invalid character.
+fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let mut bits: u32 = 0;
+    let mut nbits = 0;
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    for c in s.bytes().filter(|c| *c != b'=') {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        };
+        bits = (bits << 6) | u32::from(v);
+        nbits += 6;
+        if nbits >= 8 {
+            nbits -= 8;
+            out.push((bits >> nbits) as u8);
+            bits &= (1 << nbits) - 1;
+        }
+    }
+    Some(out)
 }
 
 /// Validate and describe an array from its v2 `.zarray` and `.zattrs` documents.
@@ -324,6 +378,7 @@ pub fn parse_v3(name: &str, doc: &Value) -> Result<ArrayMeta, ZarrError> {
         .unwrap_or_default();
     let md: ArrayMetadataV3 =
         serde_json::from_value(doc.clone()).map_err(|e| bad(&key, e.to_string()))?;
+    let mask = v3_mask_value(&attrs, dtype);
     finish(
         name,
         &key,
@@ -332,10 +387,41 @@ pub fn parse_v3(name: &str, doc: &Value) -> Result<ArrayMeta, ZarrError> {
         dtype,
         dims,
         attrs,
-        parse_fill(doc.get("fill_value"), dtype),
+        mask,
         compression,
         ArrayMetadata::V3(md),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_xarray_fill_value_attributes() {
+        let mut attrs = Map::new();
+        attrs.insert("_FillValue".into(), Value::String("AAAAAAAA+H8=".into()));
+        assert!(v3_mask_value(&attrs, Dtype::F64).unwrap().is_nan());
+        attrs.insert("_FillValue".into(), Value::String("AADAfw==".into()));
+        assert!(v3_mask_value(&attrs, Dtype::F32).unwrap().is_nan());
+        attrs.insert("_FillValue".into(), Value::String("//8=".into()));
+        assert_eq!(v3_mask_value(&attrs, Dtype::I16), Some(-1.0));
+        assert_eq!(v3_mask_value(&attrs, Dtype::F32), None, "wrong width");
+        attrs.insert("_FillValue".into(), Value::from(-999));
+        assert_eq!(v3_mask_value(&attrs, Dtype::I32), Some(-999.0));
+        attrs.insert("_FillValue".into(), Value::String("*".into()));
+        assert_eq!(v3_mask_value(&attrs, Dtype::I32), None);
+        assert_eq!(v3_mask_value(&Map::new(), Dtype::F32), None);
+        assert_eq!(
+            parse_fill(Some(&Value::String("0x7fc00000".into())), Dtype::F32).map(f64::is_nan),
+            Some(true)
+        );
+        assert_eq!(
+            parse_fill(Some(&Value::String("Infinity".into())), Dtype::F64),
+            Some(f64::INFINITY)
+        );
+        assert_eq!(parse_fill(Some(&Value::Null), Dtype::F64), None);
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

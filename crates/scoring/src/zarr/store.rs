@@ -170,8 +170,9 @@ pub fn open_stack(location: &str, options: &OpenOptions) -> Result<StoreStack, Z
             if !dir.is_dir() {
                 return Err(ZarrError::BadLocation(location.to_owned()));
             }
+            let limit = options.max_chunk_bytes.max(options.max_metadata_bytes);
             (
-                Arc::new(DiskStore::new(dir, options.max_chunk_bytes, sink.clone())),
+                Arc::new(DiskStore::new(dir, limit, sink.clone())),
                 Some(dir.into()),
             )
         };

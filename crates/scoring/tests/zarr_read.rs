@@ -1,0 +1,237 @@
+//! Reading xarray-written Zarr v2 and v3 stores from disk and over HTTP on loopback: variables,
+//! CF times, levels, the normalised grid and field values must equal what xarray itself returns
+//! (exactly: float32 → f64 is exact, so the tolerance is 0; NaN positions must coincide).
+
+mod zarr_support;
+
+use chrono::{DateTime, TimeZone, Utc};
+use gaia_scoring::zarr::{Climatology, Dataset, Format, OpenOptions, ZarrError};
+use serde_json::Value;
+use zarr_support::{expected, fixtures, TestServer};
+
+const FORECASTS: [&str; 8] = [
+    "v2_blosc", "v2_gzip", "v2_zstd", "v3_zstd", "v3_blosc", "v3_gzip", "v3_none", "v2_miner",
+];
+
+fn as_f64s(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|x| x.as_f64().expect("number"))
+        .collect()
+}
+
+fn check_dataset(ds: &Dataset, name: &str) {
+    let exp = expected(name);
+    let want_vars: Vec<String> = exp["variables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ds.variable_names(), want_vars, "{name}: variables");
+    let times: Vec<String> = ds
+        .times()
+        .unwrap()
+        .iter()
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .collect();
+    let want_times: Vec<String> = exp["times"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(times, want_times, "{name}: times");
+    assert_eq!(
+        ds.pressure_levels().unwrap(),
+        Some(as_f64s(&exp["levels"])),
+        "{name}: levels"
+    );
+    let grid = ds.grid().unwrap();
+    assert_eq!(grid.lat, as_f64s(&exp["lat"]), "{name}: lat");
+    assert_eq!(grid.lon, as_f64s(&exp["lon"]), "{name}: lon");
+    assert_eq!(ds.units("2t").as_deref(), exp["units"]["2t"].as_str());
+    for f in exp["fields"].as_array().unwrap() {
+        let var = f["var"].as_str().unwrap();
+        let t = f["time"].as_u64().unwrap() as usize;
+        let level = f["level"].as_u64().map(|l| l as usize);
+        let field = ds
+            .read_field(var, t, level)
+            .unwrap_or_else(|e| panic!("{name} {var}: {e}"));
+        let rows = f["values"].as_array().unwrap();
+        assert_eq!(
+            field.values.dim(),
+            (rows.len(), rows[0].as_array().unwrap().len())
+        );
+        for (i, row) in rows.iter().enumerate() {
+            for (j, v) in row.as_array().unwrap().iter().enumerate() {
+                let got = field.values[[i, j]];
+                match v.as_f64() {
+                    Some(want) => assert_eq!(got, want, "{name} {var} t={t} [{i},{j}]"),
+                    None => assert!(
+                        got.is_nan(),
+                        "{name} {var} t={t} [{i},{j}] should be NaN, got {got}"
+                    ),
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn reads_every_fixture_store_from_disk() {
+    for name in FORECASTS {
+        let path = fixtures().join(format!("{name}.zarr"));
+        let ds = Dataset::open(path.to_str().unwrap(), &OpenOptions::default()).unwrap();
+        let want = if name.starts_with("v2") {
+            Format::V2
+        } else {
+            Format::V3
+        };
+        assert_eq!(ds.format(), want);
+        check_dataset(&ds, name);
+    }
+}
+
+#[test]
+fn reads_v2_and_v3_over_http_with_a_bearer_token() {
+    let server = TestServer::start(fixtures(), Some("jwt-123"));
+    let options = OpenOptions {
+        bearer_token: Some("jwt-123".into()),
+        ..OpenOptions::default()
+    };
+    for name in ["v2_blosc", "v3_zstd", "v3_blosc", "v2_gzip"] {
+        let ds = Dataset::open(&server.url(&format!("{name}.zarr")), &options).unwrap();
+        check_dataset(&ds, name);
+    }
+    // Without the token the server answers 401: a named error, not a panic.
+    match Dataset::open(&server.url("v3_zstd.zarr"), &OpenOptions::default()) {
+        Err(ZarrError::HttpStatus { status: 401, .. }) => {}
+        other => panic!("expected 401, got {other:?}"),
+    }
+}
+
+#[test]
+fn reads_only_the_chunks_a_field_needs() {
+    let server = TestServer::start(fixtures(), None);
+    let ds = Dataset::open(&server.url("v2_zstd.zarr"), &OpenOptions::default()).unwrap();
+    let before = server.requested().len();
+    ds.read_field("t", 1, Some(2)).unwrap();
+    let chunk_reqs: Vec<String> = server.requested()[before..]
+        .iter()
+        .filter(|r| r.contains("/t/"))
+        .cloned()
+        .collect();
+    // t has chunks (1, 1, 5, 8) over (3, 3, 9, 16): one time and level → 2 × 2 chunks.
+    let mut keys: Vec<&str> = chunk_reqs
+        .iter()
+        .map(|r| r.rsplit('/').next().unwrap())
+        .collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        vec!["1.2.0.0", "1.2.0.1", "1.2.1.0", "1.2.1.1"],
+        "{chunk_reqs:?}"
+    );
+}
+
+#[test]
+fn missing_all_nan_chunks_read_as_nan() {
+    // xarray does not write the all-NaN msl chunks of time 2.
+    let path = fixtures().join("v3_zstd.zarr");
+    assert!(!path.join("msl/c/2").exists());
+    let ds = Dataset::open(path.to_str().unwrap(), &OpenOptions::default()).unwrap();
+    assert!(ds
+        .read_field("msl", 2, None)
+        .unwrap()
+        .values
+        .iter()
+        .all(|v| v.is_nan()));
+}
+
+#[test]
+fn selection_errors_are_named() {
+    let path = fixtures().join("v3_zstd.zarr");
+    let ds = Dataset::open(path.to_str().unwrap(), &OpenOptions::default()).unwrap();
+    assert!(matches!(
+        ds.read_field("nope", 0, None),
+        Err(ZarrError::UnknownVariable(_))
+    ));
+    assert!(matches!(
+        ds.read_field("2t", 3, None),
+        Err(ZarrError::IndexOutOfRange { index: 3, .. })
+    ));
+    assert!(matches!(
+        ds.read_field("t", 0, Some(7)),
+        Err(ZarrError::IndexOutOfRange { .. })
+    ));
+    assert!(matches!(
+        ds.read_field("t", 0, None),
+        Err(ZarrError::BadDimensions { .. })
+    ));
+    assert!(matches!(
+        ds.read_field("2t", 0, Some(0)),
+        Err(ZarrError::BadDimensions { .. })
+    ));
+    assert!(matches!(
+        ds.read_field("lat", 0, None),
+        Err(ZarrError::BadDimensions { .. })
+    ));
+    assert!(matches!(
+        Dataset::open("/definitely/not/here", &OpenOptions::default()),
+        Err(ZarrError::BadLocation(_))
+    ));
+    let empty = tempfile::tempdir().unwrap();
+    assert!(matches!(
+        Dataset::open(empty.path().to_str().unwrap(), &OpenOptions::default()),
+        Err(ZarrError::NotAZarrStore(_))
+    ));
+}
+
+fn utc(s: &str) -> DateTime<Utc> {
+    let naive = chrono::NaiveDateTime::parse_from_str(s.trim_end_matches('Z'), "%Y-%m-%dT%H:%M:%S")
+        .unwrap();
+    Utc.from_utc_datetime(&naive)
+}
+
+#[test]
+fn climatology_selects_day_of_year_and_six_hourly_hour() {
+    let short = |long: &str| match long {
+        "2m_temperature" => "2t",
+        "geopotential" => "z",
+        "specific_humidity" => "q",
+        "mean_sea_level_pressure" => "msl",
+        other => panic!("{other}"),
+    };
+    for name in ["clim_v2", "clim_v3"] {
+        let path = fixtures().join(format!("{name}.zarr"));
+        let clim = Climatology::open(path.to_str().unwrap(), &OpenOptions::default()).unwrap();
+        for case in expected(name).as_array().unwrap() {
+            let var = short(case["var"].as_str().unwrap());
+            let level = case["level"].as_f64();
+            let field = clim
+                .field(var, level, utc(case["time"].as_str().unwrap()))
+                .unwrap();
+            assert_eq!(field.grid.lat, as_f64s(&case["lat"]));
+            assert_eq!(field.grid.lon, as_f64s(&case["lon"]));
+            let want: Vec<f64> = case["values"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(as_f64s)
+                .collect();
+            let got: Vec<f64> = field.values.iter().copied().collect();
+            assert_eq!(got, want, "{name} {var}");
+        }
+        assert!(matches!(
+            clim.field("xx", None, Utc::now()),
+            Err(ZarrError::UnknownVariable(_))
+        ));
+        assert!(matches!(
+            clim.field("t", Some(123.0), Utc::now()),
+            Err(ZarrError::ClimatologyMissing(_))
+        ));
+        assert_eq!(clim.grid().unwrap().lat[0], 90.0);
+    }
+}
