@@ -29,8 +29,13 @@ pub fn compute(text: &str, now: Option<&str>) -> anyhow::Result<WeightsResult> {
     let mut value: serde_json::Value =
         serde_json::from_str(text).context("the scores file is not valid JSON")?;
     if let Some(now) = now {
-        let obj = value.as_object_mut().context("the scores file must hold a JSON object")?;
-        obj.insert("now".to_string(), serde_json::Value::String(now.to_string()));
+        let obj = value
+            .as_object_mut()
+            .context("the scores file must hold a JSON object")?;
+        obj.insert(
+            "now".to_string(),
+            serde_json::Value::String(now.to_string()),
+        );
     }
     let file: WeightsFile =
         serde_json::from_value(value).context("the scores file does not match docs/weights.md")?;
@@ -47,15 +52,25 @@ pub fn render_table(r: &WeightsResult) -> String {
         let _ = writeln!(
             out,
             "midpoint M: {m:.8}  cv: {cv:.6}  contrast rule: {}",
-            if r.contrast_applied { "applied" } else { "not applied" }
+            if r.contrast_applied {
+                "applied"
+            } else {
+                "not applied"
+            }
         );
     }
-    let burn = r.burn_uid.map_or("none".to_string(), |u| format!("uid {u}"));
+    let burn = r
+        .burn_uid
+        .map_or("none".to_string(), |u| format!("uid {u}"));
     let _ = writeln!(out, "burn: {burn}");
     for w in &r.warnings {
         let _ = writeln!(out, "warning: {w}");
     }
-    let _ = writeln!(out, "{:>4}  {:>12}  {:>14}  {:>14}  {:>5}", "uid", "15d score", "weight", "pre-burn", "u16");
+    let _ = writeln!(
+        out,
+        "{:>4}  {:>12}  {:>14}  {:>14}  {:>5}",
+        "uid", "15d score", "weight", "pre-burn", "u16"
+    );
     for (uid, value) in r.uids.iter().zip(&r.values) {
         let i = usize::from(*uid);
         let _ = writeln!(
@@ -104,7 +119,11 @@ mod tests {
     #[test]
     fn now_flag_overrides_the_file_and_moves_the_window() {
         // 20 days after the row: outside the 15-day window → fallback to UID 252 only.
-        let r = compute(&file(Some("2026-11-28T00:00:00Z")), Some("2026-12-17T00:00:00Z")).unwrap();
+        let r = compute(
+            &file(Some("2026-11-28T00:00:00Z")),
+            Some("2026-12-17T00:00:00Z"),
+        )
+        .unwrap();
         assert_eq!(r.rows_used, 0);
         assert_eq!(r.uids, vec![252]);
         assert!(render_table(&r).contains("NoRows"));
