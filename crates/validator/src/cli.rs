@@ -42,9 +42,14 @@ pub enum Command {
     Version,
     /// Run the validator's main job locally for a short while and print a summary.
     Demo(DemoArgs),
+    /// Apply pending database migrations (or only show the schema version with --status).
+    Migrate(MigrateArgs),
     /// Benchmarks that print figures.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Score a forecast store by hand (the same functions the compute handlers run).
+    #[command(subcommand)]
+    Score(ScoreCommand),
     /// Compute the weights from 15 days of score rows in a JSON file (docs/weights.md).
     Weights(WeightsArgs),
     /// Internal: the IO-Engine process (started by the supervisor).
@@ -77,6 +82,70 @@ pub struct WeightsArgs {
     pub json: bool,
 }
 
+/// `score` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ScoreCommand {
+    /// Day-1 quality-control score (spec §3) of one forecast against GFS.
+    Day1(ScoreDay1Args),
+    /// ERA5 per-(lead, variable) scores (spec §4.3) of one forecast.
+    Era5(ScoreEra5Args),
+}
+
+/// Arguments of `score day1`.
+#[derive(Debug, Args)]
+pub struct ScoreDay1Args {
+    /// The miner's forecast store (directory or http(s) URL).
+    #[arg(long)]
+    pub forecast: String,
+    /// The GFS analysis store (truth).
+    #[arg(long)]
+    pub truth: String,
+    /// The GFS 00Z forecast store (reference).
+    #[arg(long)]
+    pub reference: String,
+    /// The WeatherBench2 climatology store.
+    #[arg(long)]
+    pub climatology: String,
+    /// Lead time in hours.
+    #[arg(long, default_value_t = 12.0)]
+    pub lead_hours: f64,
+    /// GFS initialisation time (RFC 3339). Default: the truth store's only time minus the lead.
+    #[arg(long)]
+    pub gfs_init: Option<String>,
+    /// Bearer token for a miner URL.
+    #[arg(long, env = "GAIA_MINER_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Print the full report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `score era5`.
+#[derive(Debug, Args)]
+pub struct ScoreEra5Args {
+    /// The miner's forecast store (directory or http(s) URL).
+    #[arg(long)]
+    pub forecast: String,
+    /// The ERA5 truth store.
+    #[arg(long)]
+    pub truth: String,
+    /// The WeatherBench2 climatology store.
+    #[arg(long)]
+    pub climatology: String,
+    /// Lead times in hours, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "24,48,72,96,120,144,168,192,216,240")]
+    pub lead_hours: Vec<u32>,
+    /// GFS initialisation time (RFC 3339).
+    #[arg(long)]
+    pub gfs_init: String,
+    /// Bearer token for a miner URL.
+    #[arg(long, env = "GAIA_MINER_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Print the full reports as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Arguments the supervisor passes to its children.
 #[derive(Debug, Args)]
 pub struct ChildArgs {
@@ -86,6 +155,40 @@ pub struct ChildArgs {
     /// A name for logs and metrics (e.g. `compute-3`).
     #[arg(long)]
     pub name: String,
+    /// PID of the supervisor (prefix of shared-memory segment names).
+    #[arg(long, default_value_t = 0)]
+    pub supervisor_pid: u32,
+}
+
+/// Arguments of `migrate`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// Only print the applied schema version and pending migrations; change nothing.
+    #[arg(long)]
+    pub status: bool,
+    /// Database to migrate (default: the settings' DATABASE_URL, else `<data_dir>/gaia.db`).
+    #[arg(long)]
+    pub database_url: Option<String>,
+}
+
+/// Arguments of `bench store`.
+#[derive(Debug, Args)]
+pub struct BenchStoreArgs {
+    /// Number of miners (UIDs), at most 256.
+    #[arg(long, default_value_t = 256)]
+    pub miners: u32,
+    /// Score rows per miner.
+    #[arg(long, default_value_t = 100)]
+    pub rows_per_miner: u32,
+    /// PostgreSQL to use (default: a throwaway database via gaia-testkit).
+    #[arg(long)]
+    pub postgres_url: Option<String>,
+    /// Skip the SQLite backend.
+    #[arg(long)]
+    pub skip_sqlite: bool,
+    /// Skip the PostgreSQL backend.
+    #[arg(long)]
+    pub skip_postgres: bool,
 }
 
 /// `bench` subcommands.
@@ -93,4 +196,6 @@ pub struct ChildArgs {
 pub enum BenchCommand {
     /// IPC round-trip latency, throughput and shared memory vs socket.
     Ipc,
+    /// Score-row write throughput (256 miners x 100 rows) on SQLite and PostgreSQL.
+    Store(BenchStoreArgs),
 }

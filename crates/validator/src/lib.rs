@@ -4,3 +4,8 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod runtime;
+pub mod telemetry;
+pub mod compute;
+pub mod io_engine;
+pub mod supervisor;

@@ -2,8 +2,16 @@
 
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{BenchCommand, Cli, Command};
 
+pub mod bench_ipc;
+pub mod bench_store;
+pub mod check_config;
+pub mod children;
+pub mod demo;
+pub mod migrate;
+pub mod score;
+pub mod run;
 pub mod weights;
 
 /// Run the chosen subcommand and turn its outcome into the process exit code.
@@ -13,8 +21,16 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             println!("gaia-validator {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)
         }
+        Command::Run => run::run(&cli),
+        Command::CheckConfig => check_config::run(cli.config.as_deref()),
+        Command::Demo(args) => demo::run(&cli, args),
+        Command::Bench(BenchCommand::Ipc) => bench_ipc::run(),
+        Command::IoEngine(args) => children::io_engine(&cli, args),
+        Command::ComputeWorker(args) => children::compute_worker(&cli, args),
         Command::Weights(args) => weights::run(args),
-        _ => Err(anyhow::anyhow!("not implemented yet")),
+        Command::Score(cmd) => score::run(cmd),
+        Command::Migrate(args) => migrate::run(args, cli.config.as_deref()),
+        Command::Bench(BenchCommand::Store(args)) => bench_store::run(args),
     };
     match outcome {
         Ok(code) => code,

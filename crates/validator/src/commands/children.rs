@@ -1,0 +1,66 @@
+//! The hidden child entry points the supervisor starts: `io-engine` and `compute-worker`.
+
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::cli::{ChildArgs, Cli};
+use crate::compute::{default_registry, worker};
+use crate::config;
+use crate::io_engine::{IoEngine, IoEngineConfig};
+use crate::runtime::RuntimeDir;
+use crate::telemetry::logging;
+
+/// The IO-Engine process: serve until SIGTERM/SIGINT, then drain and exit 0.
+pub fn io_engine(cli: &Cli, args: &ChildArgs) -> anyhow::Result<ExitCode> {
+    let settings = config::load(cli.config.as_deref())?.settings;
+    logging::init("io-engine", cli.log_format, &settings.log_level);
+    let runtime_root = args.socket.parent().context("socket path has no directory")?;
+    let runtime = RuntimeDir::new(runtime_root);
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    rt.block_on(async {
+        let mut config = IoEngineConfig::from_settings(&settings, runtime, args.supervisor_pid)?;
+        config.socket = args.socket.clone();
+        let engine = IoEngine::start(config).await?;
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        tracing::info!("IO-Engine received a stop signal");
+        engine.shutdown().await;
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A compute worker process: run jobs until it recycles or is told to stop, then exit 0.
+pub fn compute_worker(cli: &Cli, args: &ChildArgs) -> anyhow::Result<ExitCode> {
+    let settings = config::load(cli.config.as_deref())?.settings;
+    logging::init("compute-worker", cli.log_format, &settings.log_level);
+    if settings.compute_worker_rlimit_as_mb > 0 {
+        let bytes = settings.compute_worker_rlimit_as_mb << 20;
+        nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_AS, bytes, bytes)
+            .context("cannot set RLIMIT_AS")?;
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGTERM, stop.clone())?;
+    signal_hook::flag::register(signal_hook::consts::SIGINT, stop.clone())?;
+    let cfg = worker::WorkerConfig {
+        name: args.name.clone(),
+        socket: args.socket.clone(),
+        shm_dir: settings.shm_dir.clone(),
+        supervisor_pid: args.supervisor_pid,
+        max_jobs: worker::jittered_max_jobs(settings.max_jobs_per_worker),
+        idle_timeout: Duration::from_secs(settings.worker_queue_timeout_s),
+        max_rss_bytes: settings.process_max_rss_mb_compute_worker << 20,
+        max_frame_bytes: settings.ipc_max_frame_bytes,
+    };
+    let registry = default_registry();
+    let reason = worker::serve(&registry, &cfg, stop);
+    tracing::info!(reason = ?reason, "compute worker exiting");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,66 @@
+//! `run`: the production entry point — the supervisor.
+
+use std::process::ExitCode;
+
+use crate::cli::{Cli, LogFormat};
+use crate::config;
+use crate::runtime::RuntimeDir;
+use crate::supervisor::child::ChildLaunch;
+use crate::supervisor::{Supervisor, EXIT_STARTUP};
+use crate::telemetry::logging;
+
+/// The settings' runtime directory, or a fresh one under the temporary directory.
+fn runtime_dir(settings: &config::Settings) -> anyhow::Result<(RuntimeDir, bool)> {
+    match &settings.runtime_dir {
+        Some(dir) => {
+            let rt = RuntimeDir::new(dir);
+            rt.create()?;
+            Ok((rt, false))
+        }
+        None => {
+            let dir = std::env::temp_dir().join(format!("gaia-validator-{}", std::process::id()));
+            let rt = RuntimeDir::new(dir);
+            rt.create()?;
+            Ok((rt, true))
+        }
+    }
+}
+
+/// Start the supervisor and run until it stops.
+pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
+    let loaded = match config::load(cli.config.as_deref()) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(EXIT_STARTUP));
+        }
+    };
+    let settings = loaded.settings;
+    logging::init("supervisor", cli.log_format, &settings.log_level);
+    for key in &loaded.unknown_keys {
+        tracing::warn!(key = %key, "unknown setting ignored");
+    }
+    let (runtime, created) = runtime_dir(&settings)?;
+    let launch = ChildLaunch {
+        exe: std::env::current_exe()?,
+        config: cli.config.clone(),
+        log_format: match cli.log_format {
+            LogFormat::Json => "json".into(),
+            LogFormat::Pretty => "pretty".into(),
+        },
+        runtime: runtime.clone(),
+        supervisor_pid: std::process::id(),
+    };
+    tracing::info!(
+        workers = settings.num_compute_workers,
+        runtime = %runtime.root().display(),
+        "supervisor starting"
+    );
+    let code = Supervisor::new(settings, launch).run();
+    if created {
+        let _ = std::fs::remove_dir_all(runtime.root());
+    } else {
+        let _ = std::fs::remove_file(runtime.socket());
+    }
+    Ok(ExitCode::from(code))
+}

@@ -1,0 +1,62 @@
+//! The IO-Engine's HTTP endpoint: Prometheus text at `/metrics`, liveness at `/health`, and the
+//! optional `/admin/dispatch` that runs a `WorkUnit` through the pool (tests and diagnostics).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use gaia_ipc::WorkUnit;
+use prometheus_client::registry::Registry;
+use serde_json::json;
+
+use super::dispatcher::{DispatchError, Dispatcher};
+use crate::telemetry::metrics::render;
+
+/// Shared state of the handlers.
+#[derive(Clone)]
+pub struct HttpState {
+    /// The pool.
+    pub dispatcher: Arc<Dispatcher>,
+    /// Metrics registry.
+    pub registry: Arc<Registry>,
+}
+
+/// Build the router.
+pub fn router(state: HttpState, admin: bool) -> Router {
+    let mut router = Router::new().route("/metrics", get(metrics)).route("/health", get(health));
+    if admin {
+        router = router.route("/admin/dispatch", post(dispatch));
+    }
+    router.with_state(state)
+}
+
+async fn metrics(State(state): State<HttpState>) -> Response {
+    state.dispatcher.update_depths();
+    let body = render(&state.registry);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
+}
+
+async fn health(State(state): State<HttpState>) -> Response {
+    let d = &state.dispatcher;
+    let status = if d.is_shutting_down() { "shutting_down" } else { "ok" };
+    let body = json!({
+        "status": status,
+        "workers_connected": d.metrics.workers_connected.get(),
+        "in_flight": d.in_flight(),
+        "queue_depth": d.queue.depth(),
+    });
+    (StatusCode::OK, Json(body)).into_response()
+}
+
+async fn dispatch(State(state): State<HttpState>, Json(unit): Json<WorkUnit>) -> Response {
+    let outcome = state.dispatcher.dispatch_and_wait(unit).await;
+    let body = match outcome {
+        Ok(result) => json!({ "outcome": "success", "result": result }),
+        Err(DispatchError::Handler(result)) => json!({ "outcome": "handler_error", "result": result, "error": result.error }),
+        Err(e) => json!({ "outcome": e.outcome(), "error": e.to_string() }),
+    };
+    (StatusCode::OK, Json(body)).into_response()
+}

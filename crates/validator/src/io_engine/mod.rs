@@ -1,0 +1,12 @@
+//! The IO-Engine: the one async process. It serves the compute pool on a Unix socket, exposes
+//! `/metrics`, `/health` (and, when enabled, `/admin/dispatch`), measures its own event-loop lag
+//! and will run the tasks' schedules. It never computes anything heavy itself.
+
+pub mod connection;
+pub mod dispatcher;
+pub mod http;
+pub mod queue;
+pub mod server;
+
+pub use dispatcher::{DispatchError, Dispatcher, Outcome};
+pub use server::{IoEngine, IoEngineConfig};
