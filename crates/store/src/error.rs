@@ -1,7 +1,9 @@
 //! The store's error type.
 //!
 //! Every error that can mention the database names it by its *redacted* URL (password replaced by
-//! `***`, see [`crate::url`]), so errors can be logged and shown to operators verbatim.
+//! `***`, see [`crate::url`]), so errors can be logged and shown to operators verbatim. The
+//! driver's error is part of the message (field `cause`) rather than a chained `source`, so
+//! printing the chain does not repeat it.
 
 use crate::url::Backend;
 
@@ -20,46 +22,42 @@ pub enum StoreError {
         reason: String,
     },
     /// The database could not be reached or refused the connection.
-    #[error("cannot connect to {backend} database `{url}`: {source}")]
+    #[error("cannot connect to {backend} database `{url}`: {cause}")]
     Connect {
         /// Which backend was being opened.
         backend: Backend,
         /// The URL, password redacted.
         url: String,
         /// The driver's error.
-        #[source]
-        source: sqlx::Error,
+        cause: sqlx::Error,
     },
     /// The SQLite file's directory could not be created.
-    #[error("cannot create directory {path} for SQLite database `{url}`: {source}")]
+    #[error("cannot create directory {path} for SQLite database `{url}`: {cause}")]
     CreateDir {
         /// Directory that could not be created.
         path: std::path::PathBuf,
         /// The URL, password redacted.
         url: String,
         /// OS error.
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// Applying or inspecting migrations failed.
-    #[error("migrations on `{url}` failed: {source}")]
+    #[error("migrations on `{url}` failed: {cause}")]
     Migrate {
         /// The URL, password redacted.
         url: String,
         /// The migrator's error.
-        #[source]
-        source: sqlx::migrate::MigrateError,
+        cause: sqlx::migrate::MigrateError,
     },
     /// A query failed with a non-transient error, or a transient one outlasted the retry budget.
-    #[error("{operation} on `{url}` failed: {source}")]
+    #[error("{operation} on `{url}` failed: {cause}")]
     Query {
         /// Name of the store operation (e.g. `upsert_miner_scores`).
         operation: &'static str,
         /// The URL, password redacted.
         url: String,
         /// The driver's error.
-        #[source]
-        source: sqlx::Error,
+        cause: sqlx::Error,
     },
     /// A row the operation needs does not exist.
     #[error("{what} not found")]

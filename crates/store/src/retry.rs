@@ -14,7 +14,11 @@ use crate::config::RetryPolicy;
 /// or starting (57P01-57P03), serialization failure and deadlock (40001, 40P01), too many
 /// connections (53300).
 fn is_transient_sqlstate(code: &str) -> bool {
-    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "40001" | "40P01" | "53300")
+    code.starts_with("08")
+        || matches!(
+            code,
+            "57P01" | "57P02" | "57P03" | "40001" | "40P01" | "53300"
+        )
 }
 
 /// SQLite primary result codes worth retrying: BUSY (5) and LOCKED (6), and their extended forms.
@@ -55,7 +59,12 @@ where
         match op().await {
             Ok(v) => {
                 if attempt > 1 {
-                    tracing::info!(operation, url, attempt, "database operation succeeded after retry");
+                    tracing::info!(
+                        operation,
+                        url,
+                        attempt,
+                        "database operation succeeded after retry"
+                    );
                 }
                 return Ok(v);
             }

@@ -49,15 +49,16 @@ impl DatabaseUrl {
             return Err(invalid("the URL is empty"));
         }
         let lower = trimmed.to_ascii_lowercase();
-        let (backend, rest) = if let Some(rest) = strip_any(&lower, &["postgres://", "postgresql://"]) {
-            (Backend::Postgres, rest)
-        } else if let Some(rest) = strip_any(&lower, &["sqlite://", "sqlite:"]) {
-            (Backend::Sqlite, rest)
-        } else {
-            return Err(invalid(
-                "unsupported scheme (expected postgres://, postgresql:// or sqlite://)",
-            ));
-        };
+        let (backend, rest) =
+            if let Some(rest) = strip_any(&lower, &["postgres://", "postgresql://"]) {
+                (Backend::Postgres, rest)
+            } else if let Some(rest) = strip_any(&lower, &["sqlite://", "sqlite:"]) {
+                (Backend::Sqlite, rest)
+            } else {
+                return Err(invalid(
+                    "unsupported scheme (expected postgres://, postgresql:// or sqlite://)",
+                ));
+            };
         if rest.is_empty() {
             return Err(invalid("nothing follows the scheme (no host or file)"));
         }

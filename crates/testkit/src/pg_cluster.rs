@@ -235,7 +235,11 @@ impl PgCluster {
 
     fn pg(&self, program: &str, args: &[&str]) -> Result<(), PgClusterError> {
         let exe = self.bin.join(program);
-        let exe = if exe.exists() { exe } else { PathBuf::from(program) };
+        let exe = if exe.exists() {
+            exe
+        } else {
+            PathBuf::from(program)
+        };
         let mut cmd = match &self.run_as {
             Some(user) => {
                 let mut c = Command::new("runuser");
@@ -255,7 +259,15 @@ impl PgCluster {
             return Ok(());
         }
         let log = std::fs::read_to_string(self.log_dir().join("postgres.log")).unwrap_or_default();
-        let tail: String = log.lines().rev().take(20).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+        let tail: String = log
+            .lines()
+            .rev()
+            .take(20)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .join("\n");
         Err(PgClusterError::Failed {
             program: label,
             status: out.status,
@@ -274,7 +286,14 @@ impl Drop for PgCluster {
         let data = self.data_dir();
         let _ = self.pg(
             "pg_ctl",
-            &["-D", &data.to_string_lossy(), "-m", "immediate", "-w", "stop"],
+            &[
+                "-D",
+                &data.to_string_lossy(),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ],
         );
     }
 }

@@ -50,7 +50,10 @@ impl TestPostgres {
     /// # Errors
     /// [`PgClusterError`] when the cluster cannot start or the database cannot be created.
     pub async fn create() -> Result<Self, PgClusterError> {
-        match std::env::var(TEST_DATABASE_URL).ok().filter(|u| !u.is_empty()) {
+        match std::env::var(TEST_DATABASE_URL)
+            .ok()
+            .filter(|u| !u.is_empty())
+        {
             Some(admin_url) => Self::create_on(admin_url, None).await,
             None => {
                 let cluster = tokio::task::spawn_blocking(PgCluster::start)
@@ -74,12 +77,19 @@ impl TestPostgres {
         Self::create_on(admin, Some(Arc::new(cluster))).await
     }
 
-    async fn create_on(admin_url: String, cluster: Option<Arc<PgCluster>>) -> Result<Self, PgClusterError> {
+    async fn create_on(
+        admin_url: String,
+        cluster: Option<Arc<PgCluster>>,
+    ) -> Result<Self, PgClusterError> {
         let database = format!(
             "gaia_test_{}_{}_{}",
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed),
-            uuid::Uuid::new_v4().simple().to_string().get(..8).unwrap_or("x")
+            uuid::Uuid::new_v4()
+                .simple()
+                .to_string()
+                .get(..8)
+                .unwrap_or("x")
         );
         let err = |source| PgClusterError::Database {
             database: database.clone(),
@@ -119,11 +129,15 @@ impl Drop for TestPostgres {
         let db = self.database.clone();
         // Drop may run inside a runtime: use a thread with its own.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
             rt.block_on(async {
                 if let Ok(mut conn) = PgConnection::connect(&admin).await {
                     let _ = conn
-                        .execute(AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)")))
+                        .execute(AssertSqlSafe(format!(
+                            "DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"
+                        )))
                         .await;
                     let _ = conn.close().await;
                 }
@@ -168,7 +182,10 @@ mod tests {
 
     #[test]
     fn replaces_database_in_url() {
-        assert_eq!(with_database("postgres://u@h:1/postgres", "x"), "postgres://u@h:1/x");
+        assert_eq!(
+            with_database("postgres://u@h:1/postgres", "x"),
+            "postgres://u@h:1/x"
+        );
         assert_eq!(with_database("postgres://u@h:1", "x"), "postgres://u@h:1/x");
         assert_eq!(
             with_database("postgres://u:p@h/db?sslmode=disable", "x"),

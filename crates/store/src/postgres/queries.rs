@@ -559,12 +559,10 @@ pub(crate) async fn weight_history_since(
     pool: &PgPool,
     since: DateTime<Utc>,
 ) -> Res<Vec<WeightRecord>> {
-    sqlx::query_as(
-        "SELECT * FROM weight_history WHERE created_at >= $1 ORDER BY created_at, id",
-    )
-    .bind(since)
-    .fetch_all(pool)
-    .await
+    sqlx::query_as("SELECT * FROM weight_history WHERE created_at >= $1 ORDER BY created_at, id")
+        .bind(since)
+        .fetch_all(pool)
+        .await
 }
 
 // ---------------------------------------------------------------- work ledger
@@ -588,13 +586,19 @@ pub(crate) async fn enqueue_job(pool: &PgPool, j: &NewJob, now: DateTime<Utc>) -
     .fetch_optional(pool)
     .await?;
     if let Some(job_id) = inserted {
-        return Ok(Enqueued { job_id, created: true });
+        return Ok(Enqueued {
+            job_id,
+            created: true,
+        });
     }
     let job_id = sqlx::query_scalar("SELECT id FROM work_ledger WHERE job_key = $1")
         .bind(&j.job_key)
         .fetch_one(pool)
         .await?;
-    Ok(Enqueued { job_id, created: false })
+    Ok(Enqueued {
+        job_id,
+        created: false,
+    })
 }
 
 pub(crate) async fn get_job(pool: &PgPool, id: i64) -> Res<Option<Job>> {
@@ -623,7 +627,10 @@ pub(crate) async fn claim_job(
     lease_until: DateTime<Utc>,
 ) -> Res<Option<Job>> {
     let mut tx = pool.begin().await?;
-    sqlx::query(QUARANTINE_EXPIRED).bind(now).execute(&mut *tx).await?;
+    sqlx::query(QUARANTINE_EXPIRED)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
     // A claimer holds at most one live lease: a retried claim gets the same job back.
     let held: Option<Job> = sqlx::query_as(
         "SELECT * FROM work_ledger
@@ -692,7 +699,11 @@ pub(crate) async fn complete_job(
         return Ok(Finish::Applied(JobStatus::Succeeded));
     }
     let current = finish_state(pool, id).await?;
-    Ok(classify_unapplied(current, claimer, &[JobStatus::Succeeded]))
+    Ok(classify_unapplied(
+        current,
+        claimer,
+        &[JobStatus::Succeeded],
+    ))
 }
 
 pub(crate) async fn fail_job(
@@ -750,5 +761,8 @@ pub(crate) async fn reap_expired_leases(pool: &PgPool, now: DateTime<Utc>) -> Re
     .await?
     .rows_affected();
     tx.commit().await?;
-    Ok(ReapReport { requeued, quarantined })
+    Ok(ReapReport {
+        requeued,
+        quarantined,
+    })
 }

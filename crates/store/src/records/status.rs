@@ -161,7 +161,10 @@ text_enum! {
 impl JobStatus {
     /// True when the job will never run again.
     pub fn is_terminal(self) -> bool {
-        matches!(self, JobStatus::Succeeded | JobStatus::Failed | JobStatus::Quarantined)
+        matches!(
+            self,
+            JobStatus::Succeeded | JobStatus::Failed | JobStatus::Quarantined
+        )
     }
 }
 
@@ -236,6 +239,9 @@ mod tests {
     #[test]
     fn unknown_value_names_column() {
         let err = "claimed".parse::<JobStatus>().unwrap_err();
-        assert_eq!(err.to_string(), "unexpected value in work_ledger.status: \"claimed\"");
+        assert_eq!(
+            err.to_string(),
+            "unexpected value in work_ledger.status: \"claimed\""
+        );
     }
 }

@@ -350,12 +350,25 @@ impl ForecastStats {
     /// Every numeric field with its name, for validation.
     pub(crate) fn numbers(&self) -> Vec<(&'static str, Option<f64>)> {
         let mut v = vec![
-            ("ForecastStats.forecast_score_initial", self.forecast_score_initial),
-            ("ForecastStats.era5_combined_score", self.era5_combined_score),
+            (
+                "ForecastStats.forecast_score_initial",
+                self.forecast_score_initial,
+            ),
+            (
+                "ForecastStats.era5_combined_score",
+                self.era5_combined_score,
+            ),
             ("ForecastStats.era5_completeness", self.era5_completeness),
-            ("ForecastStats.overall_forecast_score", self.overall_forecast_score),
+            (
+                "ForecastStats.overall_forecast_score",
+                self.overall_forecast_score,
+            ),
         ];
-        v.extend(self.era5_by_lead().into_iter().map(|s| ("ForecastStats.era5_score_*", s)));
+        v.extend(
+            self.era5_by_lead()
+                .into_iter()
+                .map(|s| ("ForecastStats.era5_score_*", s)),
+        );
         v
     }
 }

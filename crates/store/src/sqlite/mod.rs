@@ -41,7 +41,10 @@ pub(crate) async fn connect(
     config: &StoreConfig,
 ) -> Result<SqlitePool, sqlx::Error> {
     // One direct connection first, so a failure reports its real cause (not "pool timed out").
-    SqliteConnection::connect_with(&options).await?.close().await?;
+    SqliteConnection::connect_with(&options)
+        .await?
+        .close()
+        .await?;
     SqlitePoolOptions::new()
         .max_connections(config.max_connections.max(1))
         .min_connections(config.min_connections.min(config.max_connections.max(1)))

@@ -561,17 +561,19 @@ pub(crate) async fn weight_history_since(
     pool: &SqlitePool,
     since: DateTime<Utc>,
 ) -> Res<Vec<WeightRecord>> {
-    sqlx::query_as(
-        "SELECT * FROM weight_history WHERE created_at >= $1 ORDER BY created_at, id",
-    )
-    .bind(since)
-    .fetch_all(pool)
-    .await
+    sqlx::query_as("SELECT * FROM weight_history WHERE created_at >= $1 ORDER BY created_at, id")
+        .bind(since)
+        .fetch_all(pool)
+        .await
 }
 
 // ---------------------------------------------------------------- work ledger
 
-pub(crate) async fn enqueue_job(pool: &SqlitePool, j: &NewJob, now: DateTime<Utc>) -> Res<Enqueued> {
+pub(crate) async fn enqueue_job(
+    pool: &SqlitePool,
+    j: &NewJob,
+    now: DateTime<Utc>,
+) -> Res<Enqueued> {
     let inserted: Option<i64> = sqlx::query_scalar(
         "INSERT INTO work_ledger (job_key, job_type, priority, payload, status, attempts,
                                   max_attempts, scheduled_at, run_id, created_at, updated_at)
@@ -590,13 +592,19 @@ pub(crate) async fn enqueue_job(pool: &SqlitePool, j: &NewJob, now: DateTime<Utc
     .fetch_optional(pool)
     .await?;
     if let Some(job_id) = inserted {
-        return Ok(Enqueued { job_id, created: true });
+        return Ok(Enqueued {
+            job_id,
+            created: true,
+        });
     }
     let job_id = sqlx::query_scalar("SELECT id FROM work_ledger WHERE job_key = $1")
         .bind(&j.job_key)
         .fetch_one(pool)
         .await?;
-    Ok(Enqueued { job_id, created: false })
+    Ok(Enqueued {
+        job_id,
+        created: false,
+    })
 }
 
 pub(crate) async fn get_job(pool: &SqlitePool, id: i64) -> Res<Option<Job>> {
@@ -627,7 +635,10 @@ pub(crate) async fn claim_job(
     // IMMEDIATE takes the write lock up front: claimers queue on it instead of failing to
     // upgrade a read lock.
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    sqlx::query(QUARANTINE_EXPIRED).bind(now).execute(&mut *tx).await?;
+    sqlx::query(QUARANTINE_EXPIRED)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
     // A claimer holds at most one live lease: a retried claim gets the same job back.
     let held: Option<Job> = sqlx::query_as(
         "SELECT * FROM work_ledger
@@ -694,7 +705,11 @@ pub(crate) async fn complete_job(
         return Ok(Finish::Applied(JobStatus::Succeeded));
     }
     let current = finish_state(pool, id).await?;
-    Ok(classify_unapplied(current, claimer, &[JobStatus::Succeeded]))
+    Ok(classify_unapplied(
+        current,
+        claimer,
+        &[JobStatus::Succeeded],
+    ))
 }
 
 pub(crate) async fn fail_job(
@@ -752,5 +767,8 @@ pub(crate) async fn reap_expired_leases(pool: &SqlitePool, now: DateTime<Utc>) -
     .await?
     .rows_affected();
     tx.commit().await?;
-    Ok(ReapReport { requeued, quarantined })
+    Ok(ReapReport {
+        requeued,
+        quarantined,
+    })
 }

@@ -76,7 +76,9 @@ impl Store {
         let updated = on_backend!(self, "set_score_row_status", |q, p| {
             q::set_score_row_status(p, task_name, task_id, status)
         })?;
-        found(updated, || format!("score_table row ({task_name}, {task_id})"))
+        found(updated, || {
+            format!("score_table row ({task_name}, {task_id})")
+        })
     }
 
     /// Record a weight-setting attempt; returns false when `attempt_key` was already recorded
@@ -99,8 +101,15 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError::Query`] when the database fails.
-    pub async fn weight_history_since(&self, since: DateTime<Utc>) -> StoreResult<Vec<WeightRecord>> {
-        on_backend!(self, "weight_history_since", |q, p| q::weight_history_since(p, since))
+    pub async fn weight_history_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> StoreResult<Vec<WeightRecord>> {
+        on_backend!(
+            self,
+            "weight_history_since",
+            |q, p| q::weight_history_since(p, since)
+        )
     }
 
     /// Delete runs started more than `retention_days` before `now`, with all their rows

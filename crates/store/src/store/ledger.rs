@@ -79,7 +79,9 @@ impl Store {
                 reason: format!("must be positive and representable, got {lease:?}"),
             })?;
         let until = now + lease;
-        on_backend!(self, "claim_job", |q, p| q::claim_job(p, claimer, now, until))
+        on_backend!(self, "claim_job", |q, p| q::claim_job(
+            p, claimer, now, until
+        ))
     }
 
     /// Mark a job `succeeded` with an optional result. Repeating the call is harmless.
@@ -141,7 +143,9 @@ impl Store {
     /// # Errors
     /// [`StoreError::Query`] when the database fails.
     pub async fn reap_expired_leases(&self, now: DateTime<Utc>) -> StoreResult<ReapReport> {
-        on_backend!(self, "reap_expired_leases", |q, p| q::reap_expired_leases(p, now))
+        on_backend!(self, "reap_expired_leases", |q, p| q::reap_expired_leases(
+            p, now
+        ))
     }
 
     /// The job with this id, if any.

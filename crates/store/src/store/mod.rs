@@ -81,10 +81,10 @@ macro_rules! on_backend {
                 $crate::retry::with_retry(&store.retry, $op, &store.redacted_url, || $call).await
             }
         };
-        result.map_err(|source| $crate::error::StoreError::Query {
+        result.map_err(|cause| $crate::error::StoreError::Query {
             operation: $op,
             url: store.redacted_url.clone(),
-            source,
+            cause,
         })
     }};
 }
@@ -103,10 +103,10 @@ impl Store {
         let url = DatabaseUrl::parse(&config.url)?;
         let redacted_url = url.redacted();
         let backend = url.backend();
-        let connect_err = |source| StoreError::Connect {
+        let connect_err = |cause| StoreError::Connect {
             backend,
             url: redacted_url.clone(),
-            source,
+            cause,
         };
         let pool = match backend {
             Backend::Postgres => {
@@ -121,10 +121,10 @@ impl Store {
                 let options = sqlite::options(url.expose()).map_err(connect_err)?;
                 if let Some(dir) = sqlite::file_path(&options).and_then(|p| p.parent()) {
                     if !dir.as_os_str().is_empty() {
-                        std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                        std::fs::create_dir_all(dir).map_err(|cause| StoreError::CreateDir {
                             path: dir.to_path_buf(),
                             url: redacted_url.clone(),
-                            source,
+                            cause,
                         })?;
                     }
                 }
@@ -165,10 +165,10 @@ impl Store {
         &self.redacted_url
     }
 
-    fn migrate_err(&self, source: sqlx::migrate::MigrateError) -> StoreError {
+    fn migrate_err(&self, cause: sqlx::migrate::MigrateError) -> StoreError {
         StoreError::Migrate {
             url: self.redacted_url.clone(),
-            source,
+            cause,
         }
     }
 
@@ -208,7 +208,11 @@ impl Store {
         let known: Vec<i64> = migrator.iter().map(|m| m.version).collect();
         Ok(MigrationStatus {
             backend: self.backend,
-            pending: known.iter().filter(|v| !applied.contains(v)).copied().collect(),
+            pending: known
+                .iter()
+                .filter(|v| !applied.contains(v))
+                .copied()
+                .collect(),
             latest_known: known.iter().copied().max().unwrap_or(0),
             applied,
         })

@@ -61,7 +61,11 @@ impl Store {
     ///
     /// # Errors
     /// [`crate::StoreError::NotFound`] for an unknown run.
-    pub async fn mark_final_scoring_attempted(&self, id: i64, at: DateTime<Utc>) -> StoreResult<()> {
+    pub async fn mark_final_scoring_attempted(
+        &self,
+        id: i64,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
         let updated = on_backend!(self, "mark_final_scoring_attempted", |q, p| {
             q::mark_final_scoring_attempted(p, id, at)
         })?;
@@ -75,7 +79,9 @@ impl Store {
     /// [`crate::StoreError::Query`] (a foreign-key violation when the run or the UID's node row
     /// does not exist).
     pub async fn upsert_response(&self, response: &NewResponse) -> StoreResult<MinerResponse> {
-        on_backend!(self, "upsert_response", |q, p| q::upsert_response(p, response))
+        on_backend!(self, "upsert_response", |q, p| q::upsert_response(
+            p, response
+        ))
     }
 
     /// The response with this id, if any.
@@ -170,7 +176,9 @@ impl Store {
         if scores.is_empty() {
             return Ok(());
         }
-        on_backend!(self, "upsert_miner_scores", |q, p| q::upsert_miner_scores(p, scores))
+        on_backend!(self, "upsert_miner_scores", |q, p| q::upsert_miner_scores(
+            p, scores
+        ))
     }
 
     /// Score rows of one response, in key order.
@@ -178,7 +186,10 @@ impl Store {
     /// # Errors
     /// [`crate::StoreError::Query`] when the database fails.
     pub async fn list_miner_scores(&self, response_id: i64) -> StoreResult<Vec<MinerScore>> {
-        on_backend!(self, "list_miner_scores", |q, p| q::list_miner_scores(p, response_id))
+        on_backend!(self, "list_miner_scores", |q, p| q::list_miner_scores(
+            p,
+            response_id
+        ))
     }
 
     /// Number of score rows of a run.
@@ -186,7 +197,9 @@ impl Store {
     /// # Errors
     /// [`crate::StoreError::Query`] when the database fails.
     pub async fn count_miner_scores(&self, run_id: i64) -> StoreResult<i64> {
-        on_backend!(self, "count_miner_scores", |q, p| q::count_miner_scores(p, run_id))
+        on_backend!(self, "count_miner_scores", |q, p| q::count_miner_scores(
+            p, run_id
+        ))
     }
 
     /// Upsert component (diagnostic) scores in one transaction.
@@ -202,7 +215,10 @@ impl Store {
                 ("ComponentScore.acc", c.acc),
                 ("ComponentScore.skill_score", c.skill_score),
                 ("ComponentScore.skill_score_gfs", c.skill_score_gfs),
-                ("ComponentScore.skill_score_climatology", c.skill_score_climatology),
+                (
+                    "ComponentScore.skill_score_climatology",
+                    c.skill_score_climatology,
+                ),
                 ("ComponentScore.bias", c.bias),
                 ("ComponentScore.mae", c.mae),
                 ("ComponentScore.clone_penalty", c.clone_penalty),
@@ -214,20 +230,22 @@ impl Store {
         if rows.is_empty() {
             return Ok(());
         }
-        on_backend!(self, "upsert_component_scores", |q, p| q::upsert_component_scores(
-            p, rows
-        ))
+        on_backend!(self, "upsert_component_scores", |q, p| {
+            q::upsert_component_scores(p, rows)
+        })
     }
 
     /// Component scores of one response, in key order.
     ///
     /// # Errors
     /// [`crate::StoreError::Query`] when the database fails.
-    pub async fn list_component_scores(&self, response_id: i64) -> StoreResult<Vec<ComponentScore>> {
-        on_backend!(self, "list_component_scores", |q, p| q::list_component_scores(
-            p,
-            response_id
-        ))
+    pub async fn list_component_scores(
+        &self,
+        response_id: i64,
+    ) -> StoreResult<Vec<ComponentScore>> {
+        on_backend!(self, "list_component_scores", |q, p| {
+            q::list_component_scores(p, response_id)
+        })
     }
 
     /// Upsert a miner's stats for a run; `None` fields keep their stored value. Returns the row
@@ -240,7 +258,9 @@ impl Store {
         for (field, v) in stats.numbers() {
             check_finite(field, v)?;
         }
-        on_backend!(self, "upsert_forecast_stats", |q, p| q::upsert_stats(p, stats))
+        on_backend!(self, "upsert_forecast_stats", |q, p| q::upsert_stats(
+            p, stats
+        ))
     }
 
     /// Stats of every miner of a run, by UID.

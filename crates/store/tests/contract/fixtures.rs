@@ -2,8 +2,7 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use gaia_store::{
-    ForecastStatus, MinerScore, NewResponse, NewRun, NodeRecord, ResponseStatus, Store,
-    StoreConfig,
+    ForecastStatus, MinerScore, NewResponse, NewRun, NodeRecord, ResponseStatus, Store, StoreConfig,
 };
 use gaia_testkit::{TestPostgres, TestSqlite};
 
@@ -27,7 +26,10 @@ pub async fn sqlite() -> Fixture {
     let store = Store::connect(&StoreConfig::new(&url).with_pool(1, 4))
         .await
         .expect("open sqlite");
-    Fixture { store, guard: Guard::Sqlite(db) }
+    Fixture {
+        store,
+        guard: Guard::Sqlite(db),
+    }
 }
 
 pub async fn postgres() -> Fixture {
@@ -36,7 +38,10 @@ pub async fn postgres() -> Fixture {
     let store = Store::connect(&StoreConfig::new(&url).with_pool(1, 4))
         .await
         .expect("open postgres");
-    Fixture { store, guard: Guard::Pg(db) }
+    Fixture {
+        store,
+        guard: Guard::Pg(db),
+    }
 }
 
 /// A fixed reference time (microsecond precision, as both backends store).
@@ -103,16 +108,31 @@ pub fn score(response_id: i64, run_id: i64, uid: u8, lead: i32, value: f64) -> M
 /// Migrate and create a run with `uids` as nodes and responses; returns (run id, response ids).
 pub async fn seeded(store: &Store, days_before_t0: i64, uids: &[u8]) -> (i64, Vec<i64>) {
     store.migrate().await.expect("migrate");
-    let run = store.create_run(&new_run(days_before_t0)).await.expect("run");
+    let run = store
+        .create_run(&new_run(days_before_t0))
+        .await
+        .expect("run");
     let mut ids = Vec::new();
     for &uid in uids {
         store.upsert_node(&node(uid)).await.expect("node");
-        ids.push(store.upsert_response(&new_response(run.id, uid)).await.expect("resp").id);
+        ids.push(
+            store
+                .upsert_response(&new_response(run.id, uid))
+                .await
+                .expect("resp")
+                .id,
+        );
     }
     (run.id, ids)
 }
 
 #[allow(dead_code)]
 pub fn stats(run_id: i64, uid: u8) -> gaia_store::ForecastStats {
-    gaia_store::ForecastStats::new(run_id, uid, format!("hk-{uid}"), ForecastStatus::Seeded, t0())
+    gaia_store::ForecastStats::new(
+        run_id,
+        uid,
+        format!("hk-{uid}"),
+        ForecastStatus::Seeded,
+        t0(),
+    )
 }

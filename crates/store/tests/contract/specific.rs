@@ -20,7 +20,9 @@ fn quick_fail(url: &str) -> StoreConfig {
 
 #[tokio::test]
 async fn unsupported_scheme_names_redacted_url() {
-    let err = Store::connect(&quick_fail("mysql://gaia:hunter2@db/gaia")).await.unwrap_err();
+    let err = Store::connect(&quick_fail("mysql://gaia:hunter2@db/gaia"))
+        .await
+        .unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, StoreError::InvalidUrl { .. }), "{msg}");
     assert!(msg.contains("mysql://gaia:***@db/gaia"), "{msg}");
@@ -35,16 +37,37 @@ async fn unreachable_postgres_names_redacted_url_and_cause() {
         .await
         .unwrap_err();
     let msg = err.to_string();
-    assert!(matches!(err, StoreError::Connect { backend: Backend::Postgres, .. }), "{msg}");
-    assert!(msg.contains("cannot connect to PostgreSQL database `postgres://gaia:***@127.0.0.1:1/gaia`"), "{msg}");
-    assert!(msg.to_lowercase().contains("refused"), "names what failed: {msg}");
+    assert!(
+        matches!(
+            err,
+            StoreError::Connect {
+                backend: Backend::Postgres,
+                ..
+            }
+        ),
+        "{msg}"
+    );
+    assert!(
+        msg.contains(
+            "cannot connect to PostgreSQL database `postgres://gaia:***@127.0.0.1:1/gaia`"
+        ),
+        "{msg}"
+    );
+    assert!(
+        msg.to_lowercase().contains("refused"),
+        "names what failed: {msg}"
+    );
     assert!(!msg.contains("hunter2"), "{msg}");
 }
 
 #[tokio::test]
 async fn missing_postgres_database_is_named() {
     let pg = TestPostgres::create().await.unwrap();
-    let url = pg.url().rsplit_once('/').map(|(base, _)| format!("{base}/no_such_db")).unwrap();
+    let url = pg
+        .url()
+        .rsplit_once('/')
+        .map(|(base, _)| format!("{base}/no_such_db"))
+        .unwrap();
     let url = url.replacen("postgres://postgres@", "postgres://postgres:pw@", 1);
     let err = Store::connect(&quick_fail(&url)).await.unwrap_err();
     let msg = err.to_string();
@@ -55,7 +78,9 @@ async fn missing_postgres_database_is_named() {
 
 #[tokio::test]
 async fn sqlite_directory_that_cannot_exist_is_named() {
-    let err = Store::connect(&quick_fail("sqlite:///dev/null/sub/gaia.db")).await.unwrap_err();
+    let err = Store::connect(&quick_fail("sqlite:///dev/null/sub/gaia.db"))
+        .await
+        .unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, StoreError::CreateDir { .. }), "{msg}");
     assert!(msg.contains("/dev/null/sub"), "{msg}");
@@ -83,11 +108,13 @@ async fn sqlite_default_file_is_created_on_first_start() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_restart_mid_write_loop_loses_and_duplicates_nothing() {
     let pg = TestPostgres::create_private().await.unwrap();
-    let config = StoreConfig::new(pg.url()).with_pool(1, 2).with_retry(RetryPolicy {
-        initial_delay: StdDuration::from_millis(50),
-        max_delay: StdDuration::from_millis(500),
-        give_up_after: StdDuration::from_secs(60),
-    });
+    let config = StoreConfig::new(pg.url())
+        .with_pool(1, 2)
+        .with_retry(RetryPolicy {
+            initial_delay: StdDuration::from_millis(50),
+            max_delay: StdDuration::from_millis(500),
+            give_up_after: StdDuration::from_secs(60),
+        });
     let store = Store::connect(&config).await.unwrap();
     let (run_id, ids) = seeded(&store, 0, &[1]).await;
 
@@ -117,7 +144,10 @@ async fn postgres_restart_mid_write_loop_loses_and_duplicates_nothing() {
     }
     restart_task.unwrap().join().unwrap();
     assert!(restarted.load(std::sync::atomic::Ordering::SeqCst));
-    assert_eq!(store.count_miner_scores(run_id).await.unwrap(), i64::from(ROWS));
+    assert_eq!(
+        store.count_miner_scores(run_id).await.unwrap(),
+        i64::from(ROWS)
+    );
     let rows = store.list_miner_scores(ids[0]).await.unwrap();
     let mut seen: Vec<i32> = rows.iter().map(|r| r.lead_hours).collect();
     seen.sort_unstable();

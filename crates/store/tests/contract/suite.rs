@@ -15,7 +15,10 @@ pub async fn migrate_creates_schema_and_second_run_is_noop(store: &Store) {
     assert!(before.applied.is_empty(), "{before:?}");
     assert_eq!(before.current(), None);
     assert_eq!(before.pending, vec![1]);
-    assert!(store.list_nodes().await.is_err(), "schema must not exist before migrating");
+    assert!(
+        store.list_nodes().await.is_err(),
+        "schema must not exist before migrating"
+    );
 
     let first = store.migrate().await.unwrap();
     assert_eq!(first.applied, vec![1]);
@@ -35,7 +38,10 @@ pub async fn nodes_upsert_list_delete_cascades(store: &Store) {
     changed.ip = String::new();
     store.upsert_node(&changed).await.unwrap();
     let nodes = store.list_nodes().await.unwrap();
-    assert_eq!(nodes.iter().map(|n| n.uid).collect::<Vec<_>>(), vec![1, 2, 3]);
+    assert_eq!(
+        nodes.iter().map(|n| n.uid).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
     assert_eq!(nodes[1], changed);
     assert_eq!(nodes[0], node(1));
 
@@ -64,13 +70,19 @@ pub async fn run_create_is_idempotent_and_status_updates(store: &Store) {
         .update_run_status(a.id, RunStatus::Failed, Some("no miners"), Some(t0()))
         .await
         .unwrap();
-    store.mark_final_scoring_attempted(a.id, t0()).await.unwrap();
+    store
+        .mark_final_scoring_attempted(a.id, t0())
+        .await
+        .unwrap();
     let got = store.get_run(a.id).await.unwrap().unwrap();
     assert_eq!(got.status, RunStatus::Failed);
     assert_eq!(got.error_message.as_deref(), Some("no miners"));
     assert_eq!(got.completion_time, Some(t0()));
     assert_eq!(got.final_scoring_attempted_time, Some(t0()));
-    assert_eq!(got.gfs_input_metadata, Some(serde_json::json!({"cycle": "00Z"})));
+    assert_eq!(
+        got.gfs_input_metadata,
+        Some(serde_json::json!({"cycle": "00Z"}))
+    );
 
     let err = store
         .update_run_status(9999, RunStatus::Scoring, None, None)
@@ -79,7 +91,10 @@ pub async fn run_create_is_idempotent_and_status_updates(store: &Store) {
     assert!(err.is_not_found(), "{err}");
     assert!(store.get_run(9999).await.unwrap().is_none());
 
-    let recent = store.list_runs_since(t0() - Duration::hours(12)).await.unwrap();
+    let recent = store
+        .list_runs_since(t0() - Duration::hours(12))
+        .await
+        .unwrap();
     assert_eq!(recent.iter().map(|r| r.id).collect::<Vec<_>>(), vec![b.id]);
 }
 
@@ -90,7 +105,10 @@ pub async fn response_upsert_keeps_one_row_and_updates(store: &Store) {
     again.status = ResponseStatus::FetchInitiated;
     let r = store.upsert_response(&again).await.unwrap();
     assert_eq!(r.id, ids[0]);
-    assert_eq!(r.job_id.as_deref(), Some(format!("job-{run_id}-7").as_str()));
+    assert_eq!(
+        r.job_id.as_deref(),
+        Some(format!("job-{run_id}-7").as_str())
+    );
     assert_eq!(r.status, ResponseStatus::FetchInitiated);
     assert_eq!(store.list_responses(run_id).await.unwrap().len(), 1);
 
@@ -111,7 +129,10 @@ pub async fn response_upsert_keeps_one_row_and_updates(store: &Store) {
         .update_response_status(r.id, ResponseStatus::VerificationFailed, Some("bad sig"))
         .await
         .unwrap();
-    store.set_response_retry(r.id, 2, Some(t0() + Duration::minutes(30))).await.unwrap();
+    store
+        .set_response_retry(r.id, 2, Some(t0() + Duration::minutes(30)))
+        .await
+        .unwrap();
     for m in [
         ResponseMilestone::JobAccepted,
         ResponseMilestone::InferenceStarted,
@@ -119,7 +140,10 @@ pub async fn response_upsert_keeps_one_row_and_updates(store: &Store) {
         ResponseMilestone::Day1ScoringCompleted,
         ResponseMilestone::Era5ScoringCompleted,
     ] {
-        store.mark_response_milestone(r.id, m, t0() + Duration::hours(1)).await.unwrap();
+        store
+            .mark_response_milestone(r.id, m, t0() + Duration::hours(1))
+            .await
+            .unwrap();
     }
     let got = store.get_response(r.id).await.unwrap().unwrap();
     assert_eq!(got.verification_passed, Some(true));
@@ -130,24 +154,68 @@ pub async fn response_upsert_keeps_one_row_and_updates(store: &Store) {
     assert_eq!(got.next_retry_time, Some(t0() + Duration::minutes(30)));
     let h1 = Some(t0() + Duration::hours(1));
     assert_eq!(
-        [got.job_accepted_at, got.inference_started_at, got.inference_completed_at,
-         got.day1_scoring_completed_at, got.era5_scoring_completed_at],
+        [
+            got.job_accepted_at,
+            got.inference_started_at,
+            got.inference_completed_at,
+            got.day1_scoring_completed_at,
+            got.era5_scoring_completed_at
+        ],
         [h1; 5]
     );
-    assert!(store.update_response_status(424242, ResponseStatus::Failed, None).await.unwrap_err().is_not_found());
-    assert!(store.record_verification(424242, &Verification { hash_computed: None, passed: false, frozen_manifest: None, manifest_frozen_at: None }).await.unwrap_err().is_not_found());
-    assert!(store.set_response_retry(424242, 1, None).await.unwrap_err().is_not_found());
-    assert!(store.mark_response_milestone(424242, ResponseMilestone::JobAccepted, t0()).await.unwrap_err().is_not_found());
+    assert!(store
+        .update_response_status(424242, ResponseStatus::Failed, None)
+        .await
+        .unwrap_err()
+        .is_not_found());
+    assert!(store
+        .record_verification(
+            424242,
+            &Verification {
+                hash_computed: None,
+                passed: false,
+                frozen_manifest: None,
+                manifest_frozen_at: None
+            }
+        )
+        .await
+        .unwrap_err()
+        .is_not_found());
+    assert!(store
+        .set_response_retry(424242, 1, None)
+        .await
+        .unwrap_err()
+        .is_not_found());
+    assert!(store
+        .mark_response_milestone(424242, ResponseMilestone::JobAccepted, t0())
+        .await
+        .unwrap_err()
+        .is_not_found());
 
     // A response for a UID without a node row violates the foreign key.
-    let err = store.upsert_response(&new_response(run_id, 200)).await.unwrap_err();
-    assert!(matches!(err, StoreError::Query { operation: "upsert_response", .. }), "{err}");
+    let err = store
+        .upsert_response(&new_response(run_id, 200))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Query {
+                operation: "upsert_response",
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 pub async fn score_upsert_same_key_twice_keeps_latest(store: &Store) {
     let (run_id, ids) = seeded(store, 0, &[5]).await;
     let first = score(ids[0], run_id, 5, 24, 0.5);
-    store.upsert_miner_scores(std::slice::from_ref(&first)).await.unwrap();
+    store
+        .upsert_miner_scores(std::slice::from_ref(&first))
+        .await
+        .unwrap();
     let mut second = first.clone();
     second.score = Some(0.75);
     second.metrics = Some(serde_json::json!({"n": 2}));
@@ -157,7 +225,10 @@ pub async fn score_upsert_same_key_twice_keeps_latest(store: &Store) {
     assert_eq!(rows, vec![second.clone()], "one row with the latest value");
 
     // A different lead is a different key.
-    store.upsert_miner_scores(&[score(ids[0], run_id, 5, 48, 0.1)]).await.unwrap();
+    store
+        .upsert_miner_scores(&[score(ids[0], run_id, 5, 48, 0.1)])
+        .await
+        .unwrap();
     assert_eq!(store.count_miner_scores(run_id).await.unwrap(), 2);
     store.upsert_miner_scores(&[]).await.unwrap();
 }
@@ -168,11 +239,23 @@ pub async fn non_finite_score_is_rejected_and_nothing_written(store: &Store) {
     let mut bad = score(ids[0], run_id, 5, 48, 0.5);
     bad.score = Some(f64::NAN);
     let err = store.upsert_miner_scores(&[good, bad]).await.unwrap_err();
-    assert!(matches!(err, StoreError::InvalidInput { field: "MinerScore.score", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            StoreError::InvalidInput {
+                field: "MinerScore.score",
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert_eq!(store.count_miner_scores(run_id).await.unwrap(), 0);
     let mut st = stats(run_id, 5);
     st.overall_forecast_score = Some(f64::INFINITY);
-    assert!(matches!(store.upsert_forecast_stats(&st).await, Err(StoreError::InvalidInput { .. })));
+    assert!(matches!(
+        store.upsert_forecast_stats(&st).await,
+        Err(StoreError::InvalidInput { .. })
+    ));
 }
 
 pub async fn component_scores_upsert_by_key(store: &Store) {
@@ -199,12 +282,18 @@ pub async fn component_scores_upsert_by_key(store: &Store) {
         qc_flags: Some(serde_json::json!({"nan_fraction": 0.0})),
         calculated_at: t0(),
     };
-    store.upsert_component_scores(std::slice::from_ref(&c)).await.unwrap();
+    store
+        .upsert_component_scores(std::slice::from_ref(&c))
+        .await
+        .unwrap();
     c.acc = Some(0.95);
     let mut surface = c.clone();
     surface.variable_name = "2t".into();
     surface.pressure_level = 0;
-    store.upsert_component_scores(&[c.clone(), surface.clone()]).await.unwrap();
+    store
+        .upsert_component_scores(&[c.clone(), surface.clone()])
+        .await
+        .unwrap();
     let rows = store.list_component_scores(ids[0]).await.unwrap();
     assert_eq!(rows, vec![surface, c]);
     let mut bad = rows[0].clone();
@@ -229,10 +318,17 @@ pub async fn stats_upsert_merges_partial_writes(store: &Store) {
     era5.era5_completeness = Some(1.0);
     era5.overall_forecast_score = Some(0.56775);
     let stored = store.upsert_forecast_stats(&era5).await.unwrap();
-    assert_eq!(stored.forecast_score_initial, Some(0.42), "day-1 value kept");
+    assert_eq!(
+        stored.forecast_score_initial,
+        Some(0.42),
+        "day-1 value kept"
+    );
     assert_eq!(stored.forecast_status, ForecastStatus::Completed);
     assert_eq!(stored.era5_by_lead()[9], Some(0.59));
-    store.upsert_forecast_stats(&stats(run_id, 6)).await.unwrap();
+    store
+        .upsert_forecast_stats(&stats(run_id, 6))
+        .await
+        .unwrap();
     let all = store.list_forecast_stats(run_id).await.unwrap();
     assert_eq!(all.len(), 2);
     assert_eq!(all[0], stored);
@@ -248,7 +344,9 @@ pub async fn score_table_rows_upsert_and_window_read(store: &Store) {
         let mut scores = UidVector::empty();
         for uid in 0..=255u8 {
             if uid % 3 != 0 {
-                scores.set(uid, Some(fill + f64::from(uid) / 1000.0)).unwrap();
+                scores
+                    .set(uid, Some(fill + f64::from(uid) / 1000.0))
+                    .unwrap();
             }
         }
         ScoreRow {
@@ -266,17 +364,31 @@ pub async fn score_table_rows_upsert_and_window_read(store: &Store) {
     let rebuilt = row(1, 10, 0.3);
     store.upsert_score_row(&rebuilt).await.unwrap();
     store
-        .set_score_row_status("weather", &rebuilt.task_id, ScoreRowStatus::FinalScoresCompiled)
+        .set_score_row_status(
+            "weather",
+            &rebuilt.task_id,
+            ScoreRowStatus::FinalScoresCompiled,
+        )
         .await
         .unwrap();
-    let window = store.score_rows_since("weather", t0() - Duration::days(15)).await.unwrap();
+    let window = store
+        .score_rows_since("weather", t0() - Duration::days(15))
+        .await
+        .unwrap();
     assert_eq!(window.len(), 2, "the 20-day-old row is outside the window");
-    assert_eq!(window[0].scores, rebuilt.scores, "rebuilt row replaced, not duplicated");
+    assert_eq!(
+        window[0].scores, rebuilt.scores,
+        "rebuilt row replaced, not duplicated"
+    );
     assert_eq!(window[0].status, ScoreRowStatus::FinalScoresCompiled);
     assert_eq!(window[0].scores.get(0), None);
     assert_eq!(window[1].scores.get(254), Some(0.1 + 254.0 / 1000.0));
     assert_eq!(window[1].scores.get(255), None);
-    assert!(store.score_rows_since("other", t0() - Duration::days(30)).await.unwrap().is_empty());
+    assert!(store
+        .score_rows_since("other", t0() - Duration::days(30))
+        .await
+        .unwrap()
+        .is_empty());
     assert!(store
         .set_score_row_status("weather", "nope", ScoreRowStatus::Pending)
         .await
@@ -301,7 +413,10 @@ pub async fn weight_history_is_idempotent_by_key(store: &Store) {
         detail: Some("0xabc".into()),
     };
     assert!(store.record_weights(&rec).await.unwrap());
-    assert!(!store.record_weights(&rec).await.unwrap(), "same key is not recorded twice");
+    assert!(
+        !store.record_weights(&rec).await.unwrap(),
+        "same key is not recorded twice"
+    );
     let mut later = rec.clone();
     later.attempt_key = "weights-block-1250".into();
     later.created_at = t0() + Duration::hours(1);
@@ -318,9 +433,15 @@ pub async fn weight_history_is_idempotent_by_key(store: &Store) {
 pub async fn retention_deletes_old_runs_with_their_rows(store: &Store) {
     let (old_run, old_resp) = seeded(store, 100, &[1, 2]).await;
     let new_run_row = store.create_run(&new_run(5)).await.unwrap();
-    let new_resp = store.upsert_response(&new_response(new_run_row.id, 1)).await.unwrap();
+    let new_resp = store
+        .upsert_response(&new_response(new_run_row.id, 1))
+        .await
+        .unwrap();
     for (run, resp) in [(old_run, old_resp[0]), (new_run_row.id, new_resp.id)] {
-        store.upsert_miner_scores(&[score(resp, run, 1, 24, 0.3)]).await.unwrap();
+        store
+            .upsert_miner_scores(&[score(resp, run, 1, 24, 0.3)])
+            .await
+            .unwrap();
         store.upsert_forecast_stats(&stats(run, 1)).await.unwrap();
         store
             .upsert_score_row(&ScoreRow {
@@ -351,11 +472,24 @@ pub async fn retention_deletes_old_runs_with_their_rows(store: &Store) {
     assert_eq!(store.count_miner_scores(old_run).await.unwrap(), 0);
     assert!(store.list_forecast_stats(old_run).await.unwrap().is_empty());
     assert_eq!(store.count_jobs(JobStatus::Pending).await.unwrap(), 1);
-    let rows = store.score_rows_since("weather", t0() - Duration::days(400)).await.unwrap();
-    assert_eq!(rows.iter().map(|r| r.run_id).collect::<Vec<_>>(), vec![Some(new_run_row.id)]);
+    let rows = store
+        .score_rows_since("weather", t0() - Duration::days(400))
+        .await
+        .unwrap();
+    assert_eq!(
+        rows.iter().map(|r| r.run_id).collect::<Vec<_>>(),
+        vec![Some(new_run_row.id)]
+    );
     // The recent run is intact.
     assert_eq!(store.count_miner_scores(new_run_row.id).await.unwrap(), 1);
-    assert_eq!(store.list_forecast_stats(new_run_row.id).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .list_forecast_stats(new_run_row.id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     assert_eq!(store.apply_retention(90, t0()).await.unwrap().runs, 0);
     assert!(store.apply_retention(0, t0()).await.is_err());
 }

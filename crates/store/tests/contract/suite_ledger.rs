@@ -25,7 +25,10 @@ fn job(key: &str, priority: i32, max_attempts: i32, at: DateTime<Utc>) -> NewJob
 
 pub async fn enqueue_is_idempotent_by_key(store: &Store) {
     store.migrate().await.unwrap();
-    let a = store.enqueue_job(&job("k1", 10, 3, t0()), t0()).await.unwrap();
+    let a = store
+        .enqueue_job(&job("k1", 10, 3, t0()), t0())
+        .await
+        .unwrap();
     assert!(a.created);
     let mut other_payload = job("k1", 1, 9, t0());
     other_payload.payload = serde_json::json!({"different": true});
@@ -33,7 +36,11 @@ pub async fn enqueue_is_idempotent_by_key(store: &Store) {
     assert_eq!(b.job_id, a.job_id);
     assert!(!b.created, "same key is never queued twice");
     let stored = store.get_job(a.job_id).await.unwrap().unwrap();
-    assert_eq!((stored.priority, stored.max_attempts), (10, 3), "first enqueue wins");
+    assert_eq!(
+        (stored.priority, stored.max_attempts),
+        (10, 3),
+        "first enqueue wins"
+    );
     assert_eq!(stored.status, JobStatus::Pending);
     assert_eq!(store.count_jobs(JobStatus::Pending).await.unwrap(), 1);
 
@@ -48,9 +55,18 @@ pub async fn enqueue_is_idempotent_by_key(store: &Store) {
 
 pub async fn claim_respects_priority_schedule_and_lease_holder(store: &Store) {
     store.migrate().await.unwrap();
-    let later = store.enqueue_job(&job("later", 1, 3, t0() + Duration::hours(1)), t0()).await.unwrap();
-    let low = store.enqueue_job(&job("low", 100, 3, t0()), t0()).await.unwrap();
-    let high = store.enqueue_job(&job("high", 50, 3, t0()), t0()).await.unwrap();
+    let later = store
+        .enqueue_job(&job("later", 1, 3, t0() + Duration::hours(1)), t0())
+        .await
+        .unwrap();
+    let low = store
+        .enqueue_job(&job("low", 100, 3, t0()), t0())
+        .await
+        .unwrap();
+    let high = store
+        .enqueue_job(&job("high", 50, 3, t0()), t0())
+        .await
+        .unwrap();
 
     let c = store.claim_job("w1", t0(), LEASE).await.unwrap().unwrap();
     assert_eq!(c.id, high.job_id, "lower priority number first");
@@ -59,14 +75,27 @@ pub async fn claim_respects_priority_schedule_and_lease_holder(store: &Store) {
     assert_eq!(c.claimed_by.as_deref(), Some("w1"));
     assert_eq!(c.lease_expires_at, Some(t0() + Duration::seconds(30)));
     // The same claimer gets its live lease back (a retried claim does not strand a lease).
-    let again = store.claim_job("w1", t0() + Duration::seconds(1), LEASE).await.unwrap().unwrap();
+    let again = store
+        .claim_job("w1", t0() + Duration::seconds(1), LEASE)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((again.id, again.attempts), (c.id, 1));
 
-    let err = store.complete_job(c.id, "w2", None, t0()).await.unwrap_err();
+    let err = store
+        .complete_job(c.id, "w2", None, t0())
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::LeaseLost { .. }), "{err}");
     let result = serde_json::json!({"score": 0.9});
-    store.complete_job(c.id, "w1", Some(&result), t0()).await.unwrap();
-    store.complete_job(c.id, "w1", Some(&result), t0()).await.unwrap(); // repeat is harmless
+    store
+        .complete_job(c.id, "w1", Some(&result), t0())
+        .await
+        .unwrap();
+    store
+        .complete_job(c.id, "w1", Some(&result), t0())
+        .await
+        .unwrap(); // repeat is harmless
     let done = store.get_job(c.id).await.unwrap().unwrap();
     assert_eq!(done.status, JobStatus::Succeeded);
     assert_eq!(done.result, Some(result));
@@ -74,18 +103,36 @@ pub async fn claim_respects_priority_schedule_and_lease_holder(store: &Store) {
 
     let next = store.claim_job("w1", t0(), LEASE).await.unwrap().unwrap();
     assert_eq!(next.id, low.job_id);
-    assert!(store.claim_job("w2", t0(), LEASE).await.unwrap().is_none(), "`later` is not due");
-    let due = store.claim_job("w2", t0() + Duration::hours(1), LEASE).await.unwrap().unwrap();
+    assert!(
+        store.claim_job("w2", t0(), LEASE).await.unwrap().is_none(),
+        "`later` is not due"
+    );
+    let due = store
+        .claim_job("w2", t0() + Duration::hours(1), LEASE)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(due.id, later.job_id);
 
-    assert!(store.complete_job(99999, "w1", None, t0()).await.unwrap_err().is_not_found());
+    assert!(store
+        .complete_job(99999, "w1", None, t0())
+        .await
+        .unwrap_err()
+        .is_not_found());
     assert!(store.claim_job(" ", t0(), LEASE).await.is_err());
-    assert!(store.claim_job("w3", t0(), StdDuration::ZERO).await.is_err());
+    assert!(store
+        .claim_job("w3", t0(), StdDuration::ZERO)
+        .await
+        .is_err());
 }
 
 pub async fn expired_lease_is_reclaimed_until_max_attempts_then_quarantined(store: &Store) {
     store.migrate().await.unwrap();
-    let id = store.enqueue_job(&job("fragile", 10, 3, t0()), t0()).await.unwrap().job_id;
+    let id = store
+        .enqueue_job(&job("fragile", 10, 3, t0()), t0())
+        .await
+        .unwrap()
+        .job_id;
     let mut now = t0();
     for attempt in 1..=3 {
         // Nobody else can take it while the lease runs.
@@ -97,7 +144,11 @@ pub async fn expired_lease_is_reclaimed_until_max_attempts_then_quarantined(stor
                 .is_none());
         }
         let claimer = format!("vanishing-{attempt}");
-        let j = store.claim_job(&claimer, now, LEASE).await.unwrap().unwrap();
+        let j = store
+            .claim_job(&claimer, now, LEASE)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!((j.id, j.attempts), (id, attempt));
         now += Duration::seconds(31); // claimer vanished; lease expires
     }
@@ -106,73 +157,153 @@ pub async fn expired_lease_is_reclaimed_until_max_attempts_then_quarantined(stor
     let j = store.get_job(id).await.unwrap().unwrap();
     assert_eq!(j.status, JobStatus::Quarantined);
     assert_eq!(j.attempts, 3);
-    let err = store.complete_job(id, "vanishing-3", None, now).await.unwrap_err();
+    let err = store
+        .complete_job(id, "vanishing-3", None, now)
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::LeaseLost { .. }), "{err}");
     for _ in 0..3 {
         now += Duration::hours(1);
-        assert!(store.claim_job("late", now, LEASE).await.unwrap().is_none(), "never loops");
+        assert!(
+            store.claim_job("late", now, LEASE).await.unwrap().is_none(),
+            "never loops"
+        );
     }
 }
 
 pub async fn failure_retries_then_ends_failed(store: &Store) {
     store.migrate().await.unwrap();
-    let id = store.enqueue_job(&job("flaky", 10, 2, t0()), t0()).await.unwrap().job_id;
+    let id = store
+        .enqueue_job(&job("flaky", 10, 2, t0()), t0())
+        .await
+        .unwrap()
+        .job_id;
     let j = store.claim_job("w", t0(), LEASE).await.unwrap().unwrap();
     let retry_at = t0() + Duration::seconds(60);
-    let s = store.fail_job(j.id, "w", "GFS not ready", Some(retry_at), t0()).await.unwrap();
+    let s = store
+        .fail_job(j.id, "w", "GFS not ready", Some(retry_at), t0())
+        .await
+        .unwrap();
     assert_eq!(s, JobStatus::RetryScheduled);
     // A repeated fail call (retry after a lost acknowledgement) changes nothing.
-    let s2 = store.fail_job(j.id, "w", "GFS not ready", Some(retry_at), t0()).await.unwrap();
+    let s2 = store
+        .fail_job(j.id, "w", "GFS not ready", Some(retry_at), t0())
+        .await
+        .unwrap();
     assert_eq!(s2, JobStatus::RetryScheduled);
     let stored = store.get_job(id).await.unwrap().unwrap();
     assert_eq!(stored.next_retry_at, Some(retry_at));
     assert_eq!(stored.last_error.as_deref(), Some("GFS not ready"));
 
-    assert!(store.claim_job("w", t0() + Duration::seconds(30), LEASE).await.unwrap().is_none());
-    let j = store.claim_job("w", retry_at, LEASE).await.unwrap().unwrap();
+    assert!(store
+        .claim_job("w", t0() + Duration::seconds(30), LEASE)
+        .await
+        .unwrap()
+        .is_none());
+    let j = store
+        .claim_job("w", retry_at, LEASE)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(j.attempts, 2);
     let s = store
-        .fail_job(j.id, "w", "still broken", Some(retry_at + Duration::seconds(60)), retry_at)
+        .fail_job(
+            j.id,
+            "w",
+            "still broken",
+            Some(retry_at + Duration::seconds(60)),
+            retry_at,
+        )
         .await
         .unwrap();
-    assert_eq!(s, JobStatus::Failed, "last attempt ends failed even when a retry is asked");
-    assert!(store.claim_job("w", retry_at + Duration::days(1), LEASE).await.unwrap().is_none());
+    assert_eq!(
+        s,
+        JobStatus::Failed,
+        "last attempt ends failed even when a retry is asked"
+    );
+    assert!(store
+        .claim_job("w", retry_at + Duration::days(1), LEASE)
+        .await
+        .unwrap()
+        .is_none());
 
     // No retry requested: failed at once.
-    let id2 = store.enqueue_job(&job("fatal", 10, 5, t0()), t0()).await.unwrap().job_id;
+    let id2 = store
+        .enqueue_job(&job("fatal", 10, 5, t0()), t0())
+        .await
+        .unwrap()
+        .job_id;
     let j2 = store.claim_job("w", t0(), LEASE).await.unwrap().unwrap();
     assert_eq!(j2.id, id2);
-    assert_eq!(store.fail_job(id2, "w", "bad input", None, t0()).await.unwrap(), JobStatus::Failed);
+    assert_eq!(
+        store
+            .fail_job(id2, "w", "bad input", None, t0())
+            .await
+            .unwrap(),
+        JobStatus::Failed
+    );
     assert!(store.fail_job(id2, "other", "x", None, t0()).await.is_err());
-    assert!(store.fail_job(777_777, "w", "x", None, t0()).await.unwrap_err().is_not_found());
+    assert!(store
+        .fail_job(777_777, "w", "x", None, t0())
+        .await
+        .unwrap_err()
+        .is_not_found());
     assert_eq!(store.count_jobs(JobStatus::Failed).await.unwrap(), 2);
 
     // Finished run-less jobs are removed by retention once old enough.
-    let report = store.apply_retention(1, t0() + Duration::days(2)).await.unwrap();
+    let report = store
+        .apply_retention(1, t0() + Duration::days(2))
+        .await
+        .unwrap();
     assert_eq!(report.jobs, 2);
 }
 
 pub async fn reaper_requeues_and_quarantines_expired_leases(store: &Store) {
     store.migrate().await.unwrap();
-    let a = store.enqueue_job(&job("a", 1, 1, t0()), t0()).await.unwrap().job_id;
-    let b = store.enqueue_job(&job("b", 2, 3, t0()), t0()).await.unwrap().job_id;
-    let c = store.enqueue_job(&job("c", 3, 3, t0()), t0()).await.unwrap().job_id;
+    let a = store
+        .enqueue_job(&job("a", 1, 1, t0()), t0())
+        .await
+        .unwrap()
+        .job_id;
+    let b = store
+        .enqueue_job(&job("b", 2, 3, t0()), t0())
+        .await
+        .unwrap()
+        .job_id;
+    let c = store
+        .enqueue_job(&job("c", 3, 3, t0()), t0())
+        .await
+        .unwrap()
+        .job_id;
     for w in ["wa", "wb", "wc"] {
         store.claim_job(w, t0(), LEASE).await.unwrap().unwrap();
     }
-    let report = store.reap_expired_leases(t0() + Duration::seconds(10)).await.unwrap();
-    assert_eq!((report.requeued, report.quarantined), (0, 0), "leases still live");
+    let report = store
+        .reap_expired_leases(t0() + Duration::seconds(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.requeued, report.quarantined),
+        (0, 0),
+        "leases still live"
+    );
     store.complete_job(c, "wc", None, t0()).await.unwrap();
 
     let later = t0() + Duration::seconds(31);
     let report = store.reap_expired_leases(later).await.unwrap();
     assert_eq!((report.requeued, report.quarantined), (1, 1));
-    assert_eq!(store.get_job(a).await.unwrap().unwrap().status, JobStatus::Quarantined);
+    assert_eq!(
+        store.get_job(a).await.unwrap().unwrap().status,
+        JobStatus::Quarantined
+    );
     let jb = store.get_job(b).await.unwrap().unwrap();
     assert_eq!(jb.status, JobStatus::RetryScheduled);
     assert_eq!(jb.claimed_by, None);
     let err = store.complete_job(b, "wb", None, later).await.unwrap_err();
-    assert!(matches!(err, StoreError::LeaseLost { .. }), "old holder cannot finish: {err}");
+    assert!(
+        matches!(err, StoreError::LeaseLost { .. }),
+        "old holder cannot finish: {err}"
+    );
     let again = store.claim_job("wd", later, LEASE).await.unwrap().unwrap();
     assert_eq!((again.id, again.attempts), (b, 2));
 }
@@ -193,7 +324,11 @@ pub async fn two_concurrent_claimers_claim_each_job_once(store: &Store) {
         tokio::spawn(async move {
             let mut mine = Vec::new();
             let now = Utc::now();
-            while let Some(j) = store.claim_job(name, now, StdDuration::from_secs(600)).await.unwrap() {
+            while let Some(j) = store
+                .claim_job(name, now, StdDuration::from_secs(600))
+                .await
+                .unwrap()
+            {
                 store.complete_job(j.id, name, None, now).await.unwrap();
                 mine.push(j.id);
             }
@@ -209,7 +344,12 @@ pub async fn two_concurrent_claimers_claim_each_job_once(store: &Store) {
     assert!(set_a.is_disjoint(&set_b), "a job was claimed by both");
     assert_eq!(a.len() + b.len(), 1000);
     assert_eq!(&set_a | &set_b, all);
-    assert!(!a.is_empty() && !b.is_empty(), "both claimers worked ({} / {})", a.len(), b.len());
+    assert!(
+        !a.is_empty() && !b.is_empty(),
+        "both claimers worked ({} / {})",
+        a.len(),
+        b.len()
+    );
     assert_eq!(store.count_jobs(JobStatus::Succeeded).await.unwrap(), 1000);
     for id in all.iter().take(50) {
         assert_eq!(store.get_job(*id).await.unwrap().unwrap().attempts, 1);
