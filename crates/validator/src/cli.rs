@@ -52,6 +52,9 @@ pub enum Command {
     Score(ScoreCommand),
     /// Compute the weights from 15 days of score rows in a JSON file (docs/weights.md).
     Weights(WeightsArgs),
+    /// Build or check a forecast store's manifest (spec §2; the simulated miner uses `build`).
+    #[command(subcommand)]
+    Manifest(ManifestCommand),
     /// Internal: the IO-Engine process (started by the supervisor).
     #[command(hide = true)]
     IoEngine(ChildArgs),
@@ -158,6 +161,53 @@ pub struct ChildArgs {
     /// PID of the supervisor (prefix of shared-memory segment names).
     #[arg(long, default_value_t = 0)]
     pub supervisor_pid: u32,
+}
+
+/// `manifest` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ManifestCommand {
+    /// Hash every file of a store directory and write `manifest.json` (and `manifest.sig`).
+    Build(ManifestBuildArgs),
+    /// Check a manifest (hash, optional signature) and every file of a store against it.
+    Verify(ManifestVerifyArgs),
+}
+
+/// Arguments of `manifest build`.
+#[derive(Debug, Args)]
+pub struct ManifestBuildArgs {
+    /// The Zarr store directory.
+    pub store: PathBuf,
+    /// 32-byte sr25519 seed (hex) of the signing hotkey; also sets the signer address.
+    #[arg(long, env = "GAIA_MANIFEST_SIGN_SEED", hide_env_values = true)]
+    pub sign_seed: Option<String>,
+    /// Signer SS58 address to record when not signing.
+    #[arg(long)]
+    pub signer: Option<String>,
+    /// Where to write the manifest (default `<store>/manifest.json`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Where to write the raw signature (default `manifest.sig` beside the manifest).
+    #[arg(long)]
+    pub sig_out: Option<PathBuf>,
+}
+
+/// Arguments of `manifest verify`.
+#[derive(Debug, Args)]
+pub struct ManifestVerifyArgs {
+    /// The Zarr store directory.
+    pub store: PathBuf,
+    /// The manifest file.
+    #[arg(long)]
+    pub manifest: PathBuf,
+    /// The expected signer (the miner's hotkey); enables the signature check.
+    #[arg(long)]
+    pub hotkey: Option<String>,
+    /// The signature as hex (default: the raw `manifest.sig` beside the manifest).
+    #[arg(long)]
+    pub signature: Option<String>,
+    /// The verification hash the miner claimed (default: not checked).
+    #[arg(long)]
+    pub claimed_hash: Option<String>,
 }
 
 /// Arguments of `migrate`.

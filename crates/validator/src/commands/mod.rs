@@ -9,6 +9,7 @@ pub mod bench_store;
 pub mod check_config;
 pub mod children;
 pub mod demo;
+pub mod manifest;
 pub mod migrate;
 pub mod score;
 pub mod run;
@@ -28,6 +29,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::IoEngine(args) => children::io_engine(&cli, args),
         Command::ComputeWorker(args) => children::compute_worker(&cli, args),
         Command::Weights(args) => weights::run(args),
+        Command::Manifest(cmd) => manifest::run(cmd),
         Command::Score(cmd) => score::run(cmd),
         Command::Migrate(args) => migrate::run(args, cli.config.as_deref()),
         Command::Bench(BenchCommand::Store(args)) => bench_store::run(args),
