@@ -142,3 +142,85 @@ impl Settings {
         copy
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_follow_the_blueprint() {
+        let s = load_with_env(None, env(&[("PATH", "/bin"), ("HOME", "/root")])).unwrap().settings;
+        assert_eq!(s.supervisor_check_interval_s, 15);
+        assert_eq!(s.max_jobs_per_worker, 100);
+        assert_eq!(s.worker_queue_timeout_s, 300);
+        assert_eq!(s.ipc_queue_size, 1000);
+        assert_eq!(s.process_max_rss_mb_io_engine, 1024);
+        assert_eq!(s.process_max_rss_mb_compute_worker, 2048);
+        assert_eq!(s.metrics_addr, "127.0.0.1:9090");
+        assert_eq!(s.weather.db_run_retention_days, 90);
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(4);
+        assert_eq!(s.num_compute_workers, cores.saturating_sub(2).max(1));
+        assert!(s.resolved_database_url().starts_with("sqlite://"));
+    }
+
+    #[test]
+    fn environment_overrides_file_which_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("gaia.toml");
+        std::fs::write(&file, "ipc_queue_size = 50\nmax_jobs_per_worker = 7\n[weather]\nrun_hour_utc = 6\nbogus = 1\n").unwrap();
+        let loaded = load_with_env(
+            Some(&file),
+            env(&[("IPC_QUEUE_SIZE", "60"), ("WEATHER__DB_RUN_RETENTION_DAYS", "30"), ("UNRELATED", "x")]),
+        )
+        .unwrap();
+        let s = loaded.settings;
+        assert_eq!(s.ipc_queue_size, 60, "environment wins over the file");
+        assert_eq!(s.max_jobs_per_worker, 7, "file wins over defaults");
+        assert_eq!(s.weather.run_hour_utc, 6);
+        assert_eq!(s.weather.db_run_retention_days, 30);
+        assert_eq!(loaded.unknown_keys, vec!["weather.bogus".to_string()]);
+    }
+
+    #[test]
+    fn invalid_values_name_key_value_and_rule() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("NUM_COMPUTE_WORKERS", "0", "between 1 and 256"),
+            ("NUM_COMPUTE_WORKERS", "lots", "expected"),
+            ("METRICS_ADDR", "nowhere", "host:port"),
+            ("DATABASE_URL", "mysql://u:pw@h/db", "must start with"),
+            ("LOG_LEVEL", "[[[", "tracing filter"),
+            ("WEATHER__RUN_HOUR_UTC", "24", "between 0 and 23"),
+            ("COMPUTE_WORKER_RLIMIT_AS_MB", "10", "0 (off)"),
+            ("RESTART_BACKOFF_MAX_S", "-1", "> 0"),
+            ("DIAGNOSTIC_LOAD_JOBS_PER_S", "-2", ">= 0"),
+        ];
+        for (key, value, rule) in cases {
+            let err = load_with_env(None, env(&[(key, value)])).unwrap_err().to_string();
+            assert!(err.contains(key), "{key}: {err}");
+            assert!(err.contains(rule), "{key}: {err}");
+            assert!(!err.contains("pw@"), "secret leaked: {err}");
+        }
+        let err = load_with_env(None, env(&[("DB_POOL_MIN_CONNECTIONS", "50"), ("DB_POOL_MAX_CONNECTIONS", "5")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("DB_POOL_MIN_CONNECTIONS"), "{err}");
+    }
+
+    #[test]
+    fn unreadable_file_is_a_named_error() {
+        let err = load_with_env(Some(std::path::Path::new("/no/such/gaia.toml")), env(&[])).unwrap_err();
+        assert!(err.to_string().contains("/no/such/gaia.toml"), "{err}");
+    }
+
+    #[test]
+    fn redacted_copy_hides_the_password() {
+        let s = Settings { database_url: Some("postgres://u:secret@h/db".into()), ..Default::default() };
+        let r = s.redacted();
+        assert_eq!(r.database_url.as_deref(), Some("postgres://u:***@h/db"));
+        assert_eq!(s.resolved_database_url(), "postgres://u:secret@h/db");
+    }
+}
