@@ -1,0 +1,50 @@
+//! The validator's real handlers: thin typed wrappers over the pure functions of
+//! `gaia-scoring`, registered under the task names the IO-Engine dispatches.
+//!
+//! | task | function |
+//! |---|---|
+//! | `weather.verify.manifest` | `gaia_scoring::verify::verify_manifest` |
+//! | `weather.score.day1` | `gaia_scoring::day1::score_day1` |
+//! | `weather.score.era5` | `gaia_scoring::era5::score_era5_lead` |
+//! | `weather.score.row` | `gaia_scoring::aggregate::build_score_row` |
+//! | `weights.calculate` | `gaia_scoring::weights::calculate_weights` |
+
+use gaia_scoring::{aggregate, day1, era5, verify, weights};
+
+use crate::compute::HandlerRegistry;
+
+/// Register the weather and weight handlers.
+pub fn register(registry: &mut HandlerRegistry) {
+    registry.register_typed("weather.verify.manifest", |req: verify::VerifyManifestRequest| verify::verify_manifest(&req));
+    registry.register_typed("weather.score.day1", |req: day1::Day1Request| day1::score_day1(&req));
+    registry.register_typed("weather.score.era5", |req: era5::Era5Request| era5::score_era5_lead(&req));
+    registry.register_typed("weather.score.row", |req: aggregate::ScoreRowRequest| aggregate::build_score_row(&req));
+    registry.register_typed("weights.calculate", |req: weights::WeightsRequest| weights::calculate_weights(&req));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_weather_task_is_registered() {
+        let mut reg = HandlerRegistry::default();
+        register(&mut reg);
+        assert_eq!(
+            reg.task_names(),
+            ["weather.score.day1", "weather.score.era5", "weather.score.row", "weather.verify.manifest", "weights.calculate"]
+        );
+    }
+
+    #[test]
+    fn a_payload_of_the_wrong_shape_is_a_named_bad_payload() {
+        let mut reg = HandlerRegistry::default();
+        register(&mut reg);
+        let shared = Default::default();
+        let ctx = crate::compute::JobContext { job_id: "j", shm_dir: std::path::Path::new("/tmp"), shared: &shared, segment_prefix: "p" };
+        for task in reg.task_names() {
+            let err = reg.get(&task).unwrap()(&ctx, &serde_json::json!({"nonsense": true})).unwrap_err();
+            assert!(err.to_string().contains(&format!("bad payload for {task}")), "{task}: {err}");
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! The weather and weight handlers run end to end through the compute pool of a real
+//! `gaia-validator run`: dispatch → worker → ResultUnit. Each result must equal what the pure
+//! function returns when called directly (whose numbers the scoring crate's tests check against
+//! the independent numpy/xarray references), failures included.
+
+mod common;
+
+use chrono::{DateTime, Utc};
+use common::{unit, Validator};
+use gaia_scoring::{aggregate, day1, era5, weights};
+use serde_json::{json, Value};
+
+fn fixture(script: &str, dir: &std::path::Path) -> Value {
+    let out = gaia_testkit::run_python(script, &[dir.to_str().unwrap()]).expect("fixture script");
+    serde_json::from_str(&out).expect("fixture JSON")
+}
+
+/// Dispatch `payload` as `task` and compare with the direct call's outcome.
+fn same_through_pool<T: serde::Serialize, E: std::fmt::Display>(v: &Validator, task: &str, id: &str, payload: Value, direct: Result<T, E>) {
+    let mut u = unit(id, task, payload);
+    u["timeout_seconds"] = json!(120);
+    let answer = v.dispatch(&u);
+    match direct {
+        Ok(expected) => {
+            assert_eq!(answer["outcome"], "success", "{task} {id}: {answer}");
+            assert_eq!(answer["result"]["result"], serde_json::to_value(expected).unwrap(), "{task} {id}");
+            assert!(answer["result"]["worker_pid"].as_u64().unwrap() > 0);
+        }
+        Err(e) => {
+            assert_eq!(answer["outcome"], "handler_error", "{task} {id}: {answer}");
+            assert_eq!(answer["error"], e.to_string(), "{task} {id}");
+        }
+    }
+}
+
+#[test]
+fn day1_and_era5_scores_run_through_the_pool() {
+    let v = Validator::start(&[]);
+    let d1_dir = tempfile::tempdir().unwrap();
+    let d1 = fixture("scripts/fixtures/scoring_day1.py", d1_dir.path());
+    let cases = d1["cases"].as_object().unwrap();
+    assert!(cases.len() >= 5);
+    for (name, case) in cases {
+        let req = day1::Day1Request {
+            forecast: case["forecast"].as_str().unwrap().into(),
+            truth: case["truth"].as_str().unwrap().into(),
+            reference: d1["reference"].as_str().unwrap().into(),
+            climatology: d1["climatology"].as_str().unwrap().into(),
+            bearer_token: None,
+            frozen_manifest: None,
+            gfs_init_time: d1["gfs_init"].as_str().unwrap().parse::<DateTime<Utc>>().unwrap(),
+            lead_hours: d1["lead_hours"].as_f64().unwrap(),
+            valid_time: None,
+            config: day1::Day1Config::default(),
+        };
+        let payload = serde_json::to_value(&req).unwrap();
+        same_through_pool(&v, "weather.score.day1", &format!("d1-{name}"), payload, day1::score_day1(&req));
+    }
+    let e5_dir = tempfile::tempdir().unwrap();
+    let e5 = fixture("scripts/fixtures/scoring_era5.py", e5_dir.path());
+    for (name, case) in e5["cases"].as_object().unwrap() {
+        let req = era5::Era5Request {
+            forecast: case["forecast"].as_str().unwrap().into(),
+            truth: e5["truth"].as_str().unwrap().into(),
+            climatology: e5["climatology"].as_str().unwrap().into(),
+            bearer_token: None,
+            frozen_manifest: None,
+            gfs_init_time: e5["gfs_init"].as_str().unwrap().parse::<DateTime<Utc>>().unwrap(),
+            lead_hours: e5["lead_hours"].as_u64().unwrap() as u32,
+            config: era5::Era5Config::default(),
+        };
+        let payload = serde_json::to_value(&req).unwrap();
+        same_through_pool(&v, "weather.score.era5", &format!("e5-{name}"), payload, era5::score_era5_lead(&req));
+    }
+}
+
+#[test]
+fn score_row_and_weights_run_through_the_pool() {
+    let v = Validator::start(&[]);
+    let now: DateTime<Utc> = "2026-11-28T00:00:00Z".parse().unwrap();
+    let rows: Vec<Value> = (0..15)
+        .map(|d| {
+            let mut scores = vec![Value::Null; 256];
+            scores[3] = json!(0.9 - 0.01 * d as f64);
+            scores[7] = json!(0.4);
+            scores[11] = json!(0.65);
+            json!({
+                "task_id": format!("weather_scores_{d}_20261{:03}T0000Z", d),
+                "created_at": (now - chrono::Duration::days(d)).to_rfc3339(),
+                "scores": scores,
+            })
+        })
+        .collect();
+    let nodes: Vec<Value> = [3, 7, 11, 252]
+        .iter()
+        .map(|uid| json!({"uid": uid, "hotkey": format!("hk{uid}"), "ip": "10.0.0.1"}))
+        .collect();
+    let payload = json!({ "now": now, "rows": rows, "nodes": nodes });
+    let req: weights::WeightsRequest = serde_json::from_value(payload.clone()).unwrap();
+    same_through_pool(&v, "weights.calculate", "w-1", payload, weights::calculate_weights(&req));
+    // An empty table falls back (spec §5.2) — still the same through the pool.
+    let empty = json!({ "now": now, "rows": [], "nodes": [] });
+    let req: weights::WeightsRequest = serde_json::from_value(empty.clone()).unwrap();
+    same_through_pool(&v, "weights.calculate", "w-2", empty, weights::calculate_weights(&req));
+
+    let row_payload = aggregate_row_example();
+    let req: aggregate::ScoreRowRequest = serde_json::from_value(row_payload.clone()).unwrap();
+    same_through_pool(&v, "weather.score.row", "row-1", row_payload, aggregate::build_score_row(&req));
+}
+
+/// A run with an honest miner, one re-registered UID (stale hotkey), a Day-1-only miner.
+fn aggregate_row_example() -> Value {
+    json!({
+        "records": [
+            {"hotkey": "hkA", "overall_score": 0.81, "day1_score": 0.4, "updated_at": "2026-11-20T00:00:00Z"},
+            {"hotkey": "hkA", "overall_score": 0.74, "day1_score": 0.4, "updated_at": "2026-11-19T00:00:00Z"},
+            {"hotkey": "hkOld", "overall_score": 0.95, "updated_at": "2026-11-20T00:00:00Z"},
+            {"hotkey": "hkB", "day1_score": 0.3, "updated_at": "2026-11-20T00:00:00Z"}
+        ],
+        "current_hotkeys": [
+            {"uid": 1, "hotkey": "hkA"},
+            {"uid": 2, "hotkey": "hkNew"},
+            {"uid": 3, "hotkey": "hkB"}
+        ]
+    })
+}
