@@ -6,7 +6,8 @@ metrics), and serves both as the source of expected values for the Rust tests
 (scripts/fixtures/scoring_day1.py) and as the Python side of `gaia-validator bench score`.
 
 Usage: python bench/day1_reference.py FORECAST TRUTH REFERENCE CLIMATOLOGY GFS_INIT_ISO LEAD_HOURS
-prints the report as JSON.
+       [--time RUNS]
+prints the report as JSON (or, with --time, the seconds each run took).
 """
 
 import json
@@ -60,7 +61,7 @@ def select(ds, var, level, valid_time, tolerance_h):
 
 def climatology(clim, var, level, valid_time):
     t = pd.Timestamp(valid_time)
-    da = clim[LONG[var]].sel(dayofyear=t.dayofyear, hour=6 * (t.hour // 6), method="nearest")
+    da = clim[LONG[var]].sel(dayofyear=t.day_of_year, hour=6 * (t.hour // 6), method="nearest")
     if level is not None:
         da = da.sel(level=level, method="nearest").drop_vars("level")
     return normalise(da.drop_vars(["dayofyear", "hour"]).load().astype("float64"))
@@ -162,4 +163,15 @@ def score_day1(forecast, truth, reference, clim_path, gfs_init, lead_hours):
 
 if __name__ == "__main__":
     f, t, r, c, init, lead = sys.argv[1:7]
-    print(json.dumps(score_day1(f, t, r, c, init, float(lead))))
+    if len(sys.argv) > 7 and sys.argv[7] == "--time":
+        # Benchmark mode: imports done, time the scoring only; print seconds per run as JSON.
+        import time
+        runs = int(sys.argv[8]) if len(sys.argv) > 8 else 1
+        secs = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            report = score_day1(f, t, r, c, init, float(lead))
+            secs.append(time.perf_counter() - t0)
+        print(json.dumps({"seconds": secs, "score": report["score"]}))
+    else:
+        print(json.dumps(score_day1(f, t, r, c, init, float(lead))))

@@ -85,7 +85,7 @@ def score_variable(var, fds, tds, clim, ti_f, ti_t, valid):
     for lv in levels:
         f = fds[var].isel(time=ti_f)
         t = tds[var].isel(time=ti_t)
-        cda = clim[LONG[var]].sel(dayofyear=valid.dayofyear, hour=6 * (valid.hour // 6), method="nearest")
+        cda = clim[LONG[var]].sel(dayofyear=valid.day_of_year, hour=6 * (valid.hour // 6), method="nearest")
         if lv is not None:
             f = f.sel(pressure_level=lv).drop_vars("pressure_level")
             t = t.sel(pressure_level=lv).drop_vars("pressure_level")
