@@ -9,3 +9,4 @@ pub mod telemetry;
 pub mod compute;
 pub mod io_engine;
 pub mod supervisor;
+pub mod tasks;
