@@ -1,0 +1,209 @@
+//! A minimal Zarr v2 writer producing the files xarray writes with `consolidated=True`:
+//! `.zgroup`, `.zattrs`, one directory per array with `.zarray`/`.zattrs` (dimension names in
+//! `_ARRAY_DIMENSIONS`), zstd-compressed chunks named `i.j.k`, and `.zmetadata` at the end.
+//!
+//! Hand-written rather than through `zarrs` so the stored bytes are fully under our control
+//! (the chunk swapper and the manifest hash depend on them) and the output is deterministic.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Map, Value};
+
+use crate::SimError;
+
+/// zstd level used for every chunk (fast; numcodecs `Zstd(level=1)`).
+pub const ZSTD_LEVEL: i32 = 1;
+
+/// Element type of an array.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dtype {
+    /// Little-endian float32 (`<f4`), fill value NaN.
+    F32,
+    /// Little-endian float64 (`<f8`), fill value NaN.
+    F64,
+    /// Little-endian int64 (`<i8`), no fill value.
+    I64,
+}
+
+impl Dtype {
+    fn code(self) -> &'static str {
+        match self {
+            Dtype::F32 => "<f4",
+            Dtype::F64 => "<f8",
+            Dtype::I64 => "<i8",
+        }
+    }
+
+    fn fill(self) -> Value {
+        match self {
+            Dtype::F32 | Dtype::F64 => Value::String("NaN".into()),
+            Dtype::I64 => Value::Null,
+        }
+    }
+}
+
+/// One array's metadata as declared to the writer.
+#[derive(Debug, Clone)]
+pub struct ArraySpec {
+    /// Array name (a directory under the store root).
+    pub name: String,
+    /// Dimension names, outermost first.
+    pub dims: Vec<String>,
+    /// Shape, same length as `dims`.
+    pub shape: Vec<u64>,
+    /// Chunk shape, same length as `dims`.
+    pub chunks: Vec<u64>,
+    /// Element type.
+    pub dtype: Dtype,
+    /// Attributes other than `_ARRAY_DIMENSIONS`.
+    pub attrs: Map<String, Value>,
+}
+
+/// Writes one v2 store; call [`StoreWriter::finish`] to write the consolidated metadata.
+#[derive(Debug)]
+pub struct StoreWriter {
+    root: PathBuf,
+    consolidated: BTreeMap<String, Value>,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SimError + '_ {
+    move |source| SimError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn write_json(path: &Path, v: &Value) -> Result<(), SimError> {
+    let text = serde_json::to_string_pretty(v).map_err(|e| SimError::Encode(e.to_string()))?;
+    fs::write(path, text).map_err(io(path))
+}
+
+impl StoreWriter {
+    /// Create (replacing any previous content) the store directory `root` with group attributes.
+    pub fn create(root: &Path, group_attrs: Map<String, Value>) -> Result<Self, SimError> {
+        if root.exists() {
+            fs::remove_dir_all(root).map_err(io(root))?;
+        }
+        fs::create_dir_all(root).map_err(io(root))?;
+        let mut w = Self {
+            root: root.to_path_buf(),
+            consolidated: BTreeMap::new(),
+        };
+        let zgroup = json!({ "zarr_format": 2 });
+        let zattrs = Value::Object(group_attrs);
+        w.put_meta(".zgroup", &zgroup)?;
+        w.put_meta(".zattrs", &zattrs)?;
+        Ok(w)
+    }
+
+    fn put_meta(&mut self, key: &str, v: &Value) -> Result<(), SimError> {
+        write_json(&self.root.join(key), v)?;
+        self.consolidated.insert(key.to_owned(), v.clone());
+        Ok(())
+    }
+
+    /// Declare an array: writes its `.zarray` and `.zattrs`.
+    pub fn add_array(&mut self, spec: &ArraySpec) -> Result<(), SimError> {
+        let dir = self.root.join(&spec.name);
+        fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let zarray = json!({
+            "chunks": spec.chunks,
+            "compressor": { "id": "zstd", "level": ZSTD_LEVEL, "checksum": false },
+            "dimension_separator": ".",
+            "dtype": spec.dtype.code(),
+            "fill_value": spec.dtype.fill(),
+            "filters": Value::Null,
+            "order": "C",
+            "shape": spec.shape,
+            "zarr_format": 2,
+        });
+        let mut attrs = spec.attrs.clone();
+        attrs.insert("_ARRAY_DIMENSIONS".into(), json!(spec.dims));
+        self.put_meta(&format!("{}/.zarray", spec.name), &zarray)?;
+        self.put_meta(&format!("{}/.zattrs", spec.name), &Value::Object(attrs))?;
+        Ok(())
+    }
+
+    /// Write the chunk at grid index `index` of array `name` from little-endian element bytes.
+    pub fn put_chunk(&self, name: &str, index: &[u64], raw: &[u8]) -> Result<(), SimError> {
+        let key: Vec<String> = index.iter().map(u64::to_string).collect();
+        let path = self.root.join(name).join(key.join("."));
+        fs::write(&path, compress(raw)?).map_err(io(&path))
+    }
+
+    /// A whole 1-D float64 coordinate in one chunk.
+    pub fn put_coord_f64(
+        &mut self,
+        name: &str,
+        values: &[f64],
+        attrs: Map<String, Value>,
+    ) -> Result<(), SimError> {
+        self.put_1d(name, Dtype::F64, &f64_bytes(values), values.len(), attrs)
+    }
+
+    /// A whole 1-D int64 coordinate in one chunk.
+    pub fn put_coord_i64(
+        &mut self,
+        name: &str,
+        values: &[i64],
+        attrs: Map<String, Value>,
+    ) -> Result<(), SimError> {
+        let raw: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.put_1d(name, Dtype::I64, &raw, values.len(), attrs)
+    }
+
+    fn put_1d(
+        &mut self,
+        name: &str,
+        dtype: Dtype,
+        raw: &[u8],
+        n: usize,
+        attrs: Map<String, Value>,
+    ) -> Result<(), SimError> {
+        let spec = ArraySpec {
+            name: name.to_owned(),
+            dims: vec![name.to_owned()],
+            shape: vec![n as u64],
+            chunks: vec![n as u64],
+            dtype,
+            attrs,
+        };
+        self.add_array(&spec)?;
+        self.put_chunk(name, &[0], raw)
+    }
+
+    /// Write `.zmetadata` (consolidated metadata, as `xarray.to_zarr(consolidated=True)`).
+    pub fn finish(self) -> Result<PathBuf, SimError> {
+        let doc = json!({
+            "metadata": self.consolidated,
+            "zarr_consolidated_format": 1,
+        });
+        write_json(&self.root.join(".zmetadata"), &doc)?;
+        Ok(self.root)
+    }
+}
+
+/// zstd-compress one chunk.
+pub fn compress(raw: &[u8]) -> Result<Vec<u8>, SimError> {
+    zstd::bulk::compress(raw, ZSTD_LEVEL).map_err(|e| SimError::Encode(format!("zstd: {e}")))
+}
+
+/// Little-endian bytes of float32 values.
+pub fn f32_bytes(values: &[f32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+/// Little-endian bytes of float64 values.
+pub fn f64_bytes(values: &[f64]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+/// A `Map` from `(key, value)` pairs (attribute helper).
+pub fn attrs<const N: usize>(pairs: [(&str, Value); N]) -> Map<String, Value> {
+    pairs
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+}
