@@ -6,14 +6,14 @@
 //! supervisor resolve the same layers, so every process sees the same values.
 
 mod load;
-mod redact;
 
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
 pub use load::{load, load_with_env, ConfigError, LoadedSettings};
-pub use redact::redact_url;
+/// Secrets in URLs are redacted by the store's rule, so logs, errors and `check-config` agree.
+pub use gaia_store::redact as redact_url;
 
 /// All settings of the validator.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
