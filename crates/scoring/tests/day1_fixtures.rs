@@ -51,6 +51,7 @@ fn request(case: &str) -> Day1Request {
         lead_hours: j["lead_hours"].as_f64().unwrap(),
         valid_time: None,
         config: Day1Config::default(),
+        threads: 1,
     }
 }
 
@@ -167,6 +168,10 @@ fn perfect_forecast_scores_one() {
 fn honest_noisy_forecast_matches_reference() {
     let r = check_case("honest");
     assert!(r.score > 0.1 && r.score < 1.0 && r.passed);
+    // the concurrent path gives the same report
+    let mut req = request("honest");
+    req.threads = 2;
+    assert_eq!(score_day1(&req).unwrap(), r);
 }
 
 #[test]

@@ -1,10 +1,11 @@
 //! The Day-1 quality-control score (spec §3): a miner's 12-hour forecast against the GFS
 //! analysis, with the GFS 00Z forecast as reference and the WeatherBench2 climatology for ACC.
 //!
-//! `config` holds the production settings, `units` the unit auto-fixes, `variable` the
-//! per-variable metrics, `score` the aggregate and clamp, `report` the serde result.
+//! `config` holds the production settings, `units` the unit auto-fixes, `kernel` the fused
+//! statistics pass, `variable` the per-variable metrics, `score` the aggregate and clamp, `report` the serde result.
 
 pub mod config;
+pub mod kernel;
 pub mod report;
 pub mod request;
 pub mod score;
@@ -13,7 +14,7 @@ pub mod variable;
 
 pub use config::{Day1Config, VariableSpec};
 pub use report::{Day1Report, Day1VariableResult, VariableStatus};
-pub use request::{score_day1, Day1Request};
+pub use request::{parallel_map, score_day1, Day1Request};
 pub use score::{aggregate, score_day1_fields};
 pub use units::UnitFix;
 pub use variable::{score_variable, Day1Fields};

@@ -13,8 +13,9 @@ use crate::zarr::{Climatology, Dataset, OpenOptions, ZarrError};
 
 use super::config::{Day1Config, VariableSpec};
 use super::report::Day1Report;
-use super::score::score_day1_fields;
-use super::variable::Day1Fields;
+use super::report::Day1VariableResult;
+use super::score::aggregate;
+use super::variable::{score_variable, Day1Fields};
 use super::Day1Error;
 
 fn default_lead() -> f64 {
@@ -49,6 +50,14 @@ pub struct Day1Request {
     /// Settings (defaults = production).
     #[serde(default)]
     pub config: Day1Config,
+    /// Variables read and scored concurrently (1 = sequential; a compute worker on a 2-core
+    /// box should use at most cores ÷ workers).
+    #[serde(default = "one")]
+    pub threads: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl std::fmt::Debug for Day1Request {
@@ -69,6 +78,7 @@ impl std::fmt::Debug for Day1Request {
             .field("gfs_init_time", &self.gfs_init_time)
             .field("lead_hours", &self.lead_hours)
             .field("valid_time", &self.valid_time)
+            .field("threads", &self.threads)
             .finish()
     }
 }
@@ -164,23 +174,55 @@ pub fn score_day1(request: &Day1Request) -> Result<Day1Report, Day1Error> {
             source,
         })?;
 
-    let inputs = config
-        .variables
-        .iter()
-        .map(|spec| {
-            Ok(Day1Fields {
-                spec: spec.clone(),
-                forecast: forecast.field(spec, config)?,
-                truth: truth.field(spec, config)?,
-                reference: reference.field(spec, config)?,
-                climatology: clim
-                    .field(&spec.name, spec.level_hpa, valid)
-                    .map_err(|source| Day1Error::Read {
-                        which: "climatology",
-                        source,
-                    })?,
+    let score_one = |spec: &VariableSpec| -> Result<Day1VariableResult, Day1Error> {
+        let input = Day1Fields {
+            spec: spec.clone(),
+            forecast: forecast.field(spec, config)?,
+            truth: truth.field(spec, config)?,
+            reference: reference.field(spec, config)?,
+            climatology: clim
+                .field(&spec.name, spec.level_hpa, valid)
+                .map_err(|source| Day1Error::Read { which: "climatology", source })?,
+        };
+        score_variable(&input, config)
+    };
+    if config.variables.is_empty() {
+        return Err(Day1Error::NoVariables);
+    }
+    let variables = parallel_map(&config.variables, request.threads, score_one)
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(aggregate(variables, config, Some(request.lead_hours), Some(valid)))
+}
+
+/// Apply `f` to every item on up to `threads` scoped threads, keeping the input order.
+pub fn parallel_map<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    let threads = threads.clamp(1, items.len().max(1));
+    if threads == 1 {
+        return items.iter().map(f).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut out: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(item) = items.get(i) else { break };
+                        done.push((i, f(item)));
+                    }
+                    done
+                })
             })
-        })
-        .collect::<Result<Vec<_>, Day1Error>>()?;
-    score_day1_fields(&inputs, config, Some(request.lead_hours), Some(valid))
+            .collect();
+        // A worker can only panic through `f`; propagate it as the sequential path would.
+        workers.into_iter().flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
+    });
+    out.sort_by_key(|(i, _)| *i);
+    out.into_iter().map(|(_, r)| r).collect()
 }

@@ -2,16 +2,15 @@
 //! clone distance and penalty, sanity checks, bias-corrected MSE skill against the GFS
 //! reference, ACC against climatology, and the extra RMSE/MAE/bias diagnostics.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::field::{Field2, Grid};
-use crate::metrics::{
-    anomaly_correlation, bias_corrected_skill, clone_distance, clone_penalty, nan_mean,
-    nan_min_max, weighted_bias, weighted_mae, weighted_mse, weighted_pearson, LatWeights,
-};
-use crate::regrid::interp_to_grid;
+use crate::metrics::{clone_penalty, nan_mean, LatWeights};
+use crate::regrid::interp_to_grid_cow;
 
 use super::config::{Day1Config, VariableSpec};
+use super::kernel::day1_stats;
 use super::report::{finite, Day1VariableResult, VariableStatus};
 use super::units::UnitFix;
 use super::Day1Error;
@@ -31,8 +30,12 @@ pub struct Day1Fields {
     pub climatology: Field2,
 }
 
-fn regrid(field: &Field2, target: &Arc<Grid>, which: &'static str) -> Result<Field2, Day1Error> {
-    interp_to_grid(field, target).map_err(|source| Day1Error::Interp { which, source })
+fn regrid<'a>(
+    field: &'a Field2,
+    target: &Arc<Grid>,
+    which: &'static str,
+) -> Result<Cow<'a, Field2>, Day1Error> {
+    interp_to_grid_cow(field, target).map_err(|source| Day1Error::Interp { which, source })
 }
 
 /// Score one variable. Errors only for structural problems (grids that cannot be interpolated,
@@ -64,27 +67,25 @@ pub fn score_variable(
     );
     let w = LatWeights::cos_lat(&target.lat);
 
-    let distance = clone_distance(&f, &r, &w)?;
+    let st = day1_stats(&f, &truth, &r, &c, &w)?;
+    let distance = st.clone_distance;
     let (penalty, clone_flag) = match config.clone_delta.get(&key) {
         Some(&delta) => {
             let p = clone_penalty(distance, delta, config.clone_gamma);
-            (
-                p,
-                p > 0.0 || distance < config.strict_clamp_fraction * delta,
-            )
+            (p, p > 0.0 || distance < config.strict_clamp_fraction * delta)
         }
         None => (0.0, false),
     };
 
-    let pattern = weighted_pearson(&f, &r, &w)?;
+    let pattern = st.pattern_correlation;
     let mut sanity_failures = Vec::new();
-    if let (Some(&(lo, hi)), Some((min, max))) = (config.bounds.get(&key), nan_min_max(&f)) {
+    if let (Some(&(lo, hi)), Some((min, max))) = (config.bounds.get(&key), st.forecast_min_max) {
         if min < lo || max > hi {
             sanity_failures.push(format!("values [{min}, {max}] outside bounds [{lo}, {hi}]"));
         }
     }
     if input.spec.name.starts_with('q') {
-        if let Some((min, _)) = nan_min_max(&f) {
+        if let Some((min, _)) = st.forecast_min_max {
             if min < 0.0 {
                 sanity_failures.push(format!("negative humidity {min}"));
             }
@@ -97,10 +98,6 @@ pub fn score_variable(
         ));
     }
 
-    let skill = bias_corrected_skill(&f, &truth, &r, &w)?;
-    let acc = anomaly_correlation(&f, &truth, &c, &w)?;
-    let mse = weighted_mse(&f, &truth, &w)?;
-
     Ok(Day1VariableResult {
         variable: input.spec.name.clone(),
         level_hpa: input.spec.level_hpa,
@@ -112,18 +109,18 @@ pub fn score_variable(
         },
         sanity_failures,
         unit_fix,
-        skill: finite(skill.skill),
-        skill_penalised: finite(skill.skill - penalty),
-        acc: finite(acc),
-        forecast_mse: finite(skill.forecast_mse),
-        reference_mse: finite(skill.reference_mse),
-        bias_correction: finite(skill.bias_correction),
+        skill: finite(st.skill),
+        skill_penalised: finite(st.skill - penalty),
+        acc: finite(st.acc),
+        forecast_mse: finite(st.forecast_mse),
+        reference_mse: finite(st.reference_mse),
+        bias_correction: finite(st.bias_correction),
         clone_distance: finite(distance),
         clone_penalty: penalty,
         clone_flag,
         pattern_correlation: finite(pattern),
-        rmse: finite(mse.sqrt()),
-        mae: finite(weighted_mae(&f, &truth, &w)?),
-        bias: finite(weighted_bias(&f, &truth, &w)?),
+        rmse: finite(st.mse.sqrt()),
+        mae: finite(st.mae),
+        bias: finite(st.bias),
     })
 }

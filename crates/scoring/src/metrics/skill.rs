@@ -3,7 +3,7 @@
 
 use ndarray::{ArrayView2, Zip};
 
-use super::stats::{mean_difference, nan_mean_std, weighted_mse, weighted_pearson, MetricError};
+use super::stats::{mean_difference, weighted_mean_of, weighted_mse, MetricError};
 use super::weights::LatWeights;
 
 /// Anomaly fields with a standard deviation below this are degenerate: ACC is NaN (MET @L498-555).
@@ -51,8 +51,11 @@ pub fn bias_corrected_skill(
     w: &LatWeights,
 ) -> Result<SkillScore, MetricError> {
     let bias_correction = mean_difference(forecast, truth)?;
-    let corrected = forecast.mapv(|x| x - bias_correction);
-    let forecast_mse = weighted_mse(&corrected.view(), truth, w)?;
+    // ((x - b) - y)² evaluated in that order, as Python computes F' = F - b first.
+    let forecast_mse = weighted_mean_of(forecast, truth, w, |x, y| {
+        let e = (x - bias_correction) - y;
+        e * e
+    })?;
     let reference_mse = weighted_mse(reference, truth, w)?;
     Ok(SkillScore {
         skill: skill_from_mse(forecast_mse, reference_mse),
@@ -72,24 +75,89 @@ pub fn anomaly_correlation(
 ) -> Result<f64, MetricError> {
     for other in [truth, climatology] {
         if other.dim() != forecast.dim() {
-            return Err(MetricError::ShapeMismatch {
-                left: forecast.dim(),
-                right: other.dim(),
-            });
+            return Err(MetricError::ShapeMismatch { left: forecast.dim(), right: other.dim() });
         }
     }
-    let fa = Zip::from(forecast)
-        .and(climatology)
-        .map_collect(|&f, &c| f - c);
-    let ta = Zip::from(truth)
-        .and(climatology)
-        .map_collect(|&t, &c| t - c);
-    let (_, sf) = nan_mean_std(&fa.view());
-    let (_, st) = nan_mean_std(&ta.view());
+    if w.len() != forecast.nrows() {
+        return Err(MetricError::WeightRows { weights: w.len(), rows: forecast.nrows() });
+    }
+    // Pass 1: unweighted sums of each anomaly over its own non-NaN points (for the std guard)
+    // and weighted sums over the points where both anomalies exist (for the correlation).
+    let mut m = Moments::default();
+    let ws = w.as_slice();
+    Zip::indexed(forecast).and(truth).and(climatology).for_each(|(i, _), &f, &t, &c| {
+        m.first(ws[i], f - c, t - c)
+    });
+    let (fa_mean, ta_mean) = (m.fa_sum / m.fa_n as f64, m.ta_sum / m.ta_n as f64);
+    let (wa_mean, wb_mean) = (m.wa / m.w, m.wb / m.w);
+    // Pass 2: centred sums.
+    let mut c2 = Centred::default();
+    Zip::indexed(forecast).and(truth).and(climatology).for_each(|(i, _), &f, &t, &c| {
+        c2.add(ws[i], f - c, t - c, (fa_mean, ta_mean), (wa_mean, wb_mean))
+    });
+    let sf = (c2.fa_ss / m.fa_n as f64).sqrt();
+    let st = (c2.ta_ss / m.ta_n as f64).sqrt();
     if sf < ACC_MIN_STD || st < ACC_MIN_STD {
         return Ok(f64::NAN);
     }
-    weighted_pearson(&fa.view(), &ta.view(), w)
+    Ok((c2.num / (c2.daa * c2.dbb).sqrt()).clamp(-1.0, 1.0))
+}
+
+#[derive(Default)]
+struct Moments {
+    fa_sum: f64,
+    fa_n: usize,
+    ta_sum: f64,
+    ta_n: usize,
+    wa: f64,
+    wb: f64,
+    w: f64,
+}
+
+impl Moments {
+    #[inline]
+    fn first(&mut self, wi: f64, fa: f64, ta: f64) {
+        if !fa.is_nan() {
+            self.fa_sum += fa;
+            self.fa_n += 1;
+        }
+        if !ta.is_nan() {
+            self.ta_sum += ta;
+            self.ta_n += 1;
+        }
+        if !fa.is_nan() && !ta.is_nan() {
+            self.wa += wi * fa;
+            self.wb += wi * ta;
+            self.w += wi;
+        }
+    }
+}
+
+#[derive(Default)]
+struct Centred {
+    fa_ss: f64,
+    ta_ss: f64,
+    num: f64,
+    daa: f64,
+    dbb: f64,
+}
+
+impl Centred {
+    #[inline]
+    fn add(&mut self, wi: f64, fa: f64, ta: f64, plain: (f64, f64), weighted: (f64, f64)) {
+        if !fa.is_nan() {
+            self.fa_ss += (fa - plain.0) * (fa - plain.0);
+        }
+        if !ta.is_nan() {
+            self.ta_ss += (ta - plain.1) * (ta - plain.1);
+        }
+        if !fa.is_nan() && !ta.is_nan() {
+            let (a, b) = (fa - weighted.0, ta - weighted.1);
+            self.num += wi * a * b;
+            self.daa += wi * a * a;
+            self.dbb += wi * b * b;
+        }
+    }
 }
 
 /// Clone distance `d = ⟨(F − R)²⟩_w` between a forecast and the GFS reference (spec §3.3 item 1).

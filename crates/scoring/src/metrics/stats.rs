@@ -67,7 +67,7 @@ fn for_pairs(
 }
 
 /// `Σ w·g(a, b) / Σ w` over the NaN-matched points (NaN when no point is left).
-fn weighted_mean_of(
+pub fn weighted_mean_of(
     a: &ArrayView2<f64>,
     b: &ArrayView2<f64>,
     w: &LatWeights,

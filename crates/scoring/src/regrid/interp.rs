@@ -15,6 +15,7 @@
 //! When the source grid equals the target grid the field is returned unchanged (no
 //! interpolation is needed; see docs/scoring.md).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use ndarray::Array2;
@@ -71,6 +72,19 @@ fn stencils(src_ascending: &[f64], targets: &[f64]) -> Vec<Option<Stencil>> {
 #[inline]
 fn lerp(y_lo: f64, y_hi: f64, s: &Stencil) -> f64 {
     (y_hi - y_lo) / s.span * s.offset + y_lo
+}
+
+/// Like [`interp_to_grid`], but borrows the field instead of copying it when it is already on
+/// `target` (the common case: miner, GFS and climatology all on the 0.25° grid).
+pub fn interp_to_grid_cow<'a>(
+    field: &'a Field2,
+    target: &Arc<Grid>,
+) -> Result<Cow<'a, Field2>, InterpError> {
+    if Arc::ptr_eq(&field.grid, target) || *field.grid == **target {
+        Ok(Cow::Borrowed(field))
+    } else {
+        interp_to_grid(field, target).map(Cow::Owned)
+    }
 }
 
 /// Interpolate `field` onto `target` (bilinear via two 1-D passes, xarray semantics).
@@ -167,6 +181,17 @@ mod tests {
         assert!(out.values.row(0).iter().all(|v| v.is_nan()));
         assert_eq!(out.values[[1, 2]], 2.5);
         assert_eq!(out.values[[2, 0]], 1.0);
+    }
+
+    #[test]
+    fn cow_borrows_on_the_same_grid() {
+        let g = grid(&[10.0, 0.0], &[0.0, 1.0]);
+        let f = Field2::new(g.clone(), array![[1.0, 2.0], [3.0, 4.0]]).unwrap();
+        assert!(matches!(interp_to_grid_cow(&f, &g).unwrap(), Cow::Borrowed(_)));
+        let other = grid(&[10.0, 5.0, 0.0], &[0.0, 1.0]);
+        let out = interp_to_grid_cow(&f, &other).unwrap();
+        assert!(matches!(out, Cow::Owned(_)));
+        assert_eq!(out.values[[1, 0]], 2.0);
     }
 
     #[test]

@@ -4,5 +4,5 @@
 pub mod interp;
 pub mod select;
 
-pub use interp::{interp_to_grid, InterpError};
+pub use interp::{interp_to_grid, interp_to_grid_cow, InterpError};
 pub use select::{nearest_level, nearest_time, SelectError};
