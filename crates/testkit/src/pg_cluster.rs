@@ -44,6 +44,9 @@ pub enum PgClusterError {
     /// The unprivileged user needed when running as root does not exist.
     #[error("running as root needs the `postgres` user to run initdb: {0}")]
     NoPostgresUser(String),
+    /// The cluster could not be started (e.g. the start task panicked, no free port).
+    #[error("cannot start a throwaway PostgreSQL cluster: {0}")]
+    Start(String),
     /// Creating or dropping a test database failed.
     #[error("test database {database} on {url}: {source}")]
     Database {
@@ -145,7 +148,7 @@ impl PgCluster {
                 Err(e) => last = Some(e),
             }
         }
-        Err(last.unwrap_or_else(|| PgClusterError::NoPostgresUser("unreachable".into())))
+        Err(last.unwrap_or_else(|| PgClusterError::Start("no free port after 5 tries".into())))
     }
 
     fn prepare_dirs(&self) -> Result<(), PgClusterError> {

@@ -58,7 +58,7 @@ impl TestPostgres {
             None => {
                 let cluster = tokio::task::spawn_blocking(PgCluster::start)
                     .await
-                    .map_err(|e| PgClusterError::NoPostgresUser(format!("start task: {e}")))??;
+                    .map_err(|e| PgClusterError::Start(format!("start task: {e}")))??;
                 let admin = cluster.url();
                 Self::create_on(admin, Some(Arc::new(cluster))).await
             }
@@ -72,7 +72,7 @@ impl TestPostgres {
     pub async fn create_private() -> Result<Self, PgClusterError> {
         let cluster = tokio::task::spawn_blocking(PgCluster::start)
             .await
-            .map_err(|e| PgClusterError::NoPostgresUser(format!("start task: {e}")))??;
+            .map_err(|e| PgClusterError::Start(format!("start task: {e}")))??;
         let admin = cluster.url();
         Self::create_on(admin, Some(Arc::new(cluster))).await
     }
