@@ -49,9 +49,12 @@ impl RuntimeDir {
         self.root.join("killed").join(pid.to_string())
     }
 
-    /// Create the directory tree.
+    /// Create the directory tree, readable by this user only: whoever can reach the socket can
+    /// take jobs, so other local users must not.
     pub fn create(&self) -> io::Result<()> {
-        std::fs::create_dir_all(self.root.join("killed"))
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::create_dir_all(self.root.join("killed"))?;
+        std::fs::set_permissions(&self.root, std::fs::Permissions::from_mode(0o700))
     }
 
     /// Write `contents` to `path` atomically (temporary file + rename).
@@ -134,6 +137,9 @@ mod tests {
         state.write(&dir).unwrap();
         assert_eq!(SupervisorState::read(&dir), Some(state));
         assert!(dir.kill_marker(5).starts_with(tmp.path().join("killed")));
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(tmp.path()).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700, "runtime directory is private");
         assert_eq!(ProcessClass::IoEngine.label(), "io-engine");
     }
 }
