@@ -202,3 +202,71 @@ fn whole_store_check_finds_every_difference() {
         Err(VerifyError::Io { .. })
     ));
 }
+
+#[test]
+fn fetches_and_verifies_a_served_manifest() {
+    use gaia_scoring::verify::{fetch_and_verify_manifest, RemoteManifestRequest};
+    let (dir, store) = fresh_copy("v2_zstd");
+    let built = build_manifest(&store, MINER_SS58).unwrap();
+    std::fs::write(store.join("manifest.json"), &built.bytes).unwrap();
+    let sig = Signer::from_seed_hex(MINER_SEED)
+        .unwrap()
+        .sign(&built.bytes);
+    std::fs::write(store.join("manifest.sig"), sig).unwrap();
+    let server = zarr_support::TestServer::start(dir.path(), Some("jwt"));
+    let mut req = RemoteManifestRequest {
+        store_url: server.url("v2_zstd.zarr"),
+        bearer_token: Some("jwt".into()),
+        claimed_hash: built.verification_hash.clone(),
+        miner_hotkey_ss58: MINER_SS58.into(),
+        require_sha256: true,
+        timeout_seconds: Some(5),
+    };
+    let report = fetch_and_verify_manifest(&req).unwrap();
+    assert_eq!(report.frozen.files, built.manifest.files);
+    // The same from a directory.
+    let local = RemoteManifestRequest {
+        store_url: store.to_str().unwrap().into(),
+        ..req.clone()
+    };
+    assert_eq!(fetch_and_verify_manifest(&local).unwrap(), report);
+    req.bearer_token = Some("wrong".into());
+    assert!(
+        matches!(fetch_and_verify_manifest(&req), Err(VerifyError::Fetch(m)) if m.contains("401"))
+    );
+    req.bearer_token = Some("jwt".into());
+    std::fs::remove_file(store.join("manifest.sig")).unwrap();
+    assert!(
+        matches!(fetch_and_verify_manifest(&req), Err(VerifyError::Fetch(m)) if m.contains("not found"))
+    );
+}
+
+#[test]
+fn json_handler_dispatches_on_the_payload_shape() {
+    use gaia_scoring::verify::handle_verify_manifest;
+    let (_d, store) = fresh_copy("v3_zstd");
+    let (bytes, sig, hash) = signed(&store, MINER_SEED);
+    let fetched = serde_json::to_value(request(&bytes, &sig, &hash)).unwrap();
+    assert_eq!(
+        handle_verify_manifest(&fetched).unwrap().verification_hash,
+        hash
+    );
+    std::fs::write(store.join("manifest.json"), &bytes).unwrap();
+    std::fs::write(store.join("manifest.sig"), sig).unwrap();
+    let remote = serde_json::json!({
+        "store_url": store.to_str().unwrap(), "claimed_hash": hash, "miner_hotkey_ss58": MINER_SS58
+    });
+    assert_eq!(
+        handle_verify_manifest(&remote).unwrap().verification_hash,
+        hash
+    );
+    let junk = serde_json::json!({"store_url": 3});
+    assert!(matches!(
+        handle_verify_manifest(&junk),
+        Err(VerifyError::BadRequest(_))
+    ));
+    assert!(matches!(
+        handle_verify_manifest(&serde_json::json!([])),
+        Err(VerifyError::BadRequest(_))
+    ));
+}

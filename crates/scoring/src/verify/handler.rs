@@ -100,3 +100,23 @@ pub fn verify_manifest_bytes(
         frozen: FrozenManifest::from_manifest(&parsed, computed),
     })
 }
+
+/// Task name of the compute handler.
+pub const TASK_NAME: &str = "weather.verify.manifest";
+
+/// JSON-in entry point for the compute handler: a payload with `store_url` is a
+/// [`RemoteManifestRequest`](super::RemoteManifestRequest) (the worker fetches the files), any
+/// other a [`VerifyManifestRequest`] (the IO-Engine fetched them).
+pub fn handle_verify_manifest(
+    payload: &serde_json::Value,
+) -> Result<VerifyManifestReport, VerifyError> {
+    let bad = |e: serde_json::Error| VerifyError::BadRequest(e.to_string());
+    if payload.get("store_url").is_some() {
+        let req: super::RemoteManifestRequest =
+            serde_json::from_value(payload.clone()).map_err(bad)?;
+        super::fetch_and_verify_manifest(&req)
+    } else {
+        let req: VerifyManifestRequest = serde_json::from_value(payload.clone()).map_err(bad)?;
+        verify_manifest(&req)
+    }
+}

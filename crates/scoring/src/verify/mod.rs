@@ -9,14 +9,15 @@ mod handler;
 mod manifest;
 mod on_read;
 pub mod pyjson;
+mod remote;
 mod signature;
 pub mod ss58;
 
 use std::path::PathBuf;
 
 pub use handler::{
-    verify_manifest, verify_manifest_bytes, VerifyManifestReport, VerifyManifestRequest,
-    MAX_MANIFEST_BYTES,
+    handle_verify_manifest, verify_manifest, verify_manifest_bytes, VerifyManifestReport,
+    VerifyManifestRequest, MAX_MANIFEST_BYTES, TASK_NAME as VERIFY_MANIFEST_TASK,
 };
 pub use manifest::{
     build_manifest, check_store, file_hash, file_hash_streaming, list_store_files,
@@ -24,6 +25,7 @@ pub use manifest::{
     EXCLUDED, MANIFEST_SCHEMA_VERSION, PROFILE_STRUCTURE_VERSION,
 };
 pub use on_read::{is_metadata_key, VerifyingStore};
+pub use remote::{fetch_and_verify_manifest, RemoteManifestRequest};
 pub use signature::{
     parse_signature_hex, signature_bytes, verify as verify_signature, SignedForm, Signer,
 };
@@ -88,6 +90,12 @@ pub enum VerifyError {
         /// OS error.
         source: std::io::Error,
     },
+    /// The handler payload does not deserialise.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// `manifest.json` or `manifest.sig` could not be fetched (status, timeout, size limit).
+    #[error("fetching the manifest failed: {0}")]
+    Fetch(String),
     /// A file name in the store is not UTF-8 (Python's miner cannot hash it either).
     #[error("non-UTF-8 path {0}")]
     NonUtf8Path(String),

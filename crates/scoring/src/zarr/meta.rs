@@ -393,37 +393,6 @@ pub fn parse_v3(name: &str, doc: &Value) -> Result<ArrayMeta, ZarrError> {
     )
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn decodes_xarray_fill_value_attributes() {
-        let mut attrs = Map::new();
-        attrs.insert("_FillValue".into(), Value::String("AAAAAAAA+H8=".into()));
-        assert!(v3_mask_value(&attrs, Dtype::F64).unwrap().is_nan());
-        attrs.insert("_FillValue".into(), Value::String("AADAfw==".into()));
-        assert!(v3_mask_value(&attrs, Dtype::F32).unwrap().is_nan());
-        attrs.insert("_FillValue".into(), Value::String("//8=".into()));
-        assert_eq!(v3_mask_value(&attrs, Dtype::I16), Some(-1.0));
-        assert_eq!(v3_mask_value(&attrs, Dtype::F32), None, "wrong width");
-        attrs.insert("_FillValue".into(), Value::from(-999));
-        assert_eq!(v3_mask_value(&attrs, Dtype::I32), Some(-999.0));
-        attrs.insert("_FillValue".into(), Value::String("*".into()));
-        assert_eq!(v3_mask_value(&attrs, Dtype::I32), None);
-        assert_eq!(v3_mask_value(&Map::new(), Dtype::F32), None);
-        assert_eq!(
-            parse_fill(Some(&Value::String("0x7fc00000".into())), Dtype::F32).map(f64::is_nan),
-            Some(true)
-        );
-        assert_eq!(
-            parse_fill(Some(&Value::String("Infinity".into())), Dtype::F64),
-            Some(f64::INFINITY)
-        );
-        assert_eq!(parse_fill(Some(&Value::Null), Dtype::F64), None);
-    }
-}
-
 #[allow(clippy::too_many_arguments)]
 fn finish(
     name: &str,
@@ -537,4 +506,35 @@ pub fn arrays_from_v3_root(doc: &Value) -> Result<Option<BTreeMap<String, ArrayM
         out.insert(name.clone(), parse_v3(name, v)?);
     }
     Ok(Some(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_xarray_fill_value_attributes() {
+        let mut attrs = Map::new();
+        attrs.insert("_FillValue".into(), Value::String("AAAAAAAA+H8=".into()));
+        assert!(v3_mask_value(&attrs, Dtype::F64).unwrap().is_nan());
+        attrs.insert("_FillValue".into(), Value::String("AADAfw==".into()));
+        assert!(v3_mask_value(&attrs, Dtype::F32).unwrap().is_nan());
+        attrs.insert("_FillValue".into(), Value::String("//8=".into()));
+        assert_eq!(v3_mask_value(&attrs, Dtype::I16), Some(-1.0));
+        assert_eq!(v3_mask_value(&attrs, Dtype::F32), None, "wrong width");
+        attrs.insert("_FillValue".into(), Value::from(-999));
+        assert_eq!(v3_mask_value(&attrs, Dtype::I32), Some(-999.0));
+        attrs.insert("_FillValue".into(), Value::String("*".into()));
+        assert_eq!(v3_mask_value(&attrs, Dtype::I32), None);
+        assert_eq!(v3_mask_value(&Map::new(), Dtype::F32), None);
+        assert_eq!(
+            parse_fill(Some(&Value::String("0x7fc00000".into())), Dtype::F32).map(f64::is_nan),
+            Some(true)
+        );
+        assert_eq!(
+            parse_fill(Some(&Value::String("Infinity".into())), Dtype::F64),
+            Some(f64::INFINITY)
+        );
+        assert_eq!(parse_fill(Some(&Value::Null), Dtype::F64), None);
+    }
 }

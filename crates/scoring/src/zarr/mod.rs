@@ -29,4 +29,4 @@ pub use options::{
     OpenOptions, DEFAULT_MAX_ARRAY_ELEMENTS, DEFAULT_MAX_CHUNK_BYTES, DEFAULT_MAX_METADATA_BYTES,
     DEFAULT_TIMEOUT,
 };
-pub use store::{slice_whole, ErrorSink};
+pub use store::{fetch_raw, slice_whole, ErrorSink};

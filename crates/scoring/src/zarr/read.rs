@@ -100,7 +100,8 @@ impl Dataset {
                 reason: format!("coordinate has shape {:?}", m.shape),
             });
         }
-        self.read_subset(m, &[0..m.shape[0]])
+        let whole = 0..m.shape[0];
+        self.read_subset(m, std::slice::from_ref(&whole))
     }
 
     /// Read the latitude × longitude plane of `var` selected by `sel` (dimension names → index),

@@ -156,10 +156,11 @@ pub struct StoreStack {
     pub root_dir: Option<PathBuf>,
 }
 
-/// Build the stack for `location`: a directory or an `http(s)://` URL.
-pub fn open_stack(location: &str, options: &OpenOptions) -> Result<StoreStack, ZarrError> {
-    let sink = ErrorSink::default();
-    let (base, root_dir): (Arc<dyn ReadableStorageTraits>, Option<PathBuf>) =
+type Base = (Arc<dyn ReadableStorageTraits>, Option<PathBuf>);
+
+/// The bounded base store (no verification, no guard) for a directory or URL.
+fn open_base(location: &str, options: &OpenOptions, sink: &ErrorSink) -> Result<Base, ZarrError> {
+    Ok(
         if location.starts_with("http://") || location.starts_with("https://") {
             (
                 Arc::new(HttpStore::new(location, options, sink.clone())?),
@@ -175,7 +176,37 @@ pub fn open_stack(location: &str, options: &OpenOptions) -> Result<StoreStack, Z
                 Arc::new(DiskStore::new(dir, limit, sink.clone())),
                 Some(dir.into()),
             )
-        };
+        },
+    )
+}
+
+/// Read one raw key (e.g. `manifest.json`) of a store at `location` with the limits and token of
+/// `options`; `None` when it does not exist. No verification: this is how the manifest itself
+/// is fetched.
+pub fn fetch_raw(
+    location: &str,
+    key: &str,
+    options: &OpenOptions,
+) -> Result<Option<Vec<u8>>, ZarrError> {
+    let sink = ErrorSink::default();
+    let (base, _) = open_base(location, options, &sink)?;
+    let store_key = StoreKey::new(key).map_err(|e| ZarrError::BadMetadata {
+        key: key.to_owned(),
+        reason: e.to_string(),
+    })?;
+    match base.get(&store_key) {
+        Ok(v) => Ok(v.map(|b| b.to_vec())),
+        Err(e) => Err(sink.take().unwrap_or(ZarrError::Transport {
+            url: format!("{location}/{key}"),
+            message: e.to_string(),
+        })),
+    }
+}
+
+/// Build the stack for `location`: a directory or an `http(s)://` URL.
+pub fn open_stack(location: &str, options: &OpenOptions) -> Result<StoreStack, ZarrError> {
+    let sink = ErrorSink::default();
+    let (base, root_dir) = open_base(location, options, &sink)?;
     let verified: Arc<dyn ReadableStorageTraits> = match &options.verify {
         Some(manifest) => Arc::new(VerifyingStore::new(base, manifest.clone(), sink.clone())),
         None => base,
@@ -187,4 +218,133 @@ pub fn open_stack(location: &str, options: &OpenOptions) -> Result<StoreStack, Z
         location: location.to_owned(),
         root_dir,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zarrs::storage::byte_range::ByteRange;
+
+    fn key(k: &str) -> StoreKey {
+        StoreKey::new(k).unwrap()
+    }
+
+    #[test]
+    fn disk_store_bounds_escapes_and_slices() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("a"), b"0123456789").unwrap();
+        std::fs::create_dir(d.path().join("sub")).unwrap();
+        let sink = ErrorSink::default();
+        let small = DiskStore::new(d.path(), 8, sink.clone());
+        assert!(small.get(&key("a")).is_err());
+        assert!(matches!(
+            sink.take(),
+            Some(ZarrError::TooLarge {
+                size: 10,
+                limit: 8,
+                ..
+            })
+        ));
+        assert!(small.get(&key("../a")).is_err());
+        assert!(matches!(sink.take(), Some(ZarrError::BadMetadata { .. })));
+        let s = DiskStore::new(d.path(), 100, sink.clone());
+        assert_eq!(s.size_key(&key("a")).unwrap(), Some(10));
+        assert_eq!(s.size_key(&key("nope")).unwrap(), None);
+        assert_eq!(s.get(&key("sub")).unwrap(), None);
+        assert_eq!(s.get(&key("nope")).unwrap(), None);
+        let ranges = [ByteRange::FromStart(2, Some(3)), ByteRange::Suffix(2)];
+        let parts: Vec<Bytes> = s
+            .get_partial_many(&key("a"), Box::new(ranges.into_iter()))
+            .unwrap()
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            parts,
+            vec![Bytes::from_static(b"234"), Bytes::from_static(b"89")]
+        );
+        let beyond = [ByteRange::FromStart(20, Some(3))];
+        assert!(s
+            .get_partial_many(&key("a"), Box::new(beyond.into_iter()))
+            .is_err());
+        let whole = [ByteRange::FromStart(0, None)];
+        assert!(s
+            .get_partial_many(&key("nope"), Box::new(whole.into_iter()))
+            .unwrap()
+            .is_none());
+        assert!(!s.supports_get_partial());
+    }
+
+    #[test]
+    fn stack_layers_report_sizes_and_raw_fetches() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("k"), b"abc").unwrap();
+        let loc = d.path().to_str().unwrap();
+        let stack = open_stack(loc, &OpenOptions::default()).unwrap();
+        assert_eq!(stack.storage.size_key(&key("k")).unwrap(), Some(3));
+        let whole = [ByteRange::FromStart(1, None)];
+        let part: Vec<Bytes> = stack
+            .storage
+            .get_partial_many(&key("k"), Box::new(whole.into_iter()))
+            .unwrap()
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(part, vec![Bytes::from_static(b"bc")]);
+        assert!(!stack.storage.supports_get_partial());
+        assert_eq!(
+            fetch_raw(loc, "k", &OpenOptions::default()).unwrap(),
+            Some(b"abc".to_vec())
+        );
+        assert_eq!(
+            fetch_raw(loc, "missing", &OpenOptions::default()).unwrap(),
+            None
+        );
+        assert!(matches!(
+            fetch_raw(loc, "/bad", &OpenOptions::default()),
+            Err(ZarrError::BadMetadata { .. })
+        ));
+        assert!(matches!(
+            fetch_raw("/no/such/dir", "k", &OpenOptions::default()),
+            Err(ZarrError::BadLocation(_))
+        ));
+        let tiny = OpenOptions {
+            max_chunk_bytes: 1,
+            max_metadata_bytes: 1,
+            ..OpenOptions::default()
+        };
+        assert!(matches!(
+            fetch_raw(loc, "k", &tiny),
+            Err(ZarrError::TooLarge { .. })
+        ));
+        // The verifying layer reports sizes of verified values only.
+        let frozen = crate::verify::FrozenManifest {
+            files: [("k".to_owned(), crate::verify::file_hash("k", b"abc"))].into(),
+            verification_hash: String::new(),
+            signer_hotkey_ss58: String::new(),
+        };
+        let verified = open_stack(
+            loc,
+            &OpenOptions {
+                verify: Some(frozen),
+                ..OpenOptions::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(verified.storage.size_key(&key("k")).unwrap(), Some(3));
+        assert_eq!(verified.storage.size_key(&key("zarr.json")).unwrap(), None);
+        let part = [ByteRange::Suffix(1)];
+        assert!(verified
+            .storage
+            .get_partial_many(&key("k"), Box::new(part.into_iter()))
+            .is_ok());
+        assert!(format!(
+            "{:?}",
+            OpenOptions {
+                bearer_token: Some("secret".into()),
+                ..OpenOptions::default()
+            }
+        )
+        .contains("redacted"));
+    }
 }
