@@ -248,4 +248,26 @@ pub enum BenchCommand {
     Ipc,
     /// Score-row write throughput (256 miners x 100 rows) on SQLite and PostgreSQL.
     Store(BenchStoreArgs),
+    /// Day-1 at 0.25°: ours vs the Python reference vs the decode-only floor.
+    Score(BenchScoreArgs),
+}
+
+/// Arguments of `bench score`.
+#[derive(Debug, Args)]
+pub struct BenchScoreArgs {
+    /// Where the 0.25° stores are generated (once) and reused.
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Timed runs of ours and of the decode floor (the median is printed).
+    #[arg(long, default_value_t = 5)]
+    pub runs: usize,
+    /// Timed runs of the Python reference.
+    #[arg(long, default_value_t = 1)]
+    pub python_runs: usize,
+    /// Also time ours and the decode floor with this many concurrent variables (1 is always timed).
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
+    /// Repository root (fixture script and Python reference); default: the build's source tree.
+    #[arg(long)]
+    pub repo: Option<PathBuf>,
 }

@@ -11,6 +11,7 @@ pub mod children;
 pub mod demo;
 pub mod manifest;
 pub mod migrate;
+pub mod bench_score;
 pub mod score;
 pub mod run;
 pub mod weights;
@@ -31,6 +32,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Weights(args) => weights::run(args),
         Command::Manifest(cmd) => manifest::run(cmd),
         Command::Score(cmd) => score::run(cmd),
+        Command::Bench(BenchCommand::Score(args)) => bench_score::run(args),
         Command::Migrate(args) => migrate::run(args, cli.config.as_deref()),
         Command::Bench(BenchCommand::Store(args)) => bench_store::run(args),
     };
