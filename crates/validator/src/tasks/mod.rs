@@ -3,6 +3,7 @@
 //! validator was down.
 
 pub mod schedule;
+pub mod weather;
 
 use std::future::Future;
 use std::pin::Pin;
