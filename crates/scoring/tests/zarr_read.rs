@@ -235,3 +235,25 @@ fn climatology_selects_day_of_year_and_six_hourly_hour() {
         assert_eq!(clim.grid().unwrap().lat[0], 90.0);
     }
 }
+
+#[test]
+fn stores_without_consolidated_metadata_are_listed_on_disk_only() {
+    // v2: drop `.zmetadata`; v3: drop the root's `consolidated_metadata`.
+    let (_d2, v2) = zarr_support::fresh_copy("v2_blosc");
+    std::fs::remove_file(v2.join(".zmetadata")).unwrap();
+    let (_d3, v3) = zarr_support::fresh_copy("v3_zstd");
+    let root = v3.join("zarr.json");
+    let mut doc: Value = serde_json::from_slice(&std::fs::read(&root).unwrap()).unwrap();
+    doc.as_object_mut().unwrap().remove("consolidated_metadata");
+    std::fs::write(&root, serde_json::to_vec(&doc).unwrap()).unwrap();
+    for (name, path) in [("v2_blosc", &v2), ("v3_zstd", &v3)] {
+        let ds = Dataset::open(path.to_str().unwrap(), &OpenOptions::default()).unwrap();
+        check_dataset(&ds, name);
+    }
+    // Over HTTP a store cannot be listed.
+    let server = TestServer::start(v2.parent().unwrap(), None);
+    match Dataset::open(&server.url("v2_blosc.zarr"), &OpenOptions::default()) {
+        Err(ZarrError::NoConsolidatedMetadata(_)) => {}
+        other => panic!("{other:?}"),
+    }
+}

@@ -30,8 +30,9 @@ pub fn decode(address: &str) -> Result<(u16, [u8; 32]), VerifyError> {
         Some(&b) if b < 64 => (u16::from(b), 1),
         Some(&b) if b < 128 => {
             let second = *raw.get(1).ok_or_else(|| bad("truncated"))?;
-            // Two-byte form: 14 bits spread over the two bytes (Substrate's layout).
-            let lower = (u16::from(b) << 2) | (u16::from(second) >> 6);
+            // Two-byte form: 14 bits spread over the two bytes (Substrate's layout; the shift of
+            // the first byte drops its top bits, as in sp-core's `u8` arithmetic).
+            let lower = u16::from((b << 2) | (second >> 6));
             let upper = u16::from(second & 0b0011_1111);
             (lower | (upper << 8), 2)
         }
@@ -75,6 +76,22 @@ mod tests {
         assert_eq!(decode(ADDR).unwrap(), (42, key));
         assert_eq!(encode(&key, 0), ADDR0);
         assert_eq!(decode(ADDR0).unwrap(), (0, key));
+    }
+
+    #[test]
+    fn decodes_two_byte_prefixes() {
+        // Prefix 1000 in Substrate's two-byte layout: 0x7a, 0x03 (worked by hand from sp-core's
+        // encoder: first = ((1000 & 0xfc) >> 2) | 0x40, second = (1000 >> 8) | ((1000 & 3) << 6)).
+        let key = [7u8; 32];
+        let mut raw = vec![0x7a, 0x03];
+        raw.extend_from_slice(&key);
+        let sum = checksum(&raw);
+        raw.extend_from_slice(&sum);
+        let addr = bs58::encode(&raw).into_string();
+        assert_eq!(decode(&addr).unwrap(), (1000, key));
+        raw[0] = 0x80;
+        assert!(decode(&bs58::encode(&raw).into_string()).is_err());
+        assert!(decode(&bs58::encode([0x7au8]).into_string()).is_err());
     }
 
     #[test]
