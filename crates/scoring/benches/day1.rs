@@ -21,7 +21,8 @@ fn grid() -> Arc<Grid> {
 fn field(g: &Arc<Grid>, base: f64, amp: f64, phase: f64) -> Field2 {
     let values = Array2::from_shape_fn(g.shape(), |(i, j)| {
         let (la, lo) = (g.lat[i].to_radians(), g.lon[j].to_radians());
-        base + amp * ((2.0 * lo + phase).sin() * la.cos() + 0.3 * ((i * 7 + j * 13) % 17) as f64 / 17.0)
+        base + amp
+            * ((2.0 * lo + phase).sin() * la.cos() + 0.3 * ((i * 7 + j * 13) % 17) as f64 / 17.0)
     });
     Field2::new(Arc::clone(g), values).expect("shape")
 }
@@ -57,7 +58,14 @@ fn bench_stores(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = match gaia_testkit::run_python(
         "scripts/fixtures/scoring_day1.py",
-        &[dir.path().to_str().expect("utf-8"), "--grid-deg", "0.25", "--no-expected", "--cases", "honest"],
+        &[
+            dir.path().to_str().expect("utf-8"),
+            "--grid-deg",
+            "0.25",
+            "--no-expected",
+            "--cases",
+            "honest",
+        ],
     ) {
         Ok(out) => out,
         Err(e) => {
@@ -80,7 +88,9 @@ fn bench_stores(c: &mut Criterion) {
         config: Day1Config::default(),
         threads: 1,
     };
-    c.bench_function("day1_stores_0p25_5vars", |b| b.iter(|| score_day1(&req).expect("score")));
+    c.bench_function("day1_stores_0p25_5vars", |b| {
+        b.iter(|| score_day1(&req).expect("score"))
+    });
 }
 
 criterion_group! {

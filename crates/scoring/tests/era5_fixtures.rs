@@ -26,7 +26,10 @@ fn fixture() -> &'static Fixture {
             &[dir.path().to_str().expect("utf-8 path")],
         )
         .expect("fixture script");
-        Fixture { _dir: dir, json: serde_json::from_str(&out).expect("fixture JSON") }
+        Fixture {
+            _dir: dir,
+            json: serde_json::from_str(&out).expect("fixture JSON"),
+        }
     })
 }
 
@@ -38,7 +41,11 @@ fn request(case: &str) -> Era5Request {
         climatology: j["climatology"].as_str().unwrap().to_string(),
         bearer_token: None,
         frozen_manifest: None,
-        gfs_init_time: j["gfs_init"].as_str().unwrap().parse::<DateTime<Utc>>().unwrap(),
+        gfs_init_time: j["gfs_init"]
+            .as_str()
+            .unwrap()
+            .parse::<DateTime<Utc>>()
+            .unwrap(),
         lead_hours: j["lead_hours"].as_u64().unwrap() as u32,
         config: Era5Config::default(),
     }
@@ -67,7 +74,9 @@ fn expected(case: &str) -> &'static Value {
 fn check_ok(case: &str) -> Era5LeadReport {
     let report = score_era5_lead(&request(case)).unwrap_or_else(|e| panic!("{case}: {e}"));
     let exp = &expected(case)["ok"]["variables"];
-    let exp = exp.as_array().unwrap_or_else(|| panic!("{case}: reference failed: {}", expected(case)));
+    let exp = exp
+        .as_array()
+        .unwrap_or_else(|| panic!("{case}: reference failed: {}", expected(case)));
     assert_eq!(report.variables.len(), 9);
     for (v, e) in report.variables.iter().zip(exp) {
         let w = |m: &str| format!("{case} {} {m}", v.variable);
@@ -78,9 +87,18 @@ fn check_ok(case: &str) -> Era5LeadReport {
         close_opt(v.skill, &e["skill"], &w("skill"));
         close_opt(v.mae, &e["mae"], &w("mae"));
         close_opt(v.bias, &e["bias"], &w("bias"));
-        close_opt(v.mean_bias_unweighted, &e["mean_bias_unweighted"], &w("mean bias"));
+        close_opt(
+            v.mean_bias_unweighted,
+            &e["mean_bias_unweighted"],
+            &w("mean bias"),
+        );
         close(v.coverage, e["coverage"].as_f64().unwrap(), &w("coverage"));
-        assert_eq!(v.edge_salvaged_points as u64, e["edge_salvaged_points"].as_u64().unwrap(), "{}", w("salvage"));
+        assert_eq!(
+            v.edge_salvaged_points as u64,
+            e["edge_salvaged_points"].as_u64().unwrap(),
+            "{}",
+            w("salvage")
+        );
         assert_eq!(
             v.climatology_filled_points as u64,
             e["climatology_filled_points"].as_u64().unwrap(),
@@ -140,7 +158,10 @@ fn perfect_forecast() {
 #[test]
 fn honest_forecast() {
     let r = check_ok("honest");
-    assert!(r.variables.iter().all(|v| v.skill.unwrap() > 0.0 && v.error.is_none()));
+    assert!(r
+        .variables
+        .iter()
+        .all(|v| v.skill.unwrap() > 0.0 && v.error.is_none()));
 }
 
 #[test]
@@ -183,5 +204,8 @@ fn missing_variable_fails_completeness() {
 fn wrong_lead_has_no_exact_time() {
     let mut req = request("honest");
     req.lead_hours = 30; // forecast holds 12/24/36 h, the truth only 0/24 h
-    assert!(matches!(score_era5_lead(&req), Err(Era5Error::Select { .. })));
+    assert!(matches!(
+        score_era5_lead(&req),
+        Err(Era5Error::Select { .. })
+    ));
 }

@@ -86,20 +86,42 @@ pub fn day1_stats(
 ) -> Result<Day1Stats, MetricError> {
     for other in [t, r, c] {
         if other.dim() != f.dim() {
-            return Err(MetricError::ShapeMismatch { left: f.dim(), right: other.dim() });
+            return Err(MetricError::ShapeMismatch {
+                left: f.dim(),
+                right: other.dim(),
+            });
         }
     }
     if w.len() != f.nrows() {
-        return Err(MetricError::WeightRows { weights: w.len(), rows: f.nrows() });
+        return Err(MetricError::WeightRows {
+            weights: w.len(),
+            rows: f.nrows(),
+        });
     }
-    let (f, t, r, c) = (f.as_standard_layout(), t.as_standard_layout(), r.as_standard_layout(), c.as_standard_layout());
+    let (f, t, r, c) = (
+        f.as_standard_layout(),
+        t.as_standard_layout(),
+        r.as_standard_layout(),
+        c.as_standard_layout(),
+    );
     let ncols = f.ncols().max(1);
     fn rows<'a>(a: &'a ndarray::CowArray<'_, f64, ndarray::Ix2>, ncols: usize) -> Vec<&'a [f64]> {
-        a.as_slice().map(|s| s.chunks_exact(ncols).collect()).unwrap_or_default()
+        a.as_slice()
+            .map(|s| s.chunks_exact(ncols).collect())
+            .unwrap_or_default()
     }
-    let (fr, tr, rr, cr) = (rows(&f, ncols), rows(&t, ncols), rows(&r, ncols), rows(&c, ncols));
+    let (fr, tr, rr, cr) = (
+        rows(&f, ncols),
+        rows(&t, ncols),
+        rows(&r, ncols),
+        rows(&c, ncols),
+    );
 
-    let mut a = PassA { min: f64::INFINITY, max: f64::NEG_INFINITY, ..PassA::default() };
+    let mut a = PassA {
+        min: f64::INFINITY,
+        max: f64::NEG_INFINITY,
+        ..PassA::default()
+    };
     for (i, &wi) in w.as_slice().iter().enumerate().take(fr.len()) {
         for (((&x, &y), &z), &k) in fr[i].iter().zip(tr[i]).zip(rr[i]).zip(cr[i]) {
             // x = F, y = T, z = R, k = C
@@ -216,7 +238,9 @@ mod tests {
     fn field(seed: u64, nan_every: usize) -> Array2<f64> {
         let mut s = seed;
         Array2::from_shape_fn((13, 17), |(i, j)| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             if nan_every > 0 && (i * 17 + j) % nan_every == 0 {
                 f64::NAN
             } else {
@@ -237,7 +261,10 @@ mod tests {
         let (fv, tv, rv, cv) = (f.view(), t.view(), r.view(), c.view());
         let s = day1_stats(&fv, &tv, &rv, &cv, &w).unwrap();
         close(s.clone_distance, clone_distance(&fv, &rv, &w).unwrap());
-        close(s.pattern_correlation, weighted_pearson(&fv, &rv, &w).unwrap());
+        close(
+            s.pattern_correlation,
+            weighted_pearson(&fv, &rv, &w).unwrap(),
+        );
         assert_eq!(s.forecast_min_max, nan_min_max(&fv));
         let sk = bias_corrected_skill(&fv, &tv, &rv, &w).unwrap();
         close(s.bias_correction, sk.bias_correction);
@@ -256,7 +283,14 @@ mod tests {
         let b = Array2::<f64>::zeros((2, 2));
         let w = LatWeights::uniform(13);
         assert!(day1_stats(&a.view(), &b.view(), &a.view(), &a.view(), &w).is_err());
-        assert!(day1_stats(&a.view(), &a.view(), &a.view(), &a.view(), &LatWeights::uniform(2)).is_err());
+        assert!(day1_stats(
+            &a.view(),
+            &a.view(),
+            &a.view(),
+            &a.view(),
+            &LatWeights::uniform(2)
+        )
+        .is_err());
         let nan = Array2::from_elem((13, 17), f64::NAN);
         let s = day1_stats(&nan.view(), &a.view(), &a.view(), &a.view(), &w).unwrap();
         assert_eq!(s.forecast_min_max, None);

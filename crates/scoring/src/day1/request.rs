@@ -182,7 +182,10 @@ pub fn score_day1(request: &Day1Request) -> Result<Day1Report, Day1Error> {
             reference: reference.field(spec, config)?,
             climatology: clim
                 .field(&spec.name, spec.level_hpa, valid)
-                .map_err(|source| Day1Error::Read { which: "climatology", source })?,
+                .map_err(|source| Day1Error::Read {
+                    which: "climatology",
+                    source,
+                })?,
         };
         score_variable(&input, config)
     };
@@ -192,7 +195,12 @@ pub fn score_day1(request: &Day1Request) -> Result<Day1Report, Day1Error> {
     let variables = parallel_map(&config.variables, request.threads, score_one)
         .into_iter()
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(aggregate(variables, config, Some(request.lead_hours), Some(valid)))
+    Ok(aggregate(
+        variables,
+        config,
+        Some(request.lead_hours),
+        Some(valid),
+    ))
 }
 
 /// Apply `f` to every item on up to `threads` scoped threads, keeping the input order.
@@ -221,7 +229,10 @@ pub fn parallel_map<T: Sync, R: Send>(
             })
             .collect();
         // A worker can only panic through `f`; propagate it as the sequential path would.
-        workers.into_iter().flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
     });
     out.sort_by_key(|(i, _)| *i);
     out.into_iter().map(|(_, r)| r).collect()

@@ -72,7 +72,10 @@ pub fn score_variable(
     let (penalty, clone_flag) = match config.clone_delta.get(&key) {
         Some(&delta) => {
             let p = clone_penalty(distance, delta, config.clone_gamma);
-            (p, p > 0.0 || distance < config.strict_clamp_fraction * delta)
+            (
+                p,
+                p > 0.0 || distance < config.strict_clamp_fraction * delta,
+            )
         }
         None => (0.0, false),
     };
@@ -91,7 +94,8 @@ pub fn score_variable(
             }
         }
     }
-    if !(pattern >= config.pattern_corr_threshold) {
+    // A NaN correlation fails the check too (decision documented in docs/scoring.md).
+    if pattern.is_nan() || pattern < config.pattern_corr_threshold {
         sanity_failures.push(format!(
             "pattern correlation {pattern} below {}",
             config.pattern_corr_threshold

@@ -94,7 +94,10 @@ mod tests {
         assert!(!has_extreme(&array![[1e12, -1e12]].view(), 1e12));
         assert_eq!(coverage_counts(&f.view(), &t.view()), (3, 1));
         let mut g = array![[1.0, N], [N, 2.0]];
-        assert_eq!(fill_from_climatology(&mut g, &array![[9.0, 8.0], [7.0, 6.0]].view()), 2);
+        assert_eq!(
+            fill_from_climatology(&mut g, &array![[9.0, 8.0], [7.0, 6.0]].view()),
+            2
+        );
         assert_eq!(g, array![[1.0, 8.0], [7.0, 2.0]]);
     }
 }

@@ -7,8 +7,9 @@
 //! of the input levels. A single level gets weight 1.
 
 /// The production's 13 pressure levels (hPa).
-pub const ERA5_LEVELS_HPA: [f64; 13] =
-    [50.0, 100.0, 150.0, 200.0, 250.0, 300.0, 400.0, 500.0, 600.0, 700.0, 850.0, 925.0, 1000.0];
+pub const ERA5_LEVELS_HPA: [f64; 13] = [
+    50.0, 100.0, 150.0, 200.0, 250.0, 300.0, 400.0, 500.0, 600.0, 700.0, 850.0, 925.0, 1000.0,
+];
 
 /// Normalised thickness weights for `levels` (any order; weights follow the input order).
 /// `None` when the levels are not finite and distinct.

@@ -104,6 +104,12 @@ impl Era5Error {
     /// injection, verify-on-read mismatches); other errors are `era5_scoring_failed`.
     pub fn is_verification_failure(&self) -> bool {
         matches!(self, Self::ExtremeValues { .. } | Self::NanInjection { .. })
-            || matches!(self, Self::Read { source: ZarrError::Verification(_), .. })
+            || matches!(
+                self,
+                Self::Read {
+                    source: ZarrError::Verification(_),
+                    ..
+                }
+            )
     }
 }

@@ -92,7 +92,11 @@ impl Era5LeadReport {
     pub fn to_lead_metrics(&self) -> LeadMetrics {
         LeadMetrics {
             lead_hours: self.lead_hours,
-            variables: self.variables.iter().map(Era5VariableResult::to_variable_metrics).collect(),
+            variables: self
+                .variables
+                .iter()
+                .map(Era5VariableResult::to_variable_metrics)
+                .collect(),
         }
     }
 }

@@ -44,7 +44,10 @@ impl std::fmt::Debug for Era5Request {
             .field("forecast", &self.forecast)
             .field("truth", &self.truth)
             .field("climatology", &self.climatology)
-            .field("bearer_token", &self.bearer_token.as_ref().map(|_| "<redacted>"))
+            .field(
+                "bearer_token",
+                &self.bearer_token.as_ref().map(|_| "<redacted>"),
+            )
             .field("gfs_init_time", &self.gfs_init_time)
             .field("lead_hours", &self.lead_hours)
             .finish()
@@ -78,7 +81,12 @@ impl Source {
         let time_index = nearest_time(&times, valid, TimeDelta::zero())
             .map_err(|source| Era5Error::Select { which, source })?;
         let levels = ds.pressure_levels().map_err(read)?.unwrap_or_default();
-        Ok(Self { ds, which, time_index, levels })
+        Ok(Self {
+            ds,
+            which,
+            time_index,
+            levels,
+        })
     }
 
     fn has(&self, var: &str) -> bool {
@@ -113,8 +121,11 @@ pub fn score_era5_lead(request: &Era5Request) -> Result<Era5LeadReport, Era5Erro
     let plain = OpenOptions::default();
     let forecast = Source::open(&request.forecast, &miner, "forecast", valid)?;
     let truth = Source::open(&request.truth, &plain, "truth", valid)?;
-    let clim = Climatology::open(&request.climatology, &plain)
-        .map_err(|source| Era5Error::Read { which: "climatology", source })?;
+    let clim =
+        Climatology::open(&request.climatology, &plain).map_err(|source| Era5Error::Read {
+            which: "climatology",
+            source,
+        })?;
 
     let wanted: Vec<(&String, bool)> = config
         .surface_variables
@@ -126,14 +137,20 @@ pub fn score_era5_lead(request: &Era5Request) -> Result<Era5LeadReport, Era5Erro
     for (var, _) in &wanted {
         for src in [&forecast, &truth] {
             if !src.has(var) {
-                return Err(Era5Error::MissingVariable { variable: var.to_string(), which: src.which });
+                return Err(Era5Error::MissingVariable {
+                    variable: var.to_string(),
+                    which: src.which,
+                });
             }
         }
     }
     let mut variables: Vec<Era5VariableResult> = Vec::with_capacity(wanted.len());
     for (var, atmospheric) in wanted {
-        let levels: Vec<Option<f64>> =
-            if atmospheric { config.levels_hpa.iter().map(|&l| Some(l)).collect() } else { vec![None] };
+        let levels: Vec<Option<f64>> = if atmospheric {
+            config.levels_hpa.iter().map(|&l| Some(l)).collect()
+        } else {
+            vec![None]
+        };
         let mut fields = Vec::with_capacity(levels.len());
         for level in levels {
             fields.push(Era5LevelFields {
@@ -142,7 +159,10 @@ pub fn score_era5_lead(request: &Era5Request) -> Result<Era5LeadReport, Era5Erro
                 truth: truth.field(var, level)?,
                 climatology: clim
                     .field(var, level, valid)
-                    .map_err(|source| Era5Error::Read { which: "climatology", source })?,
+                    .map_err(|source| Era5Error::Read {
+                        which: "climatology",
+                        source,
+                    })?,
             });
         }
         let input = Era5VariableInput {
@@ -153,5 +173,9 @@ pub fn score_era5_lead(request: &Era5Request) -> Result<Era5LeadReport, Era5Erro
         };
         variables.push(score_era5_variable(&input, config)?);
     }
-    Ok(Era5LeadReport { lead_hours: request.lead_hours, valid_time: valid, variables })
+    Ok(Era5LeadReport {
+        lead_hours: request.lead_hours,
+        valid_time: valid,
+        variables,
+    })
 }

@@ -8,8 +8,23 @@ pub fn accepted_units(variable: &str) -> Option<&'static [&'static str]> {
         "2t" | "t" => &["K", "kelvin", "Kelvin"],
         "10u" | "10v" | "u" | "v" => &["m s-1", "m s**-1", "m/s", "m s^-1", "m.s-1"],
         "msl" => &["Pa", "pascal"],
-        "z" => &["m2 s-2", "m**2 s**-2", "m^2/s^2", "m^2 s^-2", "m2/s2", "m**2/s**2"],
-        "q" => &["1", "kg kg-1", "kg kg**-1", "kg/kg", "dimensionless", "-", ""],
+        "z" => &[
+            "m2 s-2",
+            "m**2 s**-2",
+            "m^2/s^2",
+            "m^2 s^-2",
+            "m2/s2",
+            "m**2/s**2",
+        ],
+        "q" => &[
+            "1",
+            "kg kg-1",
+            "kg kg**-1",
+            "kg/kg",
+            "dimensionless",
+            "-",
+            "",
+        ],
         _ => return None,
     })
 }
@@ -17,7 +32,9 @@ pub fn accepted_units(variable: &str) -> Option<&'static [&'static str]> {
 /// Check a `units` attribute: `Ok` when missing or accepted, else the expected canonical unit.
 pub fn check_units(variable: &str, units: Option<&str>) -> Result<(), &'static str> {
     let Some(found) = units else { return Ok(()) };
-    let Some(accepted) = accepted_units(variable) else { return Ok(()) };
+    let Some(accepted) = accepted_units(variable) else {
+        return Ok(());
+    };
     if accepted.iter().any(|a| *a == found.trim()) {
         Ok(())
     } else {

@@ -55,8 +55,10 @@ struct Prepared {
 }
 
 fn regrid(f: &Field2, target: &Arc<Grid>, variable: &str) -> Result<Field2, Era5Error> {
-    interp_to_grid(f, target)
-        .map_err(|source| Era5Error::Interp { variable: variable.to_string(), source })
+    interp_to_grid(f, target).map_err(|source| Era5Error::Interp {
+        variable: variable.to_string(),
+        source,
+    })
 }
 
 /// Score one variable. Miner-level failures (manipulation, coverage, non-finite surface ACC,
@@ -83,7 +85,10 @@ pub fn score_era5_variable(
         units: input.forecast_units.clone(),
         error: None,
     };
-    for (who, units) in [("forecast", &input.forecast_units), ("truth", &input.truth_units)] {
+    for (who, units) in [
+        ("forecast", &input.forecast_units),
+        ("truth", &input.truth_units),
+    ] {
         if let Err(expected) = check_units(var, units.as_deref()) {
             result.error = Some(format!(
                 "{who} units `{}` are not the expected `{expected}`",
@@ -113,17 +118,30 @@ pub fn score_era5_variable(
             result.edge_salvaged_points += edge_salvage(&mut forecast.values);
         }
         if has_extreme(&forecast.values.view(), config.extreme_value_threshold) {
-            return Err(Era5Error::ExtremeValues { variable: var.to_string(), level_hpa: lvl.level_hpa });
+            return Err(Era5Error::ExtremeValues {
+                variable: var.to_string(),
+                level_hpa: lvl.level_hpa,
+            });
         }
         let (t, c) = coverage_counts(&forecast.values.view(), &lvl.truth.values.view());
         total += t;
         covered += c;
-        prepared.push(Prepared { forecast, climatology });
+        prepared.push(Prepared {
+            forecast,
+            climatology,
+        });
     }
-    let coverage = if total == 0 { 0.0 } else { covered as f64 / total as f64 };
+    let coverage = if total == 0 {
+        0.0
+    } else {
+        covered as f64 / total as f64
+    };
     result.coverage = coverage;
     if coverage < config.nan_injection_coverage {
-        return Err(Era5Error::NanInjection { variable: var.to_string(), coverage });
+        return Err(Era5Error::NanInjection {
+            variable: var.to_string(),
+            coverage,
+        });
     }
     if coverage < config.min_finite_coverage {
         return Err(Era5Error::InsufficientCoverage {
@@ -139,8 +157,11 @@ pub fn score_era5_variable(
         result.climatology_filled_points +=
             fill_from_climatology(&mut prep.forecast.values, &prep.climatology.values.view());
         let w = LatWeights::cos_lat(&lvl.truth.grid.lat);
-        let (f, t, c) =
-            (prep.forecast.values.view(), lvl.truth.values.view(), prep.climatology.values.view());
+        let (f, t, c) = (
+            prep.forecast.values.view(),
+            lvl.truth.values.view(),
+            prep.climatology.values.view(),
+        );
         let mse = weighted_mse(&f, &t, &w)?;
         let acc = anomaly_correlation(&f, &t, &c, &w)?;
         let skill = bias_corrected_skill(&f, &t, &c, &w)?.skill;
@@ -176,7 +197,13 @@ pub fn score_era5_variable(
     result.rmse = result.mse.map(f64::sqrt);
     result.mae = wsum(|l| l.mae);
     result.bias = wsum(|l| l.bias);
-    result.skill = finite(result.levels.iter().map(|l| l.weight * l.skill.unwrap_or(0.0)).sum());
+    result.skill = finite(
+        result
+            .levels
+            .iter()
+            .map(|l| l.weight * l.skill.unwrap_or(0.0))
+            .sum(),
+    );
     result.mean_bias_unweighted = finite(bias_sum / bias_n as f64);
     if nan_acc_levels.is_empty() {
         result.acc = wsum(|l| l.acc);

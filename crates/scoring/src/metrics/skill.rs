@@ -75,26 +75,36 @@ pub fn anomaly_correlation(
 ) -> Result<f64, MetricError> {
     for other in [truth, climatology] {
         if other.dim() != forecast.dim() {
-            return Err(MetricError::ShapeMismatch { left: forecast.dim(), right: other.dim() });
+            return Err(MetricError::ShapeMismatch {
+                left: forecast.dim(),
+                right: other.dim(),
+            });
         }
     }
     if w.len() != forecast.nrows() {
-        return Err(MetricError::WeightRows { weights: w.len(), rows: forecast.nrows() });
+        return Err(MetricError::WeightRows {
+            weights: w.len(),
+            rows: forecast.nrows(),
+        });
     }
     // Pass 1: unweighted sums of each anomaly over its own non-NaN points (for the std guard)
     // and weighted sums over the points where both anomalies exist (for the correlation).
     let mut m = Moments::default();
     let ws = w.as_slice();
-    Zip::indexed(forecast).and(truth).and(climatology).for_each(|(i, _), &f, &t, &c| {
-        m.first(ws[i], f - c, t - c)
-    });
+    Zip::indexed(forecast)
+        .and(truth)
+        .and(climatology)
+        .for_each(|(i, _), &f, &t, &c| m.first(ws[i], f - c, t - c));
     let (fa_mean, ta_mean) = (m.fa_sum / m.fa_n as f64, m.ta_sum / m.ta_n as f64);
     let (wa_mean, wb_mean) = (m.wa / m.w, m.wb / m.w);
     // Pass 2: centred sums.
     let mut c2 = Centred::default();
-    Zip::indexed(forecast).and(truth).and(climatology).for_each(|(i, _), &f, &t, &c| {
-        c2.add(ws[i], f - c, t - c, (fa_mean, ta_mean), (wa_mean, wb_mean))
-    });
+    Zip::indexed(forecast)
+        .and(truth)
+        .and(climatology)
+        .for_each(|(i, _), &f, &t, &c| {
+            c2.add(ws[i], f - c, t - c, (fa_mean, ta_mean), (wa_mean, wb_mean))
+        });
     let sf = (c2.fa_ss / m.fa_n as f64).sqrt();
     let st = (c2.ta_ss / m.ta_n as f64).sqrt();
     if sf < ACC_MIN_STD || st < ACC_MIN_STD {

@@ -174,8 +174,11 @@ mod tests {
         // uses [0,10] because interp1d clips the index to 1; 10 uses [0,10]; 15, 20 use [10,20]).
         // Along latitude the NaN row (lat 2) is read by target lat 2 (interval [1, 2]) only.
         let src = grid(&[2.0, 1.0, 0.0], &[0.0, 10.0, 20.0]);
-        let f = Field2::new(src, array![[1.0, f64::NAN, 3.0], [1.0, 2.0, 3.0], [1.0, 2.0, 3.0]])
-            .unwrap();
+        let f = Field2::new(
+            src,
+            array![[1.0, f64::NAN, 3.0], [1.0, 2.0, 3.0], [1.0, 2.0, 3.0]],
+        )
+        .unwrap();
         let tgt = grid(&[2.0, 1.0, 0.0], &[0.0, 10.0, 15.0, 20.0]);
         let out = interp_to_grid(&f, &tgt).unwrap();
         assert!(out.values.row(0).iter().all(|v| v.is_nan()));
@@ -187,7 +190,10 @@ mod tests {
     fn cow_borrows_on_the_same_grid() {
         let g = grid(&[10.0, 0.0], &[0.0, 1.0]);
         let f = Field2::new(g.clone(), array![[1.0, 2.0], [3.0, 4.0]]).unwrap();
-        assert!(matches!(interp_to_grid_cow(&f, &g).unwrap(), Cow::Borrowed(_)));
+        assert!(matches!(
+            interp_to_grid_cow(&f, &g).unwrap(),
+            Cow::Borrowed(_)
+        ));
         let other = grid(&[10.0, 5.0, 0.0], &[0.0, 1.0]);
         let out = interp_to_grid_cow(&f, &other).unwrap();
         assert!(matches!(out, Cow::Owned(_)));

@@ -22,7 +22,11 @@ use crate::cli::BenchScoreArgs;
 /// The repository root: `--repo`, else the source tree this binary was built from.
 fn repo_root(args: &BenchScoreArgs) -> PathBuf {
     args.repo.clone().unwrap_or_else(|| {
-        Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).map(Path::to_path_buf).unwrap_or_default()
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .ancestors()
+            .nth(2)
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
     })
 }
 
@@ -46,7 +50,11 @@ fn run_py(py: &Path, script: &Path, args: &[&str]) -> anyhow::Result<String> {
         .output()
         .with_context(|| format!("starting {}", py.display()))?;
     if !out.status.success() {
-        bail!("{} failed: {}", script.display(), String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "{} failed: {}",
+            script.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -82,20 +90,28 @@ fn decode_only(req: &Day1Request, threads: usize) -> anyhow::Result<()> {
     }
     let read_all = |spec: &VariableSpec| -> anyhow::Result<()> {
         for (ds, ti, levels) in &sources {
-            let li = spec.level_hpa.map(|l| nearest_level(levels, l, 10.0)).transpose()?;
+            let li = spec
+                .level_hpa
+                .map(|l| nearest_level(levels, l, 10.0))
+                .transpose()?;
             std::hint::black_box(ds.read_field(&spec.name, *ti, li)?);
         }
         std::hint::black_box(clim.field(&spec.name, spec.level_hpa, valid)?);
         Ok(())
     };
-    parallel_map(&req.config.variables, threads, read_all).into_iter().collect()
+    parallel_map(&req.config.variables, threads, read_all)
+        .into_iter()
+        .collect()
 }
 
 /// Run the benchmark.
 pub fn run(args: &BenchScoreArgs) -> anyhow::Result<ExitCode> {
     let repo = repo_root(args);
     let py = python(&repo);
-    let dir = args.dir.clone().unwrap_or_else(|| std::env::temp_dir().join("gaia-bench-score"));
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join("gaia-bench-score"));
     let dir_s = dir.to_str().context("the store directory must be UTF-8")?;
     let fixture = repo.join("scripts/fixtures/scoring_day1.py");
     let meta_path = dir.join("fixture.json");
@@ -103,12 +119,27 @@ pub fn run(args: &BenchScoreArgs) -> anyhow::Result<ExitCode> {
         std::fs::read_to_string(&meta_path)?
     } else {
         eprintln!("generating 0.25° stores in {dir_s} (once) ...");
-        let out = run_py(&py, &fixture, &[dir_s, "--grid-deg", "0.25", "--no-expected", "--cases", "honest"])?;
+        let out = run_py(
+            &py,
+            &fixture,
+            &[
+                dir_s,
+                "--grid-deg",
+                "0.25",
+                "--no-expected",
+                "--cases",
+                "honest",
+            ],
+        )?;
         std::fs::write(&meta_path, &out)?;
         out
     };
     let j: Value = serde_json::from_str(&meta)?;
-    let s = |v: &Value| v.as_str().map(str::to_string).context("fixture JSON lacks a path");
+    let s = |v: &Value| {
+        v.as_str()
+            .map(str::to_string)
+            .context("fixture JSON lacks a path")
+    };
     let req = Day1Request {
         forecast: s(&j["cases"]["honest"]["forecast"])?,
         truth: s(&j["cases"]["honest"]["truth"])?,
@@ -147,7 +178,16 @@ pub fn run(args: &BenchScoreArgs) -> anyhow::Result<ExitCode> {
     let py_out = run_py(
         &py,
         &reference,
-        &[&req.forecast, &req.truth, &req.reference, &req.climatology, &init, "12", "--time", &py_runs],
+        &[
+            &req.forecast,
+            &req.truth,
+            &req.reference,
+            &req.climatology,
+            &init,
+            "12",
+            "--time",
+            &py_runs,
+        ],
     )?;
     let py_json: Value = serde_json::from_str(py_out.trim())?;
     let py_secs: Vec<f64> = py_json["seconds"]
@@ -158,14 +198,31 @@ pub fn run(args: &BenchScoreArgs) -> anyhow::Result<ExitCode> {
         .collect();
     let py_score = py_json["score"].as_f64().unwrap_or(f64::NAN);
     let p = median(py_secs);
-    println!("Day-1 benchmark, 0.25° (721 x 1440), 5 variables, stores in {dir_s}, median of {runs}");
-    println!("  python reference (xarray/xskillscore)   {:>9.1} ms   score {py_score:.9}", p * 1e3);
+    println!(
+        "Day-1 benchmark, 0.25° (721 x 1440), 5 variables, stores in {dir_s}, median of {runs}"
+    );
+    println!(
+        "  python reference (xarray/xskillscore)   {:>9.1} ms   score {py_score:.9}",
+        p * 1e3
+    );
     for (threads, o, d) in figures {
         println!("  threads = {threads}");
-        println!("    ours (score_day1)                     {:>9.1} ms   score {score:.9}", o * 1e3);
-        println!("    decode-only floor                     {:>9.1} ms", d * 1e3);
-        println!("    speed-up vs python                    {:>9.1} x   (goal >= 20)", p / o);
-        println!("    ours / decode floor                   {:>9.2} x   (goal <= 1.5)", o / d);
+        println!(
+            "    ours (score_day1)                     {:>9.1} ms   score {score:.9}",
+            o * 1e3
+        );
+        println!(
+            "    decode-only floor                     {:>9.1} ms",
+            d * 1e3
+        );
+        println!(
+            "    speed-up vs python                    {:>9.1} x   (goal >= 20)",
+            p / o
+        );
+        println!(
+            "    ours / decode floor                   {:>9.2} x   (goal <= 1.5)",
+            o / d
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

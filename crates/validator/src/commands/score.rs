@@ -129,7 +129,10 @@ fn era5(args: &ScoreEra5Args) -> anyhow::Result<ExitCode> {
                             num(v.acc),
                             num(v.skill),
                             v.coverage,
-                            v.error.as_ref().map(|e| format!("  error: {e}")).unwrap_or_default()
+                            v.error
+                                .as_ref()
+                                .map(|e| format!("  error: {e}"))
+                                .unwrap_or_default()
                         );
                     }
                 }
@@ -151,5 +154,9 @@ fn era5(args: &ScoreEra5Args) -> anyhow::Result<ExitCode> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&out)?);
     }
-    Ok(if any_failed { ExitCode::from(2) } else { ExitCode::SUCCESS })
+    Ok(if any_failed {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
