@@ -623,6 +623,7 @@ const QUARANTINE_EXPIRED: &str = "UPDATE work_ledger
 pub(crate) async fn claim_job(
     pool: &PgPool,
     claimer: &str,
+    type_prefix: &str,
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
 ) -> Res<Option<Job>> {
@@ -649,6 +650,7 @@ pub(crate) async fn claim_job(
         "WITH next AS (
              SELECT id FROM work_ledger
              WHERE attempts < max_attempts
+               AND substr(job_type, 1, length($4)) = $4
                AND ((status IN ('pending', 'retry_scheduled') AND scheduled_at <= $2
                      AND (next_retry_at IS NULL OR next_retry_at <= $2))
                     OR (status = 'in_progress' AND lease_expires_at <= $2))
@@ -664,6 +666,7 @@ pub(crate) async fn claim_job(
     .bind(claimer)
     .bind(now)
     .bind(lease_until)
+    .bind(type_prefix)
     .fetch_optional(&mut *tx)
     .await?;
     tx.commit().await?;

@@ -70,6 +70,22 @@ impl Store {
         now: DateTime<Utc>,
         lease: Duration,
     ) -> StoreResult<Option<Job>> {
+        self.claim_job_of_type(claimer, "", now, lease).await
+    }
+
+    /// As [`Store::claim_job`], but only jobs whose `job_type` starts with `type_prefix` (e.g.
+    /// `"weather."` for a heavy worker; `""` matches every job). The prefix is compared exactly
+    /// (case-sensitive, no wildcards) on both backends.
+    ///
+    /// # Errors
+    /// As [`Store::claim_job`].
+    pub async fn claim_job_of_type(
+        &self,
+        claimer: &str,
+        type_prefix: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> StoreResult<Option<Job>> {
         check_claimer(claimer)?;
         let lease = chrono::Duration::from_std(lease)
             .ok()
@@ -80,7 +96,11 @@ impl Store {
             })?;
         let until = now + lease;
         on_backend!(self, "claim_job", |q, p| q::claim_job(
-            p, claimer, now, until
+            p,
+            claimer,
+            type_prefix,
+            now,
+            until
         ))
     }
 

@@ -114,6 +114,27 @@ pub async fn claim_respects_priority_schedule_and_lease_holder(store: &Store) {
         .unwrap();
     assert_eq!(due.id, later.job_id);
 
+    // Type filter: a worker asking for `metagraph.` jobs never gets `weather.` ones.
+    let mut sync = job("sync", 500, 3, t0());
+    sync.job_type = "metagraph.sync".into();
+    let sync = store.enqueue_job(&sync, t0()).await.unwrap();
+    let mut weather_like = job("weather_like", 1, 3, t0());
+    weather_like.job_type = "weather_x.other".into();
+    store.enqueue_job(&weather_like, t0()).await.unwrap();
+    assert!(
+        store
+            .claim_job_of_type("u1", "weather.", t0(), LEASE)
+            .await
+            .unwrap()
+            .is_none(),
+        "`weather_x.` must not match the `weather.` prefix"
+    );
+    let got = store
+        .claim_job_of_type("u2", "metagraph.", t0(), LEASE)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.id, sync.job_id);
     assert!(store
         .complete_job(99999, "w1", None, t0())
         .await
