@@ -2,6 +2,7 @@
 //! ERA5 grid, edge salvage, manipulation and coverage checks, climatology fill, then per-level
 //! MSE/ACC/skill/MAE/bias combined with the thickness weights.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::field::{Field2, Grid};
@@ -9,7 +10,7 @@ use crate::metrics::{
     anomaly_correlation, bias_corrected_skill, weighted_bias, weighted_mae, weighted_mse,
     LatWeights,
 };
-use crate::regrid::interp_to_grid;
+use crate::regrid::{interp_to_grid, interp_to_grid_cow};
 
 use super::checks::{coverage_counts, edge_salvage, fill_from_climatology, has_extreme};
 use super::config::Era5Config;
@@ -49,9 +50,9 @@ pub struct Era5VariableInput {
 }
 
 /// A level after the checks: forecast (filled) and climatology on the truth grid.
-struct Prepared {
+struct Prepared<'a> {
     forecast: Field2,
-    climatology: Field2,
+    climatology: Cow<'a, Field2>,
 }
 
 fn regrid(f: &Field2, target: &Arc<Grid>, variable: &str) -> Result<Field2, Era5Error> {
@@ -113,7 +114,11 @@ pub fn score_era5_variable(
     for lvl in &input.levels {
         let target = &lvl.truth.grid;
         let mut forecast = regrid(&lvl.forecast, target, var)?;
-        let climatology = regrid(&lvl.climatology, target, var)?;
+        let climatology =
+            interp_to_grid_cow(&lvl.climatology, target).map_err(|source| Era5Error::Interp {
+                variable: var.to_string(),
+                source,
+            })?;
         if config.edge_salvage {
             result.edge_salvaged_points += edge_salvage(&mut forecast.values);
         }
