@@ -52,6 +52,7 @@ fn day1_and_era5_scores_run_through_the_pool() {
             lead_hours: d1["lead_hours"].as_f64().unwrap(),
             valid_time: None,
             config: day1::Day1Config::default(),
+            threads: 1,
         };
         let payload = serde_json::to_value(&req).unwrap();
         same_through_pool(&v, "weather.score.day1", &format!("d1-{name}"), payload, day1::score_day1(&req));
@@ -102,6 +103,22 @@ fn score_row_and_weights_run_through_the_pool() {
     let empty = json!({ "now": now, "rows": [], "nodes": [] });
     let req: weights::WeightsRequest = serde_json::from_value(empty.clone()).unwrap();
     same_through_pool(&v, "weights.calculate", "w-2", empty, weights::calculate_weights(&req));
+
+    // §4.4: two leads with all nine variables, one lead missing a variable.
+    let vars = ["2t", "msl", "10u", "10v", "t", "u", "v", "q", "z"];
+    let lead = |h: u32, n: usize| {
+        let variables: Vec<Value> = vars[..n]
+            .iter()
+            .enumerate()
+            .map(|(i, v)| json!({"variable": v, "skill": 0.3 + 0.05 * i as f64, "acc": 0.8, "rmse": 1.0 + i as f64}))
+            .collect();
+        json!({"lead_hours": h, "variables": variables})
+    };
+    for (id, leads) in [("ov-1", vec![lead(24, 9), lead(48, 9)]), ("ov-2", vec![lead(24, 9), lead(72, 8)])] {
+        let payload = json!({"leads": leads, "day1_score": 0.4});
+        let req: aggregate::OverallRequest = serde_json::from_value(payload.clone()).unwrap();
+        same_through_pool(&v, "weather.score.overall", id, payload, aggregate::aggregate_overall(&req));
+    }
 
     let row_payload = aggregate_row_example();
     let req: aggregate::ScoreRowRequest = serde_json::from_value(row_payload.clone()).unwrap();

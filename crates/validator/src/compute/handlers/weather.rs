@@ -6,6 +6,7 @@
 //! | `weather.verify.manifest` | `gaia_scoring::verify::verify_manifest` |
 //! | `weather.score.day1` | `gaia_scoring::day1::score_day1` |
 //! | `weather.score.era5` | `gaia_scoring::era5::score_era5_lead` |
+//! | `weather.score.overall` | `gaia_scoring::aggregate::aggregate_overall` (per-lead and overall, §4.4) |
 //! | `weather.score.row` | `gaia_scoring::aggregate::build_score_row` |
 //! | `weights.calculate` | `gaia_scoring::weights::calculate_weights` |
 
@@ -18,6 +19,7 @@ pub fn register(registry: &mut HandlerRegistry) {
     registry.register_typed("weather.verify.manifest", |req: verify::VerifyManifestRequest| verify::verify_manifest(&req));
     registry.register_typed("weather.score.day1", |req: day1::Day1Request| day1::score_day1(&req));
     registry.register_typed("weather.score.era5", |req: era5::Era5Request| era5::score_era5_lead(&req));
+    registry.register_typed("weather.score.overall", |req: aggregate::OverallRequest| aggregate::aggregate_overall(&req));
     registry.register_typed("weather.score.row", |req: aggregate::ScoreRowRequest| aggregate::build_score_row(&req));
     registry.register_typed("weights.calculate", |req: weights::WeightsRequest| weights::calculate_weights(&req));
 }
@@ -32,7 +34,14 @@ mod tests {
         register(&mut reg);
         assert_eq!(
             reg.task_names(),
-            ["weather.score.day1", "weather.score.era5", "weather.score.row", "weather.verify.manifest", "weights.calculate"]
+            [
+                "weather.score.day1",
+                "weather.score.era5",
+                "weather.score.overall",
+                "weather.score.row",
+                "weather.verify.manifest",
+                "weights.calculate"
+            ]
         );
     }
 
