@@ -3,7 +3,7 @@
 //!
 //! | task | function |
 //! |---|---|
-//! | `weather.verify.manifest` | `gaia_scoring::verify::verify_manifest` |
+//! | `weather.verify.manifest` | `gaia_scoring::verify::handle_verify_manifest` |
 //! | `weather.score.day1` | `gaia_scoring::day1::score_day1` |
 //! | `weather.score.era5` | `gaia_scoring::era5::score_era5_lead` |
 //! | `weather.score.overall` | `gaia_scoring::aggregate::aggregate_overall` (per-lead and overall, §4.4) |
@@ -16,7 +16,9 @@ use crate::compute::HandlerRegistry;
 
 /// Register the weather and weight handlers.
 pub fn register(registry: &mut HandlerRegistry) {
-    registry.register_typed("weather.verify.manifest", |req: verify::VerifyManifestRequest| verify::verify_manifest(&req));
+    // Either the manifest bytes the engine fetched, or the store URL for the worker to fetch
+    // (`handle_verify_manifest` picks by the payload's shape).
+    registry.register_typed(verify::VERIFY_MANIFEST_TASK, |req: serde_json::Value| verify::handle_verify_manifest(&req));
     registry.register_typed("weather.score.day1", |req: day1::Day1Request| day1::score_day1(&req));
     registry.register_typed("weather.score.era5", |req: era5::Era5Request| era5::score_era5_lead(&req));
     registry.register_typed("weather.score.overall", |req: aggregate::OverallRequest| aggregate::aggregate_overall(&req));
@@ -53,7 +55,9 @@ mod tests {
         let ctx = crate::compute::JobContext { job_id: "j", shm_dir: std::path::Path::new("/tmp"), shared: &shared, segment_prefix: "p" };
         for task in reg.task_names() {
             let err = reg.get(&task).unwrap()(&ctx, &serde_json::json!({"nonsense": true})).unwrap_err();
-            assert!(err.to_string().contains(&format!("bad payload for {task}")), "{task}: {err}");
+            let text = err.to_string();
+            let named = text.contains(&format!("bad payload for {task}")) || text.contains("bad request: missing field");
+            assert!(named, "{task}: {err}");
         }
     }
 }
