@@ -5,9 +5,13 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use criterion::{criterion_group, criterion_main, Criterion};
-use gaia_scoring::day1::{score_day1, score_day1_fields, Day1Config, Day1Fields, Day1Request};
+use gaia_scoring::day1::{
+    parallel_map, score_day1, score_day1_fields, Day1Config, Day1Fields, Day1Request,
+};
+use gaia_scoring::regrid::{nearest_level, nearest_time};
+use gaia_scoring::zarr::{Climatology, Dataset, OpenOptions};
 use gaia_scoring::{Field2, Grid};
 use ndarray::Array2;
 
@@ -88,8 +92,42 @@ fn bench_stores(c: &mut Criterion) {
         config: Day1Config::default(),
         threads: 1,
     };
-    c.bench_function("day1_stores_0p25_5vars", |b| {
-        b.iter(|| score_day1(&req).expect("score"))
+    for threads in [1, 2] {
+        let mut r = req.clone();
+        r.threads = threads;
+        c.bench_function(&format!("day1_stores_0p25_5vars_threads{threads}"), |b| {
+            b.iter(|| score_day1(&r).expect("score"))
+        });
+        c.bench_function(
+            &format!("day1_decode_only_0p25_5vars_threads{threads}"),
+            |b| b.iter(|| decode_only(&r, threads)),
+        );
+    }
+}
+
+/// Read every field the Day-1 score reads, once (the floor the score is compared with).
+fn decode_only(req: &Day1Request, threads: usize) {
+    let valid = req.valid_time();
+    let opts = OpenOptions::default();
+    let clim = Climatology::open(&req.climatology, &opts).expect("climatology");
+    let sources: Vec<_> = [&req.forecast, &req.truth, &req.reference]
+        .iter()
+        .map(|loc| {
+            let ds = Dataset::open(loc, &opts).expect("store");
+            let ti = nearest_time(&ds.times().expect("times"), valid, TimeDelta::hours(12))
+                .expect("time");
+            let levels = ds.pressure_levels().expect("levels").unwrap_or_default();
+            (ds, ti, levels)
+        })
+        .collect();
+    parallel_map(&req.config.variables, threads, |spec| {
+        for (ds, ti, levels) in &sources {
+            let li = spec
+                .level_hpa
+                .map(|l| nearest_level(levels, l, 10.0).expect("level"));
+            std::hint::black_box(ds.read_field(&spec.name, *ti, li).expect("read"));
+        }
+        std::hint::black_box(clim.field(&spec.name, spec.level_hpa, valid).expect("clim"));
     });
 }
 
