@@ -93,7 +93,10 @@ pub fn decode(body: &[u8]) -> Result<Message, FrameError> {
 /// Write one frame.
 pub fn write_frame(writer: &mut impl Write, message: &Message) -> Result<(), FrameError> {
     let body = encode(message)?;
-    let len = u32::try_from(body.len()).map_err(|_| FrameError::TooLarge { len: body.len(), max: u32::MAX as usize })?;
+    let len = u32::try_from(body.len()).map_err(|_| FrameError::TooLarge {
+        len: body.len(),
+        max: u32::MAX as usize,
+    })?;
     let mut buf = Vec::with_capacity(4 + body.len());
     buf.extend_from_slice(&len.to_be_bytes());
     buf.extend_from_slice(&body);
@@ -142,7 +145,11 @@ mod tests {
     use std::io::Cursor;
 
     fn sample() -> Message {
-        Message::Work(WorkUnit::new("j1", "sys.echo", serde_json::json!({"x": [1, 2.5, "é"]})))
+        Message::Work(WorkUnit::new(
+            "j1",
+            "sys.echo",
+            serde_json::json!({"x": [1, 2.5, "é"]}),
+        ))
     }
 
     #[test]
@@ -158,12 +165,22 @@ mod tests {
             execution_time_ms: 0.5,
         };
         let messages = vec![
-            Message::Hello { protocol_version: PROTOCOL_VERSION, pid: 3, name: "compute-1".into() },
-            Message::Welcome { protocol_version: PROTOCOL_VERSION },
-            Message::Refused { reason: "version".into() },
+            Message::Hello {
+                protocol_version: PROTOCOL_VERSION,
+                pid: 3,
+                name: "compute-1".into(),
+            },
+            Message::Welcome {
+                protocol_version: PROTOCOL_VERSION,
+            },
+            Message::Refused {
+                reason: "version".into(),
+            },
             sample(),
             Message::Result(result),
-            Message::Goodbye { reason: "recycle".into() },
+            Message::Goodbye {
+                reason: "recycle".into(),
+            },
             Message::Shutdown,
         ];
         let mut buf = Vec::new();
@@ -181,7 +198,9 @@ mod tests {
     fn oversized_frame_is_refused_before_reading_the_body() {
         let mut cur = Cursor::new(u32::MAX.to_be_bytes().to_vec());
         match read_frame(&mut cur, 1024) {
-            Err(FrameError::TooLarge { len, max }) => assert_eq!((len, max), (u32::MAX as usize, 1024)),
+            Err(FrameError::TooLarge { len, max }) => {
+                assert_eq!((len, max), (u32::MAX as usize, 1024))
+            }
             other => panic!("expected TooLarge, got {other:?}"),
         }
     }
@@ -190,10 +209,19 @@ mod tests {
     fn garbage_and_truncation_are_named_errors() {
         let mut garbage = 5u32.to_be_bytes().to_vec();
         garbage.extend_from_slice(b"\xff\x00zz!");
-        assert!(matches!(read_frame(&mut Cursor::new(garbage), 1024), Err(FrameError::Malformed(_))));
+        assert!(matches!(
+            read_frame(&mut Cursor::new(garbage), 1024),
+            Err(FrameError::Malformed(_))
+        ));
         let mut short = 10u32.to_be_bytes().to_vec();
         short.extend_from_slice(b"{}");
-        assert!(matches!(read_frame(&mut Cursor::new(short), 1024), Err(FrameError::Truncated)));
-        assert!(matches!(read_frame(&mut Cursor::new(vec![0u8, 1]), 1024), Err(FrameError::Truncated)));
+        assert!(matches!(
+            read_frame(&mut Cursor::new(short), 1024),
+            Err(FrameError::Truncated)
+        ));
+        assert!(matches!(
+            read_frame(&mut Cursor::new(vec![0u8, 1]), 1024),
+            Err(FrameError::Truncated)
+        ));
     }
 }

@@ -123,7 +123,9 @@ fn check_name(name: &str) -> Result<(), ShmError> {
     let ok = !name.is_empty()
         && name.len() <= 200
         && !name.starts_with('.')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
     if ok {
         Ok(())
     } else {
@@ -153,8 +155,16 @@ impl SharedArray {
         check_name(name)?;
         let len = byte_len(shape, dtype)?;
         let path = dir.join(name);
-        let io = |source| ShmError::Io { path: path.clone(), source };
-        let file = OpenOptions::new().read(true).write(true).create_new(true).open(&path).map_err(io)?;
+        let io = |source| ShmError::Io {
+            path: path.clone(),
+            source,
+        };
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(io)?;
         let mapped = file.set_len(len).and_then(|_| {
             // SAFETY: the file was just created by us with create_new and sized; other processes
             // only map it after they receive its reference.
@@ -167,8 +177,17 @@ impl SharedArray {
                 return Err(io(e));
             }
         };
-        let reference = SharedArrayRef { name: name.to_string(), shape: shape.to_vec(), dtype: dtype.name().into() };
-        Ok(Self { path, map, reference, owned: true })
+        let reference = SharedArrayRef {
+            name: name.to_string(),
+            shape: shape.to_vec(),
+            dtype: dtype.name().into(),
+        };
+        Ok(Self {
+            path,
+            map,
+            reference,
+            owned: true,
+        })
     }
 
     /// Map an existing segment described by `reference` without taking ownership.
@@ -177,16 +196,32 @@ impl SharedArray {
         let dtype = Dtype::parse(&reference.dtype)?;
         let expected = byte_len(&reference.shape, dtype)?;
         let path = dir.join(&reference.name);
-        let io = |source| ShmError::Io { path: path.clone(), source };
-        let file = OpenOptions::new().read(true).write(true).open(&path).map_err(io)?;
+        let io = |source| ShmError::Io {
+            path: path.clone(),
+            source,
+        };
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(io)?;
         let actual = file.metadata().map_err(io)?.len();
         if actual != expected {
-            return Err(ShmError::SizeMismatch { name: reference.name.clone(), expected, actual });
+            return Err(ShmError::SizeMismatch {
+                name: reference.name.clone(),
+                expected,
+                actual,
+            });
         }
         // SAFETY: the size was checked against the reference; the segment protocol gives one
         // writer at a time (the creator before dispatch, the worker during the job).
         let map = unsafe { MmapMut::map_mut(&file) }.map_err(io)?;
-        Ok(Self { path, map, reference: reference.clone(), owned: false })
+        Ok(Self {
+            path,
+            map,
+            reference: reference.clone(),
+            owned: false,
+        })
     }
 
     /// Map an existing segment and take ownership of it (it is removed on drop).
@@ -221,7 +256,9 @@ impl SharedArray {
     pub fn as_f32(&self) -> Option<&[f32]> {
         (Dtype::parse(&self.reference.dtype).ok()? == Dtype::F32).then(|| {
             // SAFETY: mappings are page-aligned and the length is a multiple of 4 (checked).
-            unsafe { std::slice::from_raw_parts(self.map.as_ptr().cast::<f32>(), self.map.len() / 4) }
+            unsafe {
+                std::slice::from_raw_parts(self.map.as_ptr().cast::<f32>(), self.map.len() / 4)
+            }
         })
     }
 
@@ -229,7 +266,12 @@ impl SharedArray {
     pub fn as_f32_mut(&mut self) -> Option<&mut [f32]> {
         (Dtype::parse(&self.reference.dtype).ok()? == Dtype::F32).then(|| {
             // SAFETY: as in `as_f32`, and we hold the only mutable borrow of the mapping.
-            unsafe { std::slice::from_raw_parts_mut(self.map.as_mut_ptr().cast::<f32>(), self.map.len() / 4) }
+            unsafe {
+                std::slice::from_raw_parts_mut(
+                    self.map.as_mut_ptr().cast::<f32>(),
+                    self.map.len() / 4,
+                )
+            }
         })
     }
 
@@ -249,7 +291,9 @@ impl Drop for SharedArray {
 
 /// Remove every segment in `dir` whose name starts with `prefix`; returns how many were removed.
 pub fn remove_with_prefix(dir: &Path, prefix: &str) -> usize {
-    let Ok(entries) = fs::read_dir(dir) else { return 0 };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
     entries
         .flatten()
         .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
@@ -261,7 +305,13 @@ pub fn remove_with_prefix(dir: &Path, prefix: &str) -> usize {
 pub fn job_prefix(supervisor_pid: u32, job_id: &str) -> String {
     let safe: String = job_id
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(100)
         .collect();
     format!("gaia-{supervisor_pid}-{safe}-")
@@ -275,15 +325,23 @@ mod tests {
     fn create_open_adopt_and_cleanup() {
         let dir = tempfile::tempdir().unwrap();
         let mut a = SharedArray::create(dir.path(), "gaia-1-j-in", &[2, 3], Dtype::F32).unwrap();
-        a.as_f32_mut().unwrap().copy_from_slice(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        a.as_f32_mut()
+            .unwrap()
+            .copy_from_slice(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
         let r = a.reference().clone();
         {
             let b = SharedArray::open(dir.path(), &r).unwrap();
             assert_eq!(b.as_f32().unwrap()[5], 6.0);
         }
-        assert!(dir.path().join("gaia-1-j-in").exists(), "a non-owner must not remove");
+        assert!(
+            dir.path().join("gaia-1-j-in").exists(),
+            "a non-owner must not remove"
+        );
         drop(a);
-        assert!(!dir.path().join("gaia-1-j-in").exists(), "the owner removes on drop");
+        assert!(
+            !dir.path().join("gaia-1-j-in").exists(),
+            "the owner removes on drop"
+        );
 
         let c = SharedArray::create(dir.path(), "gaia-1-j-out", &[4], Dtype::F64).unwrap();
         let r = c.into_detached();
@@ -297,14 +355,24 @@ mod tests {
     #[test]
     fn refuses_bad_names_sizes_and_mismatches() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(matches!(SharedArray::create(dir.path(), "../x", &[1], Dtype::U8), Err(ShmError::BadName(_))));
+        assert!(matches!(
+            SharedArray::create(dir.path(), "../x", &[1], Dtype::U8),
+            Err(ShmError::BadName(_))
+        ));
         assert!(matches!(
             SharedArray::create(dir.path(), "gaia-big", &[usize::MAX, 2], Dtype::F64),
             Err(ShmError::TooLarge { .. })
         ));
         let _a = SharedArray::create(dir.path(), "gaia-m", &[8], Dtype::U8).unwrap();
-        let wrong = SharedArrayRef { name: "gaia-m".into(), shape: vec![8], dtype: "<f8".into() };
-        assert!(matches!(SharedArray::open(dir.path(), &wrong), Err(ShmError::SizeMismatch { .. })));
+        let wrong = SharedArrayRef {
+            name: "gaia-m".into(),
+            shape: vec![8],
+            dtype: "<f8".into(),
+        };
+        assert!(matches!(
+            SharedArray::open(dir.path(), &wrong),
+            Err(ShmError::SizeMismatch { .. })
+        ));
         assert!(matches!(Dtype::parse(">f4"), Err(ShmError::BadDtype(_))));
         for s in ["float32", "<f8", "i4", "int64", "|u1"] {
             let d = Dtype::parse(s).unwrap();
@@ -318,9 +386,13 @@ mod tests {
         let p = job_prefix(42, "job/1");
         assert_eq!(p, "gaia-42-job_1-");
         for n in ["a", "b"] {
-            SharedArray::create(dir.path(), &format!("{p}{n}"), &[1], Dtype::U8).unwrap().into_detached();
+            SharedArray::create(dir.path(), &format!("{p}{n}"), &[1], Dtype::U8)
+                .unwrap()
+                .into_detached();
         }
-        SharedArray::create(dir.path(), "gaia-42-other-x", &[1], Dtype::U8).unwrap().into_detached();
+        SharedArray::create(dir.path(), "gaia-42-other-x", &[1], Dtype::U8)
+            .unwrap()
+            .into_detached();
         assert_eq!(remove_with_prefix(dir.path(), &p), 2);
         assert_eq!(remove_with_prefix(dir.path(), "gaia-42-"), 1);
         assert_eq!(remove_with_prefix(Path::new("/nonexistent-dir"), "x"), 0);

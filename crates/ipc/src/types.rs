@@ -42,7 +42,11 @@ fn default_timeout() -> u64 {
 
 impl WorkUnit {
     /// A work unit with no shared arrays and the default timeout.
-    pub fn new(job_id: impl Into<String>, task_name: impl Into<String>, payload: serde_json::Value) -> Self {
+    pub fn new(
+        job_id: impl Into<String>,
+        task_name: impl Into<String>,
+        payload: serde_json::Value,
+    ) -> Self {
         Self {
             job_id: job_id.into(),
             task_name: task_name.into(),

@@ -60,7 +60,10 @@ pub fn run_python(script: &str, args: &[&str]) -> Result<String, PythonError> {
         .arg(&script_path)
         .args(args)
         .output()
-        .map_err(|source| PythonError::Spawn { interpreter: interpreter.clone(), source })?;
+        .map_err(|source| PythonError::Spawn {
+            interpreter: interpreter.clone(),
+            source,
+        })?;
     if !out.status.success() {
         return Err(PythonError::Failed {
             script: script_path,

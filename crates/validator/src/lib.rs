@@ -3,10 +3,10 @@
 
 pub mod cli;
 pub mod commands;
-pub mod config;
-pub mod runtime;
-pub mod telemetry;
 pub mod compute;
+pub mod config;
 pub mod io_engine;
+pub mod runtime;
 pub mod supervisor;
 pub mod tasks;
+pub mod telemetry;

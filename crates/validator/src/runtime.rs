@@ -131,8 +131,15 @@ mod tests {
         let dir = RuntimeDir::new(tmp.path());
         dir.create().unwrap();
         assert!(SupervisorState::read(&dir).is_none());
-        let mut state = SupervisorState { supervisor_pid: 9, ..Default::default() };
-        state.children.push(ChildInfo { name: "compute-1".into(), class: ProcessClass::Compute, pid: 11 });
+        let mut state = SupervisorState {
+            supervisor_pid: 9,
+            ..Default::default()
+        };
+        state.children.push(ChildInfo {
+            name: "compute-1".into(),
+            class: ProcessClass::Compute,
+            pid: 11,
+        });
         state.restarts.insert("compute".into(), 2);
         state.write(&dir).unwrap();
         assert_eq!(SupervisorState::read(&dir), Some(state));

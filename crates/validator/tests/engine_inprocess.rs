@@ -64,17 +64,32 @@ async fn abandoned_dispatch_leaves_nothing_and_its_late_result_is_an_orphan() {
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(d.metrics.orphaned_results.get(), 1);
     // The same job id can be used again, and an unknown task is a handler error.
-    let again = d.dispatch_and_wait(WorkUnit::new("slow", "sys.echo", serde_json::json!(1))).await.unwrap();
+    let again = d
+        .dispatch_and_wait(WorkUnit::new("slow", "sys.echo", serde_json::json!(1)))
+        .await
+        .unwrap();
     assert_eq!(again.result, Some(serde_json::json!(1)));
-    match d.dispatch_and_wait(WorkUnit::new("x", "no.such.task", serde_json::json!(null))).await {
+    match d
+        .dispatch_and_wait(WorkUnit::new("x", "no.such.task", serde_json::json!(null)))
+        .await
+    {
         Err(DispatchError::Handler(r)) => assert!(r.error.unwrap().contains("unknown task")),
         other => panic!("{other:?}"),
     }
-    match d.dispatch_and_wait(WorkUnit::new("p", "sys.panic", serde_json::json!(null))).await {
-        Err(DispatchError::Handler(r)) => assert!(r.error.unwrap().contains("panicked"), "worker survives a panic"),
+    match d
+        .dispatch_and_wait(WorkUnit::new("p", "sys.panic", serde_json::json!(null)))
+        .await
+    {
+        Err(DispatchError::Handler(r)) => assert!(
+            r.error.unwrap().contains("panicked"),
+            "worker survives a panic"
+        ),
         other => panic!("{other:?}"),
     }
-    assert!(d.dispatch_and_wait(WorkUnit::new("q", "sys.echo", serde_json::json!(2))).await.is_ok());
+    assert!(d
+        .dispatch_and_wait(WorkUnit::new("q", "sys.echo", serde_json::json!(2)))
+        .await
+        .is_ok());
     engine.shutdown().await;
     let status = w.wait().unwrap();
     assert!(status.success(), "a worker told to shut down exits 0");
@@ -88,15 +103,32 @@ async fn queued_jobs_time_out_without_a_worker_and_shutdown_refuses_new_work() {
     let d = engine.dispatcher.clone();
     let mut unit = WorkUnit::new("lonely", "sys.echo", serde_json::json!(null));
     unit.timeout_seconds = 1;
-    assert_eq!(d.dispatch_and_wait(unit).await, Err(DispatchError::Timeout(1)));
+    assert_eq!(
+        d.dispatch_and_wait(unit).await,
+        Err(DispatchError::Timeout(1))
+    );
     assert_eq!(d.queue.depth(), 1, "the cancelled job is skipped lazily");
     assert_eq!(d.waiting(), 0);
     let dup_d = d.clone();
-    let first = tokio::spawn(async move { dup_d.dispatch_and_wait(WorkUnit::new("dup", "sys.echo", serde_json::json!(0))).await });
+    let first = tokio::spawn(async move {
+        dup_d
+            .dispatch_and_wait(WorkUnit::new("dup", "sys.echo", serde_json::json!(0)))
+            .await
+    });
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let second = d.dispatch_and_wait(WorkUnit::new("dup", "sys.echo", serde_json::json!(0))).await;
+    let second = d
+        .dispatch_and_wait(WorkUnit::new("dup", "sys.echo", serde_json::json!(0)))
+        .await;
     assert_eq!(second, Err(DispatchError::DuplicateJob("dup".into())));
     engine.shutdown().await;
-    assert_eq!(first.await.unwrap(), Err(DispatchError::Shutdown), "queued work fails at the end of the grace period");
-    assert_eq!(d.dispatch_and_wait(WorkUnit::new("late", "sys.echo", serde_json::json!(0))).await, Err(DispatchError::Shutdown));
+    assert_eq!(
+        first.await.unwrap(),
+        Err(DispatchError::Shutdown),
+        "queued work fails at the end of the grace period"
+    );
+    assert_eq!(
+        d.dispatch_and_wait(WorkUnit::new("late", "sys.echo", serde_json::json!(0)))
+            .await,
+        Err(DispatchError::Shutdown)
+    );
 }

@@ -16,14 +16,24 @@ fn fixture(script: &str, dir: &std::path::Path) -> Value {
 }
 
 /// Dispatch `payload` as `task` and compare with the direct call's outcome.
-fn same_through_pool<T: serde::Serialize, E: std::fmt::Display>(v: &Validator, task: &str, id: &str, payload: Value, direct: Result<T, E>) {
+fn same_through_pool<T: serde::Serialize, E: std::fmt::Display>(
+    v: &Validator,
+    task: &str,
+    id: &str,
+    payload: Value,
+    direct: Result<T, E>,
+) {
     let mut u = unit(id, task, payload);
     u["timeout_seconds"] = json!(120);
     let answer = v.dispatch(&u);
     match direct {
         Ok(expected) => {
             assert_eq!(answer["outcome"], "success", "{task} {id}: {answer}");
-            assert_eq!(answer["result"]["result"], serde_json::to_value(expected).unwrap(), "{task} {id}");
+            assert_eq!(
+                answer["result"]["result"],
+                serde_json::to_value(expected).unwrap(),
+                "{task} {id}"
+            );
             assert!(answer["result"]["worker_pid"].as_u64().unwrap() > 0);
         }
         Err(e) => {
@@ -48,14 +58,24 @@ fn day1_and_era5_scores_run_through_the_pool() {
             climatology: d1["climatology"].as_str().unwrap().into(),
             bearer_token: None,
             frozen_manifest: None,
-            gfs_init_time: d1["gfs_init"].as_str().unwrap().parse::<DateTime<Utc>>().unwrap(),
+            gfs_init_time: d1["gfs_init"]
+                .as_str()
+                .unwrap()
+                .parse::<DateTime<Utc>>()
+                .unwrap(),
             lead_hours: d1["lead_hours"].as_f64().unwrap(),
             valid_time: None,
             config: day1::Day1Config::default(),
             threads: 1,
         };
         let payload = serde_json::to_value(&req).unwrap();
-        same_through_pool(&v, "weather.score.day1", &format!("d1-{name}"), payload, day1::score_day1(&req));
+        same_through_pool(
+            &v,
+            "weather.score.day1",
+            &format!("d1-{name}"),
+            payload,
+            day1::score_day1(&req),
+        );
     }
     let e5_dir = tempfile::tempdir().unwrap();
     let e5 = fixture("scripts/fixtures/scoring_era5.py", e5_dir.path());
@@ -66,12 +86,22 @@ fn day1_and_era5_scores_run_through_the_pool() {
             climatology: e5["climatology"].as_str().unwrap().into(),
             bearer_token: None,
             frozen_manifest: None,
-            gfs_init_time: e5["gfs_init"].as_str().unwrap().parse::<DateTime<Utc>>().unwrap(),
+            gfs_init_time: e5["gfs_init"]
+                .as_str()
+                .unwrap()
+                .parse::<DateTime<Utc>>()
+                .unwrap(),
             lead_hours: e5["lead_hours"].as_u64().unwrap() as u32,
             config: era5::Era5Config::default(),
         };
         let payload = serde_json::to_value(&req).unwrap();
-        same_through_pool(&v, "weather.score.era5", &format!("e5-{name}"), payload, era5::score_era5_lead(&req));
+        same_through_pool(
+            &v,
+            "weather.score.era5",
+            &format!("e5-{name}"),
+            payload,
+            era5::score_era5_lead(&req),
+        );
     }
 }
 
@@ -98,11 +128,23 @@ fn score_row_and_weights_run_through_the_pool() {
         .collect();
     let payload = json!({ "now": now, "rows": rows, "nodes": nodes });
     let req: weights::WeightsRequest = serde_json::from_value(payload.clone()).unwrap();
-    same_through_pool(&v, "weights.calculate", "w-1", payload, weights::calculate_weights(&req));
+    same_through_pool(
+        &v,
+        "weights.calculate",
+        "w-1",
+        payload,
+        weights::calculate_weights(&req),
+    );
     // An empty table falls back (spec §5.2) — still the same through the pool.
     let empty = json!({ "now": now, "rows": [], "nodes": [] });
     let req: weights::WeightsRequest = serde_json::from_value(empty.clone()).unwrap();
-    same_through_pool(&v, "weights.calculate", "w-2", empty, weights::calculate_weights(&req));
+    same_through_pool(
+        &v,
+        "weights.calculate",
+        "w-2",
+        empty,
+        weights::calculate_weights(&req),
+    );
 
     // §4.4: two leads with all nine variables, one lead missing a variable.
     let vars = ["2t", "msl", "10u", "10v", "t", "u", "v", "q", "z"];
@@ -114,15 +156,30 @@ fn score_row_and_weights_run_through_the_pool() {
             .collect();
         json!({"lead_hours": h, "variables": variables})
     };
-    for (id, leads) in [("ov-1", vec![lead(24, 9), lead(48, 9)]), ("ov-2", vec![lead(24, 9), lead(72, 8)])] {
+    for (id, leads) in [
+        ("ov-1", vec![lead(24, 9), lead(48, 9)]),
+        ("ov-2", vec![lead(24, 9), lead(72, 8)]),
+    ] {
         let payload = json!({"leads": leads, "day1_score": 0.4});
         let req: aggregate::OverallRequest = serde_json::from_value(payload.clone()).unwrap();
-        same_through_pool(&v, "weather.score.overall", id, payload, aggregate::aggregate_overall(&req));
+        same_through_pool(
+            &v,
+            "weather.score.overall",
+            id,
+            payload,
+            aggregate::aggregate_overall(&req),
+        );
     }
 
     let row_payload = aggregate_row_example();
     let req: aggregate::ScoreRowRequest = serde_json::from_value(row_payload.clone()).unwrap();
-    same_through_pool(&v, "weather.score.row", "row-1", row_payload, aggregate::build_score_row(&req));
+    same_through_pool(
+        &v,
+        "weather.score.row",
+        "row-1",
+        row_payload,
+        aggregate::build_score_row(&req),
+    );
 }
 
 /// A run with an honest miner, one re-registered UID (stale hotkey), a Day-1-only miner.

@@ -23,22 +23,31 @@ fn a_full_queue_applies_back_pressure_and_every_dispatch_completes() {
     let results: Vec<serde_json::Value> = std::thread::scope(|s| {
         s.spawn(move || {
             while !done.load(std::sync::atomic::Ordering::Relaxed) {
-                let d = metric_value(&v.metrics(), "gaia_ipc_queue_depth{queue=\"work\"}").unwrap_or(0.0);
+                let d = metric_value(&v.metrics(), "gaia_ipc_queue_depth{queue=\"work\"}")
+                    .unwrap_or(0.0);
                 max_depth.fetch_max(d as u64, std::sync::atomic::Ordering::Relaxed);
                 std::thread::sleep(Duration::from_millis(5));
             }
         });
         let handles: Vec<_> = (0..100)
-            .map(|i| s.spawn(move || v.dispatch(&unit(&format!("q{i}"), "sys.sleep", json!({"ms": 10})))))
+            .map(|i| {
+                s.spawn(move || v.dispatch(&unit(&format!("q{i}"), "sys.sleep", json!({"ms": 10}))))
+            })
             .collect();
         let out = handles.into_iter().map(|h| h.join().unwrap()).collect();
         done.store(true, std::sync::atomic::Ordering::Relaxed);
         out
     });
-    assert!(results.iter().all(|r| r["outcome"] == "success"), "{results:?}");
+    assert!(
+        results.iter().all(|r| r["outcome"] == "success"),
+        "{results:?}"
+    );
     let max = max_depth.load(std::sync::atomic::Ordering::Relaxed);
     assert!(max <= 4, "work queue depth reached {max}");
-    assert!(max >= 1, "the queue should have filled under 100 concurrent dispatches");
+    assert!(
+        max >= 1,
+        "the queue should have filled under 100 concurrent dispatches"
+    );
 }
 
 #[test]
@@ -52,15 +61,22 @@ fn sigterm_lets_in_flight_jobs_finish_then_leaves_nothing_behind() {
         let handles: Vec<_> = (0..2)
             .map(|i| {
                 let v = &v;
-                s.spawn(move || v.dispatch(&unit(&format!("s{i}"), "sys.sleep", json!({"ms": 1500}))))
+                s.spawn(move || {
+                    v.dispatch(&unit(&format!("s{i}"), "sys.sleep", json!({"ms": 1500})))
+                })
             })
             .collect();
         std::thread::sleep(Duration::from_millis(400));
         v.signal(nix::sys::signal::Signal::SIGTERM);
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    assert!(results.iter().all(|r| r["outcome"] == "success"), "{results:?}");
-    let exit = v.wait_exit(Duration::from_secs(15)).expect("supervisor should exit");
+    assert!(
+        results.iter().all(|r| r["outcome"] == "success"),
+        "{results:?}"
+    );
+    let exit = v
+        .wait_exit(Duration::from_secs(15))
+        .expect("supervisor should exit");
     assert_eq!(exit.code(), Some(0), "{}", v.logs());
     for pid in children {
         assert!(!alive(pid), "child {pid} outlived the supervisor");
@@ -86,10 +102,24 @@ fn garbage_and_oversized_frames_are_refused_with_a_logged_reason() {
     s.write_all(b"\x00\xffnot{").unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let answer = read_frame(&mut s, 1 << 16);
-    assert!(matches!(answer, Ok(Some(Message::Refused { .. })) | Ok(None) | Err(_)), "{answer:?}");
+    assert!(
+        matches!(
+            answer,
+            Ok(Some(Message::Refused { .. })) | Ok(None) | Err(_)
+        ),
+        "{answer:?}"
+    );
     // 3. A well-formed hello with the wrong protocol version.
     let mut s = UnixStream::connect(&socket).unwrap();
-    write_frame(&mut s, &Message::Hello { protocol_version: 999, pid: 1, name: "intruder".into() }).unwrap();
+    write_frame(
+        &mut s,
+        &Message::Hello {
+            protocol_version: 999,
+            pid: 1,
+            name: "intruder".into(),
+        },
+    )
+    .unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     match read_frame(&mut s, 1 << 16) {
         Ok(Some(Message::Refused { reason })) => assert!(reason.contains("999"), "{reason}"),
@@ -99,41 +129,96 @@ fn garbage_and_oversized_frames_are_refused_with_a_logged_reason() {
     let r = v.dispatch(&unit("still-ok", "sys.echo", json!("fine")));
     assert_eq!(r["outcome"], "success");
     let m = v.metrics();
-    assert!(metric_value(&m, "gaia_ipc_refused_connections_total").unwrap_or(0.0) >= 3.0, "{m}");
+    assert!(
+        metric_value(&m, "gaia_ipc_refused_connections_total").unwrap_or(0.0) >= 3.0,
+        "{m}"
+    );
     let logs = v.logs();
     assert!(logs.contains("refused a compute connection"), "{logs}");
-    assert!(logs.contains("protocol version 999 not supported"), "{logs}");
+    assert!(
+        logs.contains("protocol version 999 not supported"),
+        "{logs}"
+    );
 }
 
 #[test]
 fn one_scrape_shows_the_whole_validator() {
     let v = Validator::start(&[]);
     for i in 0..5 {
-        assert_eq!(v.dispatch(&unit(&format!("m{i}"), "sys.echo", json!(i)))["outcome"], "success");
+        assert_eq!(
+            v.dispatch(&unit(&format!("m{i}"), "sys.echo", json!(i)))["outcome"],
+            "success"
+        );
     }
     let r = v.dispatch(&unit("bad", "sys.sleep", json!({})));
     assert_eq!(r["outcome"], "handler_error", "{r}");
     std::thread::sleep(Duration::from_millis(300));
     let m = v.metrics();
-    let rss = |p: &str| metric_value(&m, &format!("gaia_child_resident_memory_bytes{{process=\"{p}\"}}")).unwrap_or(0.0);
+    let rss = |p: &str| {
+        metric_value(
+            &m,
+            &format!("gaia_child_resident_memory_bytes{{process=\"{p}\"}}"),
+        )
+        .unwrap_or(0.0)
+    };
     for p in ["supervisor", "io-engine", "compute-1", "compute-2"] {
         assert!(rss(p) > 1e6 && rss(p) < 1e9, "{p} rss {}", rss(p));
     }
-    assert_eq!(metric_value(&m, "gaia_ipc_queue_depth{queue=\"work\"}"), Some(0.0));
-    assert_eq!(metric_value(&m, "gaia_ipc_queue_depth{queue=\"result\"}"), Some(0.0));
-    assert_eq!(metric_value(&m, "gaia_compute_jobs_total{task=\"sys.echo\",outcome=\"success\"}"), Some(5.0));
-    assert_eq!(metric_value(&m, "gaia_compute_jobs_total{task=\"sys.sleep\",outcome=\"handler_error\"}"), Some(1.0));
-    assert_eq!(metric_value(&m, "gaia_compute_job_duration_seconds_count{task=\"sys.echo\"}"), Some(5.0));
+    assert_eq!(
+        metric_value(&m, "gaia_ipc_queue_depth{queue=\"work\"}"),
+        Some(0.0)
+    );
+    assert_eq!(
+        metric_value(&m, "gaia_ipc_queue_depth{queue=\"result\"}"),
+        Some(0.0)
+    );
+    assert_eq!(
+        metric_value(
+            &m,
+            "gaia_compute_jobs_total{task=\"sys.echo\",outcome=\"success\"}"
+        ),
+        Some(5.0)
+    );
+    assert_eq!(
+        metric_value(
+            &m,
+            "gaia_compute_jobs_total{task=\"sys.sleep\",outcome=\"handler_error\"}"
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric_value(
+            &m,
+            "gaia_compute_job_duration_seconds_count{task=\"sys.echo\"}"
+        ),
+        Some(5.0)
+    );
     assert!(metric_value(&m, "gaia_io_event_loop_lag_seconds_count").unwrap_or(0.0) >= 1.0);
-    assert_eq!(metric_value(&m, "gaia_child_process_restarts_total{process=\"compute\"}"), Some(0.0));
-    assert_eq!(metric_value(&m, "gaia_child_process_restarts_total{process=\"io-engine\"}"), Some(0.0));
+    assert_eq!(
+        metric_value(&m, "gaia_child_process_restarts_total{process=\"compute\"}"),
+        Some(0.0)
+    );
+    assert_eq!(
+        metric_value(
+            &m,
+            "gaia_child_process_restarts_total{process=\"io-engine\"}"
+        ),
+        Some(0.0)
+    );
     assert!(metric_value(&m, "gaia_child_cpu_seconds_total{process=\"io-engine\"}").is_some());
     assert!(metric_value(&m, "process_resident_memory_bytes").unwrap_or(0.0) > 1e6);
     assert!(metric_value(&m, "process_cpu_seconds_total").is_some());
-    assert_eq!(metric_value(&m, "gaia_compute_workers_connected"), Some(2.0));
+    assert_eq!(
+        metric_value(&m, "gaia_compute_workers_connected"),
+        Some(2.0)
+    );
     let t = Instant::now();
     let health = common::http(&v.addr(), "GET", "/health", None).unwrap();
-    assert!(health.contains("\"status\":\"ok\""), "{health} after {:?}", t.elapsed());
+    assert!(
+        health.contains("\"status\":\"ok\""),
+        "{health} after {:?}",
+        t.elapsed()
+    );
 }
 
 #[test]
@@ -148,7 +233,10 @@ fn check_config_names_the_key_value_and_rule_and_redacts_secrets() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("IPC_QUEUE_SIZE") && err.contains("\"0\"") && err.contains("between 1 and"), "{err}");
+    assert!(
+        err.contains("IPC_QUEUE_SIZE") && err.contains("\"0\"") && err.contains("between 1 and"),
+        "{err}"
+    );
 
     let out = Command::new(bin)
         .arg("check-config")
@@ -158,7 +246,10 @@ fn check_config_names_the_key_value_and_rule_and_redacts_secrets() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("NUM_COMPUTE_WORKERS") && err.contains("many"), "{err}");
+    assert!(
+        err.contains("NUM_COMPUTE_WORKERS") && err.contains("many"),
+        "{err}"
+    );
 
     let out = Command::new(bin)
         .arg("check-config")
@@ -169,9 +260,16 @@ fn check_config_names_the_key_value_and_rule_and_redacts_secrets() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(!text.contains("hunter2"), "{text}");
     assert!(text.contains("postgres://gaia:***@db:5432/gaia"), "{text}");
     assert!(text.contains("\"db_run_retention_days\": 30"), "{text}");
-    assert!(text.contains("unknown setting `weather.no_such_thing`"), "{text}");
+    assert!(
+        text.contains("unknown setting `weather.no_such_thing`"),
+        "{text}"
+    );
 }

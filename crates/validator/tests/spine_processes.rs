@@ -16,11 +16,20 @@ fn kill9(pid: u32) {
 
 fn pgrp(pid: u32) -> i64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    stat.rsplit(')').next().unwrap().split_whitespace().nth(2).unwrap().parse().unwrap()
+    stat.rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .nth(2)
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 fn cmdline(pid: u32) -> String {
-    std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap().replace('\0', " ")
+    std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
+        .unwrap()
+        .replace('\0', " ")
 }
 
 #[test]
@@ -29,14 +38,25 @@ fn children_run_in_their_own_process_groups_with_telling_arguments() {
     v.wait_ready(3);
     let state = v.state();
     assert_eq!(state.supervisor_pid, v.pid());
-    assert_eq!(state.children.len(), 4, "1 IO-Engine + 3 workers: {state:?}");
+    assert_eq!(
+        state.children.len(),
+        4,
+        "1 IO-Engine + 3 workers: {state:?}"
+    );
     let mut groups = vec![pgrp(v.pid())];
     for c in &state.children {
         assert_eq!(pgrp(c.pid), c.pid as i64, "{} leads its own group", c.name);
         groups.push(pgrp(c.pid));
         let args = cmdline(c.pid);
-        let kind = if c.name == "io-engine" { "io-engine" } else { "compute-worker" };
-        assert!(args.contains(&format!("{kind} --name {}", c.name)), "{args}");
+        let kind = if c.name == "io-engine" {
+            "io-engine"
+        } else {
+            "compute-worker"
+        };
+        assert!(
+            args.contains(&format!("{kind} --name {}", c.name)),
+            "{args}"
+        );
     }
     groups.sort();
     groups.dedup();
@@ -49,30 +69,49 @@ fn a_killed_worker_fails_only_its_job_and_only_it_is_replaced() {
     let v = Validator::start(&[]);
     let before = v.state();
     let engine = v.pid_of("io-engine").unwrap();
-    let (w1, w2) = (v.pid_of("compute-1").unwrap(), v.pid_of("compute-2").unwrap());
+    let (w1, w2) = (
+        v.pid_of("compute-1").unwrap(),
+        v.pid_of("compute-2").unwrap(),
+    );
     let results: Vec<_> = std::thread::scope(|s| {
         let jobs: Vec<_> = ["a", "b"]
             .iter()
-            .map(|id| s.spawn(|| {
-                let r = v.dispatch(&unit(id, "sys.sleep", json!({"ms": 4000})));
-                (r, Instant::now())
-            }))
+            .map(|id| {
+                s.spawn(|| {
+                    let r = v.dispatch(&unit(id, "sys.sleep", json!({"ms": 4000})));
+                    (r, Instant::now())
+                })
+            })
             .collect();
         std::thread::sleep(Duration::from_millis(700));
         let killed_at = Instant::now();
         kill9(w1);
-        jobs.into_iter().map(|j| {
-            let (r, at) = j.join().unwrap();
-            (r, at.saturating_duration_since(killed_at))
-        }).collect()
+        jobs.into_iter()
+            .map(|j| {
+                let (r, at) = j.join().unwrap();
+                (r, at.saturating_duration_since(killed_at))
+            })
+            .collect()
     });
-    let died: Vec<_> = results.iter().filter(|(r, _)| r["outcome"] == "worker_died").collect();
-    let ok: Vec<_> = results.iter().filter(|(r, _)| r["outcome"] == "success").collect();
+    let died: Vec<_> = results
+        .iter()
+        .filter(|(r, _)| r["outcome"] == "worker_died")
+        .collect();
+    let ok: Vec<_> = results
+        .iter()
+        .filter(|(r, _)| r["outcome"] == "success")
+        .collect();
     assert_eq!((died.len(), ok.len()), (1, 1), "{results:?}");
-    assert!(died[0].1 <= Duration::from_secs(2), "worker death reported after {:?} (check interval 1 s + 1 s)", died[0].1);
+    assert!(
+        died[0].1 <= Duration::from_secs(2),
+        "worker death reported after {:?} (check interval 1 s + 1 s)",
+        died[0].1
+    );
     assert_eq!(ok[0].0["result"]["worker_pid"], w2);
     let after = v.wait_state("a new compute-1", Duration::from_secs(10), |s| {
-        s.children.iter().any(|c| c.name == "compute-1" && c.pid != w1)
+        s.children
+            .iter()
+            .any(|c| c.name == "compute-1" && c.pid != w1)
     });
     assert_eq!(v.pid_of("io-engine"), Some(engine));
     assert_eq!(v.pid_of("compute-2"), Some(w2));
@@ -80,21 +119,36 @@ fn a_killed_worker_fails_only_its_job_and_only_it_is_replaced() {
     assert_eq!(before.restarts.get("compute").copied().unwrap_or(0), 0);
     v.wait_ready(2);
     let m = v.metrics();
-    assert_eq!(metric_value(&m, "gaia_child_process_restarts_total{process=\"compute\"}"), Some(1.0), "{m}");
+    assert_eq!(
+        metric_value(&m, "gaia_child_process_restarts_total{process=\"compute\"}"),
+        Some(1.0),
+        "{m}"
+    );
 }
 
 #[test]
 fn a_killed_io_engine_is_restarted_and_workers_keep_their_pids() {
     let v = Validator::start(&[]);
     let engine = v.pid_of("io-engine").unwrap();
-    let workers = (v.pid_of("compute-1").unwrap(), v.pid_of("compute-2").unwrap());
+    let workers = (
+        v.pid_of("compute-1").unwrap(),
+        v.pid_of("compute-2").unwrap(),
+    );
     kill9(engine);
     v.wait_state("a new IO-Engine", Duration::from_secs(15), |s| {
-        s.children.iter().any(|c| c.name == "io-engine" && c.pid != engine)
+        s.children
+            .iter()
+            .any(|c| c.name == "io-engine" && c.pid != engine)
     });
     std::thread::sleep(Duration::from_millis(300));
     v.wait_ready(2);
-    assert_eq!((v.pid_of("compute-1").unwrap(), v.pid_of("compute-2").unwrap()), workers);
+    assert_eq!(
+        (
+            v.pid_of("compute-1").unwrap(),
+            v.pid_of("compute-2").unwrap()
+        ),
+        workers
+    );
     let r = v.dispatch(&unit("after", "sys.echo", json!({"x": 1})));
     assert_eq!(r["outcome"], "success", "{r}");
     assert_eq!(v.state().restarts.get("io-engine"), Some(&1));
@@ -113,13 +167,21 @@ fn a_crash_loop_exhausts_the_budget_and_names_the_class() {
     let mut n = 0;
     while Instant::now() < until && status.is_none() {
         n += 1;
-        let _ = common::http(&v.addr(), "POST", "/admin/dispatch", Some(&unit(&format!("c{n}"), "sys.crash", json!({})).to_string()));
+        let _ = common::http(
+            &v.addr(),
+            "POST",
+            "/admin/dispatch",
+            Some(&unit(&format!("c{n}"), "sys.crash", json!({})).to_string()),
+        );
         status = v.wait_exit(Duration::from_millis(300));
     }
     let status = status.expect("supervisor should stop after the budget is exhausted");
     assert_eq!(status.code(), Some(3));
     let logs = v.logs();
-    assert!(logs.contains("restart budget exhausted for process class `compute`"), "{logs}");
+    assert!(
+        logs.contains("restart budget exhausted for process class `compute`"),
+        "{logs}"
+    );
 }
 
 #[test]
@@ -134,7 +196,9 @@ fn a_job_past_its_timeout_is_reported_and_its_worker_replaced() {
             (v.dispatch(&u), t.elapsed())
         });
         std::thread::sleep(Duration::from_millis(100));
-        let fast: Vec<_> = (0..20).map(|i| v.dispatch(&unit(&format!("f{i}"), "sys.echo", json!(i)))).collect();
+        let fast: Vec<_> = (0..20)
+            .map(|i| v.dispatch(&unit(&format!("f{i}"), "sys.echo", json!(i))))
+            .collect();
         (slow.join().unwrap(), fast)
     });
     assert_eq!(slow.0["outcome"], "timeout", "{:?}", slow.0);
@@ -145,7 +209,14 @@ fn a_job_past_its_timeout_is_reported_and_its_worker_replaced() {
     });
     assert_eq!(state.restarts.get("compute"), Some(&1));
     let m = v.metrics();
-    assert_eq!(metric_value(&m, "gaia_compute_jobs_total{task=\"sys.sleep\",outcome=\"timeout\"}"), Some(1.0), "{m}");
+    assert_eq!(
+        metric_value(
+            &m,
+            "gaia_compute_jobs_total{task=\"sys.sleep\",outcome=\"timeout\"}"
+        ),
+        Some(1.0),
+        "{m}"
+    );
 }
 
 #[test]
@@ -160,18 +231,32 @@ fn workers_recycle_after_max_jobs_without_counting_crashes() {
     }
     assert!(pids.len() >= 10, "{} distinct worker pids", pids.len());
     let state = v.state();
-    assert_eq!(state.restarts.get("compute").copied().unwrap_or(0), 0, "{state:?}");
-    assert!(state.restarts.get("recycles").copied().unwrap_or(0) >= 8, "{state:?}");
+    assert_eq!(
+        state.restarts.get("compute").copied().unwrap_or(0),
+        0,
+        "{state:?}"
+    );
+    assert!(
+        state.restarts.get("recycles").copied().unwrap_or(0) >= 8,
+        "{state:?}"
+    );
 }
 
 #[test]
 fn a_worker_over_its_rss_limit_delivers_then_is_replaced() {
-    let v = Validator::start(&[("NUM_COMPUTE_WORKERS", "1"), ("PROCESS_MAX_RSS_MB_COMPUTE_WORKER", "64")]);
+    let v = Validator::start(&[
+        ("NUM_COMPUTE_WORKERS", "1"),
+        ("PROCESS_MAX_RSS_MB_COMPUTE_WORKER", "64"),
+    ]);
     v.wait_ready(1);
     let r = v.dispatch(&unit("big", "sys.alloc", json!({"mib": 100})));
     assert_eq!(r["outcome"], "success", "{r}");
     let old = r["result"]["worker_pid"].as_u64().unwrap() as u32;
-    v.wait_state("replacement", Duration::from_secs(10), |s| s.children.iter().any(|c| c.name == "compute-1" && c.pid != old));
+    v.wait_state("replacement", Duration::from_secs(10), |s| {
+        s.children
+            .iter()
+            .any(|c| c.name == "compute-1" && c.pid != old)
+    });
     assert!(!alive(old));
     v.wait_ready(1);
     let r = v.dispatch(&unit("next", "sys.echo", json!(1)));

@@ -20,7 +20,13 @@ fn spawn_workers(n: usize, runtime: &RuntimeDir) -> anyhow::Result<Vec<Child>> {
     (1..=n)
         .map(|i| {
             Command::new(&exe)
-                .args(["--log-format", "json", "compute-worker", "--name", &format!("bench-{i}")])
+                .args([
+                    "--log-format",
+                    "json",
+                    "compute-worker",
+                    "--name",
+                    &format!("bench-{i}"),
+                ])
                 .arg("--socket")
                 .arg(runtime.socket())
                 .arg("--supervisor-pid")
@@ -56,14 +62,21 @@ async fn latency(d: &Dispatcher, rounds: usize) -> anyhow::Result<(f64, f64)> {
     for i in 0..rounds {
         let unit = WorkUnit::new(format!("lat-{i}"), "sys.echo", serde_json::json!(null));
         let t = Instant::now();
-        d.dispatch_and_wait(unit).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        d.dispatch_and_wait(unit)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         samples.push(t.elapsed().as_secs_f64() * 1e6);
     }
     samples.sort_by(f64::total_cmp);
     Ok((percentile(&samples, 0.5), percentile(&samples, 0.99)))
 }
 
-async fn throughput(d: &Arc<Dispatcher>, jobs: usize, concurrency: usize, tag: &str) -> anyhow::Result<f64> {
+async fn throughput(
+    d: &Arc<Dispatcher>,
+    jobs: usize,
+    concurrency: usize,
+    tag: &str,
+) -> anyhow::Result<f64> {
     let start = Instant::now();
     let mut set = tokio::task::JoinSet::new();
     for c in 0..concurrency {
@@ -73,7 +86,9 @@ async fn throughput(d: &Arc<Dispatcher>, jobs: usize, concurrency: usize, tag: &
             let mut i = c;
             while i < jobs {
                 let unit = WorkUnit::new(format!("{tag}-{i}"), "sys.echo", serde_json::json!(null));
-                d.dispatch_and_wait(unit).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+                d.dispatch_and_wait(unit)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
                 i += concurrency;
             }
             anyhow::Ok(())
@@ -85,26 +100,41 @@ async fn throughput(d: &Arc<Dispatcher>, jobs: usize, concurrency: usize, tag: &
     Ok(jobs as f64 / start.elapsed().as_secs_f64())
 }
 
-async fn big_array(d: &Dispatcher, shm_dir: &std::path::Path, rounds: usize) -> anyhow::Result<(f64, f64)> {
+async fn big_array(
+    d: &Dispatcher,
+    shm_dir: &std::path::Path,
+    rounds: usize,
+) -> anyhow::Result<(f64, f64)> {
     let len = 64usize << 20;
     let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
     let mut shm_ms = Vec::new();
     let mut sock_ms = Vec::new();
     for r in 0..rounds {
         let t = Instant::now();
-        let name = format!("{}bench-{r}", gaia_ipc::shm::job_prefix(std::process::id(), "bench"));
+        let name = format!(
+            "{}bench-{r}",
+            gaia_ipc::shm::job_prefix(std::process::id(), "bench")
+        );
         let mut arr = SharedArray::create(shm_dir, &name, &[len], Dtype::U8)?;
         arr.bytes_mut().copy_from_slice(&data);
         let mut unit = WorkUnit::new(format!("shm-{r}"), "sys.checksum", serde_json::json!({}));
         unit.shared_data = Some([("data".to_string(), arr.reference().clone())].into());
-        d.dispatch_and_wait(unit).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        d.dispatch_and_wait(unit)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         drop(arr);
         shm_ms.push(t.elapsed().as_secs_f64() * 1e3);
 
         let t = Instant::now();
         let b64 = base64::engine::general_purpose::STANDARD.encode(&data);
-        let unit = WorkUnit::new(format!("sock-{r}"), "sys.checksum", serde_json::json!({ "data_b64": b64 }));
-        d.dispatch_and_wait(unit).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let unit = WorkUnit::new(
+            format!("sock-{r}"),
+            "sys.checksum",
+            serde_json::json!({ "data_b64": b64 }),
+        );
+        d.dispatch_and_wait(unit)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         sock_ms.push(t.elapsed().as_secs_f64() * 1e3);
     }
     shm_ms.sort_by(f64::total_cmp);
@@ -112,7 +142,11 @@ async fn big_array(d: &Dispatcher, shm_dir: &std::path::Path, rounds: usize) -> 
     Ok((percentile(&shm_ms, 0.5), percentile(&sock_ms, 0.5)))
 }
 
-async fn bench_with(workers: usize, tmp: &std::path::Path, shm_dir: &std::path::Path) -> anyhow::Result<()> {
+async fn bench_with(
+    workers: usize,
+    tmp: &std::path::Path,
+    shm_dir: &std::path::Path,
+) -> anyhow::Result<()> {
     let runtime = RuntimeDir::new(tmp.join(format!("w{workers}")));
     runtime.create()?;
     let config = IoEngineConfig {
@@ -153,10 +187,19 @@ async fn bench_with(workers: usize, tmp: &std::path::Path, shm_dir: &std::path::
 pub fn run() -> anyhow::Result<ExitCode> {
     let tmp = tempfile::tempdir()?;
     let shm_dir = std::path::PathBuf::from("/dev/shm");
-    let shm_dir = if shm_dir.is_dir() { shm_dir } else { tmp.path().to_path_buf() };
+    let shm_dir = if shm_dir.is_dir() {
+        shm_dir
+    } else {
+        tmp.path().to_path_buf()
+    };
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    println!("bench ipc on {cores} cores (engine: 2 tokio threads; workers are separate processes)");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    println!(
+        "bench ipc on {cores} cores (engine: 2 tokio threads; workers are separate processes)"
+    );
     rt.block_on(async {
         bench_with(1, tmp.path(), &shm_dir).await?;
         bench_with(cores, tmp.path(), &shm_dir).await

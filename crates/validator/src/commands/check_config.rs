@@ -16,7 +16,10 @@ pub fn run(file: Option<&Path>) -> anyhow::Result<ExitCode> {
     };
     let redacted = loaded.settings.redacted();
     println!("{}", serde_json::to_string_pretty(&redacted)?);
-    println!("# database in force: {}", config::redact_url(&loaded.settings.resolved_database_url()));
+    println!(
+        "# database in force: {}",
+        config::redact_url(&loaded.settings.resolved_database_url())
+    );
     for key in &loaded.unknown_keys {
         eprintln!("warning: unknown setting `{key}` is ignored");
     }

@@ -18,9 +18,15 @@ use crate::telemetry::logging;
 pub fn io_engine(cli: &Cli, args: &ChildArgs) -> anyhow::Result<ExitCode> {
     let settings = config::load(cli.config.as_deref())?.settings;
     logging::init("io-engine", cli.log_format, &settings.log_level);
-    let runtime_root = args.socket.parent().context("socket path has no directory")?;
+    let runtime_root = args
+        .socket
+        .parent()
+        .context("socket path has no directory")?;
     let runtime = RuntimeDir::new(runtime_root);
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     rt.block_on(async {
         let mut config = IoEngineConfig::from_settings(&settings, runtime, args.supervisor_pid)?;
         config.socket = args.socket.clone();

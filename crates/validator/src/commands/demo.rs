@@ -22,15 +22,22 @@ pub fn http_get(addr: &str, path: &str) -> anyhow::Result<String> {
     write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
     let mut text = String::new();
     s.read_to_string(&mut text)?;
-    Ok(text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default())
+    Ok(text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default())
 }
 
 /// Sum samples of `metric` in Prometheus text by the value of `label`.
 pub fn sum_by_label(text: &str, metric: &str, label: &str) -> BTreeMap<String, f64> {
     let mut out = BTreeMap::new();
     for line in text.lines().filter(|l| l.starts_with(metric)) {
-        let Some((head, value)) = line.rsplit_once(' ') else { continue };
-        let Ok(v) = value.parse::<f64>() else { continue };
+        let Some((head, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let Ok(v) = value.parse::<f64>() else {
+            continue;
+        };
         let key = head
             .split(&format!("{label}=\""))
             .nth(1)
@@ -61,7 +68,11 @@ pub fn run(cli: &Cli, args: &DemoArgs) -> anyhow::Result<ExitCode> {
         .stdin(Stdio::null());
     let started = Instant::now();
     let mut child = cmd.spawn().context("cannot start the supervisor")?;
-    println!("demo: supervisor pid {} running for {} s under diagnostic load", child.id(), args.seconds);
+    println!(
+        "demo: supervisor pid {} running for {} s under diagnostic load",
+        child.id(),
+        args.seconds
+    );
     let addr = loop {
         if let Ok(a) = std::fs::read_to_string(runtime.metrics_addr_file()) {
             break a;
@@ -74,7 +85,10 @@ pub fn run(cli: &Cli, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     };
     std::thread::sleep(Duration::from_secs(args.seconds));
     let metrics = http_get(&addr, "/metrics")?;
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM)?;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )?;
     let status = child.wait()?;
     let outcomes = sum_by_label(&metrics, "gaia_compute_jobs_total", "outcome");
     let rss = sum_by_label(&metrics, "gaia_child_resident_memory_bytes", "process");
@@ -89,8 +103,18 @@ pub fn run(cli: &Cli, args: &DemoArgs) -> anyhow::Result<ExitCode> {
         println!("  {k:<14} {:>8.1} MiB", v / 1048576.0);
     }
     println!("restarts by class: {restarts:?}");
-    println!("event-loop lag samples: {}", lag_count.values().sum::<f64>());
-    println!("supervisor exit: {status}; wall time {:.1} s", started.elapsed().as_secs_f64());
+    println!(
+        "event-loop lag samples: {}",
+        lag_count.values().sum::<f64>()
+    );
+    println!(
+        "supervisor exit: {status}; wall time {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     let ok = status.success() && outcomes.get("success").copied().unwrap_or(0.0) > 0.0;
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -51,12 +51,16 @@ pub struct HandlerOutput {
 
 impl From<Value> for HandlerOutput {
     fn from(result: Value) -> Self {
-        Self { result, shared: None }
+        Self {
+            result,
+            shared: None,
+        }
     }
 }
 
 /// A registered handler.
-pub type HandlerFn = Box<dyn Fn(&JobContext<'_>, &Value) -> Result<HandlerOutput, HandlerError> + Send + Sync>;
+pub type HandlerFn =
+    Box<dyn Fn(&JobContext<'_>, &Value) -> Result<HandlerOutput, HandlerError> + Send + Sync>;
 
 /// Task name → handler.
 #[derive(Default)]
@@ -66,7 +70,9 @@ pub struct HandlerRegistry {
 
 impl std::fmt::Debug for HandlerRegistry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HandlerRegistry").field("tasks", &self.task_names()).finish()
+        f.debug_struct("HandlerRegistry")
+            .field("tasks", &self.task_names())
+            .finish()
     }
 }
 
@@ -88,10 +94,15 @@ impl HandlerRegistry {
         self.register(
             task,
             Box::new(move |_ctx, payload| {
-                let req: Req = serde_json::from_value(payload.clone())
-                    .map_err(|e| HandlerError::BadPayload { task: task.into(), reason: e.to_string() })?;
+                let req: Req = serde_json::from_value(payload.clone()).map_err(|e| {
+                    HandlerError::BadPayload {
+                        task: task.into(),
+                        reason: e.to_string(),
+                    }
+                })?;
                 let resp = f(req).map_err(|e| HandlerError::Failed(e.to_string()))?;
-                let value = serde_json::to_value(resp).map_err(|e| HandlerError::Failed(e.to_string()))?;
+                let value =
+                    serde_json::to_value(resp).map_err(|e| HandlerError::Failed(e.to_string()))?;
                 Ok(value.into())
             }),
         );

@@ -119,11 +119,17 @@ fn connect(cfg: &WorkerConfig, stop: &AtomicBool, deadline: Instant) -> Option<U
     let mut delay = Duration::from_millis(20);
     while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
         if let Ok(mut stream) = UnixStream::connect(&cfg.socket) {
-            let hello = Message::Hello { protocol_version: PROTOCOL_VERSION, pid: std::process::id(), name: cfg.name.clone() };
+            let hello = Message::Hello {
+                protocol_version: PROTOCOL_VERSION,
+                pid: std::process::id(),
+                name: cfg.name.clone(),
+            };
             if write_frame(&mut stream, &hello).is_ok() {
                 match read_frame(&mut stream, cfg.max_frame_bytes) {
                     Ok(Some(Message::Welcome { .. })) => return Some(stream),
-                    Ok(Some(Message::Refused { reason })) => tracing::error!(%reason, "IO-Engine refused the handshake"),
+                    Ok(Some(Message::Refused { reason })) => {
+                        tracing::error!(%reason, "IO-Engine refused the handshake")
+                    }
                     other => tracing::warn!(?other, "unexpected handshake answer"),
                 }
             }
@@ -139,17 +145,31 @@ pub fn serve(registry: &HandlerRegistry, cfg: &WorkerConfig, stop: Arc<AtomicBoo
     let mut jobs_done: u64 = 0;
     loop {
         let Some(mut stream) = connect(cfg, &stop, Instant::now() + cfg.idle_timeout) else {
-            return if stop.load(Ordering::Relaxed) { ExitReason::Shutdown } else { ExitReason::Idle };
+            return if stop.load(Ordering::Relaxed) {
+                ExitReason::Shutdown
+            } else {
+                ExitReason::Idle
+            };
         };
         tracing::info!(jobs_done, "connected to the IO-Engine");
         let mut idle_since = Instant::now();
         loop {
             if stop.load(Ordering::Relaxed) {
-                let _ = write_frame(&mut stream, &Message::Goodbye { reason: "shutdown".into() });
+                let _ = write_frame(
+                    &mut stream,
+                    &Message::Goodbye {
+                        reason: "shutdown".into(),
+                    },
+                );
                 return ExitReason::Shutdown;
             }
             if idle_since.elapsed() >= cfg.idle_timeout {
-                let _ = write_frame(&mut stream, &Message::Goodbye { reason: "idle".into() });
+                let _ = write_frame(
+                    &mut stream,
+                    &Message::Goodbye {
+                        reason: "idle".into(),
+                    },
+                );
                 return ExitReason::Idle;
             }
             if !wait_readable(&stream, Duration::from_millis(250)) {
@@ -163,7 +183,10 @@ pub fn serve(registry: &HandlerRegistry, cfg: &WorkerConfig, stop: Arc<AtomicBoo
                     break;
                 }
                 Ok(Some(other)) => {
-                    tracing::warn!(?other, "unexpected message from the IO-Engine; reconnecting");
+                    tracing::warn!(
+                        ?other,
+                        "unexpected message from the IO-Engine; reconnecting"
+                    );
                     break;
                 }
                 Err(e) => {
@@ -176,7 +199,10 @@ pub fn serve(registry: &HandlerRegistry, cfg: &WorkerConfig, stop: Arc<AtomicBoo
             jobs_done += 1;
             if let Err(e) = write_frame(&mut stream, &Message::Result(result)) {
                 tracing::warn!(error = %e, "could not deliver a result; reconnecting");
-                gaia_ipc::shm::remove_with_prefix(&cfg.shm_dir, &gaia_ipc::shm::job_prefix(cfg.supervisor_pid, &unit.job_id));
+                gaia_ipc::shm::remove_with_prefix(
+                    &cfg.shm_dir,
+                    &gaia_ipc::shm::job_prefix(cfg.supervisor_pid, &unit.job_id),
+                );
                 break;
             }
             idle_since = Instant::now();
@@ -189,7 +215,12 @@ pub fn serve(registry: &HandlerRegistry, cfg: &WorkerConfig, stop: Arc<AtomicBoo
                 None
             };
             if let Some(reason) = leaving {
-                let _ = write_frame(&mut stream, &Message::Goodbye { reason: format!("{reason:?}") });
+                let _ = write_frame(
+                    &mut stream,
+                    &Message::Goodbye {
+                        reason: format!("{reason:?}"),
+                    },
+                );
                 return reason;
             }
         }

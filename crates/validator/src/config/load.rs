@@ -82,13 +82,18 @@ pub fn load_with_env(
             continue;
         }
         let key = lower.replace("__", ".");
-        let value: Value = raw_value.parse().unwrap_or_else(|never: std::convert::Infallible| match never {});
+        let value: Value = raw_value
+            .parse()
+            .unwrap_or_else(|never: std::convert::Infallible| match never {});
         figment = figment.merge(Serialized::default(&key, value));
     }
     let unknown_keys = unknown_keys(&figment);
     let settings: Settings = figment.extract().map_err(from_figment)?;
     validate(&settings)?;
-    Ok(LoadedSettings { settings, unknown_keys })
+    Ok(LoadedSettings {
+        settings,
+        unknown_keys,
+    })
 }
 
 fn unknown_keys(figment: &Figment) -> Vec<String> {
@@ -111,18 +116,33 @@ fn from_figment(err: figment::Error) -> ConfigError {
     let secret = err.path.first().is_some_and(|k| k == "database_url");
     let (value, rule) = match &err.kind {
         Kind::InvalidType(actual, expected) => (actual.to_string(), format!("expected {expected}")),
-        Kind::InvalidValue(actual, expected) => (actual.to_string(), format!("expected {expected}")),
+        Kind::InvalidValue(actual, expected) => {
+            (actual.to_string(), format!("expected {expected}"))
+        }
         other => (String::new(), other.to_string()),
     };
-    let value = if secret { "<redacted>".to_string() } else { value };
+    let value = if secret {
+        "<redacted>".to_string()
+    } else {
+        value
+    };
     ConfigError::Invalid { key, value, rule }
 }
 
 fn invalid(key: &str, value: impl ToString, rule: &str) -> ConfigError {
-    ConfigError::Invalid { key: key.to_string(), value: value.to_string(), rule: rule.to_string() }
+    ConfigError::Invalid {
+        key: key.to_string(),
+        value: value.to_string(),
+        rule: rule.to_string(),
+    }
 }
 
-fn in_range<T: PartialOrd + ToString>(key: &str, value: T, lo: T, hi: T) -> Result<(), ConfigError> {
+fn in_range<T: PartialOrd + ToString>(
+    key: &str,
+    value: T,
+    lo: T,
+    hi: T,
+) -> Result<(), ConfigError> {
     if value < lo || value > hi {
         let rule = format!("must be between {} and {}", lo.to_string(), hi.to_string());
         return Err(invalid(key, value, &rule));
@@ -133,13 +153,33 @@ fn in_range<T: PartialOrd + ToString>(key: &str, value: T, lo: T, hi: T) -> Resu
 /// Check every rule a type alone cannot express.
 fn validate(s: &Settings) -> Result<(), ConfigError> {
     in_range("NUM_COMPUTE_WORKERS", s.num_compute_workers, 1, 256)?;
-    in_range("SUPERVISOR_CHECK_INTERVAL_S", s.supervisor_check_interval_s, 1, 3600)?;
+    in_range(
+        "SUPERVISOR_CHECK_INTERVAL_S",
+        s.supervisor_check_interval_s,
+        1,
+        3600,
+    )?;
     in_range("MAX_JOBS_PER_WORKER", s.max_jobs_per_worker, 1, 1_000_000)?;
-    in_range("WORKER_QUEUE_TIMEOUT_S", s.worker_queue_timeout_s, 1, 86_400)?;
+    in_range(
+        "WORKER_QUEUE_TIMEOUT_S",
+        s.worker_queue_timeout_s,
+        1,
+        86_400,
+    )?;
     in_range("IPC_QUEUE_SIZE", s.ipc_queue_size, 1, 1_000_000)?;
     in_range("IPC_MAX_FRAME_BYTES", s.ipc_max_frame_bytes, 4096, 1 << 30)?;
-    in_range("PROCESS_MAX_RSS_MB_IO_ENGINE", s.process_max_rss_mb_io_engine, 32, 1 << 20)?;
-    in_range("PROCESS_MAX_RSS_MB_COMPUTE_WORKER", s.process_max_rss_mb_compute_worker, 32, 1 << 20)?;
+    in_range(
+        "PROCESS_MAX_RSS_MB_IO_ENGINE",
+        s.process_max_rss_mb_io_engine,
+        32,
+        1 << 20,
+    )?;
+    in_range(
+        "PROCESS_MAX_RSS_MB_COMPUTE_WORKER",
+        s.process_max_rss_mb_compute_worker,
+        32,
+        1 << 20,
+    )?;
     if s.compute_worker_rlimit_as_mb != 0 && s.compute_worker_rlimit_as_mb < 256 {
         return Err(invalid(
             "COMPUTE_WORKER_RLIMIT_AS_MB",
@@ -148,12 +188,26 @@ fn validate(s: &Settings) -> Result<(), ConfigError> {
         ));
     }
     in_range("RESTART_BUDGET_COUNT", s.restart_budget_count, 1, 10_000)?;
-    in_range("RESTART_BUDGET_WINDOW_S", s.restart_budget_window_s, 1, 86_400)?;
+    in_range(
+        "RESTART_BUDGET_WINDOW_S",
+        s.restart_budget_window_s,
+        1,
+        86_400,
+    )?;
     if !(s.restart_backoff_max_s.is_finite() && s.restart_backoff_max_s > 0.0) {
-        return Err(invalid("RESTART_BACKOFF_MAX_S", s.restart_backoff_max_s, "must be > 0"));
+        return Err(invalid(
+            "RESTART_BACKOFF_MAX_S",
+            s.restart_backoff_max_s,
+            "must be > 0",
+        ));
     }
     in_range("SHUTDOWN_GRACE_S", s.shutdown_grace_s, 0, 3600)?;
-    in_range("DB_POOL_MAX_CONNECTIONS", s.db_pool_max_connections, 1, 1000)?;
+    in_range(
+        "DB_POOL_MAX_CONNECTIONS",
+        s.db_pool_max_connections,
+        1,
+        1000,
+    )?;
     if s.db_pool_min_connections > s.db_pool_max_connections {
         return Err(invalid(
             "DB_POOL_MIN_CONNECTIONS",
@@ -162,10 +216,16 @@ fn validate(s: &Settings) -> Result<(), ConfigError> {
         ));
     }
     if s.metrics_addr.parse::<SocketAddr>().is_err() {
-        return Err(invalid("METRICS_ADDR", &s.metrics_addr, "must be host:port, e.g. 127.0.0.1:9090"));
+        return Err(invalid(
+            "METRICS_ADDR",
+            &s.metrics_addr,
+            "must be host:port, e.g. 127.0.0.1:9090",
+        ));
     }
     if let Some(url) = &s.database_url {
-        let scheme_ok = ["postgres://", "postgresql://", "sqlite:"].iter().any(|p| url.starts_with(p));
+        let scheme_ok = ["postgres://", "postgresql://", "sqlite:"]
+            .iter()
+            .any(|p| url.starts_with(p));
         if !url.is_empty() && !scheme_ok {
             return Err(invalid(
                 "DATABASE_URL",
@@ -175,12 +235,25 @@ fn validate(s: &Settings) -> Result<(), ConfigError> {
         }
     }
     if tracing_subscriber::EnvFilter::try_new(&s.log_level).is_err() {
-        return Err(invalid("LOG_LEVEL", &s.log_level, "must be a tracing filter such as `info`"));
+        return Err(invalid(
+            "LOG_LEVEL",
+            &s.log_level,
+            "must be a tracing filter such as `info`",
+        ));
     }
     if !(s.diagnostic_load_jobs_per_s.is_finite() && s.diagnostic_load_jobs_per_s >= 0.0) {
-        return Err(invalid("DIAGNOSTIC_LOAD_JOBS_PER_S", s.diagnostic_load_jobs_per_s, "must be >= 0"));
+        return Err(invalid(
+            "DIAGNOSTIC_LOAD_JOBS_PER_S",
+            s.diagnostic_load_jobs_per_s,
+            "must be >= 0",
+        ));
     }
     in_range("WEATHER__RUN_HOUR_UTC", s.weather.run_hour_utc, 0, 23)?;
-    in_range("WEATHER__DB_RUN_RETENTION_DAYS", s.weather.db_run_retention_days, 1, 36_500)?;
+    in_range(
+        "WEATHER__DB_RUN_RETENTION_DAYS",
+        s.weather.db_run_retention_days,
+        1,
+        36_500,
+    )?;
     Ok(())
 }

@@ -11,9 +11,9 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-pub use load::{load, load_with_env, ConfigError, LoadedSettings};
 /// Secrets in URLs are redacted by the store's rule, so logs, errors and `check-config` agree.
 pub use gaia_store::redact as redact_url;
+pub use load::{load, load_with_env, ConfigError, LoadedSettings};
 
 /// All settings of the validator.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -90,13 +90,20 @@ pub struct WeatherSettings {
 
 impl Default for WeatherSettings {
     fn default() -> Self {
-        Self { db_run_retention_days: 90, run_hour_utc: 18, max_concurrent_inferences: 1, inference_steps: 40 }
+        Self {
+            db_run_retention_days: 90,
+            run_hour_utc: 18,
+            max_concurrent_inferences: 1,
+            inference_steps: 40,
+        }
     }
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(4);
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(4);
         Self {
             num_compute_workers: cores.saturating_sub(2).max(1),
             supervisor_check_interval_s: 15,
@@ -148,12 +155,17 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn defaults_follow_the_blueprint() {
-        let s = load_with_env(None, env(&[("PATH", "/bin"), ("HOME", "/root")])).unwrap().settings;
+        let s = load_with_env(None, env(&[("PATH", "/bin"), ("HOME", "/root")]))
+            .unwrap()
+            .settings;
         assert_eq!(s.supervisor_check_interval_s, 15);
         assert_eq!(s.max_jobs_per_worker, 100);
         assert_eq!(s.worker_queue_timeout_s, 300);
@@ -162,7 +174,9 @@ mod tests {
         assert_eq!(s.process_max_rss_mb_compute_worker, 2048);
         assert_eq!(s.metrics_addr, "127.0.0.1:9090");
         assert_eq!(s.weather.db_run_retention_days, 90);
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(4);
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(4);
         assert_eq!(s.num_compute_workers, cores.saturating_sub(2).max(1));
         assert!(s.resolved_database_url().starts_with("sqlite://"));
     }
@@ -174,7 +188,11 @@ mod tests {
         std::fs::write(&file, "ipc_queue_size = 50\nmax_jobs_per_worker = 7\n[weather]\nrun_hour_utc = 6\nbogus = 1\n").unwrap();
         let loaded = load_with_env(
             Some(&file),
-            env(&[("IPC_QUEUE_SIZE", "60"), ("WEATHER__DB_RUN_RETENTION_DAYS", "30"), ("UNRELATED", "x")]),
+            env(&[
+                ("IPC_QUEUE_SIZE", "60"),
+                ("WEATHER__DB_RUN_RETENTION_DAYS", "30"),
+                ("UNRELATED", "x"),
+            ]),
         )
         .unwrap();
         let s = loaded.settings;
@@ -199,26 +217,38 @@ mod tests {
             ("DIAGNOSTIC_LOAD_JOBS_PER_S", "-2", ">= 0"),
         ];
         for (key, value, rule) in cases {
-            let err = load_with_env(None, env(&[(key, value)])).unwrap_err().to_string();
+            let err = load_with_env(None, env(&[(key, value)]))
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(key), "{key}: {err}");
             assert!(err.contains(rule), "{key}: {err}");
             assert!(!err.contains("pw@"), "secret leaked: {err}");
         }
-        let err = load_with_env(None, env(&[("DB_POOL_MIN_CONNECTIONS", "50"), ("DB_POOL_MAX_CONNECTIONS", "5")]))
-            .unwrap_err()
-            .to_string();
+        let err = load_with_env(
+            None,
+            env(&[
+                ("DB_POOL_MIN_CONNECTIONS", "50"),
+                ("DB_POOL_MAX_CONNECTIONS", "5"),
+            ]),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("DB_POOL_MIN_CONNECTIONS"), "{err}");
     }
 
     #[test]
     fn unreadable_file_is_a_named_error() {
-        let err = load_with_env(Some(std::path::Path::new("/no/such/gaia.toml")), env(&[])).unwrap_err();
+        let err =
+            load_with_env(Some(std::path::Path::new("/no/such/gaia.toml")), env(&[])).unwrap_err();
         assert!(err.to_string().contains("/no/such/gaia.toml"), "{err}");
     }
 
     #[test]
     fn redacted_copy_hides_the_password() {
-        let s = Settings { database_url: Some("postgres://u:secret@h/db".into()), ..Default::default() };
+        let s = Settings {
+            database_url: Some("postgres://u:secret@h/db".into()),
+            ..Default::default()
+        };
         let r = s.redacted();
         assert_eq!(r.database_url.as_deref(), Some("postgres://u:***@h/db"));
         assert_eq!(s.resolved_database_url(), "postgres://u:secret@h/db");

@@ -10,13 +10,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{FutureExt, SinkExt, StreamExt};
-use tracing::Instrument;
 use gaia_ipc::frame::{codec, decode, encode, FrameError};
 use gaia_ipc::{Message, PROTOCOL_VERSION};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use tokio::net::UnixStream;
 use tokio_util::codec::Framed;
+use tracing::Instrument;
 
 use super::dispatcher::{DispatchError, Dispatcher};
 use super::queue::QueuedJob;
@@ -29,7 +29,9 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 async fn send(conn: &mut Conn, message: &Message) -> Result<(), FrameError> {
     let body = encode(message)?;
-    conn.send(bytes::Bytes::from(body)).await.map_err(FrameError::Io)
+    conn.send(bytes::Bytes::from(body))
+        .await
+        .map_err(FrameError::Io)
 }
 
 async fn recv(conn: &mut Conn) -> Option<Result<Message, FrameError>> {
@@ -40,22 +42,52 @@ async fn recv(conn: &mut Conn) -> Option<Result<Message, FrameError>> {
 }
 
 /// Serve one accepted connection until it ends.
-pub async fn serve(stream: UnixStream, dispatcher: Arc<Dispatcher>, runtime: Option<RuntimeDir>, max_frame: usize) {
+pub async fn serve(
+    stream: UnixStream,
+    dispatcher: Arc<Dispatcher>,
+    runtime: Option<RuntimeDir>,
+    max_frame: usize,
+) {
     let mut conn = Framed::new(stream, codec(max_frame));
     let hello = tokio::time::timeout(HANDSHAKE_TIMEOUT, recv(&mut conn)).await;
     let (pid, name) = match hello {
-        Ok(Some(Ok(Message::Hello { protocol_version, pid, name }))) if protocol_version == PROTOCOL_VERSION => (pid, name),
-        Ok(Some(Ok(Message::Hello { protocol_version, .. }))) => {
-            let reason = format!("protocol version {protocol_version} not supported (want {PROTOCOL_VERSION})");
+        Ok(Some(Ok(Message::Hello {
+            protocol_version,
+            pid,
+            name,
+        }))) if protocol_version == PROTOCOL_VERSION => (pid, name),
+        Ok(Some(Ok(Message::Hello {
+            protocol_version, ..
+        }))) => {
+            let reason = format!(
+                "protocol version {protocol_version} not supported (want {PROTOCOL_VERSION})"
+            );
             refuse(&mut conn, &dispatcher, &reason).await;
             return;
         }
-        Ok(Some(Ok(other))) => return refuse(&mut conn, &dispatcher, &format!("expected hello, got {other:?}")).await,
-        Ok(Some(Err(e))) => return refuse(&mut conn, &dispatcher, &format!("bad handshake frame: {e}")).await,
+        Ok(Some(Ok(other))) => {
+            return refuse(
+                &mut conn,
+                &dispatcher,
+                &format!("expected hello, got {other:?}"),
+            )
+            .await
+        }
+        Ok(Some(Err(e))) => {
+            return refuse(&mut conn, &dispatcher, &format!("bad handshake frame: {e}")).await
+        }
         Ok(None) => return refuse(&mut conn, &dispatcher, "closed before the handshake").await,
         Err(_) => return refuse(&mut conn, &dispatcher, "no handshake within 5 s").await,
     };
-    if send(&mut conn, &Message::Welcome { protocol_version: PROTOCOL_VERSION }).await.is_err() {
+    if send(
+        &mut conn,
+        &Message::Welcome {
+            protocol_version: PROTOCOL_VERSION,
+        },
+    )
+    .await
+    .is_err()
+    {
         return;
     }
     dispatcher.metrics.workers_connected.inc();
@@ -73,10 +105,21 @@ pub async fn serve(stream: UnixStream, dispatcher: Arc<Dispatcher>, runtime: Opt
 async fn refuse(conn: &mut Conn, dispatcher: &Dispatcher, reason: &str) {
     dispatcher.metrics.refused_connections.inc();
     tracing::warn!(%reason, "refused a compute connection");
-    let _ = send(conn, &Message::Refused { reason: reason.to_string() }).await;
+    let _ = send(
+        conn,
+        &Message::Refused {
+            reason: reason.to_string(),
+        },
+    )
+    .await;
 }
 
-async fn run_jobs(conn: &mut Conn, dispatcher: &Arc<Dispatcher>, runtime: Option<&RuntimeDir>, pid: u32) -> String {
+async fn run_jobs(
+    conn: &mut Conn,
+    dispatcher: &Arc<Dispatcher>,
+    runtime: Option<&RuntimeDir>,
+    pid: u32,
+) -> String {
     let mut shutdown = dispatcher.shutdown_signal();
     loop {
         // Idle: wait for a job, a message from the worker, or shutdown with an empty queue.
@@ -104,7 +147,9 @@ async fn run_jobs(conn: &mut Conn, dispatcher: &Arc<Dispatcher>, runtime: Option
             }
         };
         match outcome {
-            Some(Ok(Message::Result(result))) if result.job_id == job_id => dispatcher.submit_result(result).await,
+            Some(Ok(Message::Result(result))) if result.job_id == job_id => {
+                dispatcher.submit_result(result).await
+            }
             Some(Ok(Message::Goodbye { reason })) => {
                 dispatcher.queue.push_front(job);
                 return format!("goodbye before starting job ({reason})");
@@ -132,7 +177,11 @@ fn kill_for_timeout(runtime: Option<&RuntimeDir>, pid: u32, job_id: &str) {
     if let Some(dir) = runtime {
         let _ = std::fs::write(dir.kill_marker(pid), job_id);
     }
-    tracing::warn!(job_id, worker_pid = pid, "job timed out; killing its worker");
+    tracing::warn!(
+        job_id,
+        worker_pid = pid,
+        "job timed out; killing its worker"
+    );
     if let Ok(raw) = i32::try_from(pid) {
         let _ = kill(Pid::from_raw(raw), Signal::SIGKILL);
     }

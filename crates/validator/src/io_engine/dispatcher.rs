@@ -83,7 +83,9 @@ pub struct Dispatcher {
 
 impl std::fmt::Debug for Dispatcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Dispatcher").field("in_flight", &self.in_flight()).finish()
+        f.debug_struct("Dispatcher")
+            .field("in_flight", &self.in_flight())
+            .finish()
     }
 }
 
@@ -96,7 +98,12 @@ impl Drop for InFlight<'_> {
 
 impl Dispatcher {
     /// A dispatcher with a work and a result queue of `queue_size` each.
-    pub fn new(queue_size: usize, metrics: Arc<Metrics>, shm_dir: PathBuf, supervisor_pid: u32) -> Arc<Self> {
+    pub fn new(
+        queue_size: usize,
+        metrics: Arc<Metrics>,
+        shm_dir: PathBuf,
+        supervisor_pid: u32,
+    ) -> Arc<Self> {
         let (results_tx, results_rx) = mpsc::channel(queue_size);
         let (shutdown_tx, _) = watch::channel(false);
         Arc::new(Self {
@@ -181,7 +188,11 @@ impl Dispatcher {
         while let Some(result) = rx.recv().await {
             self.update_depths();
             let job_id = result.job_id.clone();
-            let outcome = if result.success { Ok(result.clone()) } else { Err(DispatchError::Handler(Box::new(result.clone()))) };
+            let outcome = if result.success {
+                Ok(result.clone())
+            } else {
+                Err(DispatchError::Handler(Box::new(result.clone())))
+            };
             if !self.deliver(&job_id, outcome) {
                 self.metrics.orphaned_results.inc();
                 tracing::warn!(job_id = %job_id, task = %result.task_name, "orphaned result dropped: its waiter gave up");
@@ -201,15 +212,26 @@ impl Dispatcher {
         let timeout_s = unit.timeout_seconds;
         let (tx, rx) = oneshot::channel();
         {
-            let Ok(mut waiters) = self.waiters.lock() else { return Err(DispatchError::Shutdown) };
+            let Ok(mut waiters) = self.waiters.lock() else {
+                return Err(DispatchError::Shutdown);
+            };
             if waiters.contains_key(&job_id) {
                 return Err(DispatchError::DuplicateJob(job_id));
             }
-            waiters.insert(job_id.clone(), Waiter { task: unit.task_name.clone(), tx });
+            waiters.insert(
+                job_id.clone(),
+                Waiter {
+                    task: unit.task_name.clone(),
+                    tx,
+                },
+            );
         }
         self.in_flight.fetch_add(1, Ordering::AcqRel);
         let _in_flight = InFlight(&self.in_flight);
-        let guard = WaiterGuard { dispatcher: self, job_id: &job_id };
+        let guard = WaiterGuard {
+            dispatcher: self,
+            job_id: &job_id,
+        };
         let deadline = Instant::now() + Duration::from_secs(timeout_s);
         let cancelled = tokio::select! {
             flag = self.queue.push(unit, deadline) => Some(flag),

@@ -26,7 +26,9 @@ pub struct HttpState {
 
 /// Build the router.
 pub fn router(state: HttpState, admin: bool) -> Router {
-    let mut router = Router::new().route("/metrics", get(metrics)).route("/health", get(health));
+    let mut router = Router::new()
+        .route("/metrics", get(metrics))
+        .route("/health", get(health));
     if admin {
         router = router.route("/admin/dispatch", post(dispatch));
     }
@@ -36,12 +38,23 @@ pub fn router(state: HttpState, admin: bool) -> Router {
 async fn metrics(State(state): State<HttpState>) -> Response {
     state.dispatcher.update_depths();
     let body = render(&state.registry);
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
 }
 
 async fn health(State(state): State<HttpState>) -> Response {
     let d = &state.dispatcher;
-    let status = if d.is_shutting_down() { "shutting_down" } else { "ok" };
+    let status = if d.is_shutting_down() {
+        "shutting_down"
+    } else {
+        "ok"
+    };
     let body = json!({
         "status": status,
         "workers_connected": d.metrics.workers_connected.get(),
@@ -55,7 +68,9 @@ async fn dispatch(State(state): State<HttpState>, Json(unit): Json<WorkUnit>) ->
     let outcome = state.dispatcher.dispatch_and_wait(unit).await;
     let body = match outcome {
         Ok(result) => json!({ "outcome": "success", "result": result }),
-        Err(DispatchError::Handler(result)) => json!({ "outcome": "handler_error", "result": result, "error": result.error }),
+        Err(DispatchError::Handler(result)) => {
+            json!({ "outcome": "handler_error", "result": result, "error": result.error })
+        }
         Err(e) => json!({ "outcome": e.outcome(), "error": e.to_string() }),
     };
     (StatusCode::OK, Json(body)).into_response()

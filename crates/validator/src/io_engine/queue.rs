@@ -36,7 +36,12 @@ pub struct WorkQueue {
 impl WorkQueue {
     /// A queue with `capacity` places.
     pub fn new(capacity: usize) -> Self {
-        Self { items: Mutex::new(VecDeque::new()), places: Arc::new(Semaphore::new(capacity)), ready: Notify::new(), capacity }
+        Self {
+            items: Mutex::new(VecDeque::new()),
+            places: Arc::new(Semaphore::new(capacity)),
+            ready: Notify::new(),
+            capacity,
+        }
     }
 
     /// Capacity.
@@ -53,7 +58,12 @@ impl WorkQueue {
     pub async fn push(&self, unit: WorkUnit, deadline: Instant) -> Arc<AtomicBool> {
         let place = self.places.clone().acquire_owned().await.ok();
         let cancelled = Arc::new(AtomicBool::new(false));
-        let job = QueuedJob { unit, deadline, cancelled: cancelled.clone(), _place: place };
+        let job = QueuedJob {
+            unit,
+            deadline,
+            cancelled: cancelled.clone(),
+            _place: place,
+        };
         if let Ok(mut q) = self.items.lock() {
             q.push_back(job);
         }
@@ -96,7 +106,10 @@ impl WorkQueue {
 
     /// Remove every waiting job (shutdown); their waiters are failed by the caller.
     pub fn drain(&self) -> Vec<QueuedJob> {
-        self.items.lock().map(|mut q| q.drain(..).collect()).unwrap_or_default()
+        self.items
+            .lock()
+            .map(|mut q| q.drain(..).collect())
+            .unwrap_or_default()
     }
 }
 

@@ -44,7 +44,11 @@ pub struct IoEngineConfig {
 
 impl IoEngineConfig {
     /// Configuration from settings for a socket in `runtime`.
-    pub fn from_settings(settings: &Settings, runtime: RuntimeDir, supervisor_pid: u32) -> Result<Self, std::net::AddrParseError> {
+    pub fn from_settings(
+        settings: &Settings,
+        runtime: RuntimeDir,
+        supervisor_pid: u32,
+    ) -> Result<Self, std::net::AddrParseError> {
         Ok(Self {
             socket: runtime.socket(),
             runtime: Some(runtime),
@@ -72,7 +76,9 @@ pub struct IoEngine {
 
 impl std::fmt::Debug for IoEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IoEngine").field("http_addr", &self.http_addr).finish()
+        f.debug_struct("IoEngine")
+            .field("http_addr", &self.http_addr)
+            .finish()
     }
 }
 
@@ -101,21 +107,48 @@ impl IoEngine {
     /// Bind the socket and the HTTP address and start every background task.
     pub async fn start(config: IoEngineConfig) -> Result<Self, StartError> {
         let (metrics, registry) = Metrics::new(config.runtime.clone());
-        let dispatcher = Dispatcher::new(config.queue_size, metrics, config.shm_dir.clone(), config.supervisor_pid);
+        let dispatcher = Dispatcher::new(
+            config.queue_size,
+            metrics,
+            config.shm_dir.clone(),
+            config.supervisor_pid,
+        );
         let _ = std::fs::remove_file(&config.socket);
-        let listener = UnixListener::bind(&config.socket)
-            .map_err(|source| StartError::Socket { path: config.socket.clone(), source })?;
+        let listener = UnixListener::bind(&config.socket).map_err(|source| StartError::Socket {
+            path: config.socket.clone(),
+            source,
+        })?;
         let http = tokio::net::TcpListener::bind(config.http_addr)
             .await
-            .map_err(|source| StartError::Http { addr: config.http_addr, source })?;
-        let http_addr = http.local_addr().map_err(|source| StartError::Http { addr: config.http_addr, source })?;
+            .map_err(|source| StartError::Http {
+                addr: config.http_addr,
+                source,
+            })?;
+        let http_addr = http.local_addr().map_err(|source| StartError::Http {
+            addr: config.http_addr,
+            source,
+        })?;
         if let Some(dir) = &config.runtime {
-            let _ = RuntimeDir::write_atomic(&dir.metrics_addr_file(), http_addr.to_string().as_bytes());
+            let _ = RuntimeDir::write_atomic(
+                &dir.metrics_addr_file(),
+                http_addr.to_string().as_bytes(),
+            );
         }
         let mut tasks = JoinSet::new();
         tasks.spawn(dispatcher.clone().route_results());
-        tasks.spawn(accept_loop(listener, dispatcher.clone(), config.runtime.clone(), config.max_frame_bytes));
-        let app = router(HttpState { dispatcher: dispatcher.clone(), registry: Arc::new(registry) }, config.admin_api);
+        tasks.spawn(accept_loop(
+            listener,
+            dispatcher.clone(),
+            config.runtime.clone(),
+            config.max_frame_bytes,
+        ));
+        let app = router(
+            HttpState {
+                dispatcher: dispatcher.clone(),
+                registry: Arc::new(registry),
+            },
+            config.admin_api,
+        );
         let mut stop = dispatcher.shutdown_signal();
         let grace = config.shutdown_grace;
         let d = dispatcher.clone();
@@ -128,14 +161,24 @@ impl IoEngine {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
             };
-            let _ = axum::serve(http, app).with_graceful_shutdown(shutdown).await;
+            let _ = axum::serve(http, app)
+                .with_graceful_shutdown(shutdown)
+                .await;
         });
         tasks.spawn(lag_monitor(dispatcher.clone()));
         if config.diagnostic_load_jobs_per_s > 0.0 {
-            tasks.spawn(diagnostic_load(dispatcher.clone(), config.diagnostic_load_jobs_per_s));
+            tasks.spawn(diagnostic_load(
+                dispatcher.clone(),
+                config.diagnostic_load_jobs_per_s,
+            ));
         }
         tracing::info!(socket = %config.socket.display(), %http_addr, "IO-Engine started");
-        Ok(Self { dispatcher, http_addr, tasks, config })
+        Ok(Self {
+            dispatcher,
+            http_addr,
+            tasks,
+            config,
+        })
     }
 
     /// Graceful stop: refuse new work, let in-flight jobs finish within the grace period, fail
@@ -157,7 +200,12 @@ impl IoEngine {
     }
 }
 
-async fn accept_loop(listener: UnixListener, dispatcher: Arc<Dispatcher>, runtime: Option<RuntimeDir>, max_frame: usize) {
+async fn accept_loop(
+    listener: UnixListener,
+    dispatcher: Arc<Dispatcher>,
+    runtime: Option<RuntimeDir>,
+    max_frame: usize,
+) {
     let mut conns = JoinSet::new();
     loop {
         tokio::select! {
@@ -199,9 +247,17 @@ async fn diagnostic_load(dispatcher: Arc<Dispatcher>, per_second: f64) {
         }
         n += 1;
         let unit = if n % 4 == 0 {
-            WorkUnit::new(format!("diag-{n}"), "sys.spin", serde_json::json!({ "ms": 5 }))
+            WorkUnit::new(
+                format!("diag-{n}"),
+                "sys.spin",
+                serde_json::json!({ "ms": 5 }),
+            )
         } else {
-            WorkUnit::new(format!("diag-{n}"), "sys.echo", serde_json::json!({ "n": n }))
+            WorkUnit::new(
+                format!("diag-{n}"),
+                "sys.echo",
+                serde_json::json!({ "n": n }),
+            )
         };
         let d = dispatcher.clone();
         tokio::spawn(async move {

@@ -28,12 +28,21 @@ pub enum Verdict {
 impl RestartBudget {
     /// `count` crashes allowed per `window`; back-off capped at `max_backoff`.
     pub fn new(count: u32, window: Duration, max_backoff: Duration) -> Self {
-        Self { count, window, max_backoff, crashes: VecDeque::new() }
+        Self {
+            count,
+            window,
+            max_backoff,
+            crashes: VecDeque::new(),
+        }
     }
 
     /// Record a crash at `now` and decide.
     pub fn record_crash(&mut self, now: Instant) -> Verdict {
-        while self.crashes.front().is_some_and(|t| now.duration_since(*t) > self.window) {
+        while self
+            .crashes
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > self.window)
+        {
             self.crashes.pop_front();
         }
         self.crashes.push_back(now);
@@ -60,9 +69,18 @@ mod tests {
     fn backs_off_then_exhausts_within_the_window() {
         let mut b = RestartBudget::new(3, Duration::from_secs(60), Duration::from_secs(2));
         let t = Instant::now();
-        assert_eq!(b.record_crash(t), Verdict::RestartAfter(Duration::from_millis(500)));
-        assert_eq!(b.record_crash(t), Verdict::RestartAfter(Duration::from_secs(1)));
-        assert_eq!(b.record_crash(t), Verdict::RestartAfter(Duration::from_secs(2)));
+        assert_eq!(
+            b.record_crash(t),
+            Verdict::RestartAfter(Duration::from_millis(500))
+        );
+        assert_eq!(
+            b.record_crash(t),
+            Verdict::RestartAfter(Duration::from_secs(1))
+        );
+        assert_eq!(
+            b.record_crash(t),
+            Verdict::RestartAfter(Duration::from_secs(2))
+        );
         assert_eq!(b.recent(), 3);
         assert_eq!(b.record_crash(t), Verdict::Exhausted);
     }
@@ -73,7 +91,10 @@ mod tests {
         let t = Instant::now();
         assert!(matches!(b.record_crash(t), Verdict::RestartAfter(_)));
         let later = t + Duration::from_secs(11);
-        assert_eq!(b.record_crash(later), Verdict::RestartAfter(Duration::from_millis(500)));
+        assert_eq!(
+            b.record_crash(later),
+            Verdict::RestartAfter(Duration::from_millis(500))
+        );
         assert_eq!(b.record_crash(later), Verdict::Exhausted);
     }
 }

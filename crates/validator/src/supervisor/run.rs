@@ -80,8 +80,21 @@ impl Supervisor {
                 Duration::from_secs_f64(settings.restart_backoff_max_s),
             )
         };
-        let budgets = [(ProcessClass::IoEngine, budget()), (ProcessClass::Compute, budget())].into();
-        Self { settings, launch, slots, budgets, restarts: BTreeMap::new(), recycles: 0, shutdown_started: None, exit_code: EXIT_OK }
+        let budgets = [
+            (ProcessClass::IoEngine, budget()),
+            (ProcessClass::Compute, budget()),
+        ]
+        .into();
+        Self {
+            settings,
+            launch,
+            slots,
+            budgets,
+            restarts: BTreeMap::new(),
+            recycles: 0,
+            shutdown_started: None,
+            exit_code: EXIT_OK,
+        }
     }
 
     /// Run until shutdown; returns the process exit code.
@@ -174,7 +187,9 @@ impl Supervisor {
     fn reap(&mut self) -> bool {
         let mut changed = false;
         for i in 0..self.slots.len() {
-            let Some(child) = self.slots[i].child.as_mut() else { continue };
+            let Some(child) = self.slots[i].child.as_mut() else {
+                continue;
+            };
             let pid = child.id();
             let status = match child.try_wait() {
                 Ok(Some(status)) => status,
@@ -187,7 +202,8 @@ impl Supervisor {
             changed = true;
             let slot = &mut self.slots[i];
             slot.child = None;
-            let (name, class, expected) = (slot.name.clone(), slot.class, slot.expected_exit.take());
+            let (name, class, expected) =
+                (slot.name.clone(), slot.class, slot.expected_exit.take());
             if self.shutdown_started.is_some() {
                 tracing::info!(process = %name, pid, %status, "child exited during shutdown");
                 if class == ProcessClass::IoEngine {
@@ -204,13 +220,20 @@ impl Supervisor {
                 tracing::info!(process = %name, pid, "worker recycled; replacing it");
                 self.slots[i].restart_at = Some(Instant::now());
             } else if timed_out || expected.is_some() {
-                let why = if timed_out { "job timeout" } else { expected.unwrap_or("requested") };
+                let why = if timed_out {
+                    "job timeout"
+                } else {
+                    expected.unwrap_or("requested")
+                };
                 *self.restarts.entry(class.label().into()).or_default() += 1;
                 tracing::warn!(process = %name, pid, %status, reason = why, "child replaced");
                 self.slots[i].restart_at = Some(Instant::now());
             } else {
                 *self.restarts.entry(class.label().into()).or_default() += 1;
-                let verdict = self.budgets.get_mut(&class).map(|b| b.record_crash(Instant::now()));
+                let verdict = self
+                    .budgets
+                    .get_mut(&class)
+                    .map(|b| b.record_crash(Instant::now()));
                 match verdict {
                     Some(Verdict::RestartAfter(delay)) => {
                         tracing::error!(process = %name, pid, %status, delay_ms = delay.as_millis() as u64, "child crashed; restarting");
@@ -245,7 +268,11 @@ impl Supervisor {
             if rss > limit_mb << 20 && slot.expected_exit.is_none() {
                 tracing::warn!(process = %slot.name, pid, rss_bytes = rss, limit_mb, "child over its RSS limit; replacing it");
                 slot.expected_exit = Some("rss limit");
-                let signal = if slot.class == ProcessClass::IoEngine { Signal::SIGTERM } else { Signal::SIGKILL };
+                let signal = if slot.class == ProcessClass::IoEngine {
+                    Signal::SIGTERM
+                } else {
+                    Signal::SIGKILL
+                };
                 signal_group(pid, signal);
             }
         }
@@ -260,7 +287,10 @@ impl Supervisor {
         for slot in &mut self.slots {
             slot.restart_at = None;
         }
-        let engine_alive = self.slots.iter().any(|s| s.class == ProcessClass::IoEngine && s.child.is_some());
+        let engine_alive = self
+            .slots
+            .iter()
+            .any(|s| s.class == ProcessClass::IoEngine && s.child.is_some());
         if engine_alive {
             self.signal_class(ProcessClass::IoEngine, Signal::SIGTERM);
         } else {
@@ -281,7 +311,12 @@ impl Supervisor {
     }
 
     fn signal_class(&self, class: ProcessClass, signal: Signal) {
-        for pid in self.slots.iter().filter(|s| s.class == class).filter_map(Slot::pid) {
+        for pid in self
+            .slots
+            .iter()
+            .filter(|s| s.class == class)
+            .filter_map(Slot::pid)
+        {
             signal_group(pid, signal);
         }
     }
@@ -303,7 +338,13 @@ impl Supervisor {
             children: self
                 .slots
                 .iter()
-                .filter_map(|s| s.pid().map(|pid| ChildInfo { name: s.name.clone(), class: s.class, pid }))
+                .filter_map(|s| {
+                    s.pid().map(|pid| ChildInfo {
+                        name: s.name.clone(),
+                        class: s.class,
+                        pid,
+                    })
+                })
                 .collect(),
             restarts,
         };

@@ -28,12 +28,21 @@ impl Schedule {
     /// Parse a 5-field cron pattern (UTC). A missed occurrence younger than `catch_up` runs
     /// once at start-up; older ones are skipped.
     pub fn new(pattern: &str, catch_up: Duration) -> Result<Self, ScheduleError> {
-        let err = |reason: String| ScheduleError { pattern: pattern.to_string(), reason };
+        let err = |reason: String| ScheduleError {
+            pattern: pattern.to_string(),
+            reason,
+        };
         if pattern.split_whitespace().count() != 5 {
-            return Err(err("expected 5 fields: minute hour day-of-month month day-of-week".into()));
+            return Err(err(
+                "expected 5 fields: minute hour day-of-month month day-of-week".into(),
+            ));
         }
         let cron = Cron::from_str(pattern).map_err(|e| err(e.to_string()))?;
-        Ok(Self { cron, pattern: pattern.to_string(), catch_up })
+        Ok(Self {
+            cron,
+            pattern: pattern.to_string(),
+            catch_up,
+        })
     }
 
     /// The pattern.
@@ -53,7 +62,11 @@ impl Schedule {
 
     /// At start-up: the occurrence that was missed and should run now, if any. `last_run` is the
     /// occurrence the task last ran for (from the ledger); `None` if it never ran.
-    pub fn missed(&self, now: DateTime<Utc>, last_run: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    pub fn missed(
+        &self,
+        now: DateTime<Utc>,
+        last_run: Option<DateTime<Utc>>,
+    ) -> Option<DateTime<Utc>> {
         let latest = self.latest_at_or_before(now)?;
         let already = last_run.is_some_and(|l| l >= latest);
         let fresh = now - latest <= self.catch_up;
@@ -72,9 +85,18 @@ mod tests {
     #[test]
     fn daily_pattern_fires_at_its_minute_in_utc() {
         let s = Schedule::new("5 18 * * *", Duration::hours(6)).unwrap();
-        assert_eq!(s.next_after(t("2026-11-28T12:00:00Z")), Some(t("2026-11-28T18:05:00Z")));
-        assert_eq!(s.next_after(t("2026-11-28T18:05:00Z")), Some(t("2026-11-29T18:05:00Z")));
-        assert_eq!(s.latest_at_or_before(t("2026-11-28T18:05:00Z")), Some(t("2026-11-28T18:05:00Z")));
+        assert_eq!(
+            s.next_after(t("2026-11-28T12:00:00Z")),
+            Some(t("2026-11-28T18:05:00Z"))
+        );
+        assert_eq!(
+            s.next_after(t("2026-11-28T18:05:00Z")),
+            Some(t("2026-11-29T18:05:00Z"))
+        );
+        assert_eq!(
+            s.latest_at_or_before(t("2026-11-28T18:05:00Z")),
+            Some(t("2026-11-28T18:05:00Z"))
+        );
         assert_eq!(s.pattern(), "5 18 * * *");
     }
 
@@ -83,9 +105,20 @@ mod tests {
         let s = Schedule::new("5 18 * * *", Duration::hours(6)).unwrap();
         let now = t("2026-11-28T20:00:00Z");
         assert_eq!(s.missed(now, None), Some(t("2026-11-28T18:05:00Z")));
-        assert_eq!(s.missed(now, Some(t("2026-11-27T18:05:00Z"))), Some(t("2026-11-28T18:05:00Z")));
-        assert_eq!(s.missed(now, Some(t("2026-11-28T18:05:00Z"))), None, "already ran");
-        assert_eq!(s.missed(t("2026-11-29T01:00:00Z"), None), None, "outside the window");
+        assert_eq!(
+            s.missed(now, Some(t("2026-11-27T18:05:00Z"))),
+            Some(t("2026-11-28T18:05:00Z"))
+        );
+        assert_eq!(
+            s.missed(now, Some(t("2026-11-28T18:05:00Z"))),
+            None,
+            "already ran"
+        );
+        assert_eq!(
+            s.missed(t("2026-11-29T01:00:00Z"), None),
+            None,
+            "outside the window"
+        );
     }
 
     #[test]

@@ -18,11 +18,16 @@ use crate::cli::LogFormat;
 /// second call does nothing), so tests may call it freely.
 pub fn init(role: &'static str, format: LogFormat, filter: &str) {
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Json => builder
             .fmt_fields(JsonFields::new())
-            .event_format(FlatJson { role, pid: std::process::id() })
+            .event_format(FlatJson {
+                role,
+                pid: std::process::id(),
+            })
             .try_init(),
         LogFormat::Pretty => builder.try_init(),
     };
@@ -72,7 +77,12 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
 {
-    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
         let mut map = Map::new();
         let ts = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
         map.insert("ts".into(), ts.into());
@@ -83,7 +93,9 @@ where
         if let Some(scope) = ctx.event_scope() {
             for span in scope.from_root() {
                 let ext = span.extensions();
-                let Some(fields) = ext.get::<FormattedFields<N>>() else { continue };
+                let Some(fields) = ext.get::<FormattedFields<N>>() else {
+                    continue;
+                };
                 if let Ok(Value::Object(span_fields)) = serde_json::from_str::<Value>(fields) {
                     map.extend(span_fields);
                 }
@@ -124,7 +136,10 @@ mod tests {
         let buf = Buf::default();
         let subscriber = tracing_subscriber::fmt()
             .fmt_fields(JsonFields::new())
-            .event_format(FlatJson { role: "io-engine", pid: 42 })
+            .event_format(FlatJson {
+                role: "io-engine",
+                pid: 42,
+            })
             .with_writer(buf.clone())
             .finish();
         tracing::subscriber::with_default(subscriber, || {

@@ -78,16 +78,27 @@ impl Metrics {
             workers_connected: Gauge::default(),
         };
         for q in ["work", "result"] {
-            metrics.queue_depth.get_or_create(&QueueLabel { queue: q.into() }).set(0);
+            metrics
+                .queue_depth
+                .get_or_create(&QueueLabel { queue: q.into() })
+                .set(0);
         }
         let mut reg = Registry::default();
-        reg.register("gaia_ipc_queue_depth", "Items waiting in an IPC queue", metrics.queue_depth.clone());
+        reg.register(
+            "gaia_ipc_queue_depth",
+            "Items waiting in an IPC queue",
+            metrics.queue_depth.clone(),
+        );
         reg.register(
             "gaia_compute_job_duration_seconds",
             "Handler execution time of compute jobs",
             metrics.job_duration.clone(),
         );
-        reg.register("gaia_compute_jobs", "Compute jobs by task and outcome", metrics.jobs_total.clone());
+        reg.register(
+            "gaia_compute_jobs",
+            "Compute jobs by task and outcome",
+            metrics.jobs_total.clone(),
+        );
         reg.register(
             "gaia_io_event_loop_lag_seconds",
             "How late the IO-Engine's event loop ran a timer",
@@ -117,17 +128,28 @@ impl Metrics {
 
     /// Count one finished job.
     pub fn record_job(&self, task: &str, outcome: &str, seconds: Option<f64>) {
-        let labels = OutcomeLabels { task: task.to_string(), outcome: outcome.to_string() };
+        let labels = OutcomeLabels {
+            task: task.to_string(),
+            outcome: outcome.to_string(),
+        };
         self.jobs_total.get_or_create(&labels).inc();
         if let Some(s) = seconds {
-            self.job_duration.get_or_create(&TaskLabel { task: task.to_string() }).observe(s);
+            self.job_duration
+                .get_or_create(&TaskLabel {
+                    task: task.to_string(),
+                })
+                .observe(s);
         }
     }
 
     /// Set a queue-depth gauge.
     pub fn set_queue_depth(&self, queue: &str, depth: usize) {
         let depth = i64::try_from(depth).unwrap_or(i64::MAX);
-        self.queue_depth.get_or_create(&QueueLabel { queue: queue.to_string() }).set(depth);
+        self.queue_depth
+            .get_or_create(&QueueLabel {
+                queue: queue.to_string(),
+            })
+            .set(depth);
     }
 }
 
@@ -202,13 +224,32 @@ pub struct ProcessCollector;
 
 impl Collector for ProcessCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
-        let Some(s) = procstat::read(std::process::id()) else { return Ok(()) };
+        let Some(s) = procstat::read(std::process::id()) else {
+            return Ok(());
+        };
         let cpu = ConstCounter::new(s.cpu_seconds);
-        cpu.encode(encoder.encode_descriptor("process_cpu_seconds", "Total user and system CPU time", None, cpu.metric_type())?)?;
+        cpu.encode(encoder.encode_descriptor(
+            "process_cpu_seconds",
+            "Total user and system CPU time",
+            None,
+            cpu.metric_type(),
+        )?)?;
         let gauges: [(&str, &str, f64); 4] = [
-            ("process_resident_memory_bytes", "Resident memory size in bytes", s.rss_bytes as f64),
-            ("process_virtual_memory_bytes", "Virtual memory size in bytes", s.vsize_bytes as f64),
-            ("process_start_time_seconds", "Start time since the Unix epoch in seconds", s.start_time_s),
+            (
+                "process_resident_memory_bytes",
+                "Resident memory size in bytes",
+                s.rss_bytes as f64,
+            ),
+            (
+                "process_virtual_memory_bytes",
+                "Virtual memory size in bytes",
+                s.vsize_bytes as f64,
+            ),
+            (
+                "process_start_time_seconds",
+                "Start time since the Unix epoch in seconds",
+                s.start_time_s,
+            ),
             ("process_threads", "Number of OS threads", s.threads as f64),
         ];
         for (name, help, value) in gauges {
@@ -217,7 +258,12 @@ impl Collector for ProcessCollector {
         }
         if let Some(fds) = procstat::open_fds() {
             let g = ConstGauge::new(fds as i64);
-            g.encode(encoder.encode_descriptor("process_open_fds", "Open file descriptors", None, g.metric_type())?)?;
+            g.encode(encoder.encode_descriptor(
+                "process_open_fds",
+                "Open file descriptors",
+                None,
+                g.metric_type(),
+            )?)?;
         }
         Ok(())
     }
@@ -234,8 +280,15 @@ mod tests {
         let dir = RuntimeDir::new(tmp.path());
         dir.create().unwrap();
         let me = std::process::id();
-        let mut state = SupervisorState { supervisor_pid: me, ..Default::default() };
-        state.children.push(ChildInfo { name: "compute-1".into(), class: ProcessClass::Compute, pid: me });
+        let mut state = SupervisorState {
+            supervisor_pid: me,
+            ..Default::default()
+        };
+        state.children.push(ChildInfo {
+            name: "compute-1".into(),
+            class: ProcessClass::Compute,
+            pid: me,
+        });
         state.restarts.insert("compute".into(), 3);
         state.write(&dir).unwrap();
         let (m, reg) = Metrics::new(Some(dir));

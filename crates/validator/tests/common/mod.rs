@@ -33,7 +33,10 @@ pub fn http(addr: &str, method: &str, path: &str, body: Option<&str>) -> std::io
     )?;
     let mut text = String::new();
     s.read_to_string(&mut text)?;
-    Ok(text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default())
+    Ok(text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default())
 }
 
 impl Validator {
@@ -67,7 +70,13 @@ impl Validator {
             .find(|(k, _)| *k == "NUM_COMPUTE_WORKERS")
             .map_or(2, |(_, v)| v.parse().unwrap_or(2));
         let child = cmd.spawn().unwrap();
-        let v = Self { child, tmp, runtime, shm_dir, log };
+        let v = Self {
+            child,
+            tmp,
+            runtime,
+            shm_dir,
+            log,
+        };
         v.wait_ready(workers);
         v
     }
@@ -85,7 +94,11 @@ impl Validator {
     }
 
     pub fn pid_of(&self, name: &str) -> Option<u32> {
-        self.state().children.iter().find(|c| c.name == name).map(|c| c.pid)
+        self.state()
+            .children
+            .iter()
+            .find(|c| c.name == name)
+            .map(|c| c.pid)
     }
 
     /// Wait until /health answers and `workers` workers are connected.
@@ -99,13 +112,23 @@ impl Validator {
                     }
                 }
             }
-            assert!(Instant::now() < until, "validator not ready; log:\n{}", self.logs());
+            assert!(
+                Instant::now() < until,
+                "validator not ready; log:\n{}",
+                self.logs()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
 
     pub fn dispatch(&self, unit: &Value) -> Value {
-        let body = http(&self.addr(), "POST", "/admin/dispatch", Some(&unit.to_string())).unwrap();
+        let body = http(
+            &self.addr(),
+            "POST",
+            "/admin/dispatch",
+            Some(&unit.to_string()),
+        )
+        .unwrap();
         serde_json::from_str(&body).unwrap_or_else(|e| panic!("bad dispatch answer {body:?}: {e}"))
     }
 
@@ -133,14 +156,22 @@ impl Validator {
     }
 
     /// Wait until `cond` holds on the published state.
-    pub fn wait_state(&self, what: &str, within: Duration, cond: impl Fn(&SupervisorState) -> bool) -> SupervisorState {
+    pub fn wait_state(
+        &self,
+        what: &str,
+        within: Duration,
+        cond: impl Fn(&SupervisorState) -> bool,
+    ) -> SupervisorState {
         let until = Instant::now() + within;
         loop {
             let s = self.state();
             if cond(&s) {
                 return s;
             }
-            assert!(Instant::now() < until, "timed out waiting for {what}; state {s:?}");
+            assert!(
+                Instant::now() < until,
+                "timed out waiting for {what}; state {s:?}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -150,7 +181,10 @@ impl Drop for Validator {
     fn drop(&mut self) {
         let pids: Vec<u32> = self.state().children.iter().map(|c| c.pid).collect();
         for pid in pids.into_iter().chain([self.pid()]) {
-            let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
         }
         let _ = self.child.wait();
     }
@@ -163,11 +197,17 @@ pub fn unit(job_id: &str, task: &str, payload: Value) -> Value {
 pub fn alive(pid: u32) -> bool {
     // A zombie is not alive; /proc/<pid>/stat field 3 is the state.
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| s.rsplit(')').next().is_some_and(|r| !r.trim_start().starts_with('Z')))
+        .map(|s| {
+            s.rsplit(')')
+                .next()
+                .is_some_and(|r| !r.trim_start().starts_with('Z'))
+        })
         .unwrap_or(false)
 }
 
 /// Value of a metric sample line that starts with `prefix`.
 pub fn metric_value(text: &str, prefix: &str) -> Option<f64> {
-    text.lines().find(|l| l.starts_with(prefix)).and_then(|l| l.rsplit(' ').next()?.parse().ok())
+    text.lines()
+        .find(|l| l.starts_with(prefix))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
 }

@@ -18,12 +18,24 @@ use crate::compute::HandlerRegistry;
 pub fn register(registry: &mut HandlerRegistry) {
     // Either the manifest bytes the engine fetched, or the store URL for the worker to fetch
     // (`handle_verify_manifest` picks by the payload's shape).
-    registry.register_typed(verify::VERIFY_MANIFEST_TASK, |req: serde_json::Value| verify::handle_verify_manifest(&req));
-    registry.register_typed("weather.score.day1", |req: day1::Day1Request| day1::score_day1(&req));
-    registry.register_typed("weather.score.era5", |req: era5::Era5Request| era5::score_era5_lead(&req));
-    registry.register_typed("weather.score.overall", |req: aggregate::OverallRequest| aggregate::aggregate_overall(&req));
-    registry.register_typed("weather.score.row", |req: aggregate::ScoreRowRequest| aggregate::build_score_row(&req));
-    registry.register_typed("weights.calculate", |req: weights::WeightsRequest| weights::calculate_weights(&req));
+    registry.register_typed(verify::VERIFY_MANIFEST_TASK, |req: serde_json::Value| {
+        verify::handle_verify_manifest(&req)
+    });
+    registry.register_typed("weather.score.day1", |req: day1::Day1Request| {
+        day1::score_day1(&req)
+    });
+    registry.register_typed("weather.score.era5", |req: era5::Era5Request| {
+        era5::score_era5_lead(&req)
+    });
+    registry.register_typed("weather.score.overall", |req: aggregate::OverallRequest| {
+        aggregate::aggregate_overall(&req)
+    });
+    registry.register_typed("weather.score.row", |req: aggregate::ScoreRowRequest| {
+        aggregate::build_score_row(&req)
+    });
+    registry.register_typed("weights.calculate", |req: weights::WeightsRequest| {
+        weights::calculate_weights(&req)
+    });
 }
 
 #[cfg(test)]
@@ -52,11 +64,18 @@ mod tests {
         let mut reg = HandlerRegistry::default();
         register(&mut reg);
         let shared = Default::default();
-        let ctx = crate::compute::JobContext { job_id: "j", shm_dir: std::path::Path::new("/tmp"), shared: &shared, segment_prefix: "p" };
+        let ctx = crate::compute::JobContext {
+            job_id: "j",
+            shm_dir: std::path::Path::new("/tmp"),
+            shared: &shared,
+            segment_prefix: "p",
+        };
         for task in reg.task_names() {
-            let err = reg.get(&task).unwrap()(&ctx, &serde_json::json!({"nonsense": true})).unwrap_err();
+            let err =
+                reg.get(&task).unwrap()(&ctx, &serde_json::json!({"nonsense": true})).unwrap_err();
             let text = err.to_string();
-            let named = text.contains(&format!("bad payload for {task}")) || text.contains("bad request: missing field");
+            let named = text.contains(&format!("bad payload for {task}"))
+                || text.contains("bad request: missing field");
             assert!(named, "{task}: {err}");
         }
     }

@@ -78,7 +78,13 @@ pub type TransportFuture<'a> = Pin<Box<dyn Future<Output = Result<Value, MinerEr
 /// How requests reach a miner.
 pub trait MinerTransport: Send + Sync {
     /// POST `data` to `endpoint` of `miner` and return the JSON answer.
-    fn post<'a>(&'a self, miner: &'a MinerAddress, endpoint: &'a str, data: Value, timeout: Duration) -> TransportFuture<'a>;
+    fn post<'a>(
+        &'a self,
+        miner: &'a MinerAddress,
+        endpoint: &'a str,
+        data: Value,
+        timeout: Duration,
+    ) -> TransportFuture<'a>;
 }
 
 /// Plain JSON over HTTP: the local transport of simulated miners.
@@ -94,28 +100,42 @@ impl PlainJsonTransport {
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| MinerError::Transport { endpoint: String::new(), reason: e.to_string() })?;
+            .map_err(|e| MinerError::Transport {
+                endpoint: String::new(),
+                reason: e.to_string(),
+            })?;
         Ok(Self { http })
     }
 }
 
-async fn read_bounded(endpoint: &str, mut response: reqwest::Response) -> Result<Vec<u8>, MinerError> {
+async fn read_bounded(
+    endpoint: &str,
+    mut response: reqwest::Response,
+) -> Result<Vec<u8>, MinerError> {
     let mut body = Vec::new();
     loop {
-        let chunk = response
-            .chunk()
-            .await
-            .map_err(|e| MinerError::Transport { endpoint: endpoint.into(), reason: e.to_string() })?;
+        let chunk = response.chunk().await.map_err(|e| MinerError::Transport {
+            endpoint: endpoint.into(),
+            reason: e.to_string(),
+        })?;
         let Some(chunk) = chunk else { return Ok(body) };
         if body.len() + chunk.len() > MAX_ANSWER_BYTES {
-            return Err(MinerError::TooLarge { endpoint: endpoint.into() });
+            return Err(MinerError::TooLarge {
+                endpoint: endpoint.into(),
+            });
         }
         body.extend_from_slice(&chunk);
     }
 }
 
 impl MinerTransport for PlainJsonTransport {
-    fn post<'a>(&'a self, miner: &'a MinerAddress, endpoint: &'a str, data: Value, timeout: Duration) -> TransportFuture<'a> {
+    fn post<'a>(
+        &'a self,
+        miner: &'a MinerAddress,
+        endpoint: &'a str,
+        data: Value,
+        timeout: Duration,
+    ) -> TransportFuture<'a> {
         Box::pin(async move {
             let url = format!("{}{endpoint}", miner.base_url());
             let call = async {
@@ -125,17 +145,29 @@ impl MinerTransport for PlainJsonTransport {
                     .json(&json!({ "data": data, "nonce": null }))
                     .send()
                     .await
-                    .map_err(|e| MinerError::Transport { endpoint: endpoint.into(), reason: e.to_string() })?;
+                    .map_err(|e| MinerError::Transport {
+                        endpoint: endpoint.into(),
+                        reason: e.to_string(),
+                    })?;
                 let status = response.status();
                 if !status.is_success() {
-                    return Err(MinerError::Status { endpoint: endpoint.into(), status: status.as_u16() });
+                    return Err(MinerError::Status {
+                        endpoint: endpoint.into(),
+                        status: status.as_u16(),
+                    });
                 }
                 let body = read_bounded(endpoint, response).await?;
-                serde_json::from_slice(&body).map_err(|e| MinerError::Malformed { endpoint: endpoint.into(), reason: e.to_string() })
+                serde_json::from_slice(&body).map_err(|e| MinerError::Malformed {
+                    endpoint: endpoint.into(),
+                    reason: e.to_string(),
+                })
             };
             tokio::time::timeout(timeout, call)
                 .await
-                .map_err(|_| MinerError::Timeout { endpoint: endpoint.into(), timeout })?
+                .map_err(|_| MinerError::Timeout {
+                    endpoint: endpoint.into(),
+                    timeout,
+                })?
         })
     }
 }
@@ -198,7 +230,10 @@ pub struct StoreLocation {
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(endpoint: &str, v: Value) -> Result<T, MinerError> {
-    serde_json::from_value(v).map_err(|e| MinerError::Malformed { endpoint: endpoint.into(), reason: e.to_string() })
+    serde_json::from_value(v).map_err(|e| MinerError::Malformed {
+        endpoint: endpoint.into(),
+        reason: e.to_string(),
+    })
 }
 
 /// Python's `isoformat()` of a tz-aware UTC datetime: `2025-11-26T00:00:00+00:00`.
@@ -233,33 +268,77 @@ impl<T: MinerTransport> MinerClient<T> {
             "validator_hotkey": validator_hotkey,
             "expected_miner_hotkey": miner_hotkey,
         });
-        let v = self.transport.post(miner, "/weather-initiate-fetch", data, INITIATE_TIMEOUT).await?;
+        let v = self
+            .transport
+            .post(miner, "/weather-initiate-fetch", data, INITIATE_TIMEOUT)
+            .await?;
         parse("/weather-initiate-fetch", v)
     }
 
     /// Poll a job.
     pub async fn poll(&self, miner: &MinerAddress, job_id: &str) -> Result<PollAnswer, MinerError> {
         self.policy.check_miner(miner)?;
-        let v = self.transport.post(miner, "/weather-poll-job-status", json!({ "job_id": job_id }), POLL_TIMEOUT).await?;
+        let v = self
+            .transport
+            .post(
+                miner,
+                "/weather-poll-job-status",
+                json!({ "job_id": job_id }),
+                POLL_TIMEOUT,
+            )
+            .await?;
         parse("/weather-poll-job-status", v)
     }
 
     /// Ask for the store URL, claimed hash and a fresh token of a finished job.
-    pub async fn kerchunk(&self, miner: &MinerAddress, job_id: &str) -> Result<KerchunkAnswer, MinerError> {
+    pub async fn kerchunk(
+        &self,
+        miner: &MinerAddress,
+        job_id: &str,
+    ) -> Result<KerchunkAnswer, MinerError> {
         self.policy.check_miner(miner)?;
-        let v = self.transport.post(miner, "/weather-kerchunk-request", json!({ "job_id": job_id }), KERCHUNK_TIMEOUT).await?;
+        let v = self
+            .transport
+            .post(
+                miner,
+                "/weather-kerchunk-request",
+                json!({ "job_id": job_id }),
+                KERCHUNK_TIMEOUT,
+            )
+            .await?;
         parse("/weather-kerchunk-request", v)
     }
 
     /// The checked store location of a `completed` kerchunk answer.
-    pub fn store_location(&self, miner: &MinerAddress, answer: &KerchunkAnswer) -> Result<StoreLocation, MinerError> {
-        let url = answer.zarr_store_url.as_deref().ok_or(MinerError::Incomplete("zarr_store_url"))?;
-        let claimed_hash = answer.verification_hash.clone().ok_or(MinerError::Incomplete("verification_hash"))?;
-        let token = answer.access_token.clone().ok_or(MinerError::Incomplete("access_token"))?;
-        let valid_hash = claimed_hash.len() == 64 && claimed_hash.chars().all(|c| c.is_ascii_hexdigit());
+    pub fn store_location(
+        &self,
+        miner: &MinerAddress,
+        answer: &KerchunkAnswer,
+    ) -> Result<StoreLocation, MinerError> {
+        let url = answer
+            .zarr_store_url
+            .as_deref()
+            .ok_or(MinerError::Incomplete("zarr_store_url"))?;
+        let claimed_hash = answer
+            .verification_hash
+            .clone()
+            .ok_or(MinerError::Incomplete("verification_hash"))?;
+        let token = answer
+            .access_token
+            .clone()
+            .ok_or(MinerError::Incomplete("access_token"))?;
+        let valid_hash =
+            claimed_hash.len() == 64 && claimed_hash.chars().all(|c| c.is_ascii_hexdigit());
         if !valid_hash {
-            return Err(MinerError::Malformed { endpoint: "/weather-kerchunk-request".into(), reason: "verification_hash is not 64 hex digits".into() });
+            return Err(MinerError::Malformed {
+                endpoint: "/weather-kerchunk-request".into(),
+                reason: "verification_hash is not 64 hex digits".into(),
+            });
         }
-        Ok(StoreLocation { url: self.policy.resolve_store_url(miner, url)?, token, claimed_hash })
+        Ok(StoreLocation {
+            url: self.policy.resolve_store_url(miner, url)?,
+            token,
+            claimed_hash,
+        })
     }
 }

@@ -107,28 +107,46 @@ impl UrlPolicy {
     }
 
     /// Turn the store location a miner returned into the URL the validator will read.
-    pub fn resolve_store_url(&self, miner: &MinerAddress, returned: &str) -> Result<String, UrlRefusal> {
+    pub fn resolve_store_url(
+        &self,
+        miner: &MinerAddress,
+        returned: &str,
+    ) -> Result<String, UrlRefusal> {
         self.check_miner(miner)?;
         let returned = returned.trim();
-        if returned.is_empty() || returned.len() > 2048 || returned.chars().any(|c| c.is_control()) {
+        if returned.is_empty() || returned.len() > 2048 || returned.chars().any(|c| c.is_control())
+        {
             return Err(UrlRefusal::Malformed(returned.chars().take(100).collect()));
         }
         let path = if returned.starts_with('/') {
             returned.to_string()
         } else {
-            let (scheme, rest) = returned.split_once("://").ok_or_else(|| UrlRefusal::Malformed(returned.into()))?;
+            let (scheme, rest) = returned
+                .split_once("://")
+                .ok_or_else(|| UrlRefusal::Malformed(returned.into()))?;
             if scheme != "http" && scheme != "https" {
                 return Err(UrlRefusal::Scheme(scheme.to_string()));
             }
-            let (authority, path) = rest.find('/').map_or((rest, "/"), |i| (&rest[..i], &rest[i..]));
-            let expected = miner.base_url().split_once("://").map(|(_, a)| a.to_string()).unwrap_or_default();
+            let (authority, path) = rest
+                .find('/')
+                .map_or((rest, "/"), |i| (&rest[..i], &rest[i..]));
+            let expected = miner
+                .base_url()
+                .split_once("://")
+                .map(|(_, a)| a.to_string())
+                .unwrap_or_default();
             let host = authority.rsplit('@').next().unwrap_or(authority);
             if !host.eq_ignore_ascii_case(&expected) {
-                return Err(UrlRefusal::ForeignHost { expected, got: host.to_string() });
+                return Err(UrlRefusal::ForeignHost {
+                    expected,
+                    got: host.to_string(),
+                });
             }
             path.to_string()
         };
-        let bad_segment = path.split('/').any(|s| s == ".." || s == "." || s.contains('\\'));
+        let bad_segment = path
+            .split('/')
+            .any(|s| s == ".." || s == "." || s.contains('\\'));
         if !path.starts_with("/forecasts/") || bad_segment || path.contains(['?', '#', '%']) {
             return Err(UrlRefusal::Path(path));
         }
@@ -141,16 +159,24 @@ mod tests {
     use super::*;
 
     fn miner(ip: &str) -> MinerAddress {
-        MinerAddress { ip: ip.parse().unwrap(), port: 8091, scheme: "https" }
+        MinerAddress {
+            ip: ip.parse().unwrap(),
+            port: 8091,
+            scheme: "https",
+        }
     }
 
     #[test]
     fn relative_and_matching_absolute_urls_resolve_to_the_miner() {
         let p = UrlPolicy::default();
         let m = miner("81.2.69.7");
-        assert_eq!(p.resolve_store_url(&m, "/forecasts/a.zarr").unwrap(), "https://81.2.69.7:8091/forecasts/a.zarr");
         assert_eq!(
-            p.resolve_store_url(&m, "https://81.2.69.7:8091/forecasts/a.zarr/").unwrap(),
+            p.resolve_store_url(&m, "/forecasts/a.zarr").unwrap(),
+            "https://81.2.69.7:8091/forecasts/a.zarr"
+        );
+        assert_eq!(
+            p.resolve_store_url(&m, "https://81.2.69.7:8091/forecasts/a.zarr/")
+                .unwrap(),
             "https://81.2.69.7:8091/forecasts/a.zarr/"
         );
     }
@@ -160,9 +186,18 @@ mod tests {
         let p = UrlPolicy::default();
         let m = miner("81.2.69.7");
         let cases = [
-            ("https://169.254.169.254:8091/forecasts/x.zarr", "not at the miner's registered address"),
-            ("https://81.2.69.7:9999/forecasts/x.zarr", "not at the miner's registered address"),
-            ("https://user@evil.example/forecasts/x.zarr", "not at the miner's registered address"),
+            (
+                "https://169.254.169.254:8091/forecasts/x.zarr",
+                "not at the miner's registered address",
+            ),
+            (
+                "https://81.2.69.7:9999/forecasts/x.zarr",
+                "not at the miner's registered address",
+            ),
+            (
+                "https://user@evil.example/forecasts/x.zarr",
+                "not at the miner's registered address",
+            ),
             ("file:///etc/passwd", "scheme"),
             ("/forecasts/../../etc/passwd", "outside /forecasts/"),
             ("/admin", "outside /forecasts/"),
@@ -178,11 +213,29 @@ mod tests {
 
     #[test]
     fn private_miner_addresses_need_explicit_permission() {
-        for ip in ["127.0.0.1", "10.1.2.3", "192.168.0.1", "172.16.5.5", "169.254.1.1", "100.64.0.1", "0.0.0.0", "::1", "fd00::1", "fe80::1", "::ffff:127.0.0.1", "224.0.0.1"] {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "192.168.0.1",
+            "172.16.5.5",
+            "169.254.1.1",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "224.0.0.1",
+        ] {
             let m = miner(ip);
-            let err = UrlPolicy::default().resolve_store_url(&m, "/forecasts/a.zarr").unwrap_err();
+            let err = UrlPolicy::default()
+                .resolve_store_url(&m, "/forecasts/a.zarr")
+                .unwrap_err();
             assert_eq!(err, UrlRefusal::NonPublicAddress(m.ip), "{ip}");
-            let allowed = UrlPolicy { allow_private: true }.resolve_store_url(&m, "/forecasts/a.zarr");
+            let allowed = UrlPolicy {
+                allow_private: true,
+            }
+            .resolve_store_url(&m, "/forecasts/a.zarr");
             assert!(allowed.is_ok(), "{ip}: {allowed:?}");
         }
         assert!(is_public("2a01:4f8::1".parse().unwrap()));
