@@ -125,16 +125,31 @@ mod tests {
     #[test]
     fn parses_and_prints() {
         for s in [
-            "honest:0.9", "slow:2", "offline", "gfs_cloner", "lying_hash", "chunk_swapper",
-            "nan_injector", "wrong_units",
+            "honest:0.9",
+            "slow:2",
+            "offline",
+            "gfs_cloner",
+            "lying_hash",
+            "chunk_swapper",
+            "nan_injector",
+            "wrong_units",
         ] {
             let b: Behaviour = s.parse().unwrap();
             assert_eq!(b.to_string(), s);
         }
-        assert_eq!("honest".parse::<Behaviour>().unwrap(), Behaviour::Honest { skill: 0.8 });
-        assert_eq!("slow".parse::<Behaviour>().unwrap().processing_polls(), DEFAULT_SLOW_POLLS);
+        assert_eq!(
+            "honest".parse::<Behaviour>().unwrap(),
+            Behaviour::Honest { skill: 0.8 }
+        );
+        assert_eq!(
+            "slow".parse::<Behaviour>().unwrap().processing_polls(),
+            DEFAULT_SLOW_POLLS
+        );
         for bad in ["honest:2", "honest:x", "slow:-1", "offline:1", "dragon", ""] {
-            assert!(matches!(bad.parse::<Behaviour>(), Err(SimError::UnknownBehaviour(_))), "{bad}");
+            assert!(
+                matches!(bad.parse::<Behaviour>(), Err(SimError::UnknownBehaviour(_))),
+                "{bad}"
+            );
         }
         let json = serde_json::to_string(&Behaviour::Honest { skill: 0.5 }).unwrap();
         assert_eq!(json, r#"{"kind":"honest","skill":0.5}"#);

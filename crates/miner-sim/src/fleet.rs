@@ -43,7 +43,12 @@ pub struct FleetConfig {
 
 impl FleetConfig {
     /// A config with the default token lifetime and no validator allow-list.
-    pub fn new(world: Arc<World>, gfs_init: DateTime<Utc>, dir: PathBuf, miners: Vec<MinerSpec>) -> Self {
+    pub fn new(
+        world: Arc<World>,
+        gfs_init: DateTime<Utc>,
+        dir: PathBuf,
+        miners: Vec<MinerSpec>,
+    ) -> Self {
         Self {
             world,
             gfs_init,
@@ -135,7 +140,8 @@ impl Fleet {
             cores.push(core);
         }
         for b in builds {
-            b.await.map_err(|e| SimError::Server(format!("build task: {e}")))??;
+            b.await
+                .map_err(|e| SimError::Server(format!("build task: {e}")))??;
         }
         let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
         let mut servers = Vec::new();
@@ -147,7 +153,10 @@ impl Fleet {
                 // Hold the port until every server is up so no other miner gets it.
                 let l = std::net::TcpListener::bind(loopback)
                     .map_err(|e| SimError::Server(format!("bind: {e}")))?;
-                let port = l.local_addr().map_err(|e| SimError::Server(e.to_string()))?.port();
+                let port = l
+                    .local_addr()
+                    .map_err(|e| SimError::Server(e.to_string()))?
+                    .port();
                 refused_ports.push(l);
                 (port, None)
             } else {

@@ -108,7 +108,10 @@ pub fn build_forecast(
     let dir_name = store_dir_name(gfs_init, &hotkey, &job_id);
     let path = forecasts_root.join(&dir_name);
     let leads: Vec<i64> = (1..=STEPS).map(|k| k * STEP_HOURS).collect();
-    let times: Vec<DateTime<Utc>> = leads.iter().map(|h| gfs_init + TimeDelta::hours(*h)).collect();
+    let times: Vec<DateTime<Utc>> = leads
+        .iter()
+        .map(|h| gfs_init + TimeDelta::hours(*h))
+        .collect();
     let spec = DatasetSpec {
         times: times.clone(),
         time_origin: gfs_init,

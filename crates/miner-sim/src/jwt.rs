@@ -2,7 +2,9 @@
 //! secret, claims `job_id`, `file_path` (the Zarr directory name) and `exp`.
 
 use chrono::{DateTime, Utc};
-use jsonwebtoken::{decode, encode, errors::ErrorKind, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{
+    decode, encode, errors::ErrorKind, Algorithm, DecodingKey, EncodingKey, Header, Validation,
+};
 use serde::{Deserialize, Serialize};
 
 /// Claims of a forecast access token.
@@ -42,8 +44,12 @@ pub fn issue(
         file_path: file_path.to_owned(),
         exp: expires.timestamp(),
     };
-    encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret))
-        .map_err(|e| TokenError::Sign(e.to_string()))
+    encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(secret),
+    )
+    .map_err(|e| TokenError::Sign(e.to_string()))
 }
 
 /// Check a token's signature (HS256 only) and expiry (no leeway) and return its claims.
@@ -69,11 +75,20 @@ mod tests {
         let later = Utc::now() + TimeDelta::minutes(5);
         let t = issue(b"k", "job", "a.zarr", later).unwrap();
         let c = validate(b"k", &t).unwrap();
-        assert_eq!((c.job_id.as_str(), c.file_path.as_str(), c.exp), ("job", "a.zarr", later.timestamp()));
-        assert!(matches!(validate(b"other", &t), Err(TokenError::Invalid(_))));
+        assert_eq!(
+            (c.job_id.as_str(), c.file_path.as_str(), c.exp),
+            ("job", "a.zarr", later.timestamp())
+        );
+        assert!(matches!(
+            validate(b"other", &t),
+            Err(TokenError::Invalid(_))
+        ));
         let old = issue(b"k", "job", "a.zarr", Utc::now() - TimeDelta::seconds(5)).unwrap();
         assert_eq!(validate(b"k", &old), Err(TokenError::Expired));
-        assert!(matches!(validate(b"k", "not.a.jwt"), Err(TokenError::Invalid(_))));
+        assert!(matches!(
+            validate(b"k", "not.a.jwt"),
+            Err(TokenError::Invalid(_))
+        ));
         let mut edited = t.clone();
         edited.insert(t.len() / 2, 'x');
         assert!(validate(b"k", &edited).is_err());

@@ -67,7 +67,14 @@ mod tests {
         b[6] = (b[6] & 0x0f) | 0x40;
         b[8] = (b[8] & 0x3f) | 0x80;
         let h = hex::encode(&b);
-        let want = format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..]);
+        let want = format!(
+            "{}-{}-{}-{}-{}",
+            &h[..8],
+            &h[8..12],
+            &h[12..16],
+            &h[16..20],
+            &h[20..]
+        );
         assert_eq!(id, want);
         assert_eq!(id.as_bytes()[14], b'4');
         assert_ne!(id, weather_job_id(t, "other"));

@@ -57,7 +57,10 @@ fn reply<T: serde::Serialize>(r: Result<T, Rejection>) -> Response {
 }
 
 async fn initiate(State(core): State<Arc<MinerCore>>, headers: HeaderMap, body: Bytes) -> Response {
-    reply(parse::<InitiateFetchData>(&body).and_then(|d| core.initiate_fetch(&d, header_validator(&headers))))
+    reply(
+        parse::<InitiateFetchData>(&body)
+            .and_then(|d| core.initiate_fetch(&d, header_validator(&headers))),
+    )
 }
 
 fn header_check(core: &MinerCore, headers: &HeaderMap) -> Result<(), Rejection> {
@@ -87,7 +90,10 @@ async fn kerchunk(State(core): State<Arc<MinerCore>>, headers: HeaderMap, body: 
 
 /// The token from `Authorization: Bearer <t>`, `Authorization: <t>` or `?token=<t>`.
 fn token(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
-    if let Some(v) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+    if let Some(v) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
         let v = v.trim();
         let t = v.strip_prefix("Bearer ").unwrap_or(v).trim();
         return Some(t.to_owned());
@@ -107,7 +113,8 @@ async fn forecasts(
 ) -> Response {
     let token = token(&headers, query.as_deref());
     let head = method == Method::HEAD;
-    let served = tokio::task::spawn_blocking(move || core.file(&path, token.as_deref(), head)).await;
+    let served =
+        tokio::task::spawn_blocking(move || core.file(&path, token.as_deref(), head)).await;
     match served {
         Ok(Ok(FileReply::Bytes(b))) => {
             ([(header::CONTENT_TYPE, "application/octet-stream")], b).into_response()

@@ -202,8 +202,5 @@ pub fn f64_bytes(values: &[f64]) -> Vec<u8> {
 
 /// A `Map` from `(key, value)` pairs (attribute helper).
 pub fn attrs<const N: usize>(pairs: [(&str, Value); N]) -> Map<String, Value> {
-    pairs
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect()
+    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use gaia_miner_sim::forecast::SWAPPED_CHUNK;
 use gaia_miner_sim::keys::weather_job_id;
-use gaia_miner_sim::{jwt, Behaviour, Fleet, FleetConfig, MinerInfo, MinerSpec, World, WorldConfig};
+use gaia_miner_sim::{
+    jwt, Behaviour, Fleet, FleetConfig, MinerInfo, MinerSpec, World, WorldConfig,
+};
 use gaia_scoring::verify::{
     fetch_and_verify_manifest, file_hash, verification_hash, FrozenManifest, RemoteManifestRequest,
     VerifyError, VerifyManifestReport,
@@ -23,9 +25,25 @@ fn gfs_init() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 28, 0, 0, 0).unwrap()
 }
 
-async fn fleet(dir: &std::path::Path, miners: &[(u16, Behaviour)], allowed: Option<Vec<String>>) -> Fleet {
-    let world = Arc::new(World::new(WorldConfig { seed: 5, grid_deg: 20.0 }).unwrap());
-    let specs = miners.iter().map(|(uid, behaviour)| MinerSpec { uid: *uid, behaviour: *behaviour }).collect();
+async fn fleet(
+    dir: &std::path::Path,
+    miners: &[(u16, Behaviour)],
+    allowed: Option<Vec<String>>,
+) -> Fleet {
+    let world = Arc::new(
+        World::new(WorldConfig {
+            seed: 5,
+            grid_deg: 20.0,
+        })
+        .unwrap(),
+    );
+    let specs = miners
+        .iter()
+        .map(|(uid, behaviour)| MinerSpec {
+            uid: *uid,
+            behaviour: *behaviour,
+        })
+        .collect();
     let mut cfg = FleetConfig::new(world, gfs_init(), dir.to_path_buf(), specs);
     cfg.allowed_validators = allowed;
     Fleet::start(cfg).await.unwrap()
@@ -36,7 +54,12 @@ fn base(m: &MinerInfo) -> String {
 }
 
 async fn post(m: &MinerInfo, path: &str, body: Value) -> (StatusCode, Value) {
-    let r = reqwest::Client::new().post(format!("{}{path}", base(m))).json(&body).send().await.unwrap();
+    let r = reqwest::Client::new()
+        .post(format!("{}{path}", base(m)))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     let status = r.status();
     (status, r.json().await.unwrap())
 }
@@ -63,7 +86,12 @@ async fn get(url: &str, token: Option<&str>) -> reqwest::Response {
 }
 
 /// Run the validator's blocking manifest fetch + verification.
-async fn verify_remote(url: String, token: String, claimed: String, hotkey: String) -> Result<VerifyManifestReport, VerifyError> {
+async fn verify_remote(
+    url: String,
+    token: String,
+    claimed: String,
+    hotkey: String,
+) -> Result<VerifyManifestReport, VerifyError> {
     tokio::task::spawn_blocking(move || {
         fetch_and_verify_manifest(&RemoteManifestRequest {
             store_url: url,
@@ -79,9 +107,19 @@ async fn verify_remote(url: String, token: String, claimed: String, hotkey: Stri
 }
 
 /// Open the store over HTTP with verify-on-read and read `var` at time index `t`.
-async fn read_verified(url: String, token: String, frozen: FrozenManifest, var: &'static str, t: usize) -> Result<f64, ZarrError> {
+async fn read_verified(
+    url: String,
+    token: String,
+    frozen: FrozenManifest,
+    var: &'static str,
+    t: usize,
+) -> Result<f64, ZarrError> {
     tokio::task::spawn_blocking(move || {
-        let opts = OpenOptions { bearer_token: Some(token), verify: Some(frozen), ..OpenOptions::default() };
+        let opts = OpenOptions {
+            bearer_token: Some(token),
+            verify: Some(frozen),
+            ..OpenOptions::default()
+        };
         let ds = Dataset::open(&url, &opts)?;
         Ok(ds.read_field(var, t, None)?.values[[0, 0]])
     })
@@ -116,7 +154,10 @@ async fn honest_miner_full_exchange() {
     assert_eq!(Some(&job_id), m.job_id.as_ref());
 
     let (_, p) = job(&m, "/weather-poll-job-status", &job_id).await;
-    assert_eq!(p, json!({"status": "completed", "job_id": job_id, "message": "Forecast ready", "output_ready": true}));
+    assert_eq!(
+        p,
+        json!({"status": "completed", "job_id": job_id, "message": "Forecast ready", "output_ready": true})
+    );
     let (url, claimed, token) = kerchunk_grant(&m, &job_id).await;
     assert!(url.contains("/forecasts/weather_forecast_2026112800_miner_hk_"));
     assert_eq!(Some(&claimed), m.manifest_hash.as_ref());
@@ -131,40 +172,100 @@ async fn honest_miner_full_exchange() {
     assert!(again["access_token"].is_string());
 
     // Manifest verifies exactly as the validator checks it; the store reads with verify-on-read.
-    let report = verify_remote(url.clone(), token.clone(), claimed.clone(), m.hotkey.clone()).await.unwrap();
-    let v = read_verified(url.clone(), token.clone(), report.frozen.clone(), "2t", 1).await.unwrap();
+    let report = verify_remote(
+        url.clone(),
+        token.clone(),
+        claimed.clone(),
+        m.hotkey.clone(),
+    )
+    .await
+    .unwrap();
+    let v = read_verified(url.clone(), token.clone(), report.frozen.clone(), "2t", 1)
+        .await
+        .unwrap();
     assert!((150.0..350.0).contains(&v));
 
     // Listing, HEAD, query-string token, missing file.
     let listing: Value = get(&url, Some(&token)).await.json().await.unwrap();
-    let files: Vec<&str> = listing["files"].as_array().unwrap().iter().map(|x| x.as_str().unwrap()).collect();
-    for want in [".zmetadata", ".zgroup", "manifest.json", "manifest.sig", "2t", "lead_time"] {
+    let files: Vec<&str> = listing["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
+    for want in [
+        ".zmetadata",
+        ".zgroup",
+        "manifest.json",
+        "manifest.sig",
+        "2t",
+        "lead_time",
+    ] {
         assert!(files.contains(&want), "{want} in {files:?}");
     }
-    let sub: Value = get(&format!("{url}/2t/"), Some(&token)).await.json().await.unwrap();
-    assert!(sub["files"].as_array().unwrap().iter().any(|x| x == "1.0.0"));
-    let head = reqwest::Client::new().head(format!("{url}/manifest.sig")).bearer_auth(&token).send().await.unwrap();
+    let sub: Value = get(&format!("{url}/2t/"), Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(sub["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|x| x == "1.0.0"));
+    let head = reqwest::Client::new()
+        .head(format!("{url}/manifest.sig"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(head.status(), StatusCode::OK);
-    let len = head.headers().get("content-length").map(|v| v.to_str().unwrap().to_owned());
+    let len = head
+        .headers()
+        .get("content-length")
+        .map(|v| v.to_str().unwrap().to_owned());
     assert_eq!(len.as_deref(), Some("64"));
     assert!(head.bytes().await.unwrap().is_empty());
     let q = get(&format!("{url}/.zgroup?token={token}"), None).await;
     assert_eq!(q.status(), StatusCode::OK);
-    let raw = reqwest::Client::new().get(format!("{url}/.zgroup")).header("Authorization", &token).send().await.unwrap();
+    let raw = reqwest::Client::new()
+        .get(format!("{url}/.zgroup"))
+        .header("Authorization", &token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(raw.status(), StatusCode::OK);
-    assert_eq!(get(&format!("{url}/2t/99.0.0"), Some(&token)).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        get(&format!("{url}/2t/99.0.0"), Some(&token))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
     f.stop().await;
 }
 
 #[tokio::test]
 async fn bad_requests_are_refused_with_named_statuses() {
     let dir = tempfile::tempdir().unwrap();
-    let f = fleet(dir.path(), &[(1, Behaviour::Honest { skill: 0.8 }), (2, Behaviour::Honest { skill: 0.8 })], None).await;
+    let f = fleet(
+        dir.path(),
+        &[
+            (1, Behaviour::Honest { skill: 0.8 }),
+            (2, Behaviour::Honest { skill: 0.8 }),
+        ],
+        None,
+    )
+    .await;
     let m = f.miner(1).unwrap().clone();
     let other = f.miner(2).unwrap().clone();
     let client = reqwest::Client::new();
     // Malformed JSON, missing data, bad datetime.
-    let r = client.post(format!("{}/weather-initiate-fetch", base(&m))).body("{not json").send().await.unwrap();
+    let r = client
+        .post(format!("{}/weather-initiate-fetch", base(&m)))
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"], "Invalid request payload");
@@ -172,7 +273,10 @@ async fn bad_requests_are_refused_with_named_statuses() {
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     let mut bad_time = initiate_body(&m.hotkey);
     bad_time["data"]["forecast_start_time"] = json!("yesterday");
-    assert_eq!(post(&m, "/weather-initiate-fetch", bad_time).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        post(&m, "/weather-initiate-fetch", bad_time).await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
     // Wrong hotkey.
     let (s, r) = post(&m, "/weather-initiate-fetch", initiate_body(&other.hotkey)).await;
     assert_eq!(s, StatusCode::OK);
@@ -182,10 +286,19 @@ async fn bad_requests_are_refused_with_named_statuses() {
     assert!(r["job_id"].is_null());
     // Empty and unknown job ids.
     let (s, r) = job(&m, "/weather-poll-job-status", "").await;
-    assert_eq!((s, r["error"].as_str()), (StatusCode::BAD_REQUEST, Some("Missing job_id in request")));
-    assert_eq!(job(&m, "/weather-kerchunk-request", " ").await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        (s, r["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("Missing job_id in request"))
+    );
+    assert_eq!(
+        job(&m, "/weather-kerchunk-request", " ").await.0,
+        StatusCode::BAD_REQUEST
+    );
     let (_, r) = job(&m, "/weather-poll-job-status", "nope").await;
-    assert_eq!(r, json!({"status": "not_found", "job_id": "nope", "message": "Job not found"}));
+    assert_eq!(
+        r,
+        json!({"status": "not_found", "job_id": "nope", "message": "Job not found"})
+    );
     let (_, r) = job(&m, "/weather-kerchunk-request", "nope").await;
     assert_eq!(r["status"], "not_found");
     assert_eq!(r.as_object().unwrap().len(), 5);
@@ -196,22 +309,60 @@ async fn bad_requests_are_refused_with_named_statuses() {
     let job_id = r["job_id"].as_str().unwrap().to_owned();
     let (url, _, token) = kerchunk_grant(&m, &job_id).await;
     let manifest = format!("{url}/manifest.json");
-    assert_eq!(get(&manifest, None).await.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(get(&manifest, Some("garbage")).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        get(&manifest, None).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        get(&manifest, Some("garbage")).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
     let secret = f.core(1).unwrap().jwt_secret().to_vec();
     let dir_name = url.rsplit('/').next().unwrap().to_owned();
-    let expired = jwt::issue(&secret, &job_id, &dir_name, Utc::now() - TimeDelta::seconds(10)).unwrap();
+    let expired = jwt::issue(
+        &secret,
+        &job_id,
+        &dir_name,
+        Utc::now() - TimeDelta::seconds(10),
+    )
+    .unwrap();
     let r = get(&manifest, Some(&expired)).await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(r.json::<Value>().await.unwrap()["detail"], "Token has expired");
-    let foreign = jwt::issue(b"someone else", &job_id, &dir_name, Utc::now() + TimeDelta::minutes(5)).unwrap();
-    assert_eq!(get(&manifest, Some(&foreign)).await.status(), StatusCode::UNAUTHORIZED);
-    let other_dir = jwt::issue(&secret, &job_id, "other.zarr", Utc::now() + TimeDelta::minutes(5)).unwrap();
-    assert_eq!(get(&manifest, Some(&other_dir)).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["detail"],
+        "Token has expired"
+    );
+    let foreign = jwt::issue(
+        b"someone else",
+        &job_id,
+        &dir_name,
+        Utc::now() + TimeDelta::minutes(5),
+    )
+    .unwrap();
+    assert_eq!(
+        get(&manifest, Some(&foreign)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let other_dir = jwt::issue(
+        &secret,
+        &job_id,
+        "other.zarr",
+        Utc::now() + TimeDelta::minutes(5),
+    )
+    .unwrap();
+    assert_eq!(
+        get(&manifest, Some(&other_dir)).await.status(),
+        StatusCode::FORBIDDEN
+    );
     let encoded = format!("{url}%2F..%2F..%2Fminer_2%2Fx");
-    assert_eq!(get(&encoded, Some(&token)).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        get(&encoded, Some(&token)).await.status(),
+        StatusCode::FORBIDDEN
+    );
     // A literal `..` segment (reqwest would normalise it away, so speak HTTP by hand).
-    let mut s = tokio::net::TcpStream::connect((m.ip.as_str(), m.port)).await.unwrap();
+    let mut s = tokio::net::TcpStream::connect((m.ip.as_str(), m.port))
+        .await
+        .unwrap();
     let req = format!(
         "GET /forecasts/{dir_name}/../{dir_name}/manifest.json HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
     );
@@ -225,13 +376,24 @@ async fn bad_requests_are_refused_with_named_statuses() {
 #[tokio::test]
 async fn validator_allow_list_is_enforced() {
     let dir = tempfile::tempdir().unwrap();
-    let f = fleet(dir.path(), &[(1, Behaviour::Honest { skill: 0.8 })], Some(vec![VALIDATOR.into()])).await;
+    let f = fleet(
+        dir.path(),
+        &[(1, Behaviour::Honest { skill: 0.8 })],
+        Some(vec![VALIDATOR.into()]),
+    )
+    .await;
     let m = f.miner(1).unwrap().clone();
     let mut body = initiate_body(&m.hotkey);
-    assert_eq!(post(&m, "/weather-initiate-fetch", body.clone()).await.0, StatusCode::OK);
+    assert_eq!(
+        post(&m, "/weather-initiate-fetch", body.clone()).await.0,
+        StatusCode::OK
+    );
     body["data"]["validator_hotkey"] = json!("5GU2wYArpfPATbMJvm7WGM5wJqyWdWiZdn7Jo1GoQ4ixmrAo");
     let (s, r) = post(&m, "/weather-initiate-fetch", body).await;
-    assert_eq!((s, r["detail"].as_str()), (StatusCode::FORBIDDEN, Some("Hotkey not found in metagraph")));
+    assert_eq!(
+        (s, r["detail"].as_str()),
+        (StatusCode::FORBIDDEN, Some("Hotkey not found in metagraph"))
+    );
     let r = reqwest::Client::new()
         .post(format!("{}/weather-poll-job-status", base(&m)))
         .header("validator-hotkey", "5Stranger")
@@ -246,9 +408,19 @@ async fn validator_allow_list_is_enforced() {
 #[tokio::test]
 async fn slow_and_offline_miners() {
     let dir = tempfile::tempdir().unwrap();
-    let f = fleet(dir.path(), &[(3, Behaviour::Slow { polls: 2 }), (4, Behaviour::Offline)], None).await;
+    let f = fleet(
+        dir.path(),
+        &[(3, Behaviour::Slow { polls: 2 }), (4, Behaviour::Offline)],
+        None,
+    )
+    .await;
     let slow = f.miner(3).unwrap().clone();
-    let (_, r) = post(&slow, "/weather-initiate-fetch", initiate_body(&slow.hotkey)).await;
+    let (_, r) = post(
+        &slow,
+        "/weather-initiate-fetch",
+        initiate_body(&slow.hotkey),
+    )
+    .await;
     let job_id = r["job_id"].as_str().unwrap().to_owned();
     for _ in 0..2 {
         let (_, k) = job(&slow, "/weather-kerchunk-request", &job_id).await;
@@ -276,42 +448,103 @@ async fn slow_and_offline_miners() {
 #[tokio::test]
 async fn lying_hash_and_chunk_swapper_fail_verification() {
     let dir = tempfile::tempdir().unwrap();
-    let f = fleet(dir.path(), &[(6, Behaviour::LyingHash), (7, Behaviour::ChunkSwapper)], None).await;
+    let f = fleet(
+        dir.path(),
+        &[(6, Behaviour::LyingHash), (7, Behaviour::ChunkSwapper)],
+        None,
+    )
+    .await;
     let liar = f.miner(6).unwrap().clone();
-    let (_, r) = post(&liar, "/weather-initiate-fetch", initiate_body(&liar.hotkey)).await;
+    let (_, r) = post(
+        &liar,
+        "/weather-initiate-fetch",
+        initiate_body(&liar.hotkey),
+    )
+    .await;
     let (url, claimed, token) = kerchunk_grant(&liar, r["job_id"].as_str().unwrap()).await;
-    let served = get(&format!("{url}/manifest.json"), Some(&token)).await.bytes().await.unwrap();
+    let served = get(&format!("{url}/manifest.json"), Some(&token))
+        .await
+        .bytes()
+        .await
+        .unwrap();
     assert_ne!(verification_hash(&served), claimed);
-    let err = verify_remote(url, token, claimed, liar.hotkey.clone()).await.unwrap_err();
+    let err = verify_remote(url, token, claimed, liar.hotkey.clone())
+        .await
+        .unwrap_err();
     assert!(matches!(err, VerifyError::HashMismatch { .. }), "{err}");
 
     let swapper = f.miner(7).unwrap().clone();
-    let (_, r) = post(&swapper, "/weather-initiate-fetch", initiate_body(&swapper.hotkey)).await;
+    let (_, r) = post(
+        &swapper,
+        "/weather-initiate-fetch",
+        initiate_body(&swapper.hotkey),
+    )
+    .await;
     let (url, claimed, token) = kerchunk_grant(&swapper, r["job_id"].as_str().unwrap()).await;
     let chunk_url = format!("{url}/{SWAPPED_CHUNK}");
     let before = get(&chunk_url, Some(&token)).await.bytes().await.unwrap();
-    let other_before = get(&format!("{url}/2t/2.0.0"), Some(&token)).await.bytes().await.unwrap();
+    let other_before = get(&format!("{url}/2t/2.0.0"), Some(&token))
+        .await
+        .bytes()
+        .await
+        .unwrap();
     // The validator fetches and freezes the manifest: it verifies (hash and signature are honest).
-    let report = verify_remote(url.clone(), token.clone(), claimed, swapper.hotkey.clone()).await.unwrap();
-    assert_eq!(report.frozen.files[SWAPPED_CHUNK], file_hash(SWAPPED_CHUNK, &before));
+    let report = verify_remote(url.clone(), token.clone(), claimed, swapper.hotkey.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        report.frozen.files[SWAPPED_CHUNK],
+        file_hash(SWAPPED_CHUNK, &before)
+    );
     let after = get(&chunk_url, Some(&token)).await.bytes().await.unwrap();
-    assert_ne!(before, after, "the chunk changes after the first manifest fetch");
-    let other_after = get(&format!("{url}/2t/2.0.0"), Some(&token)).await.bytes().await.unwrap();
+    assert_ne!(
+        before, after,
+        "the chunk changes after the first manifest fetch"
+    );
+    let other_after = get(&format!("{url}/2t/2.0.0"), Some(&token))
+        .await
+        .bytes()
+        .await
+        .unwrap();
     assert_eq!(other_before, other_after, "only one chunk is swapped");
     // Verify-on-read catches it at Day-1's lead (time index 1), not elsewhere.
-    assert!(read_verified(url.clone(), token.clone(), report.frozen.clone(), "2t", 2).await.is_ok());
-    let err = read_verified(url, token, report.frozen, "2t", 1).await.unwrap_err();
-    assert!(matches!(err, ZarrError::Verification(VerifyError::ChunkMismatch { .. })), "{err}");
+    assert!(
+        read_verified(url.clone(), token.clone(), report.frozen.clone(), "2t", 2)
+            .await
+            .is_ok()
+    );
+    let err = read_verified(url, token, report.frozen, "2t", 1)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ZarrError::Verification(VerifyError::ChunkMismatch { .. })
+        ),
+        "{err}"
+    );
     f.stop().await;
 }
 
 #[tokio::test]
 async fn fleet_rejects_duplicate_uids_and_builds_on_demand() {
     let dir = tempfile::tempdir().unwrap();
-    let world = Arc::new(World::new(WorldConfig { seed: 5, grid_deg: 20.0 }).unwrap());
+    let world = Arc::new(
+        World::new(WorldConfig {
+            seed: 5,
+            grid_deg: 20.0,
+        })
+        .unwrap(),
+    );
     let dup = vec![
-        MinerSpec { uid: 1, behaviour: Behaviour::Offline },
-        MinerSpec { uid: 1, behaviour: Behaviour::GfsCloner },
+        MinerSpec {
+            uid: 1,
+            behaviour: Behaviour::Offline,
+        },
+        MinerSpec {
+            uid: 1,
+            behaviour: Behaviour::GfsCloner,
+        },
     ];
     let cfg = FleetConfig::new(world, gfs_init(), dir.path().to_path_buf(), dup);
     assert!(Fleet::start(cfg).await.is_err());

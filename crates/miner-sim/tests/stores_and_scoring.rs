@@ -13,7 +13,7 @@ use gaia_miner_sim::{write_world, Behaviour, ErrorModel, World, WorldConfig, Wor
 use gaia_scoring::day1::{score_day1, Day1Request};
 use gaia_scoring::era5::{score_era5_lead, Era5Error, Era5Request};
 use gaia_scoring::verify::{
-    build_manifest, check_store, verify_manifest, verification_hash, VerifyError,
+    build_manifest, check_store, verification_hash, verify_manifest, VerifyError,
     VerifyManifestRequest,
 };
 use gaia_scoring::zarr::{Climatology, Dataset, OpenOptions};
@@ -23,7 +23,13 @@ fn gfs_init() -> DateTime<Utc> {
 }
 
 fn world() -> Arc<World> {
-    Arc::new(World::new(WorldConfig { seed: 11, grid_deg: 10.0 }).unwrap())
+    Arc::new(
+        World::new(WorldConfig {
+            seed: 11,
+            grid_deg: 10.0,
+        })
+        .unwrap(),
+    )
 }
 
 fn s(p: &Path) -> String {
@@ -32,7 +38,15 @@ fn s(p: &Path) -> String {
 
 fn miner(world: &World, dir: &Path, uid: u16, b: Behaviour) -> ForecastStore {
     let signer = dev_signer(uid).unwrap();
-    build_forecast(world, &dir.join(format!("m{uid}")), uid, &signer, &b, gfs_init()).unwrap()
+    build_forecast(
+        world,
+        &dir.join(format!("m{uid}")),
+        uid,
+        &signer,
+        &b,
+        gfs_init(),
+    )
+    .unwrap()
 }
 
 fn day1(paths: &WorldPaths, forecast: &ForecastStore) -> gaia_scoring::day1::Day1Report {
@@ -46,8 +60,7 @@ fn day1(paths: &WorldPaths, forecast: &ForecastStore) -> gaia_scoring::day1::Day
         "lead_hours": 12.0,
     }))
     .unwrap();
-    score_day1(&request)
-    .unwrap()
+    score_day1(&request).unwrap()
 }
 
 fn era5_request(paths: &WorldPaths, forecast: &ForecastStore, lead: u32) -> Era5Request {
@@ -73,12 +86,22 @@ fn world_stores_open_with_the_validator_reader() {
     let w = world();
     let paths = write_world(&w, dir.path(), gfs_init()).unwrap();
     let opts = OpenOptions::default();
-    for (p, n_times) in [(&paths.gfs_analysis, 4), (&paths.gfs_forecast, 40), (&paths.era5, 10)] {
+    for (p, n_times) in [
+        (&paths.gfs_analysis, 4),
+        (&paths.gfs_forecast, 40),
+        (&paths.era5, 10),
+    ] {
         let ds = Dataset::open(&s(p), &opts).unwrap();
-        assert_eq!(ds.variable_names(), vec!["10u", "10v", "2t", "msl", "q", "t", "u", "v", "z"]);
+        assert_eq!(
+            ds.variable_names(),
+            vec!["10u", "10v", "2t", "msl", "q", "t", "u", "v", "z"]
+        );
         assert_eq!(ds.times().unwrap().len(), n_times);
         let levels = ds.pressure_levels().unwrap().unwrap();
-        assert_eq!(levels, LEVELS_HPA.iter().map(|l| *l as f64).collect::<Vec<_>>());
+        assert_eq!(
+            levels,
+            LEVELS_HPA.iter().map(|l| *l as f64).collect::<Vec<_>>()
+        );
         let g = ds.grid().unwrap();
         assert_eq!((g.lat.len(), g.lon.len()), (19, 36));
         assert_eq!(ds.units("z").as_deref(), Some("m**2 s**-2"));
@@ -90,12 +113,17 @@ fn world_stores_open_with_the_validator_reader() {
     assert_eq!(times[0], gfs_init() + TimeDelta::hours(24));
     assert_eq!(times[9], gfs_init() + TimeDelta::hours(240));
     let f = era.read_field("z", 1, Some(7)).unwrap();
-    let want = w.plane("z", Some(500.0), times[1], 0.0, &ErrorModel::NONE).unwrap();
+    let want = w
+        .plane("z", Some(500.0), times[1], 0.0, &ErrorModel::NONE)
+        .unwrap();
     let got: Vec<f32> = f.values.iter().map(|v| *v as f32).collect();
     assert_eq!(got, want);
     // The analysis holds the Day-1 truth time.
     let ana = Dataset::open(&s(&paths.gfs_analysis), &opts).unwrap();
-    assert!(ana.times().unwrap().contains(&(gfs_init() + TimeDelta::hours(12))));
+    assert!(ana
+        .times()
+        .unwrap()
+        .contains(&(gfs_init() + TimeDelta::hours(12))));
     // Climatology: WeatherBench2 names, any valid time of the run, levels by hPa.
     let clim = Climatology::open(&s(&paths.climatology), &opts).unwrap();
     for lead in [12, 24, 240] {
@@ -114,7 +142,9 @@ fn forecasts_have_layout_manifest_and_signature() {
     let dir = tempfile::tempdir().unwrap();
     let w = world();
     let honest = miner(&w, dir.path(), 1, Behaviour::Honest { skill: 0.9 });
-    assert!(honest.dir_name.starts_with("weather_forecast_2026112800_miner_hk_"));
+    assert!(honest
+        .dir_name
+        .starts_with("weather_forecast_2026112800_miner_hk_"));
     let ds = Dataset::open(&s(&honest.path), &OpenOptions::default()).unwrap();
     let times = ds.times().unwrap();
     assert_eq!(times.len(), 40);
@@ -137,12 +167,20 @@ fn forecasts_have_layout_manifest_and_signature() {
     let report = verify_manifest(&request(&honest.claimed_hash)).unwrap();
     // root .zgroup/.zattrs/.zmetadata; 5 coordinates × (.zarray, .zattrs, chunk); 9 variables ×
     // (.zarray, .zattrs); 40 steps × (4 surface + 5 × 13 level) chunks.
-    assert_eq!(report.frozen.files.len(), 3 + 5 * 3 + 9 * 2 + 40 * (4 + 5 * 13));
-    assert!(check_store(&honest.path, &report.frozen.files).unwrap().ok());
+    assert_eq!(
+        report.frozen.files.len(),
+        3 + 5 * 3 + 9 * 2 + 40 * (4 + 5 * 13)
+    );
+    assert!(check_store(&honest.path, &report.frozen.files)
+        .unwrap()
+        .ok());
     // Another miner's hotkey does not verify this manifest.
     let mut wrong = request(&honest.claimed_hash);
     wrong.miner_hotkey_ss58 = dev_signer(2).unwrap().ss58();
-    assert!(matches!(verify_manifest(&wrong), Err(VerifyError::SignerMismatch { .. })));
+    assert!(matches!(
+        verify_manifest(&wrong),
+        Err(VerifyError::SignerMismatch { .. })
+    ));
 
     // Lying hash: valid signed manifest, claimed hash differs.
     let liar = miner(&w, dir.path(), 6, Behaviour::LyingHash);
@@ -156,7 +194,10 @@ fn forecasts_have_layout_manifest_and_signature() {
         miner_hotkey_ss58: dev_signer(6).unwrap().ss58(),
         require_sha256: true,
     };
-    assert!(matches!(verify_manifest(&liar_req), Err(VerifyError::HashMismatch { .. })));
+    assert!(matches!(
+        verify_manifest(&liar_req),
+        Err(VerifyError::HashMismatch { .. })
+    ));
 
     // Chunk swapper: the swap changes exactly the Day-1 2t chunk.
     let swapper = miner(&w, dir.path(), 7, Behaviour::ChunkSwapper);
@@ -181,22 +222,37 @@ fn behaviours_score_as_intended_with_the_validator_functions() {
     let d_good = day1(&paths, &good);
     let d_poor = day1(&paths, &poor);
     let d_clone = day1(&paths, &cloner);
-    assert!(d_good.score > d_poor.score, "{} vs {}", d_good.score, d_poor.score);
+    assert!(
+        d_good.score > d_poor.score,
+        "{} vs {}",
+        d_good.score,
+        d_poor.score
+    );
     assert!(d_good.passed);
     assert!(d_clone.clamped, "the GFS cloner is clamped: {d_clone:?}");
     let d_units = day1(&paths, &units);
-    assert!(d_units.variables.iter().any(|v| v.unit_fix.is_some()), "Day-1 fixes °C/hPa");
+    assert!(
+        d_units.variables.iter().any(|v| v.unit_fix.is_some()),
+        "Day-1 fixes °C/hPa"
+    );
 
     let e_good = era5(&paths, &good, 24).unwrap();
     let e_poor = era5(&paths, &poor, 24).unwrap();
     assert!(e_good > e_poor, "{e_good} vs {e_poor}");
-    assert!(era5(&paths, &good, 240).unwrap() < e_good, "skill decays with lead");
+    assert!(
+        era5(&paths, &good, 240).unwrap() < e_good,
+        "skill decays with lead"
+    );
     match era5(&paths, &nan, 24) {
         Err(Era5Error::InsufficientCoverage { coverage, .. }) => assert!(coverage < 0.9),
         other => panic!("NaN injector must fail coverage, got {other:?}"),
     }
     let units_report = score_era5_lead(&era5_request(&paths, &units, 24)).unwrap();
-    let t2 = units_report.variables.iter().find(|v| v.variable == "2t").unwrap();
+    let t2 = units_report
+        .variables
+        .iter()
+        .find(|v| v.variable == "2t")
+        .unwrap();
     assert!(t2.error.is_some(), "ERA5 refuses degC: {t2:?}");
 }
 
@@ -222,13 +278,23 @@ fn stores_open_with_xarray() {
     assert_eq!(fc["times"][0], "2026-11-28T06:00:00");
     assert_eq!(fc["times"].as_array().unwrap().len(), 40);
     assert_eq!(fc["lead_time_hours"][39], 240.0);
-    assert_eq!(fc["dims"]["t"], serde_json::json!(["time", "pressure_level", "lat", "lon"]));
+    assert_eq!(
+        fc["dims"]["t"],
+        serde_json::json!(["time", "pressure_level", "lat", "lon"])
+    );
     // xarray decodes the same numbers as the validator's reader.
     let ds = Dataset::open(&s(&f.path), &OpenOptions::default()).unwrap();
     let z = ds.read_field("z", 3, Some(7)).unwrap();
     let py = fc["z_t3_l7_00"].as_f64().unwrap();
-    assert!((z.values[[0, 0]] - py).abs() < 1e-3, "{} vs {py}", z.values[[0, 0]]);
+    assert!(
+        (z.values[[0, 0]] - py).abs() < 1e-3,
+        "{} vs {py}",
+        z.values[[0, 0]]
+    );
     assert_eq!(v["era5"]["times"].as_array().unwrap().len(), 10);
-    assert_eq!(v["climatology"]["dims"]["temperature"], serde_json::json!(["hour", "dayofyear", "level", "latitude", "longitude"]));
+    assert_eq!(
+        v["climatology"]["dims"]["temperature"],
+        serde_json::json!(["hour", "dayofyear", "level", "latitude", "longitude"])
+    );
     assert_eq!(v["analysis"]["units"]["2t"], "K");
 }

@@ -55,12 +55,46 @@ pub enum Command {
     /// Build or check a forecast store's manifest (spec §2; the simulated miner uses `build`).
     #[command(subcommand)]
     Manifest(ManifestCommand),
+    /// Write a synthetic world and serve simulated miners on loopback until Ctrl-C
+    /// (docs/miner-sim.md); prints one JSON line per miner.
+    SimMiners(SimMinersArgs),
     /// Internal: the IO-Engine process (started by the supervisor).
     #[command(hide = true)]
     IoEngine(ChildArgs),
     /// Internal: one compute worker process (started by the supervisor).
     #[command(hide = true)]
     ComputeWorker(ChildArgs),
+}
+
+/// Arguments of `sim-miners`.
+#[derive(Debug, Args)]
+pub struct SimMinersArgs {
+    /// Number of miners: the first K of the demo fleet (3 honest, slow, offline, GFS cloner,
+    /// lying hash, chunk swapper, NaN injector, wrong units), then honest ones.
+    #[arg(long, default_value_t = 10)]
+    pub count: usize,
+    /// Explicit comma-separated behaviours instead of --count (uids 0, 1, ...), e.g.
+    /// `honest:0.9,slow:3,offline,gfs_cloner,lying_hash,chunk_swapper,nan_injector,wrong_units`.
+    #[arg(long)]
+    pub behaviours: Option<String>,
+    /// Directory for the world's stores (`world/`) and the miners' forecasts (`miners/`).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Seed of the synthetic world.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Grid spacing in degrees (must divide 180 and 360).
+    #[arg(long, default_value_t = 4.0)]
+    pub grid_deg: f64,
+    /// GFS init time (RFC 3339 or YYYY-MM-DD); default today 00Z.
+    #[arg(long)]
+    pub gfs_init: Option<String>,
+    /// Lifetime of the miners' access tokens, minutes.
+    #[arg(long, default_value_t = 120)]
+    pub token_ttl_minutes: i64,
+    /// Only these validator hotkeys may call the miners (repeatable); default: anyone.
+    #[arg(long)]
+    pub allow_validator: Vec<String>,
 }
 
 /// Arguments of `demo`.
@@ -136,7 +170,11 @@ pub struct ScoreEra5Args {
     #[arg(long)]
     pub climatology: String,
     /// Lead times in hours, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "24,48,72,96,120,144,168,192,216,240")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "24,48,72,96,120,144,168,192,216,240"
+    )]
     pub lead_hours: Vec<u32>,
     /// GFS initialisation time (RFC 3339).
     #[arg(long)]

@@ -18,7 +18,9 @@ pub fn confine<'a>(path: &'a str, file_path: &str) -> Result<Vec<&'a str>, Rejec
         .iter()
         .any(|p| p.is_empty() || *p == ".." || *p == "." || p.contains('\\'))
     {
-        return Err(Rejection::Forbidden(format!("path `{path}` is not allowed")));
+        return Err(Rejection::Forbidden(format!(
+            "path `{path}` is not allowed"
+        )));
     }
     if parts.first() != Some(&file_path) {
         return Err(Rejection::Forbidden(format!(
@@ -31,7 +33,12 @@ pub fn confine<'a>(path: &'a str, file_path: &str) -> Result<Vec<&'a str>, Rejec
 impl MinerCore {
     /// Serve `path` (relative to `/forecasts/`) for `token`; `head` skips reading the bytes
     /// and the swap trigger (the length is still returned as the bytes' length).
-    pub fn file(&self, path: &str, token: Option<&str>, head: bool) -> Result<FileReply, Rejection> {
+    pub fn file(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        head: bool,
+    ) -> Result<FileReply, Rejection> {
         let token = token
             .filter(|t| !t.is_empty())
             .ok_or_else(|| Rejection::Unauthorized("Missing access token".into()))?;
@@ -89,8 +96,20 @@ mod tests {
         assert_eq!(confine("a.zarr", "a.zarr").unwrap(), vec!["a.zarr"]);
         assert_eq!(confine("a.zarr/", "a.zarr").unwrap(), vec!["a.zarr"]);
         assert_eq!(confine("a.zarr/2t/0.0.0", "a.zarr").unwrap().len(), 3);
-        for bad in ["b.zarr/x", "a.zarr/../b.zarr", "a.zarr/./x", "a.zarr//x", "a.zarrx", "..", "a.zarr/a\\b", ""] {
-            assert!(matches!(confine(bad, "a.zarr"), Err(Rejection::Forbidden(_))), "{bad}");
+        for bad in [
+            "b.zarr/x",
+            "a.zarr/../b.zarr",
+            "a.zarr/./x",
+            "a.zarr//x",
+            "a.zarrx",
+            "..",
+            "a.zarr/a\\b",
+            "",
+        ] {
+            assert!(
+                matches!(confine(bad, "a.zarr"), Err(Rejection::Forbidden(_))),
+                "{bad}"
+            );
         }
     }
 }

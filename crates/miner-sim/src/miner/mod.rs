@@ -19,7 +19,9 @@ use crate::forecast::{build_forecast, ForecastStore};
 use crate::keys::{dev_jwt_secret, dev_signer, weather_job_id};
 use crate::world::World;
 use crate::{jwt, SimError};
-use protocol::{InitiateFetchData, InitiateFetchResponse, KerchunkResponse, PollResponse, Rejection};
+use protocol::{
+    InitiateFetchData, InitiateFetchResponse, KerchunkResponse, PollResponse, Rejection,
+};
 
 /// Default access-token lifetime (`WEATHER_ACCESS_TOKEN_EXPIRE_MINUTES` = 120).
 pub const DEFAULT_TOKEN_TTL_MINUTES: i64 = 120;
@@ -94,12 +96,18 @@ pub fn parse_time(text: &str) -> Result<DateTime<Utc>, Rejection> {
     if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
         return Ok(dt.with_timezone(&Utc));
     }
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+    ] {
         if let Ok(n) = NaiveDateTime::parse_from_str(t, fmt) {
             return Ok(n.and_utc());
         }
     }
-    Err(Rejection::Invalid(format!("`{t}` is not an ISO 8601 datetime")))
+    Err(Rejection::Invalid(format!(
+        "`{t}` is not an ISO 8601 datetime"
+    )))
 }
 
 impl MinerCore {
@@ -144,7 +152,9 @@ impl MinerCore {
         if let Some(ForecastState::Ready(r)) = self.lock().forecasts.get(&gfs_init) {
             return Ok(r.clone());
         }
-        self.lock().forecasts.insert(gfs_init, ForecastState::Building);
+        self.lock()
+            .forecasts
+            .insert(gfs_init, ForecastState::Building);
         self.build_now(gfs_init)
     }
 
@@ -164,11 +174,13 @@ impl MinerCore {
                     store,
                     swapped: AtomicBool::new(false),
                 });
-                st.forecasts.insert(gfs_init, ForecastState::Ready(r.clone()));
+                st.forecasts
+                    .insert(gfs_init, ForecastState::Ready(r.clone()));
                 Ok(r)
             }
             Err(e) => {
-                st.forecasts.insert(gfs_init, ForecastState::Failed(e.to_string()));
+                st.forecasts
+                    .insert(gfs_init, ForecastState::Failed(e.to_string()));
                 Err(e)
             }
         }
@@ -202,7 +214,9 @@ impl MinerCore {
     /// The job's forecast if the job has completed (ready and past the slow polls).
     fn completed(&self, st: &State, job: &Job) -> Option<Arc<ReadyForecast>> {
         match st.forecasts.get(&job.gfs_init) {
-            Some(ForecastState::Ready(r)) if job.polls >= self.config.behaviour.processing_polls() => {
+            Some(ForecastState::Ready(r))
+                if job.polls >= self.config.behaviour.processing_polls() =>
+            {
                 Some(r.clone())
             }
             _ => None,
@@ -211,8 +225,13 @@ impl MinerCore {
 
     fn grant(&self, r: &ReadyForecast) -> Result<(String, String, String), Rejection> {
         let expires = Utc::now() + self.config.token_ttl;
-        let token = jwt::issue(&self.jwt_secret, &r.store.job_id, &r.store.dir_name, expires)
-            .map_err(|e| Rejection::Internal(e.to_string()))?;
+        let token = jwt::issue(
+            &self.jwt_secret,
+            &r.store.job_id,
+            &r.store.dir_name,
+            expires,
+        )
+        .map_err(|e| Rejection::Internal(e.to_string()))?;
         Ok((
             format!("/forecasts/{}", r.store.dir_name),
             r.store.claimed_hash.clone(),
@@ -295,7 +314,9 @@ impl MinerCore {
         let slow = polls_before < self.config.behaviour.processing_polls();
         let (status, message, ready) = match st.forecasts.get(&gfs_init) {
             Some(ForecastState::Failed(e)) => ("fetch_error", e.clone(), None),
-            Some(ForecastState::Ready(_)) if !slow => ("completed", "Forecast ready".into(), Some(true)),
+            Some(ForecastState::Ready(_)) if !slow => {
+                ("completed", "Forecast ready".into(), Some(true))
+            }
             _ => ("processing", "Inference running".into(), None),
         };
         Ok(PollResponse {
@@ -366,7 +387,10 @@ impl ReadyForecast {
     pub(crate) fn on_manifest_fetched(&self) -> Result<(), SimError> {
         if self.store.swap.is_some() && !self.swapped.swap(true, Ordering::SeqCst) {
             self.store.apply_swap()?;
-            tracing::info!(key = crate::forecast::SWAPPED_CHUNK, "chunk swapped after manifest fetch");
+            tracing::info!(
+                key = crate::forecast::SWAPPED_CHUNK,
+                "chunk swapped after manifest fetch"
+            );
         }
         Ok(())
     }

@@ -10,7 +10,9 @@ pub const SURFACE_VARS: [&str; 4] = ["2t", "msl", "10u", "10v"];
 /// Pressure-level variables (dims time, pressure_level, lat, lon).
 pub const ATMOS_VARS: [&str; 5] = ["t", "u", "v", "q", "z"];
 /// The 13 pressure levels in hPa, as the miner writes them.
-pub const LEVELS_HPA: [i64; 13] = [50, 100, 150, 200, 250, 300, 400, 500, 600, 700, 850, 925, 1000];
+pub const LEVELS_HPA: [i64; 13] = [
+    50, 100, 150, 200, 250, 300, 400, 500, 600, 700, 850, 925, 1000,
+];
 
 /// Canonical CF units of a variable (what the validator's unit check accepts).
 pub fn units(var: &str) -> &'static str {
@@ -70,50 +72,79 @@ pub fn base(var: &str, level_hpa: Option<f64>, lat_deg: f64) -> f64 {
     }
 }
 
-/// One travelling wave of the anomaly field.
-#[derive(Debug, Clone, Copy)]
+/// One travelling wave of the anomaly field, with its grid tables precomputed.
+#[derive(Debug, Clone)]
 struct Wave {
     zonal: f64,
-    meridional: f64,
     phase: f64,
     speed: f64,
-    amp: f64,
+    /// amp · cos(m·lat) · √cos(lat) per latitude row.
+    rows: Vec<f64>,
+    /// cos(k·lon) per longitude column.
+    cos_cols: Vec<f64>,
+    /// sin(k·lon) per longitude column.
+    sin_cols: Vec<f64>,
 }
 
-/// The seeded wave set of one variable.
+/// The seeded wave set of one variable on one grid.
 #[derive(Debug, Clone)]
 pub struct Waves {
     waves: Vec<Wave>,
 }
 
 impl Waves {
-    /// Waves for `var` from the world seed (independent per variable).
-    pub fn new(seed: u64, var: &str) -> Self {
-        let tag = var.bytes().fold(0u64, |h, b| h.wrapping_mul(131) + u64::from(b));
+    /// Waves for `var` from the world seed (independent per variable) on the grid `lat` × `lon`
+    /// (degrees).
+    pub fn new(seed: u64, var: &str, lat: &[f64], lon: &[f64]) -> Self {
+        let tag = var
+            .bytes()
+            .fold(0u64, |h, b| h.wrapping_mul(131) + u64::from(b));
         let mut r = SplitMix::new(seed ^ tag.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let waves = (0..5)
-            .map(|k| Wave {
-                zonal: f64::from(1 + k + (r.next_u64() % 3) as u32),
-                meridional: f64::from(1 + (r.next_u64() % 3) as u32),
-                phase: r.uniform() * std::f64::consts::TAU,
+            .map(|k| {
+                let zonal = f64::from(1 + k + (r.next_u64() % 3) as u32);
+                let meridional = f64::from(1 + (r.next_u64() % 3) as u32);
+                let phase = r.uniform() * std::f64::consts::TAU;
                 // radians of longitude per hour: 5–15 degrees per day eastward
-                speed: (5.0 + 10.0 * r.uniform()).to_radians() / 24.0,
-                amp: 0.5 + r.uniform(),
+                let speed = (5.0 + 10.0 * r.uniform()).to_radians() / 24.0;
+                let amp = 0.5 + r.uniform();
+                let rows = lat
+                    .iter()
+                    .map(|d| {
+                        let la = d.to_radians();
+                        amp * (meridional * la).cos() * la.cos().max(0.0).sqrt()
+                    })
+                    .collect();
+                let cos_cols = lon.iter().map(|d| (zonal * d.to_radians()).cos()).collect();
+                let sin_cols = lon.iter().map(|d| (zonal * d.to_radians()).sin()).collect();
+                Wave {
+                    zonal,
+                    phase,
+                    speed,
+                    rows,
+                    cos_cols,
+                    sin_cols,
+                }
             })
             .collect();
         Self { waves }
     }
 
-    /// Anomaly in units of [`anomaly_scale`] at (lat, lon) radians, `hours` since the world
-    /// epoch, with the waves' phase shifted by `phase_error` radians per hour of `lead`.
-    pub fn value(&self, la: f64, lo: f64, hours: f64, phase_drift: f64) -> f64 {
-        self.waves
-            .iter()
-            .map(|w| {
-                let arg = w.zonal * lo - w.speed * hours + w.phase + phase_drift * w.zonal;
-                w.amp * arg.cos() * (w.meridional * la).cos() * la.cos().max(0.0).sqrt()
-            })
-            .sum::<f64>()
-            / 2.0
+    /// The anomaly (in units of [`anomaly_scale`]) at `hours` since the world epoch, with the
+    /// waves' phase shifted by `phase_drift` radians per zonal wavenumber, added times `scale`
+    /// to `out` (row-major lat × lon).
+    pub fn add_to(&self, out: &mut [f64], hours: f64, phase_drift: f64, scale: f64) {
+        for w in &self.waves {
+            let p = -w.speed * hours + w.phase + phase_drift * w.zonal;
+            let (sp, cp) = p.sin_cos();
+            let nlon = w.cos_cols.len();
+            for (i, row) in out.chunks_mut(nlon).enumerate() {
+                let a = 0.5 * scale * w.rows[i];
+                for ((x, c), s) in row.iter_mut().zip(&w.cos_cols).zip(&w.sin_cols) {
+                    // cos(k·lon + p) = cos(k·lon)·cos p − sin(k·lon)·sin p
+                    *x += a * (c * cp - s * sp);
+                }
+            }
+        }
     }
 }

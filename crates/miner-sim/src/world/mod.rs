@@ -90,10 +90,9 @@ fn epoch() -> DateTime<Utc> {
 }
 
 fn var_tag(var: &str) -> u64 {
-    var.bytes()
-        .fold(0xCBF2_9CE4_8422_2325u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01B3)
-        })
+    var.bytes().fold(0xCBF2_9CE4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01B3)
+    })
 }
 
 impl World {
@@ -110,12 +109,12 @@ impl World {
         }
         let nlat = nlat.round() as usize + 1;
         let nlon = nlon.round() as usize;
-        let lat = (0..nlat).map(|i| 90.0 - d * i as f64).collect();
-        let lon = (0..nlon).map(|j| d * j as f64).collect();
+        let lat: Vec<f64> = (0..nlat).map(|i| 90.0 - d * i as f64).collect();
+        let lon: Vec<f64> = (0..nlon).map(|j| d * j as f64).collect();
         let waves = SURFACE_VARS
             .iter()
             .chain(ATMOS_VARS.iter())
-            .map(|v| (*v, Waves::new(config.seed, v)))
+            .map(|v| (*v, Waves::new(config.seed, v, &lat, &lon)))
             .collect();
         Ok(World {
             config,
@@ -177,22 +176,25 @@ impl World {
             var_tag(var),
             level_bits,
         ]);
-        let mut out = Vec::with_capacity(self.plane_len());
-        for &lat in &self.lat {
-            let b = base(var, level_hpa, lat);
-            let la = lat.to_radians();
-            for &lon in &self.lon {
-                let mut x = b + scale * waves.value(la, lon.to_radians(), hours, drift);
+        let nlon = self.lon.len();
+        let mut values: Vec<f64> = self
+            .lat
+            .iter()
+            .flat_map(|&lat| std::iter::repeat_n(base(var, level_hpa, lat), nlon))
+            .collect();
+        waves.add_to(&mut values, hours, drift, scale);
+        Ok(values
+            .into_iter()
+            .map(|mut x| {
                 if sigma > 0.0 {
-                    x += sigma * rng.normal();
+                    x += sigma * rng.fast_normal();
                 }
                 if var == "q" {
                     x = x.max(1e-8);
                 }
-                out.push(x as f32);
-            }
-        }
-        Ok(out)
+                x as f32
+            })
+            .collect())
     }
 
     /// The climatological field (no anomaly) of `var` at `level_hpa`, row-major (lat, lon).
@@ -224,29 +226,65 @@ mod tests {
         assert!((250.0..300.0).contains(&mean(&t2)), "{}", mean(&t2));
         let msl = w.plane("msl", None, t, 0.0, &ErrorModel::NONE).unwrap();
         assert!((99_000.0..103_000.0).contains(&mean(&msl)));
-        let z500 = w.plane("z", Some(500.0), t, 0.0, &ErrorModel::NONE).unwrap();
-        assert!((45_000.0..60_000.0).contains(&mean(&z500)), "{}", mean(&z500));
-        let q = w.plane("q", Some(1000.0), t, 0.0, &ErrorModel::NONE).unwrap();
+        let z500 = w
+            .plane("z", Some(500.0), t, 0.0, &ErrorModel::NONE)
+            .unwrap();
+        assert!(
+            (45_000.0..60_000.0).contains(&mean(&z500)),
+            "{}",
+            mean(&z500)
+        );
+        let q = w
+            .plane("q", Some(1000.0), t, 0.0, &ErrorModel::NONE)
+            .unwrap();
         assert!(q.iter().all(|x| *x > 0.0 && *x < 0.03));
-        assert!(World::new(WorldConfig { seed: 1, grid_deg: 7.0 }).is_err());
+        assert!(World::new(WorldConfig {
+            seed: 1,
+            grid_deg: 7.0
+        })
+        .is_err());
         assert!(w.plane("nope", None, t, 0.0, &ErrorModel::NONE).is_err());
     }
 
     #[test]
     fn deterministic_and_error_grows_with_lead() {
-        let w = World::new(WorldConfig { seed: 3, grid_deg: 10.0 }).unwrap();
+        let w = World::new(WorldConfig {
+            seed: 3,
+            grid_deg: 10.0,
+        })
+        .unwrap();
         let t = Utc.with_ymd_and_hms(2026, 11, 29, 0, 0, 0).unwrap();
-        let truth = w.plane("t", Some(500.0), t, 0.0, &ErrorModel::NONE).unwrap();
-        assert_eq!(truth, w.plane("t", Some(500.0), t, 0.0, &ErrorModel::NONE).unwrap());
+        let truth = w
+            .plane("t", Some(500.0), t, 0.0, &ErrorModel::NONE)
+            .unwrap();
+        assert_eq!(
+            truth,
+            w.plane("t", Some(500.0), t, 0.0, &ErrorModel::NONE)
+                .unwrap()
+        );
         let rmse = |lead: f64| {
-            let f = w.plane("t", Some(500.0), t, lead, &ErrorModel::honest(0.5, 1)).unwrap();
-            (f.iter().zip(&truth).map(|(a, b)| f64::from(a - b).powi(2)).sum::<f64>()
+            let f = w
+                .plane("t", Some(500.0), t, lead, &ErrorModel::honest(0.5, 1))
+                .unwrap();
+            (f.iter()
+                .zip(&truth)
+                .map(|(a, b)| f64::from(a - b).powi(2))
+                .sum::<f64>()
                 / f.len() as f64)
                 .sqrt()
         };
         assert!(rmse(12.0) > 0.0);
         assert!(rmse(240.0) > rmse(12.0));
-        let other = World::new(WorldConfig { seed: 4, grid_deg: 10.0 }).unwrap();
-        assert_ne!(truth, other.plane("t", Some(500.0), t, 0.0, &ErrorModel::NONE).unwrap());
+        let other = World::new(WorldConfig {
+            seed: 4,
+            grid_deg: 10.0,
+        })
+        .unwrap();
+        assert_ne!(
+            truth,
+            other
+                .plane("t", Some(500.0), t, 0.0, &ErrorModel::NONE)
+                .unwrap()
+        );
     }
 }

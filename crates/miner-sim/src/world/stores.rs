@@ -33,6 +33,9 @@ pub struct WorldPaths {
     pub climatology: PathBuf,
 }
 
+/// Produces the values of `(variable, level hPa, time index)` for [`write_dataset`].
+pub type PlaneFn<'a> = dyn FnMut(&str, Option<f64>, usize) -> Result<Vec<f32>, SimError> + 'a;
+
 /// What goes into one forecast-layout dataset.
 #[derive(Debug, Clone)]
 pub struct DatasetSpec {
@@ -58,7 +61,7 @@ pub fn write_dataset(
     world: &World,
     spec: &DatasetSpec,
     units: &dyn Fn(&str) -> String,
-    plane: &mut dyn FnMut(&str, Option<f64>, usize) -> Result<Vec<f32>, SimError>,
+    plane: &mut PlaneFn<'_>,
 ) -> Result<PathBuf, SimError> {
     let (nlat, nlon) = (world.lat().len() as u64, world.lon().len() as u64);
     let nt = spec.times.len() as u64;
@@ -89,8 +92,16 @@ pub fn write_dataset(
         &LEVELS_HPA,
         attrs([("units", json!("hPa")), ("long_name", json!("pressure"))]),
     )?;
-    w.put_coord_f64("lat", world.lat(), attrs([("units", json!("degrees_north"))]))?;
-    w.put_coord_f64("lon", world.lon(), attrs([("units", json!("degrees_east"))]))?;
+    w.put_coord_f64(
+        "lat",
+        world.lat(),
+        attrs([("units", json!("degrees_north"))]),
+    )?;
+    w.put_coord_f64(
+        "lon",
+        world.lon(),
+        attrs([("units", json!("degrees_east"))]),
+    )?;
     let mut coordinates = None;
     if let Some(leads) = &spec.lead_hours {
         let lead_spec = ArraySpec {
@@ -122,7 +133,11 @@ pub fn write_dataset(
                 vec![1, 1, nlat, nlon],
             )
         } else {
-            (vec!["time", "lat", "lon"], vec![nt, nlat, nlon], vec![1, nlat, nlon])
+            (
+                vec!["time", "lat", "lon"],
+                vec![nt, nlat, nlon],
+                vec![1, nlat, nlon],
+            )
         };
         w.add_array(&ArraySpec {
             name: (*var).to_owned(),
@@ -159,16 +174,23 @@ fn truth_store(
     err: ErrorModel,
     title: &str,
 ) -> Result<PathBuf, SimError> {
-    let times: Vec<DateTime<Utc>> = leads.iter().map(|h| gfs_init + TimeDelta::hours(*h)).collect();
+    let times: Vec<DateTime<Utc>> = leads
+        .iter()
+        .map(|h| gfs_init + TimeDelta::hours(*h))
+        .collect();
     let spec = DatasetSpec {
         times: times.clone(),
         time_origin: gfs_init,
         lead_hours: None,
         title: title.into(),
     };
-    write_dataset(path, world, &spec, &canonical_units, &mut |var, level, ti| {
-        world.plane(var, level, times[ti], leads[ti] as f64, &err)
-    })
+    write_dataset(
+        path,
+        world,
+        &spec,
+        &canonical_units,
+        &mut |var, level, ti| world.plane(var, level, times[ti], leads[ti] as f64, &err),
+    )
 }
 
 /// Write the WeatherBench2-layout climatology: long variable names, dims `hour, dayofyear,
@@ -180,8 +202,16 @@ pub fn write_climatology(world: &World, path: &Path, days: &[i64]) -> Result<Pat
     w.put_coord_i64("hour", &CLIMATOLOGY_HOURS, Default::default())?;
     w.put_coord_i64("dayofyear", days, Default::default())?;
     w.put_coord_i64("level", &LEVELS_HPA, attrs([("units", json!("hPa"))]))?;
-    w.put_coord_f64("latitude", &lat_asc, attrs([("units", json!("degrees_north"))]))?;
-    w.put_coord_f64("longitude", world.lon(), attrs([("units", json!("degrees_east"))]))?;
+    w.put_coord_f64(
+        "latitude",
+        &lat_asc,
+        attrs([("units", json!("degrees_north"))]),
+    )?;
+    w.put_coord_f64(
+        "longitude",
+        world.lon(),
+        attrs([("units", json!("degrees_east"))]),
+    )?;
     let (nh, nd) = (CLIMATOLOGY_HOURS.len() as u64, days.len() as u64);
     let (nlat, nlon) = (world.lat().len() as u64, world.lon().len() as u64);
     for var in SURFACE_VARS.iter().chain(ATMOS_VARS.iter()) {
@@ -225,7 +255,11 @@ pub fn write_climatology(world: &World, path: &Path, days: &[i64]) -> Result<Pat
             let raw = f32_bytes(&flipped);
             for h in 0..nh {
                 for d in 0..nd {
-                    let idx: Vec<u64> = if atmos { vec![h, d, li as u64, 0, 0] } else { vec![h, d, 0, 0] };
+                    let idx: Vec<u64> = if atmos {
+                        vec![h, d, li as u64, 0, 0]
+                    } else {
+                        vec![h, d, 0, 0]
+                    };
                     w.put_chunk(name, &idx, &raw)?;
                 }
             }
@@ -245,7 +279,11 @@ pub fn run_days_of_year(gfs_init: DateTime<Utc>) -> Vec<i64> {
 }
 
 /// Write all four world stores for the run of `gfs_init` under `dir`.
-pub fn write_world(world: &World, dir: &Path, gfs_init: DateTime<Utc>) -> Result<WorldPaths, SimError> {
+pub fn write_world(
+    world: &World,
+    dir: &Path,
+    gfs_init: DateTime<Utc>,
+) -> Result<WorldPaths, SimError> {
     let tag = gfs_init.format("%Y%m%d%H").to_string();
     let leads: Vec<i64> = (1..=40).map(|k| 6 * k).collect();
     Ok(WorldPaths {
@@ -273,6 +311,10 @@ pub fn write_world(world: &World, dir: &Path, gfs_init: DateTime<Utc>) -> Result
             ErrorModel::NONE,
             "synthetic ERA5",
         )?,
-        climatology: write_climatology(world, &dir.join("climatology.zarr"), &run_days_of_year(gfs_init))?,
+        climatology: write_climatology(
+            world,
+            &dir.join("climatology.zarr"),
+            &run_days_of_year(gfs_init),
+        )?,
     })
 }

@@ -5,15 +5,16 @@ use std::process::ExitCode;
 use crate::cli::{BenchCommand, Cli, Command};
 
 pub mod bench_ipc;
+pub mod bench_score;
 pub mod bench_store;
 pub mod check_config;
 pub mod children;
 pub mod demo;
 pub mod manifest;
 pub mod migrate;
-pub mod bench_score;
-pub mod score;
 pub mod run;
+pub mod score;
+pub mod sim_miners;
 pub mod weights;
 
 /// Run the chosen subcommand and turn its outcome into the process exit code.
@@ -31,6 +32,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::ComputeWorker(args) => children::compute_worker(&cli, args),
         Command::Weights(args) => weights::run(args),
         Command::Manifest(cmd) => manifest::run(cmd),
+        Command::SimMiners(args) => sim_miners::run(args),
         Command::Score(cmd) => score::run(cmd),
         Command::Bench(BenchCommand::Score(args)) => bench_score::run(args),
         Command::Migrate(args) => migrate::run(args, cli.config.as_deref()),
