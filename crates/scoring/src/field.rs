@@ -73,7 +73,10 @@ impl Field2 {
     pub fn new(grid: Arc<Grid>, values: Array2<f64>) -> Result<Self, FieldError> {
         let actual = values.dim();
         if actual != grid.shape() {
-            return Err(FieldError::ShapeMismatch { expected: grid.shape(), actual });
+            return Err(FieldError::ShapeMismatch {
+                expected: grid.shape(),
+                actual,
+            });
         }
         Ok(Self { grid, values })
     }
@@ -126,6 +129,12 @@ mod tests {
         let g = Arc::new(Grid::new(vec![10.0, 0.0], vec![0.0, 1.0, 2.0]).unwrap());
         assert!(Field2::new(g.clone(), Array2::zeros((2, 3))).is_ok());
         let err = Field2::new(g, Array2::zeros((3, 2))).unwrap_err();
-        assert_eq!(err, FieldError::ShapeMismatch { expected: (2, 3), actual: (3, 2) });
+        assert_eq!(
+            err,
+            FieldError::ShapeMismatch {
+                expected: (2, 3),
+                actual: (3, 2)
+            }
+        );
     }
 }
