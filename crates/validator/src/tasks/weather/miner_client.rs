@@ -261,33 +261,21 @@ impl<T: MinerTransport> MinerClient<T> {
         validator_hotkey: &str,
         miner_hotkey: &str,
     ) -> Result<InitiateFetchAnswer, MinerError> {
-        self.policy.check_miner(miner)?;
         let data = json!({
             "forecast_start_time": iso(gfs_init),
             "previous_step_time": iso(gfs_init - chrono::Duration::hours(6)),
             "validator_hotkey": validator_hotkey,
             "expected_miner_hotkey": miner_hotkey,
         });
-        let v = self
-            .transport
-            .post(miner, "/weather-initiate-fetch", data, INITIATE_TIMEOUT)
-            .await?;
-        parse("/weather-initiate-fetch", v)
+        self.call(miner, "/weather-initiate-fetch", data, INITIATE_TIMEOUT)
+            .await
     }
 
     /// Poll a job.
     pub async fn poll(&self, miner: &MinerAddress, job_id: &str) -> Result<PollAnswer, MinerError> {
-        self.policy.check_miner(miner)?;
-        let v = self
-            .transport
-            .post(
-                miner,
-                "/weather-poll-job-status",
-                json!({ "job_id": job_id }),
-                POLL_TIMEOUT,
-            )
-            .await?;
-        parse("/weather-poll-job-status", v)
+        let data = json!({ "job_id": job_id });
+        self.call(miner, "/weather-poll-job-status", data, POLL_TIMEOUT)
+            .await
     }
 
     /// Ask for the store URL, claimed hash and a fresh token of a finished job.
@@ -296,17 +284,22 @@ impl<T: MinerTransport> MinerClient<T> {
         miner: &MinerAddress,
         job_id: &str,
     ) -> Result<KerchunkAnswer, MinerError> {
+        let data = json!({ "job_id": job_id });
+        self.call(miner, "/weather-kerchunk-request", data, KERCHUNK_TIMEOUT)
+            .await
+    }
+
+    /// Policy check, transport call and typed parse of one endpoint.
+    async fn call<A: for<'de> Deserialize<'de>>(
+        &self,
+        miner: &MinerAddress,
+        endpoint: &str,
+        data: Value,
+        timeout: Duration,
+    ) -> Result<A, MinerError> {
         self.policy.check_miner(miner)?;
-        let v = self
-            .transport
-            .post(
-                miner,
-                "/weather-kerchunk-request",
-                json!({ "job_id": job_id }),
-                KERCHUNK_TIMEOUT,
-            )
-            .await?;
-        parse("/weather-kerchunk-request", v)
+        let answer = self.transport.post(miner, endpoint, data, timeout).await?;
+        parse(endpoint, answer)
     }
 
     /// The checked store location of a `completed` kerchunk answer.
