@@ -127,5 +127,10 @@ fn compare_with_sha256sum() {
 fn main() {
     benches();
     Criterion::default().configure_from_args().final_summary();
-    compare_with_sha256sum();
+    // Only under `cargo bench` (which passes `--bench`): test runners list and smoke-run bench
+    // targets too, and expect nothing else on stdout.
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--bench") && !args.iter().any(|a| a == "--list") {
+        compare_with_sha256sum();
+    }
 }
