@@ -204,6 +204,23 @@ impl Supervisor {
             slot.child = None;
             let (name, class, expected) =
                 (slot.name.clone(), slot.class, slot.expected_exit.take());
+            let engine_alive = self
+                .slots
+                .iter()
+                .any(|s| s.class == ProcessClass::IoEngine && s.child.is_some());
+            if self.shutdown_started.is_some()
+                && class == ProcessClass::Compute
+                && status.success()
+                && engine_alive
+            {
+                // A worker that recycled while the engine still drains queued jobs is replaced,
+                // so the drain does not stall for the rest of the grace period.
+                self.recycles += 1;
+                if let Err(e) = self.start(i) {
+                    tracing::warn!(process = %name, error = %e, "cannot replace a recycled worker during shutdown");
+                }
+                continue;
+            }
             if self.shutdown_started.is_some() {
                 tracing::info!(process = %name, pid, %status, "child exited during shutdown");
                 if class == ProcessClass::IoEngine {
