@@ -179,7 +179,15 @@ impl Validator {
 
 impl Drop for Validator {
     fn drop(&mut self) {
+        // A graceful stop first, so every process writes its coverage profile; then make sure.
         let pids: Vec<u32> = self.state().children.iter().map(|c| c.pid).collect();
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(self.pid() as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+            let _ = self.wait_exit(Duration::from_secs(3));
+        }
         for pid in pids.into_iter().chain([self.pid()]) {
             let _ = nix::sys::signal::killpg(
                 nix::unistd::Pid::from_raw(pid as i32),
