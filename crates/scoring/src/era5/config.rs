@@ -23,6 +23,9 @@ pub struct Era5Config {
     /// Coverage below this fails ERA5 scoring for the miner
     /// (`WEATHER_ERA5_MIN_FINITE_COVERAGE_RATIO`).
     pub min_finite_coverage: f64,
+    /// Levels (and variables) read and scored concurrently: 1 = sequential; a compute worker on a
+    /// shared box should use at most cores ÷ workers. The result does not depend on it.
+    pub threads: usize,
 }
 
 impl Default for Era5Config {
@@ -36,6 +39,7 @@ impl Default for Era5Config {
             extreme_value_threshold: 1e12,
             nan_injection_coverage: 0.1,
             min_finite_coverage: 0.9985,
+            threads: 1,
         }
     }
 }

@@ -3,11 +3,13 @@
 //! in `crate::aggregate`; [`Era5LeadReport::to_lead_metrics`] produces their input.
 //!
 //! `config` holds the settings, `levels` the thickness weights, `units` the unit check,
-//! `checks` salvage/manipulation/coverage/fill, `variable` the per-variable metrics, `request`
-//! the store-reading entry point, `report` the serde result.
+//! `checks` salvage/manipulation/coverage/fill, `kernel` the fused single-pass statistics of one
+//! level, `variable` the per-variable checks and metrics, `request` the store-reading entry point
+//! (levels and variables on `config.threads` threads), `report` the serde result.
 
 pub mod checks;
 pub mod config;
+pub mod kernel;
 pub mod levels;
 pub mod report;
 pub mod request;
@@ -15,6 +17,7 @@ pub mod units;
 pub mod variable;
 
 pub use config::Era5Config;
+pub use kernel::{level_stats, KernelOptions, LevelStats};
 pub use levels::{thickness_weights, ERA5_LEVELS_HPA};
 pub use report::{Era5LeadReport, Era5LevelResult, Era5VariableResult};
 pub use request::{score_era5_lead, Era5Request};

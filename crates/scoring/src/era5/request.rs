@@ -1,6 +1,10 @@
 //! The ERA5 entry point over stores for one (miner, lead): open the forecast (verify-on-read),
-//! ERA5 and the climatology, require the exact valid time and every level, then score the
-//! variables one at a time (so at most one variable's levels are held in memory).
+//! ERA5 and the climatology, require the exact valid time and every level, then read and score
+//! every (variable, level) as one unit of work on up to `config.threads` threads. A unit reads
+//! its three fields, runs the fused kernel and keeps only the level's statistics, so at most
+//! `threads` levels are held in memory. The units' outcomes are then combined per variable, in
+//! configuration order, with the same error precedence as a sequential read-then-score of each
+//! variable; once a unit has failed, units that can no longer change the outcome are skipped.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
@@ -9,9 +13,14 @@ use crate::regrid::{nearest_level, nearest_time};
 use crate::verify::FrozenManifest;
 use crate::zarr::{Climatology, Dataset, OpenOptions, ZarrError};
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::day1::parallel_map;
+
 use super::config::Era5Config;
+use super::kernel::LevelStats;
 use super::report::{Era5LeadReport, Era5VariableResult};
-use super::variable::{score_era5_variable, Era5LevelFields, Era5VariableInput};
+use super::variable::{assemble, level_outcome, units_error, Era5LevelFields};
 use super::Era5Error;
 
 /// Everything needed to score one miner at one lead against ERA5.
@@ -108,6 +117,60 @@ impl Source {
     }
 }
 
+/// One (variable, level) to read and score.
+struct Unit<'a> {
+    index: usize,
+    /// Index of the last unit of the same variable.
+    last_of_variable: usize,
+    var: &'a str,
+    level: Option<f64>,
+    /// False when the variable's units are wrong: read (for the read errors) but do not score.
+    compute: bool,
+}
+
+enum UnitOutcome {
+    /// Not run: an earlier unit already decided the result.
+    Skipped,
+    /// Reading one of the three fields failed.
+    ReadFailed(Era5Error),
+    /// Read; the level's statistics when computed.
+    Done(Option<Result<LevelStats, Era5Error>>),
+}
+
+struct Inputs<'a> {
+    forecast: &'a Source,
+    truth: &'a Source,
+    clim: &'a Climatology,
+    valid: DateTime<Utc>,
+    config: &'a Era5Config,
+}
+
+impl Inputs<'_> {
+    fn read(&self, var: &str, level: Option<f64>) -> Result<Era5LevelFields, Era5Error> {
+        Ok(Era5LevelFields {
+            level_hpa: level,
+            forecast: self.forecast.field(var, level)?,
+            truth: self.truth.field(var, level)?,
+            climatology: self.clim.field(var, level, self.valid).map_err(|source| {
+                Era5Error::Read {
+                    which: "climatology",
+                    source,
+                }
+            })?,
+        })
+    }
+
+    fn run(&self, unit: &Unit<'_>) -> UnitOutcome {
+        match self.read(unit.var, unit.level) {
+            Err(e) => UnitOutcome::ReadFailed(e),
+            Ok(fields) => UnitOutcome::Done(
+                unit.compute
+                    .then(|| level_outcome(unit.var, &fields, self.config)),
+            ),
+        }
+    }
+}
+
 /// Score one (miner, lead) against ERA5. Any error fails the miner for this lead; a variable's
 /// own problem (unit mismatch, NaN level ACC) is in that variable's `error`.
 pub fn score_era5_lead(request: &Era5Request) -> Result<Era5LeadReport, Era5Error> {
@@ -144,34 +207,90 @@ pub fn score_era5_lead(request: &Era5Request) -> Result<Era5LeadReport, Era5Erro
             }
         }
     }
-    let mut variables: Vec<Era5VariableResult> = Vec::with_capacity(wanted.len());
+    struct Var<'a> {
+        name: &'a str,
+        levels: Vec<Option<f64>>,
+        units: (Option<String>, Option<String>),
+        first_unit: usize,
+    }
+    let mut vars = Vec::with_capacity(wanted.len());
+    let mut units = Vec::new();
     for (var, atmospheric) in wanted {
         let levels: Vec<Option<f64>> = if atmospheric {
             config.levels_hpa.iter().map(|&l| Some(l)).collect()
         } else {
             vec![None]
         };
-        let mut fields = Vec::with_capacity(levels.len());
-        for level in levels {
-            fields.push(Era5LevelFields {
-                level_hpa: level,
-                forecast: forecast.field(var, level)?,
-                truth: truth.field(var, level)?,
-                climatology: clim
-                    .field(var, level, valid)
-                    .map_err(|source| Era5Error::Read {
-                        which: "climatology",
-                        source,
-                    })?,
+        let (fu, tu) = (forecast.ds.units(var), truth.ds.units(var));
+        let compute = units_error(var, fu.as_deref(), tu.as_deref()).is_none();
+        let first_unit = units.len();
+        let last_of_variable = first_unit + levels.len().max(1) - 1;
+        for &level in &levels {
+            units.push(Unit {
+                index: units.len(),
+                last_of_variable,
+                var,
+                level,
+                compute,
             });
         }
-        let input = Era5VariableInput {
-            variable: var.clone(),
-            forecast_units: forecast.ds.units(var),
-            truth_units: truth.ds.units(var),
-            levels: fields,
-        };
-        variables.push(score_era5_variable(&input, config)?);
+        vars.push(Var {
+            name: var,
+            levels,
+            units: (fu, tu),
+            first_unit,
+        });
+    }
+    let inputs = Inputs {
+        forecast: &forecast,
+        truth: &truth,
+        clim: &clim,
+        valid,
+        config,
+    };
+    // Units after `cutoff` cannot change the outcome: a read failure decides its variable at that
+    // level, a scoring failure once the whole variable has been read.
+    let cutoff = AtomicUsize::new(usize::MAX);
+    let mut outcomes = parallel_map(&units, config.threads, |unit| {
+        if unit.index > cutoff.load(Ordering::Relaxed) {
+            return UnitOutcome::Skipped;
+        }
+        let outcome = inputs.run(unit);
+        match &outcome {
+            UnitOutcome::ReadFailed(_) => {
+                cutoff.fetch_min(unit.index, Ordering::Relaxed);
+            }
+            UnitOutcome::Done(Some(Err(_))) => {
+                cutoff.fetch_min(unit.last_of_variable, Ordering::Relaxed);
+            }
+            _ => {}
+        }
+        outcome
+    })
+    .into_iter();
+
+    let mut variables: Vec<Era5VariableResult> = Vec::with_capacity(vars.len());
+    for var in vars {
+        let mut level_outcomes = Vec::with_capacity(var.levels.len());
+        for k in 0..var.levels.len() {
+            let outcome = match outcomes.next() {
+                Some(UnitOutcome::Skipped) | None => inputs.run(&units[var.first_unit + k]),
+                Some(o) => o,
+            };
+            match outcome {
+                UnitOutcome::ReadFailed(e) => return Err(e),
+                UnitOutcome::Done(stats) => level_outcomes.push(stats),
+                UnitOutcome::Skipped => unreachable!("a unit run inline is never skipped"),
+            }
+        }
+        variables.push(assemble(
+            var.name,
+            var.units.0,
+            var.units.1,
+            &var.levels,
+            level_outcomes,
+            config,
+        )?);
     }
     Ok(Era5LeadReport {
         lead_hours: request.lead_hours,

@@ -1,19 +1,21 @@
 //! The ERA5 score of one variable at one lead (spec §4.3 items 3-7): interpolation onto the
 //! ERA5 grid, edge salvage, manipulation and coverage checks, climatology fill, then per-level
 //! MSE/ACC/skill/MAE/bias combined with the thickness weights.
+//!
+//! The work is split in two so that levels (and, in `request`, whole variables) can run on
+//! several threads: [`level_outcome`] interpolates one level and runs the fused
+//! [`kernel`](super::kernel) on it; [`assemble`] applies the checks in the production order
+//! (units, levels, per-level interpolation and extreme values, coverage) and combines the levels.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
+use crate::day1::parallel_map;
 use crate::field::{Field2, Grid};
-use crate::metrics::{
-    anomaly_correlation, bias_corrected_skill, weighted_bias, weighted_mae, weighted_mse,
-    LatWeights,
-};
-use crate::regrid::{interp_to_grid, interp_to_grid_cow};
+use crate::metrics::LatWeights;
+use crate::regrid::interp_to_grid_cow;
 
-use super::checks::{coverage_counts, edge_salvage, fill_from_climatology, has_extreme};
 use super::config::Era5Config;
+use super::kernel::{level_stats, KernelOptions, LevelStats};
 use super::levels::thickness_weights;
 use super::report::{Era5LevelResult, Era5VariableResult};
 use super::units::check_units;
@@ -49,29 +51,66 @@ pub struct Era5VariableInput {
     pub levels: Vec<Era5LevelFields>,
 }
 
-/// A level after the checks: forecast (filled) and climatology on the truth grid.
-struct Prepared<'a> {
-    forecast: Field2,
-    climatology: Cow<'a, Field2>,
-}
-
-fn regrid(f: &Field2, target: &Arc<Grid>, variable: &str) -> Result<Field2, Era5Error> {
-    interp_to_grid(f, target).map_err(|source| Era5Error::Interp {
+fn interp_err(variable: &str) -> impl FnOnce(crate::regrid::InterpError) -> Era5Error + '_ {
+    move |source| Era5Error::Interp {
         variable: variable.to_string(),
         source,
-    })
+    }
 }
 
-/// Score one variable. Miner-level failures (manipulation, coverage, non-finite surface ACC,
-/// structural problems) are errors; a unit mismatch or a NaN level ACC is reported in the
-/// result's `error` field, as production writes an `era5_error_*` row for them.
-pub fn score_era5_variable(
-    input: &Era5VariableInput,
+/// Interpolate one level's forecast and climatology onto the truth grid (borrowing them when
+/// they are already on it) and compute its statistics. An extreme value is reported as
+/// [`Era5Error::ExtremeValues`]; the coverage decision needs all levels and is [`assemble`]'s.
+pub fn level_outcome(
+    variable: &str,
+    level: &Era5LevelFields,
     config: &Era5Config,
-) -> Result<Era5VariableResult, Era5Error> {
-    let var = input.variable.as_str();
-    let mut result = Era5VariableResult {
-        variable: var.to_string(),
+) -> Result<LevelStats, Era5Error> {
+    let target: &Arc<Grid> = &level.truth.grid;
+    let forecast = interp_to_grid_cow(&level.forecast, target).map_err(interp_err(variable))?;
+    let climatology =
+        interp_to_grid_cow(&level.climatology, target).map_err(interp_err(variable))?;
+    let w = LatWeights::cos_lat(&target.lat);
+    let options = KernelOptions {
+        edge_salvage: config.edge_salvage,
+        extreme_threshold: config.extreme_value_threshold,
+    };
+    let stats = level_stats(
+        &forecast.values.view(),
+        &level.truth.values.view(),
+        &climatology.values.view(),
+        &w,
+        options,
+    )?;
+    if stats.extreme {
+        return Err(Era5Error::ExtremeValues {
+            variable: variable.to_string(),
+            level_hpa: level.level_hpa,
+        });
+    }
+    Ok(stats)
+}
+
+/// The units check of a variable: `Some(message)` when the forecast or truth unit is wrong.
+pub fn units_error(
+    variable: &str,
+    forecast_units: Option<&str>,
+    truth_units: Option<&str>,
+) -> Option<String> {
+    for (who, units) in [("forecast", forecast_units), ("truth", truth_units)] {
+        if let Err(expected) = check_units(variable, units) {
+            return Some(format!(
+                "{who} units `{}` are not the expected `{expected}`",
+                units.unwrap_or_default()
+            ));
+        }
+    }
+    None
+}
+
+fn empty_result(variable: &str, units: Option<String>) -> Era5VariableResult {
+    Era5VariableResult {
+        variable: variable.to_string(),
         levels: Vec::new(),
         rmse: None,
         mse: None,
@@ -83,59 +122,50 @@ pub fn score_era5_variable(
         coverage: 0.0,
         edge_salvaged_points: 0,
         climatology_filled_points: 0,
-        units: input.forecast_units.clone(),
+        units,
         error: None,
-    };
-    for (who, units) in [
-        ("forecast", &input.forecast_units),
-        ("truth", &input.truth_units),
-    ] {
-        if let Err(expected) = check_units(var, units.as_deref()) {
-            result.error = Some(format!(
-                "{who} units `{}` are not the expected `{expected}`",
-                units.as_deref().unwrap_or_default()
-            ));
-            return Ok(result);
-        }
     }
-    let level_values: Vec<f64> = input.levels.iter().filter_map(|l| l.level_hpa).collect();
+}
+
+/// Combine the level outcomes of one variable (in level order) into its result, applying the
+/// checks in the order production applies them: the unit check (a mismatch is the variable's
+/// `error`, no metrics), the level weights, the first level that failed interpolation or had an
+/// extreme value, the coverage over all levels (NaN injection, then insufficient coverage), and
+/// last a NaN ACC (an error for a surface variable, the variable's `error` otherwise).
+///
+/// `outcomes` may be `None` for every level when the units are wrong (nothing was computed).
+pub fn assemble(
+    variable: &str,
+    forecast_units: Option<String>,
+    truth_units: Option<String>,
+    level_hpa: &[Option<f64>],
+    outcomes: Vec<Option<Result<LevelStats, Era5Error>>>,
+    config: &Era5Config,
+) -> Result<Era5VariableResult, Era5Error> {
+    let var = variable;
+    let mut result = empty_result(var, forecast_units.clone());
+    if let Some(message) = units_error(var, forecast_units.as_deref(), truth_units.as_deref()) {
+        result.error = Some(message);
+        return Ok(result);
+    }
+    let level_values: Vec<f64> = level_hpa.iter().filter_map(|l| *l).collect();
     let omega = if level_values.is_empty() {
-        vec![1.0; input.levels.len().min(1)]
+        vec![1.0; level_hpa.len().min(1)]
     } else {
         thickness_weights(&level_values).ok_or_else(|| Era5Error::BadLevels(var.to_string()))?
     };
-    if omega.len() != input.levels.len() || omega.is_empty() {
+    if omega.len() != level_hpa.len() || omega.is_empty() || outcomes.len() != omega.len() {
         return Err(Era5Error::BadLevels(var.to_string()));
     }
-
-    // Interpolate, salvage, check each level; coverage counts over all levels.
-    let (mut total, mut covered) = (0usize, 0usize);
-    let mut prepared = Vec::with_capacity(input.levels.len());
-    for lvl in &input.levels {
-        let target = &lvl.truth.grid;
-        let mut forecast = regrid(&lvl.forecast, target, var)?;
-        let climatology =
-            interp_to_grid_cow(&lvl.climatology, target).map_err(|source| Era5Error::Interp {
-                variable: var.to_string(),
-                source,
-            })?;
-        if config.edge_salvage {
-            result.edge_salvaged_points += edge_salvage(&mut forecast.values);
-        }
-        if has_extreme(&forecast.values.view(), config.extreme_value_threshold) {
-            return Err(Era5Error::ExtremeValues {
-                variable: var.to_string(),
-                level_hpa: lvl.level_hpa,
-            });
-        }
-        let (t, c) = coverage_counts(&forecast.values.view(), &lvl.truth.values.view());
-        total += t;
-        covered += c;
-        prepared.push(Prepared {
-            forecast,
-            climatology,
-        });
+    let mut stats = Vec::with_capacity(outcomes.len());
+    for outcome in outcomes {
+        // `None` only happens when the units are wrong, which returned above.
+        let outcome = outcome.ok_or_else(|| Era5Error::BadLevels(var.to_string()))?;
+        stats.push(outcome?);
     }
+    let (total, covered) = stats.iter().fold((0usize, 0usize), |(t, c), s| {
+        (t + s.truth_finite, c + s.covered)
+    });
     let coverage = if total == 0 {
         0.0
     } else {
@@ -158,37 +188,23 @@ pub fn score_era5_variable(
 
     let (mut bias_sum, mut bias_n) = (0.0, 0usize);
     let mut nan_acc_levels = Vec::new();
-    for ((lvl, prep), &w_k) in input.levels.iter().zip(prepared.iter_mut()).zip(&omega) {
-        result.climatology_filled_points +=
-            fill_from_climatology(&mut prep.forecast.values, &prep.climatology.values.view());
-        let w = LatWeights::cos_lat(&lvl.truth.grid.lat);
-        let (f, t, c) = (
-            prep.forecast.values.view(),
-            lvl.truth.values.view(),
-            prep.climatology.values.view(),
-        );
-        let mse = weighted_mse(&f, &t, &w)?;
-        let acc = anomaly_correlation(&f, &t, &c, &w)?;
-        let skill = bias_corrected_skill(&f, &t, &c, &w)?.skill;
-        for (&x, &y) in f.iter().zip(t.iter()) {
-            let d = x - y;
-            if !d.is_nan() {
-                bias_sum += d;
-                bias_n += 1;
-            }
-        }
-        if !acc.is_finite() {
-            nan_acc_levels.push(lvl.level_hpa);
+    for ((s, &level), &w_k) in stats.iter().zip(level_hpa).zip(&omega) {
+        result.edge_salvaged_points += s.edge_salvaged;
+        result.climatology_filled_points += s.filled;
+        bias_sum += s.diff_sum;
+        bias_n += s.diff_count;
+        if !s.acc.is_finite() {
+            nan_acc_levels.push(level);
         }
         result.levels.push(Era5LevelResult {
-            level_hpa: lvl.level_hpa,
+            level_hpa: level,
             weight: w_k,
-            mse: finite(mse),
-            rmse: finite(mse.sqrt()),
-            acc: finite(acc),
-            skill: finite(skill),
-            mae: finite(weighted_mae(&f, &t, &w)?),
-            bias: finite(weighted_bias(&f, &t, &w)?),
+            mse: finite(s.mse),
+            rmse: finite(s.mse.sqrt()),
+            acc: finite(s.acc),
+            skill: finite(s.skill),
+            mae: finite(s.mae),
+            bias: finite(s.bias),
         });
     }
     let wsum = |get: fn(&Era5LevelResult) -> Option<f64>| -> Option<f64> {
@@ -212,10 +228,43 @@ pub fn score_era5_variable(
     result.mean_bias_unweighted = finite(bias_sum / bias_n as f64);
     if nan_acc_levels.is_empty() {
         result.acc = wsum(|l| l.acc);
-    } else if input.levels.len() == 1 && input.levels[0].level_hpa.is_none() {
+    } else if level_hpa.len() == 1 && level_hpa[0].is_none() {
         return Err(Era5Error::SurfaceAccNonFinite(var.to_string()));
     } else {
         result.error = Some(format!("ACC is NaN at level(s) {nan_acc_levels:?} hPa"));
     }
     Ok(result)
+}
+
+/// Score one variable over already-read fields, its levels on up to `config.threads` threads.
+/// Miner-level failures (manipulation, coverage, non-finite surface ACC, structural problems)
+/// are errors; a unit mismatch or a NaN level ACC is reported in the result's `error` field, as
+/// production writes an `era5_error_*` row for them.
+pub fn score_era5_variable(
+    input: &Era5VariableInput,
+    config: &Era5Config,
+) -> Result<Era5VariableResult, Era5Error> {
+    let var = input.variable.as_str();
+    let units_ok = units_error(
+        var,
+        input.forecast_units.as_deref(),
+        input.truth_units.as_deref(),
+    )
+    .is_none();
+    let outcomes = if units_ok {
+        parallel_map(&input.levels, config.threads, |lvl| {
+            Some(level_outcome(var, lvl, config))
+        })
+    } else {
+        input.levels.iter().map(|_| None).collect()
+    };
+    let level_hpa: Vec<Option<f64>> = input.levels.iter().map(|l| l.level_hpa).collect();
+    assemble(
+        var,
+        input.forecast_units.clone(),
+        input.truth_units.clone(),
+        &level_hpa,
+        outcomes,
+        config,
+    )
 }
