@@ -22,22 +22,7 @@ pub fn dev_jwt_secret(uid: u16) -> Vec<u8> {
     Sha256::digest(format!("gaia-miner-sim/jwt/{uid}").as_bytes()).to_vec()
 }
 
-/// The miner's deterministic job id for a GFS cycle (DJ `generate_weather_job_id`): a UUID from
-/// the first 16 bytes of SHA-256(`"weather_job_forecast_" + %Y%m%d%H%M%S + "_" + hotkey`) with
-/// version 4 and the RFC 4122 variant forced.
-pub fn weather_job_id(gfs_init: DateTime<Utc>, miner_hotkey: &str) -> String {
-    let text = format!(
-        "weather_job_forecast_{}_{}",
-        gfs_init.format("%Y%m%d%H%M%S"),
-        miner_hotkey
-    );
-    let digest = Sha256::digest(text.as_bytes());
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    uuid::Builder::from_random_bytes(bytes)
-        .into_uuid()
-        .to_string()
-}
+pub use gaia_scoring::protocol::weather_job_id;
 
 /// Name of the forecast store directory (spec §1.3):
 /// `weather_forecast_{YYYYmmddHH}_miner_hk_{hotkey[:10]}_{jobid[:8]}.zarr`.

@@ -9,6 +9,7 @@ pub mod day1;
 pub mod era5;
 pub mod field;
 pub mod metrics;
+pub mod protocol;
 pub mod regrid;
 pub mod verify;
 pub mod weights;

@@ -100,9 +100,21 @@ pub struct SimMinersArgs {
 /// Arguments of `demo`.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// How long to run, in seconds.
+    /// Run the process-spine demo (diagnostic load, no weather) instead of a weather cycle.
+    #[arg(long)]
+    pub spine: bool,
+    /// How long the spine demo runs, in seconds.
     #[arg(long, default_value_t = 20)]
     pub seconds: u64,
+    /// Grid spacing of the simulated world in degrees.
+    #[arg(long, default_value_t = 4.0)]
+    pub grid_deg: f64,
+    /// Give up when the cycle has not completed after this many seconds.
+    #[arg(long, default_value_t = 900)]
+    pub timeout_s: u64,
+    /// Keep the world, the database and the logs in this directory (default: a temporary one).
+    #[arg(long)]
+    pub dir: Option<std::path::PathBuf>,
 }
 
 /// Arguments of `weights`.
@@ -293,6 +305,9 @@ pub enum BenchCommand {
 /// Arguments of `bench score`.
 #[derive(Debug, Args)]
 pub struct BenchScoreArgs {
+    /// Which score: `day1`, `era5` (one miner and lead: 9 variables, 13 levels) or `all`.
+    #[arg(long, default_value = "day1", value_parser = ["day1", "era5", "all"])]
+    pub kind: String,
     /// Where the 0.25° stores are generated (once) and reused.
     #[arg(long)]
     pub dir: Option<PathBuf>,

@@ -1,12 +1,14 @@
 //! The validator binary's library: the three process kinds (supervisor, IO-Engine, compute
 //! worker), their configuration and telemetry, and the command-line commands that start them.
 
+pub mod chain;
 pub mod cli;
 pub mod commands;
 pub mod compute;
 pub mod config;
 pub mod io_engine;
 pub mod runtime;
+pub mod sim_cycle;
 pub mod supervisor;
 pub mod tasks;
 pub mod telemetry;

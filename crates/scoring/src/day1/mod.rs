@@ -69,3 +69,17 @@ pub enum Day1Error {
         which: &'static str,
     },
 }
+
+impl Day1Error {
+    /// True for a verify-on-read failure of the forecast (a chunk that does not hash to its
+    /// frozen manifest entry): production records the response as `verification_failed`.
+    pub fn is_verification_failure(&self) -> bool {
+        matches!(
+            self,
+            Self::Read {
+                which: "forecast",
+                source: ZarrError::Verification(_),
+            }
+        )
+    }
+}

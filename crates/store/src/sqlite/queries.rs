@@ -614,6 +614,20 @@ pub(crate) async fn get_job(pool: &SqlitePool, id: i64) -> Res<Option<Job>> {
         .await
 }
 
+pub(crate) async fn find_job_by_key(pool: &SqlitePool, key: &str) -> Res<Option<Job>> {
+    sqlx::query_as("SELECT * FROM work_ledger WHERE job_key = $1")
+        .bind(key)
+        .fetch_optional(pool)
+        .await
+}
+
+pub(crate) async fn list_jobs_for_run(pool: &SqlitePool, run_id: i64) -> Res<Vec<Job>> {
+    sqlx::query_as("SELECT * FROM work_ledger WHERE run_id = $1 ORDER BY id")
+        .bind(run_id)
+        .fetch_all(pool)
+        .await
+}
+
 pub(crate) async fn count_jobs(pool: &SqlitePool, status: JobStatus) -> Res<i64> {
     sqlx::query_scalar("SELECT COUNT(*) FROM work_ledger WHERE status = $1")
         .bind(status.as_str())

@@ -176,6 +176,26 @@ impl Store {
         on_backend!(self, "get_job", |q, p| q::get_job(p, job_id))
     }
 
+    /// The job with this key, if any (keys are unique, whatever the job's state).
+    ///
+    /// # Errors
+    /// [`StoreError::Query`] when the database fails.
+    pub async fn find_job_by_key(&self, job_key: &str) -> StoreResult<Option<Job>> {
+        on_backend!(self, "find_job_by_key", |q, p| q::find_job_by_key(
+            p, job_key
+        ))
+    }
+
+    /// Every job tied to a run, oldest first.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`] when the database fails.
+    pub async fn list_jobs_for_run(&self, run_id: i64) -> StoreResult<Vec<Job>> {
+        on_backend!(self, "list_jobs_for_run", |q, p| q::list_jobs_for_run(
+            p, run_id
+        ))
+    }
+
     /// Number of jobs in a state.
     ///
     /// # Errors

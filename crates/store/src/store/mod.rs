@@ -155,6 +155,14 @@ impl Store {
         Ok(store)
     }
 
+    /// Connections in the pool: `(open, idle)`.
+    pub fn pool_stats(&self) -> (u32, u32) {
+        match &*self.pool {
+            Pool::Postgres(p) => (p.size(), u32::try_from(p.num_idle()).unwrap_or(u32::MAX)),
+            Pool::Sqlite(p) => (p.size(), u32::try_from(p.num_idle()).unwrap_or(u32::MAX)),
+        }
+    }
+
     /// The backend in use.
     pub fn backend(&self) -> Backend {
         self.backend

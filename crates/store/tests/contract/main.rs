@@ -42,6 +42,7 @@ all_backends!(
     suite::weight_history_is_idempotent_by_key,
     suite::retention_deletes_old_runs_with_their_rows,
     suite_ledger::enqueue_is_idempotent_by_key,
+    suite_ledger::jobs_are_listed_per_run,
     suite_ledger::claim_respects_priority_schedule_and_lease_holder,
     suite_ledger::expired_lease_is_reclaimed_until_max_attempts_then_quarantined,
     suite_ledger::failure_retries_then_ends_failed,

@@ -44,6 +44,10 @@ pub async fn enqueue_is_idempotent_by_key(store: &Store) {
     assert_eq!(stored.status, JobStatus::Pending);
     assert_eq!(store.count_jobs(JobStatus::Pending).await.unwrap(), 1);
 
+    let found = store.find_job_by_key("k1").await.unwrap().unwrap();
+    assert_eq!(found.id, a.job_id);
+    assert!(store.find_job_by_key("nope").await.unwrap().is_none());
+
     for bad in [job("", 1, 3, t0()), job("k2", 1, 0, t0())] {
         let err = store.enqueue_job(&bad, t0()).await.unwrap_err();
         assert!(matches!(err, StoreError::InvalidInput { .. }), "{err}");
@@ -375,4 +379,23 @@ pub async fn two_concurrent_claimers_claim_each_job_once(store: &Store) {
     for id in all.iter().take(50) {
         assert_eq!(store.get_job(*id).await.unwrap().unwrap().attempts, 1);
     }
+}
+
+pub async fn jobs_are_listed_per_run(store: &Store) {
+    let (run_id, _) = crate::fixtures::seeded(store, 0, &[1]).await;
+    let mut tied = job("r1", 1, 3, t0());
+    tied.run_id = Some(run_id);
+    let a = store.enqueue_job(&tied, t0()).await.unwrap();
+    store
+        .enqueue_job(&job("free", 1, 3, t0()), t0())
+        .await
+        .unwrap();
+    let listed = store.list_jobs_for_run(run_id).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, a.job_id);
+    assert!(store
+        .list_jobs_for_run(run_id + 1000)
+        .await
+        .unwrap()
+        .is_empty());
 }

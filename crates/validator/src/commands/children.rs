@@ -12,6 +12,7 @@ use crate::compute::{default_registry, worker};
 use crate::config;
 use crate::io_engine::{IoEngine, IoEngineConfig};
 use crate::runtime::RuntimeDir;
+use crate::tasks::runtime::TaskRuntime;
 use crate::telemetry::logging;
 
 /// The IO-Engine process: serve until SIGTERM/SIGINT, then drain and exit 0.
@@ -31,12 +32,22 @@ pub fn io_engine(cli: &Cli, args: &ChildArgs) -> anyhow::Result<ExitCode> {
         let mut config = IoEngineConfig::from_settings(&settings, runtime, args.supervisor_pid)?;
         config.socket = args.socket.clone();
         let engine = IoEngine::start(config).await?;
+        let tasks = TaskRuntime::start(
+            &settings,
+            engine.dispatcher.clone(),
+            engine.dispatcher.metrics.clone(),
+        )
+        .await
+        .context("cannot start the validator tasks")?;
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
             _ = term.recv() => {}
             _ = tokio::signal::ctrl_c() => {}
         }
         tracing::info!("IO-Engine received a stop signal");
+        tasks
+            .shutdown(Duration::from_secs(settings.shutdown_grace_s) / 2)
+            .await;
         engine.shutdown().await;
         anyhow::Ok(())
     })?;

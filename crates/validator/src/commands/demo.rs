@@ -1,120 +1,109 @@
-//! `demo`: run the validator locally for a short while and print what it did.
+//! `demo`, the README's first command: one full weather cycle against simulated miners on the
+//! embedded SQLite store, with no configuration.
 //!
-//! For now it starts the real supervisor (`run`) with its IO-Engine and compute pool under a
-//! self-generated diagnostic load, scrapes its `/metrics`, stops it with SIGTERM and prints a
-//! summary; the weather issue turns it into a full weather cycle against simulated miners.
+//! It writes a synthetic world, starts nine simulated miners on loopback (honest ones of three
+//! skills, a slow one, an offline one, a GFS cloner, a lying hash, a chunk swapper and a NaN
+//! injector), starts the real supervisor (`run`) with compressed timings, waits until the run is
+//! completed and its weights recorded, prints a per-miner table and stops everything.
+//! `demo --spine` runs the older process-spine demo instead.
 
-use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::Context;
+use gaia_store::{Store, StoreConfig};
 
 use crate::cli::{Cli, DemoArgs};
 use crate::runtime::RuntimeDir;
-
-/// Fetch `path` from `addr` with a plain HTTP/1.0 GET; returns the body.
-pub fn http_get(addr: &str, path: &str) -> anyhow::Result<String> {
-    let mut s = TcpStream::connect(addr).with_context(|| format!("connect {addr}"))?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
-    let mut text = String::new();
-    s.read_to_string(&mut text)?;
-    Ok(text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default())
-}
-
-/// Sum samples of `metric` in Prometheus text by the value of `label`.
-pub fn sum_by_label(text: &str, metric: &str, label: &str) -> BTreeMap<String, f64> {
-    let mut out = BTreeMap::new();
-    for line in text.lines().filter(|l| l.starts_with(metric)) {
-        let Some((head, value)) = line.rsplit_once(' ') else {
-            continue;
-        };
-        let Ok(v) = value.parse::<f64>() else {
-            continue;
-        };
-        let key = head
-            .split(&format!("{label}=\""))
-            .nth(1)
-            .and_then(|r| r.split('"').next())
-            .unwrap_or("")
-            .to_string();
-        *out.entry(key).or_default() += v;
-    }
-    out
-}
+use crate::sim_cycle::{demo_specs, render, summary, SimCycle};
 
 /// Run the demo.
 pub fn run(cli: &Cli, args: &DemoArgs) -> anyhow::Result<ExitCode> {
-    let tmp = tempfile::tempdir()?;
-    let runtime = RuntimeDir::new(tmp.path().join("rt"));
-    let mut cmd = Command::new(std::env::current_exe()?);
-    if let Some(c) = &cli.config {
-        cmd.arg("--config").arg(c);
+    if args.spine {
+        return super::demo_spine::run(cli, args);
     }
-    cmd.args(["--log-format", "json", "run"])
-        .env("METRICS_ADDR", "127.0.0.1:0")
-        .env("RUNTIME_DIR", runtime.root())
-        .env("DATA_DIR", tmp.path().join("data"))
-        .env("DIAGNOSTIC_LOAD_JOBS_PER_S", "200")
-        .env("SHUTDOWN_GRACE_S", "5")
-        .env("SUPERVISOR_CHECK_INTERVAL_S", "1")
-        .env("LOG_LEVEL", "warn")
-        .stdin(Stdio::null());
     let started = Instant::now();
-    let mut child = cmd.spawn().context("cannot start the supervisor")?;
-    println!(
-        "demo: supervisor pid {} running for {} s under diagnostic load",
-        child.id(),
-        args.seconds
-    );
-    let addr = loop {
-        if let Ok(a) = std::fs::read_to_string(runtime.metrics_addr_file()) {
-            break a;
+    let tmp = tempfile::tempdir()?;
+    let root = args.dir.clone().unwrap_or_else(|| tmp.path().to_path_buf());
+    let data = root.join("data");
+    std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
+    let url = format!("sqlite://{}/gaia.db", data.display());
+    let rt = tokio::runtime::Runtime::new().context("starting tokio")?;
+    rt.block_on(async {
+        println!(
+            "demo: building the simulated world and fleet under {}",
+            root.display()
+        );
+        let specs = demo_specs();
+        let cycle = SimCycle::prepare(&root, &url, args.grid_deg, specs.clone()).await?;
+        println!(
+            "demo: {} miners on loopback, GFS cycle {}, world ready after {:.1} s",
+            cycle.fleet.miners().len(),
+            cycle.gfs_init.format("%Y-%m-%d %HZ"),
+            started.elapsed().as_secs_f64()
+        );
+        let runtime = RuntimeDir::new(root.join("rt"));
+        let log_path = root.join("validator.log");
+        let log = std::fs::File::create(&log_path)
+            .with_context(|| format!("creating {}", log_path.display()))?;
+        let mut cmd = Command::new(std::env::current_exe()?);
+        if let Some(c) = &cli.config {
+            cmd.arg("--config").arg(c);
         }
-        if started.elapsed() > Duration::from_secs(30) || child.try_wait()?.is_some() {
-            let _ = child.kill();
-            bail!("the validator did not come up");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    std::thread::sleep(Duration::from_secs(args.seconds));
-    let metrics = http_get(&addr, "/metrics")?;
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )?;
-    let status = child.wait()?;
-    let outcomes = sum_by_label(&metrics, "gaia_compute_jobs_total", "outcome");
-    let rss = sum_by_label(&metrics, "gaia_child_resident_memory_bytes", "process");
-    let restarts = sum_by_label(&metrics, "gaia_child_process_restarts_total", "process");
-    let lag_count = sum_by_label(&metrics, "gaia_io_event_loop_lag_seconds_count", "");
-    println!("\njobs by outcome:");
-    for (k, v) in &outcomes {
-        println!("  {k:<14} {v:>10.0}");
-    }
-    println!("resident memory by process:");
-    for (k, v) in &rss {
-        println!("  {k:<14} {:>8.1} MiB", v / 1048576.0);
-    }
-    println!("restarts by class: {restarts:?}");
-    println!(
-        "event-loop lag samples: {}",
-        lag_count.values().sum::<f64>()
-    );
-    println!(
-        "supervisor exit: {status}; wall time {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
-    let ok = status.success() && outcomes.get("success").copied().unwrap_or(0.0) > 0.0;
-    Ok(if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
+        cmd.args(["--log-format", "json", "run"])
+            .env("METRICS_ADDR", "127.0.0.1:0")
+            .env("RUNTIME_DIR", runtime.root())
+            .env("DATA_DIR", &data)
+            .env("NUM_COMPUTE_WORKERS", "2")
+            .env("SHUTDOWN_GRACE_S", "10")
+            .env("SUPERVISOR_CHECK_INTERVAL_S", "1")
+            .env("LOG_LEVEL", "info")
+            .envs(cycle.validator_env())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log);
+        let mut child = cmd.spawn().context("cannot start the supervisor")?;
+        println!(
+            "demo: validator pid {} started (logs: {})",
+            child.id(),
+            log_path.display()
+        );
+        let store = Store::open(&StoreConfig::new(url.as_str())).await?;
+        let waited = cycle
+            .wait_done(&store, Duration::from_secs(args.timeout_s))
+            .await;
+        let behaviours: Vec<(u8, String)> = cycle
+            .fleet
+            .miners()
+            .iter()
+            .filter_map(|m| Some((u8::try_from(m.uid).ok()?, m.behaviour.to_string())))
+            .collect();
+        let outcome = match waited {
+            Ok(run) => {
+                let rows = summary(&store, &run, &behaviours).await?;
+                println!("\n{}", render(&rows));
+                println!(
+                    "demo: run {} completed in {:.1} s of wall time",
+                    run.id,
+                    started.elapsed().as_secs_f64()
+                );
+                Ok(())
+            }
+            Err(e) => Err(e),
+        };
+        store.close().await;
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX)),
+            nix::sys::signal::Signal::SIGTERM,
+        )?;
+        let status = child.wait()?;
+        cycle.fleet.stop().await;
+        println!("demo: supervisor exit: {status}");
+        outcome?;
+        anyhow::Ok(if status.success() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        })
     })
 }

@@ -10,6 +10,7 @@ pub mod bench_store;
 pub mod check_config;
 pub mod children;
 pub mod demo;
+pub mod demo_spine;
 pub mod manifest;
 pub mod migrate;
 pub mod run;

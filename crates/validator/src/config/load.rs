@@ -46,6 +46,9 @@ pub struct LoadedSettings {
     pub unknown_keys: Vec<String>,
 }
 
+/// Sections whose variables are nested with `__` (`WEATHER__RUN_HOUR_UTC`).
+const NESTED_SECTIONS: [&str; 2] = ["weather", "chain"];
+
 /// Resolve settings from defaults, `file`, `./.env` and the process environment.
 pub fn load(file: Option<&Path>) -> Result<LoadedSettings, ConfigError> {
     match dotenvy::dotenv() {
@@ -78,7 +81,7 @@ pub fn load_with_env(
         let lower = raw_key.to_ascii_lowercase();
         let top = lower.split("__").next().unwrap_or_default();
         let nested = lower.contains("__");
-        if !known_top.contains(top) || (nested != (top == "weather")) {
+        if !known_top.contains(top) || (nested != NESTED_SECTIONS.contains(&top)) {
             continue;
         }
         let key = lower.replace("__", ".");
@@ -129,7 +132,7 @@ fn from_figment(err: figment::Error) -> ConfigError {
     ConfigError::Invalid { key, value, rule }
 }
 
-fn invalid(key: &str, value: impl ToString, rule: &str) -> ConfigError {
+pub(super) fn invalid(key: &str, value: impl ToString, rule: &str) -> ConfigError {
     ConfigError::Invalid {
         key: key.to_string(),
         value: value.to_string(),
@@ -137,7 +140,7 @@ fn invalid(key: &str, value: impl ToString, rule: &str) -> ConfigError {
     }
 }
 
-fn in_range<T: PartialOrd + ToString>(
+pub(super) fn in_range<T: PartialOrd + ToString>(
     key: &str,
     value: T,
     lo: T,
@@ -248,12 +251,5 @@ fn validate(s: &Settings) -> Result<(), ConfigError> {
             "must be >= 0",
         ));
     }
-    in_range("WEATHER__RUN_HOUR_UTC", s.weather.run_hour_utc, 0, 23)?;
-    in_range(
-        "WEATHER__DB_RUN_RETENTION_DAYS",
-        s.weather.db_run_retention_days,
-        1,
-        36_500,
-    )?;
-    Ok(())
+    super::tasks::validate(s)
 }

@@ -6,6 +6,7 @@
 //! supervisor resolve the same layers, so every process sees the same values.
 
 mod load;
+mod tasks;
 
 use std::path::PathBuf;
 
@@ -14,6 +15,7 @@ use serde::{Deserialize, Serialize};
 /// Secrets in URLs are redacted by the store's rule, so logs, errors and `check-config` agree.
 pub use gaia_store::redact as redact_url;
 pub use load::{load, load_with_env, ConfigError, LoadedSettings};
+pub use tasks::{ChainSettings, WeatherSettings};
 
 /// All settings of the validator.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -72,31 +74,8 @@ pub struct Settings {
     pub diagnostic_load_jobs_per_s: f64,
     /// Weather task settings (`WEATHER__*`).
     pub weather: WeatherSettings,
-}
-
-/// Settings of the weather task (`WEATHER__<NAME>` in the environment).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct WeatherSettings {
-    /// Runs older than this many days are deleted with their rows.
-    pub db_run_retention_days: u32,
-    /// UTC hour of the daily run.
-    pub run_hour_utc: u8,
-    /// Concurrent inferences requested from one miner.
-    pub max_concurrent_inferences: u32,
-    /// Forecast steps (6-hourly) a miner produces.
-    pub inference_steps: u32,
-}
-
-impl Default for WeatherSettings {
-    fn default() -> Self {
-        Self {
-            db_run_retention_days: 90,
-            run_hour_utc: 18,
-            max_concurrent_inferences: 1,
-            inference_steps: 40,
-        }
-    }
+    /// Chain settings (`CHAIN__*`).
+    pub chain: ChainSettings,
 }
 
 impl Default for Settings {
@@ -129,6 +108,7 @@ impl Default for Settings {
             admin_api_enabled: false,
             diagnostic_load_jobs_per_s: 0.0,
             weather: WeatherSettings::default(),
+            chain: ChainSettings::default(),
         }
     }
 }

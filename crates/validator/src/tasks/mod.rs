@@ -1,9 +1,16 @@
-//! Scheduled tasks of the IO-Engine. A task ([`GaiaTask`]) has a name, a cron schedule in UTC and
-//! one async job; [`schedule`] decides when each job runs, including a run missed while the
-//! validator was down.
+//! The IO-Engine's tasks. A task ([`GaiaTask`]) has a name, a cron schedule in UTC and one async
+//! job; [`schedule`] decides when each job runs, including a run missed while the validator was
+//! down, and [`scheduled`] fires them. Jobs queue keyed steps in the work ledger, which the
+//! [`ledger`] runner executes: the weather lifecycle ([`weather::lifecycle`]), the metagraph sync
+//! and the weight setting. [`runtime`] starts all of it inside the IO-Engine.
 
+pub mod ledger;
+pub mod metagraph;
+pub mod runtime;
 pub mod schedule;
+pub mod scheduled;
 pub mod weather;
+pub mod weights;
 
 use std::future::Future;
 use std::pin::Pin;

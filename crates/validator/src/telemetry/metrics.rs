@@ -17,6 +17,7 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
 use crate::runtime::{RuntimeDir, SupervisorState};
+use crate::telemetry::pipeline::PipelineMetrics;
 use crate::telemetry::procstat;
 
 /// `queue` label.
@@ -59,6 +60,8 @@ pub struct Metrics {
     pub refused_connections: Counter,
     /// `gaia_compute_workers_connected`.
     pub workers_connected: Gauge,
+    /// Weather pipeline, weights and database metrics.
+    pub pipeline: PipelineMetrics,
 }
 
 fn job_histogram() -> Histogram {
@@ -76,6 +79,7 @@ impl Metrics {
             orphaned_results: Counter::default(),
             refused_connections: Counter::default(),
             workers_connected: Gauge::default(),
+            pipeline: PipelineMetrics::default(),
         };
         for q in ["work", "result"] {
             metrics
@@ -119,6 +123,7 @@ impl Metrics {
             "Compute workers connected to the IO-Engine",
             metrics.workers_connected.clone(),
         );
+        metrics.pipeline.register(&mut reg);
         reg.register_collector(Box::new(ProcessCollector));
         if let Some(dir) = runtime {
             reg.register_collector(Box::new(ChildCollector { dir }));

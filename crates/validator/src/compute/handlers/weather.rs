@@ -14,18 +14,33 @@ use gaia_scoring::{aggregate, day1, era5, verify, weights};
 
 use crate::compute::HandlerRegistry;
 
+/// Prefix of a handler error the lifecycle records as `verification_failed` (the forecast does
+/// not match what the miner signed); other errors are scoring failures.
+pub const VERIFICATION_FAILED_PREFIX: &str = "verification_failed: ";
+
+/// An error message marked as a verification failure or not.
+fn classified(verification: bool, message: impl std::fmt::Display) -> String {
+    if verification {
+        format!("{VERIFICATION_FAILED_PREFIX}{message}")
+    } else {
+        message.to_string()
+    }
+}
+
 /// Register the weather and weight handlers.
 pub fn register(registry: &mut HandlerRegistry) {
     // Either the manifest bytes the engine fetched, or the store URL for the worker to fetch
     // (`handle_verify_manifest` picks by the payload's shape).
+    // Every manifest failure (fetch, hash, signer, signature, policy) is `verification_failed`
+    // (spec §2.2 step 4).
     registry.register_typed(verify::VERIFY_MANIFEST_TASK, |req: serde_json::Value| {
-        verify::handle_verify_manifest(&req)
+        verify::handle_verify_manifest(&req).map_err(|e| classified(true, e))
     });
     registry.register_typed("weather.score.day1", |req: day1::Day1Request| {
-        day1::score_day1(&req)
+        day1::score_day1(&req).map_err(|e| classified(e.is_verification_failure(), e))
     });
     registry.register_typed("weather.score.era5", |req: era5::Era5Request| {
-        era5::score_era5_lead(&req)
+        era5::score_era5_lead(&req).map_err(|e| classified(e.is_verification_failure(), e))
     });
     registry.register_typed("weather.score.overall", |req: aggregate::OverallRequest| {
         aggregate::aggregate_overall(&req)

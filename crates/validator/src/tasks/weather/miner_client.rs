@@ -87,6 +87,19 @@ pub trait MinerTransport: Send + Sync {
     ) -> TransportFuture<'a>;
 }
 
+/// A shared transport is a transport (the lifecycle holds `Arc<dyn MinerTransport>`).
+impl<T: MinerTransport + ?Sized> MinerTransport for std::sync::Arc<T> {
+    fn post<'a>(
+        &'a self,
+        miner: &'a MinerAddress,
+        endpoint: &'a str,
+        data: Value,
+        timeout: Duration,
+    ) -> TransportFuture<'a> {
+        (**self).post(miner, endpoint, data, timeout)
+    }
+}
+
 /// Plain JSON over HTTP: the local transport of simulated miners.
 #[derive(Debug, Clone)]
 pub struct PlainJsonTransport {

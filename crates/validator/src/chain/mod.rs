@@ -1,0 +1,107 @@
+//! The chain layer the IO-Engine talks to: the metagraph (who is registered where) and setting
+//! weights. [`Chain`] is the seam; [`offline::OfflineChain`] reads the metagraph from a file and
+//! records weights without submitting them. The real subtensor client comes in its own issue.
+
+pub mod offline;
+
+use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+
+/// One registered node as the metagraph lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetagraphNode {
+    /// UID in 0..256.
+    pub uid: u8,
+    /// SS58 hotkey.
+    pub hotkey: String,
+    /// SS58 coldkey.
+    #[serde(default)]
+    pub coldkey: String,
+    /// Axon IP (dotted quad; `0.0.0.0` when not served).
+    #[serde(default)]
+    pub ip: String,
+    /// Axon port.
+    #[serde(default)]
+    pub port: u16,
+    /// Stake (TAO).
+    #[serde(default)]
+    pub stake: f64,
+    /// Incentive.
+    #[serde(default)]
+    pub incentive: f64,
+    /// Trust.
+    #[serde(default)]
+    pub trust: f64,
+    /// Validator trust.
+    #[serde(default)]
+    pub vtrust: f64,
+    /// Validator permit.
+    #[serde(default)]
+    pub validator_permit: bool,
+}
+
+impl MetagraphNode {
+    /// The node-table record of this node, stamped `now`.
+    pub fn to_record(&self, now: DateTime<Utc>) -> gaia_store::NodeRecord {
+        gaia_store::NodeRecord {
+            uid: self.uid,
+            hotkey: self.hotkey.clone(),
+            coldkey: self.coldkey.clone(),
+            ip: self.ip.clone(),
+            port: self.port,
+            stake: self.stake,
+            incentive: self.incentive,
+            trust: self.trust,
+            vtrust: self.vtrust,
+            validator_permit: self.validator_permit,
+            last_updated: now,
+        }
+    }
+}
+
+/// What a weight submission did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WeightsReceipt {
+    /// The block it was made at.
+    pub block: u64,
+    /// Whether it reached the chain (false for the offline chain).
+    pub submitted: bool,
+    /// Free text for the weight history.
+    pub detail: String,
+}
+
+/// Chain failures.
+#[derive(Debug, thiserror::Error)]
+pub enum ChainError {
+    /// The metagraph source could not be read.
+    #[error("metagraph {source_name}: {reason}")]
+    Metagraph {
+        /// File or endpoint.
+        source_name: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The weight vector is unusable.
+    #[error("set_weights refused: {0}")]
+    BadWeights(String),
+    /// The database behind the chain layer failed.
+    #[error(transparent)]
+    Store(#[from] gaia_store::StoreError),
+}
+
+/// The chain as the validator needs it.
+pub trait Chain: Send + Sync {
+    /// Every registered node.
+    fn metagraph(&self) -> BoxFuture<'_, Result<Vec<MetagraphNode>, ChainError>>;
+    /// The current block number.
+    fn current_block(&self) -> BoxFuture<'_, Result<u64, ChainError>>;
+    /// `LastUpdate` of this validator (0 = never).
+    fn last_update_block(&self) -> BoxFuture<'_, Result<u64, ChainError>>;
+    /// Set weights: `uids` and their u16 `values` (as quantised for the extrinsic).
+    fn set_weights<'a>(
+        &'a self,
+        uids: &'a [u16],
+        values: &'a [u16],
+    ) -> BoxFuture<'a, Result<WeightsReceipt, ChainError>>;
+}

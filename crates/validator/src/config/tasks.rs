@@ -1,0 +1,317 @@
+//! Settings of the validator's tasks: the weather lifecycle (`WEATHER__*`) and the chain layer
+//! (`CHAIN__*`). Defaults are production's (gaia-weather-spec.md §1.1, §1.4, §4.1, §5.5); the
+//! demo and the tests compress the timings through the same settings.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::load::{in_range, invalid};
+use super::{ConfigError, Settings};
+
+/// Settings of the weather task (`WEATHER__<NAME>` in the environment).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WeatherSettings {
+    /// Schedule the daily run (off: only runs queued by hand or by `demo` are processed).
+    pub enabled: bool,
+    /// Runs older than this many days are deleted with their rows.
+    pub db_run_retention_days: u32,
+    /// UTC hour of the daily run.
+    pub run_hour_utc: u8,
+    /// UTC minute of the daily run.
+    pub run_minute_utc: u8,
+    /// Random delay added to the daily run, 0..=this many minutes.
+    pub run_jitter_minutes: u32,
+    /// A daily run missed while the validator was down starts at start-up if it is at most this
+    /// many hours old.
+    pub run_catch_up_hours: u32,
+    /// Concurrent inferences requested from one miner.
+    pub max_concurrent_inferences: u32,
+    /// Forecast steps (6-hourly) a miner produces.
+    pub inference_steps: u32,
+    /// Seconds between two polls of a miner's job.
+    pub poll_interval_s: u64,
+    /// Polls before a miner that is still processing counts as failed.
+    pub max_poll_attempts: u32,
+    /// Back-off before each retry of an unanswered initiate-fetch (its length is the retry count).
+    pub query_retry_delays_s: Vec<u64>,
+    /// The manifest must be frozen within this many hours of the run's start.
+    pub manifest_freeze_window_hours: f64,
+    /// Lead of the Day-1 check (hours; truth is the GFS analysis at that valid time).
+    pub day1_lead_hours: f64,
+    /// ERA5 lead h is scored from gfs_init + h + this many days + `era5_buffer_hours`.
+    pub era5_delay_days: u32,
+    /// See `era5_delay_days`.
+    pub era5_buffer_hours: u32,
+    /// Attempts of one scoring job (Day-1 or one ERA5 lead) before it counts as failed.
+    pub scoring_max_attempts: u32,
+    /// Seconds before a failed scoring job is retried.
+    pub scoring_retry_delay_s: u64,
+    /// Time limit of one scoring job in a compute worker.
+    pub scoring_timeout_s: u64,
+    /// Threads one scoring job may use inside its worker.
+    pub scoring_threads: usize,
+    /// Seconds between checks of a step waiting for others (overall, run completion).
+    pub wait_retry_s: u64,
+    /// Accept miners on loopback/private addresses (the demo and tests; never in production).
+    pub allow_private_miner_addresses: bool,
+    /// URL scheme of miner axons: `https` (production, behind nginx) or `http` (simulated).
+    pub miner_scheme: String,
+    /// Require `chunk_hash_algorithm == "sha256"` in manifests.
+    pub require_sha256_manifests: bool,
+    /// GFS analysis store, a path or URL; `{init}` becomes the cycle as `YYYYmmddHH`.
+    /// Empty: `<DATA_DIR>/truth/gfs_analysis_{init}.zarr`.
+    pub gfs_analysis_source: String,
+    /// GFS forecast (reference) store; empty: `<DATA_DIR>/truth/gfs_forecast_{init}.zarr`.
+    pub gfs_forecast_source: String,
+    /// ERA5 store; empty: `<DATA_DIR>/truth/era5_{init}.zarr`.
+    pub era5_source: String,
+    /// Climatology store; empty: `<DATA_DIR>/truth/climatology.zarr`.
+    pub climatology_source: String,
+    /// Lifecycle steps the IO-Engine runs at once.
+    pub ledger_workers: usize,
+    /// Lease of one claimed step (seconds); longer than the slowest step.
+    pub ledger_lease_s: u64,
+    /// Pause between two empty looks at the work ledger (milliseconds).
+    pub ledger_idle_poll_ms: u64,
+}
+
+impl Default for WeatherSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            db_run_retention_days: 90,
+            run_hour_utc: 18,
+            run_minute_utc: 0,
+            run_jitter_minutes: 30,
+            run_catch_up_hours: 6,
+            max_concurrent_inferences: 1,
+            inference_steps: 40,
+            poll_interval_s: 300,
+            max_poll_attempts: 20,
+            query_retry_delays_s: vec![60, 300, 900],
+            manifest_freeze_window_hours: 2.0,
+            day1_lead_hours: 12.0,
+            era5_delay_days: 5,
+            era5_buffer_hours: 6,
+            scoring_max_attempts: 3,
+            scoring_retry_delay_s: 1800,
+            scoring_timeout_s: 3600,
+            scoring_threads: 1,
+            wait_retry_s: 600,
+            allow_private_miner_addresses: false,
+            miner_scheme: "https".into(),
+            require_sha256_manifests: true,
+            gfs_analysis_source: String::new(),
+            gfs_forecast_source: String::new(),
+            era5_source: String::new(),
+            climatology_source: String::new(),
+            ledger_workers: 4,
+            ledger_lease_s: 7200,
+            ledger_idle_poll_ms: 500,
+        }
+    }
+}
+
+impl WeatherSettings {
+    /// The four data-source templates with the `<DATA_DIR>/truth/` defaults filled in, in the
+    /// order GFS analysis, GFS forecast, ERA5, climatology.
+    pub fn source_templates(&self, data_dir: &Path) -> [String; 4] {
+        let truth = data_dir.join("truth");
+        let or = |given: &str, file: &str| {
+            if given.trim().is_empty() {
+                truth.join(file).display().to_string()
+            } else {
+                given.to_string()
+            }
+        };
+        [
+            or(&self.gfs_analysis_source, "gfs_analysis_{init}.zarr"),
+            or(&self.gfs_forecast_source, "gfs_forecast_{init}.zarr"),
+            or(&self.era5_source, "era5_{init}.zarr"),
+            or(&self.climatology_source, "climatology.zarr"),
+        ]
+    }
+}
+
+/// Settings of the chain layer (`CHAIN__<NAME>`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ChainSettings {
+    /// `offline`: metagraph from `metagraph_file`, weights recorded but not submitted.
+    pub mode: String,
+    /// JSON list of nodes (`uid`, `hotkey`, `coldkey`, `ip`, `port`, ...) for the offline chain.
+    pub metagraph_file: Option<PathBuf>,
+    /// This validator's hotkey (SS58), sent to miners in initiate-fetch.
+    pub validator_hotkey: String,
+    /// Cron (UTC) of the metagraph sync.
+    pub metagraph_sync_cron: String,
+    /// Cron (UTC) of the weights check (weights are set when due, see `weights_interval_blocks`).
+    pub weights_check_cron: String,
+    /// Blocks between two weight submissions (production: 250).
+    pub weights_interval_blocks: u64,
+    /// Seconds per block (the offline chain derives block numbers from the clock).
+    pub block_time_s: f64,
+}
+
+impl Default for ChainSettings {
+    fn default() -> Self {
+        Self {
+            mode: "offline".into(),
+            metagraph_file: None,
+            // The well-known development key `//Alice`.
+            validator_hotkey: "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY".into(),
+            metagraph_sync_cron: "*/20 * * * *".into(),
+            weights_check_cron: "* * * * *".into(),
+            weights_interval_blocks: 250,
+            block_time_s: 12.0,
+        }
+    }
+}
+
+/// Check the task settings a type alone cannot express.
+pub(super) fn validate(s: &Settings) -> Result<(), ConfigError> {
+    let w = &s.weather;
+    in_range("WEATHER__RUN_HOUR_UTC", w.run_hour_utc, 0, 23)?;
+    in_range("WEATHER__RUN_MINUTE_UTC", w.run_minute_utc, 0, 59)?;
+    in_range("WEATHER__RUN_JITTER_MINUTES", w.run_jitter_minutes, 0, 720)?;
+    in_range(
+        "WEATHER__DB_RUN_RETENTION_DAYS",
+        w.db_run_retention_days,
+        1,
+        36_500,
+    )?;
+    in_range("WEATHER__POLL_INTERVAL_S", w.poll_interval_s, 1, 86_400)?;
+    in_range("WEATHER__MAX_POLL_ATTEMPTS", w.max_poll_attempts, 1, 1000)?;
+    in_range(
+        "WEATHER__SCORING_MAX_ATTEMPTS",
+        w.scoring_max_attempts,
+        1,
+        100,
+    )?;
+    in_range("WEATHER__SCORING_TIMEOUT_S", w.scoring_timeout_s, 1, 86_400)?;
+    in_range("WEATHER__SCORING_THREADS", w.scoring_threads, 1, 256)?;
+    in_range("WEATHER__WAIT_RETRY_S", w.wait_retry_s, 1, 86_400)?;
+    in_range("WEATHER__LEDGER_WORKERS", w.ledger_workers, 1, 256)?;
+    in_range(
+        "WEATHER__LEDGER_IDLE_POLL_MS",
+        w.ledger_idle_poll_ms,
+        10,
+        60_000,
+    )?;
+    if w.ledger_lease_s <= w.scoring_timeout_s {
+        return Err(invalid(
+            "WEATHER__LEDGER_LEASE_S",
+            w.ledger_lease_s,
+            "must be longer than WEATHER__SCORING_TIMEOUT_S",
+        ));
+    }
+    if !(w.manifest_freeze_window_hours.is_finite() && w.manifest_freeze_window_hours > 0.0) {
+        return Err(invalid(
+            "WEATHER__MANIFEST_FREEZE_WINDOW_HOURS",
+            w.manifest_freeze_window_hours,
+            "must be > 0",
+        ));
+    }
+    if !(w.day1_lead_hours.is_finite() && w.day1_lead_hours > 0.0) {
+        return Err(invalid(
+            "WEATHER__DAY1_LEAD_HOURS",
+            w.day1_lead_hours,
+            "must be > 0",
+        ));
+    }
+    if w.miner_scheme != "https" && w.miner_scheme != "http" {
+        return Err(invalid(
+            "WEATHER__MINER_SCHEME",
+            &w.miner_scheme,
+            "must be `https` or `http`",
+        ));
+    }
+    let c = &s.chain;
+    if c.mode != "offline" {
+        return Err(invalid(
+            "CHAIN__MODE",
+            &c.mode,
+            "must be `offline` (the subtensor client is not built yet)",
+        ));
+    }
+    if !(c.block_time_s.is_finite() && c.block_time_s > 0.0) {
+        return Err(invalid(
+            "CHAIN__BLOCK_TIME_S",
+            c.block_time_s,
+            "must be > 0",
+        ));
+    }
+    in_range(
+        "CHAIN__WEIGHTS_INTERVAL_BLOCKS",
+        c.weights_interval_blocks,
+        1,
+        1_000_000,
+    )?;
+    for (key, pattern) in [
+        ("CHAIN__METAGRAPH_SYNC_CRON", &c.metagraph_sync_cron),
+        ("CHAIN__WEIGHTS_CHECK_CRON", &c.weights_check_cron),
+    ] {
+        if let Err(e) = crate::tasks::schedule::Schedule::new(pattern, chrono::Duration::zero()) {
+            return Err(invalid(key, pattern, &e.reason));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::load_with_env;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn task_settings_load_from_nested_variables() {
+        let s = load_with_env(
+            None,
+            env(&[
+                ("WEATHER__POLL_INTERVAL_S", "2"),
+                ("WEATHER__QUERY_RETRY_DELAYS_S", "[1,2]"),
+                ("CHAIN__METAGRAPH_FILE", "/tmp/m.json"),
+                ("CHAIN__BLOCK_TIME_S", "0.5"),
+            ]),
+        )
+        .unwrap()
+        .settings;
+        assert_eq!(s.weather.poll_interval_s, 2);
+        assert_eq!(s.weather.query_retry_delays_s, vec![1, 2]);
+        assert_eq!(
+            s.chain.metagraph_file.as_deref(),
+            Some(std::path::Path::new("/tmp/m.json"))
+        );
+        assert_eq!(s.chain.block_time_s, 0.5);
+        let [gfs, _, era5, clim] = s.weather.source_templates(std::path::Path::new("/d"));
+        assert_eq!(gfs, "/d/truth/gfs_analysis_{init}.zarr");
+        assert_eq!(era5, "/d/truth/era5_{init}.zarr");
+        assert_eq!(clim, "/d/truth/climatology.zarr");
+    }
+
+    #[test]
+    fn bad_task_settings_name_key_and_rule() {
+        for (key, value, rule) in [
+            ("WEATHER__LEDGER_LEASE_S", "10", "longer than"),
+            ("WEATHER__MANIFEST_FREEZE_WINDOW_HOURS", "-1", "> 0"),
+            ("WEATHER__DAY1_LEAD_HOURS", "0", "> 0"),
+            ("WEATHER__MAX_POLL_ATTEMPTS", "0", "between"),
+            ("CHAIN__MODE", "finney", "offline"),
+            ("CHAIN__BLOCK_TIME_S", "0", "> 0"),
+            ("CHAIN__WEIGHTS_CHECK_CRON", "never", "5 fields"),
+        ] {
+            let err = load_with_env(None, env(&[(key, value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key) && err.contains(rule), "{key}: {err}");
+        }
+    }
+}

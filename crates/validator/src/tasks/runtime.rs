@@ -1,0 +1,173 @@
+//! Starting the validator's tasks inside the IO-Engine: open the store, build the miner client,
+//! data sources and chain from the settings, register the lifecycle steps with the ledger
+//! runner, and drive the scheduled tasks. [`TaskRuntime::shutdown`] stops claiming new steps and
+//! lets running ones finish within the grace period.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use gaia_store::{Store, StoreConfig};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use super::ledger::{LedgerRunner, RunnerConfig};
+use super::metagraph::{MetagraphStep, SYNC_METAGRAPH};
+use super::scheduled::{drive, MaintenanceTask, MetagraphTask, WeatherRunTask, WeightsCheckTask};
+use super::weather::lifecycle::{WeatherContext, WeatherSteps};
+use super::weather::miner_client::{MinerClient, MinerTransport, PlainJsonTransport};
+use super::weather::sources::DataSources;
+use super::weather::url_policy::UrlPolicy;
+use super::weights::{WeightsStep, SET_WEIGHTS};
+use super::GaiaTask;
+use crate::chain::offline::OfflineChain;
+use crate::chain::Chain;
+use crate::config::Settings;
+use crate::io_engine::Dispatcher;
+use crate::telemetry::metrics::Metrics;
+
+/// Why the tasks could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum TaskStartError {
+    /// The database could not be opened or migrated.
+    #[error(transparent)]
+    Store(#[from] gaia_store::StoreError),
+    /// The miner transport could not be built.
+    #[error(transparent)]
+    Transport(#[from] super::weather::miner_client::MinerError),
+}
+
+/// The running tasks.
+pub struct TaskRuntime {
+    stop: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+    store: Store,
+}
+
+impl TaskRuntime {
+    /// Open the store and start the ledger runner and the schedules.
+    pub async fn start(
+        settings: &Settings,
+        dispatcher: Arc<Dispatcher>,
+        metrics: Arc<Metrics>,
+    ) -> Result<TaskRuntime, TaskStartError> {
+        let config = StoreConfig::new(settings.resolved_database_url()).with_pool(
+            settings.db_pool_min_connections,
+            settings.db_pool_max_connections,
+        );
+        if let Some(parent) = sqlite_parent(&settings.resolved_database_url()) {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        let store = Store::open(&config).await?;
+        let chain: Arc<dyn Chain> = Arc::new(OfflineChain::new(
+            settings.chain.metagraph_file.clone(),
+            settings.chain.block_time_s,
+            store.clone(),
+        ));
+        let transport: Arc<dyn MinerTransport> = Arc::new(PlainJsonTransport::new()?);
+        let policy = UrlPolicy {
+            allow_private: settings.weather.allow_private_miner_addresses,
+        };
+        let w = &settings.weather;
+        let ctx = Arc::new(WeatherContext {
+            store: store.clone(),
+            dispatcher: dispatcher.clone(),
+            client: MinerClient::new(transport, policy),
+            sources: DataSources::new(w.source_templates(&settings.data_dir)),
+            chain: chain.clone(),
+            weather: w.clone(),
+            chain_settings: settings.chain.clone(),
+            metrics: metrics.clone(),
+        });
+        let mut runner = LedgerRunner::new(
+            store.clone(),
+            RunnerConfig {
+                slots: w.ledger_workers,
+                lease: Duration::from_secs(w.ledger_lease_s),
+                idle_poll: Duration::from_millis(w.ledger_idle_poll_ms),
+            },
+            metrics.clone(),
+        );
+        WeatherSteps::register(&mut runner, ctx);
+        runner.register(
+            SET_WEIGHTS,
+            Arc::new(WeightsStep {
+                chain: chain.clone(),
+                store: store.clone(),
+                dispatcher,
+                metrics,
+            }),
+        );
+        runner.register(
+            SYNC_METAGRAPH,
+            Arc::new(MetagraphStep {
+                chain: chain.clone(),
+                store: store.clone(),
+            }),
+        );
+        let (stop, stop_rx) = watch::channel(false);
+        let mut tasks = JoinSet::new();
+        tasks.spawn(runner.run(stop_rx.clone()));
+        let hour = chrono::Duration::hours(1);
+        let mut schedules: Vec<(Arc<dyn GaiaTask>, chrono::Duration)> = vec![
+            (
+                Arc::new(MetagraphTask {
+                    store: store.clone(),
+                    cron: settings.chain.metagraph_sync_cron.clone(),
+                }),
+                hour,
+            ),
+            (
+                Arc::new(WeightsCheckTask {
+                    store: store.clone(),
+                    chain,
+                    cron: settings.chain.weights_check_cron.clone(),
+                    interval_blocks: settings.chain.weights_interval_blocks,
+                }),
+                hour,
+            ),
+            (
+                Arc::new(MaintenanceTask {
+                    store: store.clone(),
+                    retention_days: w.db_run_retention_days,
+                }),
+                hour,
+            ),
+        ];
+        if w.enabled {
+            schedules.push((
+                Arc::new(WeatherRunTask {
+                    store: store.clone(),
+                    cron: format!("{} {} * * *", w.run_minute_utc, w.run_hour_utc),
+                    jitter_minutes: w.run_jitter_minutes,
+                }),
+                chrono::Duration::hours(i64::from(w.run_catch_up_hours)),
+            ));
+        }
+        for (task, catch_up) in schedules {
+            tasks.spawn(drive(task, catch_up, stop_rx.clone()));
+        }
+        tracing::info!(database = store.redacted_url(), "validator tasks started");
+        Ok(TaskRuntime { stop, tasks, store })
+    }
+
+    /// Stop claiming steps; wait up to `grace` for running ones, then abort the rest.
+    pub async fn shutdown(mut self, grace: Duration) {
+        let _ = self.stop.send(true);
+        let drained = tokio::time::timeout(grace, async {
+            while self.tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!("tasks still running after the grace period; aborting them");
+            self.tasks.abort_all();
+            while self.tasks.join_next().await.is_some() {}
+        }
+        self.store.close().await;
+    }
+}
+
+/// The directory of a `sqlite://` database file, to create before opening it.
+fn sqlite_parent(url: &str) -> Option<std::path::PathBuf> {
+    let path = url.strip_prefix("sqlite://")?.split('?').next()?;
+    std::path::Path::new(path).parent().map(|p| p.to_path_buf())
+}

@@ -1,0 +1,248 @@
+//! The validator's scheduled tasks and the loop that fires them. Each [`GaiaTask`] only queues a
+//! keyed step in the work ledger (the ledger runner does the work), so firing an occurrence
+//! twice — at start-up catch-up and again on time — queues it once.
+//!
+//! | task | default cron (UTC) | queues |
+//! |---|---|---|
+//! | `weather` | `0 18 * * *` (+ jitter) | `weather.run:<day's 00Z>` |
+//! | `weights` | every minute | `weights.set:<minute>` when ≥ 250 blocks since the last update |
+//! | `metagraph` | every 20 min | `metagraph.sync:<minute>` |
+//! | `maintenance` | every 5 min | nothing: reaps expired leases, applies run retention |
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use futures::FutureExt;
+use gaia_store::{NewJob, Store};
+use rand::Rng;
+use serde_json::json;
+use tokio::sync::watch;
+
+use super::metagraph::SYNC_METAGRAPH;
+use super::schedule::Schedule;
+use super::weather::lifecycle::{run_key, RUN};
+use super::weights::SET_WEIGHTS;
+use super::{GaiaTask, JobFuture, TaskError};
+use crate::chain::Chain;
+
+fn failed(task: &str, e: impl ToString) -> TaskError {
+    TaskError::Failed {
+        task: task.to_string(),
+        reason: e.to_string(),
+    }
+}
+
+async fn enqueue(
+    store: &Store,
+    task: &str,
+    key: String,
+    job_type: &str,
+    payload: serde_json::Value,
+    at: DateTime<Utc>,
+    max_attempts: i32,
+) -> Result<(), TaskError> {
+    let job = NewJob {
+        job_key: key,
+        job_type: job_type.to_string(),
+        priority: 50,
+        payload,
+        max_attempts,
+        scheduled_at: at,
+        run_id: None,
+    };
+    store
+        .enqueue_job(&job, Utc::now())
+        .await
+        .map(|_| ())
+        .map_err(|e| failed(task, e))
+}
+
+/// The daily weather run.
+pub struct WeatherRunTask {
+    /// The database.
+    pub store: Store,
+    /// Cron pattern.
+    pub cron: String,
+    /// Jitter bound (minutes).
+    pub jitter_minutes: u32,
+}
+
+impl GaiaTask for WeatherRunTask {
+    fn name(&self) -> &str {
+        "weather"
+    }
+    fn cron_schedule(&self) -> &str {
+        &self.cron
+    }
+    fn run_scheduled_job(&self, occurrence: DateTime<Utc>) -> JobFuture<'_> {
+        async move {
+            let gfs_init = occurrence
+                .date_naive()
+                .and_hms_opt(0, 0, 0)
+                .map(|t| t.and_utc())
+                .ok_or_else(|| failed("weather", "no midnight on that day"))?;
+            let jitter = rand::rng().random_range(0..=i64::from(self.jitter_minutes) * 60);
+            enqueue(
+                &self.store,
+                "weather",
+                run_key(gfs_init),
+                RUN,
+                json!({ "gfs_init": gfs_init }),
+                occurrence + Duration::seconds(jitter),
+                5,
+            )
+            .await
+        }
+        .boxed()
+    }
+}
+
+/// The weights check: queues a weight setting when the chain says it is due.
+pub struct WeightsCheckTask {
+    /// The database.
+    pub store: Store,
+    /// The chain.
+    pub chain: Arc<dyn Chain>,
+    /// Cron pattern.
+    pub cron: String,
+    /// Blocks between two settings.
+    pub interval_blocks: u64,
+}
+
+impl GaiaTask for WeightsCheckTask {
+    fn name(&self) -> &str {
+        "weights"
+    }
+    fn cron_schedule(&self) -> &str {
+        &self.cron
+    }
+    fn run_scheduled_job(&self, occurrence: DateTime<Utc>) -> JobFuture<'_> {
+        async move {
+            let current = self
+                .chain
+                .current_block()
+                .await
+                .map_err(|e| failed("weights", e))?;
+            let last = self
+                .chain
+                .last_update_block()
+                .await
+                .map_err(|e| failed("weights", e))?;
+            if !gaia_scoring::weights::weights_due(current, last, 0, self.interval_blocks) {
+                return Ok(());
+            }
+            enqueue(
+                &self.store,
+                "weights",
+                format!("weights.set:{}", occurrence.format("%Y%m%dT%H%M")),
+                SET_WEIGHTS,
+                json!({ "reason": "cadence" }),
+                Utc::now(),
+                3,
+            )
+            .await
+        }
+        .boxed()
+    }
+}
+
+/// The metagraph sync.
+pub struct MetagraphTask {
+    /// The database.
+    pub store: Store,
+    /// Cron pattern.
+    pub cron: String,
+}
+
+impl GaiaTask for MetagraphTask {
+    fn name(&self) -> &str {
+        "metagraph"
+    }
+    fn cron_schedule(&self) -> &str {
+        &self.cron
+    }
+    fn run_scheduled_job(&self, occurrence: DateTime<Utc>) -> JobFuture<'_> {
+        async move {
+            enqueue(
+                &self.store,
+                "metagraph",
+                format!("metagraph.sync:{}", occurrence.format("%Y%m%dT%H%M")),
+                SYNC_METAGRAPH,
+                json!({}),
+                Utc::now(),
+                3,
+            )
+            .await
+        }
+        .boxed()
+    }
+}
+
+/// Lease reaping and run retention.
+pub struct MaintenanceTask {
+    /// The database.
+    pub store: Store,
+    /// Runs older than this many days are deleted.
+    pub retention_days: u32,
+}
+
+impl GaiaTask for MaintenanceTask {
+    fn name(&self) -> &str {
+        "maintenance"
+    }
+    fn cron_schedule(&self) -> &str {
+        "*/5 * * * *"
+    }
+    fn run_scheduled_job(&self, _occurrence: DateTime<Utc>) -> JobFuture<'_> {
+        async move {
+            let now = Utc::now();
+            let reaped = self
+                .store
+                .reap_expired_leases(now)
+                .await
+                .map_err(|e| failed("maintenance", e))?;
+            let removed = self
+                .store
+                .apply_retention(self.retention_days, now)
+                .await
+                .map_err(|e| failed("maintenance", e))?;
+            tracing::debug!(?reaped, ?removed, "maintenance done");
+            Ok(())
+        }
+        .boxed()
+    }
+}
+
+/// Fire `task` on its schedule until `stop`: once at start-up for a missed occurrence within
+/// `catch_up`, then at every occurrence.
+pub async fn drive(task: Arc<dyn GaiaTask>, catch_up: Duration, mut stop: watch::Receiver<bool>) {
+    let schedule = match Schedule::new(task.cron_schedule(), catch_up) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(task = task.name(), error = %e, "task not scheduled");
+            return;
+        }
+    };
+    if let Some(missed) = schedule.missed(Utc::now(), None) {
+        fire(task.as_ref(), missed).await;
+    }
+    while !*stop.borrow() {
+        let Some(next) = schedule.next_after(Utc::now()) else {
+            return;
+        };
+        let wait = (next - Utc::now()).to_std().unwrap_or_default();
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => fire(task.as_ref(), next).await,
+            _ = stop.changed() => {}
+        }
+    }
+}
+
+async fn fire(task: &dyn GaiaTask, occurrence: DateTime<Utc>) {
+    match task.run_scheduled_job(occurrence).await {
+        Ok(()) => tracing::debug!(task = task.name(), %occurrence, "scheduled job ran"),
+        Err(e) => {
+            tracing::warn!(task = task.name(), %occurrence, error = %e, "scheduled job failed")
+        }
+    }
+}

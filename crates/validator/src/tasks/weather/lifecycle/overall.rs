@@ -1,0 +1,297 @@
+//! Closing a miner's response and the run (spec §4.4, §5.1): the aggregation of the ERA5 leads
+//! into per-lead and overall scores (`weather.overall`), the run's `score_table` row, and the
+//! run's completion (`weather.finalize`), which also asks for weights.
+
+use chrono::Utc;
+use gaia_scoring::aggregate::{
+    LeadMetrics, OverallOutcome, RunScoreRecord, ScoreRow as ComputedRow, UidHotkey,
+};
+use gaia_store::{
+    ForecastStats, ForecastStatus, Job, MinerResponse, ResponseMilestone, ResponseStatus, Run,
+    RunStatus, ScoreRow, ScoreRowStatus, UidVector,
+};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::context::SETTLED;
+use super::scoring::miner_score;
+use super::{payload, WeatherContext};
+use crate::tasks::ledger::{StepError, StepOutcome};
+
+#[derive(Debug, Deserialize)]
+struct ResponsePayload {
+    response_id: i64,
+}
+
+#[derive(Debug, Deserialize)]
+struct RunPayload {
+    run_id: i64,
+}
+
+/// The `score_table` task id of a run (spec §5.1).
+pub fn score_row_task_id(run: &Run) -> String {
+    format!(
+        "weather_scores_{}_{}",
+        run.id,
+        run.gfs_init_time_utc.format("%Y%m%dT%H%MZ")
+    )
+}
+
+fn wait(ctx: &WeatherContext, job: &Job, what: String) -> Result<StepOutcome, StepError> {
+    if job.attempts >= job.max_attempts {
+        return Err(StepError::fatal(format!("gave up waiting: {what}")));
+    }
+    Ok(StepOutcome::Again {
+        at: Utc::now() + ctx.wait_retry(),
+        reason: what,
+    })
+}
+
+pub(super) async fn overall_step(
+    ctx: &WeatherContext,
+    job: &Job,
+) -> Result<StepOutcome, StepError> {
+    let p: ResponsePayload = payload(job)?;
+    let response = ctx
+        .store
+        .get_response(p.response_id)
+        .await?
+        .ok_or_else(|| StepError::fatal(format!("response {} not found", p.response_id)))?;
+    if SETTLED.contains(&response.status) {
+        return Ok(StepOutcome::Done(Some(
+            json!({"skipped": response.status.as_str()}),
+        )));
+    }
+    let mut leads: Vec<LeadMetrics> = Vec::new();
+    for lead in gaia_store::ERA5_LEADS {
+        let key = format!("weather.era5:{}:{lead}", response.id);
+        let Some(lead_job) = ctx.store.find_job_by_key(&key).await? else {
+            return wait(ctx, job, format!("{key} not queued yet"));
+        };
+        if !lead_job.status.is_terminal() {
+            return wait(ctx, job, format!("{key} is {}", lead_job.status));
+        }
+        let metrics = lead_job
+            .result
+            .as_ref()
+            .and_then(|r| r.get("lead_metrics"))
+            .and_then(|m| serde_json::from_value::<LeadMetrics>(m.clone()).ok());
+        leads.extend(metrics);
+    }
+    let run = ctx
+        .store
+        .get_run(response.run_id)
+        .await?
+        .ok_or_else(|| StepError::fatal(format!("run {} not found", response.run_id)))?;
+    let stats = ctx.store.list_forecast_stats(run.id).await?;
+    let day1 = stats
+        .iter()
+        .find(|s| s.miner_uid == response.miner_uid)
+        .and_then(|s| s.forecast_score_initial);
+    if leads.is_empty() {
+        settle_era5_failed(ctx, &response, "no ERA5 lead could be scored").await?;
+        refresh_score_row(ctx, &run, false).await;
+        return Ok(StepOutcome::Done(None));
+    }
+    let request = json!({"leads": leads, "day1_score": day1});
+    let outcome: OverallOutcome = match ctx
+        .dispatch(
+            format!("overall-{}-{}", response.id, job.attempts),
+            "weather.score.overall",
+            request,
+            ctx.weather.scoring_timeout_s,
+        )
+        .await
+    {
+        Ok(v) => serde_json::from_value(v)
+            .map_err(|e| StepError::fatal(format!("overall outcome: {e}")))?,
+        Err(f) => return Err(StepError::retry(f.message, ctx.scoring_retry())),
+    };
+    let result = serde_json::to_value(&outcome).ok();
+    match outcome {
+        OverallOutcome::Scored(score) => {
+            let mut st = ForecastStats::new(
+                run.id,
+                response.miner_uid,
+                &response.miner_hotkey,
+                ForecastStatus::Completed,
+                Utc::now(),
+            );
+            for l in &score.leads {
+                st.set_era5(i32::try_from(l.lead_hours).unwrap_or(-1), l.score)
+                    .map_err(|e| StepError::fatal(e.to_string()))?;
+            }
+            st.era5_combined_score = Some(score.era5_norm);
+            st.era5_completeness = Some(score.completeness);
+            st.overall_forecast_score = Some(score.overall);
+            st.current_forecast_stage = Some("completed".into());
+            ctx.store.upsert_forecast_stats(&st).await?;
+            let mut row = miner_score(
+                &response,
+                "overall_forecast_score",
+                -1,
+                "aggregated_final",
+                run.gfs_init_time_utc,
+                Some(score.overall),
+            );
+            row.metrics = serde_json::to_value(&score).ok();
+            ctx.store.upsert_miner_scores(&[row]).await?;
+            ctx.store
+                .mark_response_milestone(
+                    response.id,
+                    ResponseMilestone::Era5ScoringCompleted,
+                    Utc::now(),
+                )
+                .await?;
+            ctx.settle(&response, ResponseStatus::Completed, None)
+                .await?;
+            ctx.metrics.pipeline.score("overall");
+        }
+        OverallOutcome::Incomplete {
+            lead_hours,
+            missing,
+            ..
+        } => {
+            let reason = format!(
+                "ERA5 incomplete at lead {lead_hours} h: missing {}",
+                missing.join(", ")
+            );
+            settle_era5_failed(ctx, &response, &reason).await?;
+        }
+    }
+    refresh_score_row(ctx, &run, false).await;
+    Ok(StepOutcome::Done(result))
+}
+
+async fn settle_era5_failed(
+    ctx: &WeatherContext,
+    response: &MinerResponse,
+    reason: &str,
+) -> Result<(), StepError> {
+    ctx.store
+        .mark_response_milestone(
+            response.id,
+            ResponseMilestone::Era5ScoringCompleted,
+            Utc::now(),
+        )
+        .await?;
+    ctx.settle(response, ResponseStatus::Era5ScoringFailed, Some(reason))
+        .await
+}
+
+pub(super) async fn finalize_step(
+    ctx: &WeatherContext,
+    job: &Job,
+) -> Result<StepOutcome, StepError> {
+    let p: RunPayload = payload(job)?;
+    let run = ctx
+        .store
+        .get_run(p.run_id)
+        .await?
+        .ok_or_else(|| StepError::fatal(format!("run {} not found", p.run_id)))?;
+    let responses = ctx.store.list_responses(run.id).await?;
+    let open: Vec<u8> = responses
+        .iter()
+        .filter(|r| !SETTLED.contains(&r.status))
+        .map(|r| r.miner_uid)
+        .collect();
+    if !open.is_empty() {
+        return wait(ctx, job, format!("miners still open: {open:?}"));
+    }
+    rebuild_score_row(ctx, &run, true).await?;
+    ctx.store
+        .update_run_status(run.id, RunStatus::Completed, None, Some(Utc::now()))
+        .await?;
+    ctx.metrics.pipeline.run("completed");
+    ctx.enqueue(
+        format!("weights.set:run:{}", run.id),
+        crate::tasks::weights::SET_WEIGHTS,
+        json!({"reason": format!("run {} completed", run.id)}),
+        50,
+        3,
+        Utc::now(),
+        None,
+    )
+    .await?;
+    let completed = responses
+        .iter()
+        .filter(|r| r.status == ResponseStatus::Completed)
+        .count();
+    tracing::info!(
+        run_id = run.id,
+        miners = responses.len(),
+        completed,
+        "weather run completed"
+    );
+    Ok(StepOutcome::Done(Some(
+        json!({"miners": responses.len(), "completed": completed}),
+    )))
+}
+
+/// Rebuild the run's score row, logging instead of failing (the finalize step rebuilds it for
+/// good; this keeps the row current while scores arrive).
+pub(super) async fn refresh_score_row(ctx: &WeatherContext, run: &Run, final_scores: bool) {
+    if let Err(e) = rebuild_score_row(ctx, run, final_scores).await {
+        tracing::warn!(run_id = run.id, error = %e, "score row not refreshed");
+    }
+}
+
+/// Compute the run's 256-UID row in the pool and store it.
+pub(super) async fn rebuild_score_row(
+    ctx: &WeatherContext,
+    run: &Run,
+    final_scores: bool,
+) -> Result<(), StepError> {
+    let stats = ctx.store.list_forecast_stats(run.id).await?;
+    let records: Vec<RunScoreRecord> = stats
+        .iter()
+        .map(|s| RunScoreRecord {
+            hotkey: s.miner_hotkey.clone(),
+            overall_score: s.overall_forecast_score,
+            day1_score: s.forecast_score_initial,
+            updated_at: s.updated_at,
+        })
+        .collect();
+    let current: Vec<UidHotkey> = ctx
+        .store
+        .list_nodes()
+        .await?
+        .into_iter()
+        .map(|n| UidHotkey {
+            uid: u16::from(n.uid),
+            hotkey: n.hotkey,
+        })
+        .collect();
+    let request = json!({"records": records, "current_hotkeys": current});
+    let row: ComputedRow = match ctx
+        .dispatch(
+            format!("row-{}-{}", run.id, Utc::now().timestamp_micros()),
+            "weather.score.row",
+            request,
+            ctx.weather.scoring_timeout_s,
+        )
+        .await
+    {
+        Ok(v) => {
+            serde_json::from_value(v).map_err(|e| StepError::fatal(format!("score row: {e}")))?
+        }
+        Err(f) => return Err(StepError::retry(f.message, ctx.wait_retry())),
+    };
+    let scores = UidVector::new(row.scores.iter().map(|v| Some(*v)).collect())
+        .map_err(|e| StepError::fatal(e.to_string()))?;
+    ctx.store
+        .upsert_score_row(&ScoreRow {
+            task_name: "weather".into(),
+            task_id: score_row_task_id(run),
+            run_id: Some(run.id),
+            scores,
+            created_at: run.run_initiation_time,
+            status: if final_scores {
+                ScoreRowStatus::FinalScoresCompiled
+            } else {
+                ScoreRowStatus::InitialScoresCompiled
+            },
+        })
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,328 @@
+//! The scoring steps: Day-1 (`weather.day1`, spec §3) and one ERA5 lead (`weather.era5`,
+//! spec §4). Each asks the miner for a fresh token (the stored URL, hash and frozen manifest
+//! stay authoritative, spec §2.3), runs the score in the compute pool and stores the result.
+
+use chrono::{DateTime, Utc};
+use gaia_scoring::day1::Day1Report;
+use gaia_scoring::era5::Era5LeadReport;
+use gaia_store::{
+    ForecastStats, ForecastStatus, Job, MinerResponse, MinerScore, ResponseMilestone,
+    ResponseStatus, Run,
+};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::context::SETTLED;
+use super::{overall, payload, store_rows, WeatherContext, ERA5, OVERALL};
+use crate::tasks::ledger::{StepError, StepOutcome};
+use crate::tasks::weather::sources::{DataError, DataKind};
+
+#[derive(Debug, Deserialize)]
+struct ScorePayload {
+    response_id: i64,
+    #[serde(default)]
+    lead_hours: Option<u32>,
+}
+
+/// What a scoring step needs about its response, checked.
+struct Scoring {
+    run: Run,
+    response: MinerResponse,
+    url: String,
+    token: String,
+    frozen: Value,
+}
+
+/// Load the response and its run, refresh the token; `Err(outcome)` when the step ends here.
+async fn prepare(
+    ctx: &WeatherContext,
+    response_id: i64,
+) -> Result<Result<Scoring, StepOutcome>, StepError> {
+    let response = ctx
+        .store
+        .get_response(response_id)
+        .await?
+        .ok_or_else(|| StepError::fatal(format!("response {response_id} not found")))?;
+    if SETTLED.contains(&response.status) {
+        let skipped = json!({"skipped": response.status.as_str()});
+        return Ok(Err(StepOutcome::Done(Some(skipped))));
+    }
+    let run = ctx
+        .store
+        .get_run(response.run_id)
+        .await?
+        .ok_or_else(|| StepError::fatal(format!("run {} not found", response.run_id)))?;
+    let (Some(url), Some(frozen), Some(job_id)) = (
+        response.zarr_url.clone(),
+        response.frozen_manifest.clone(),
+        response.job_id.clone(),
+    ) else {
+        ctx.settle(
+            &response,
+            ResponseStatus::VerificationFailed,
+            Some("missing frozen manifest at scoring"),
+        )
+        .await?;
+        return Ok(Err(StepOutcome::Done(None)));
+    };
+    let node = ctx
+        .store
+        .list_nodes()
+        .await?
+        .into_iter()
+        .find(|n| n.uid == response.miner_uid && n.hotkey == response.miner_hotkey);
+    let Some(address) = node.and_then(|n| ctx.miner_address(&n).ok()) else {
+        ctx.settle(
+            &response,
+            ResponseStatus::Failed,
+            Some("miner deregistered before scoring"),
+        )
+        .await?;
+        return Ok(Err(StepOutcome::Done(None)));
+    };
+    let answer = ctx
+        .client
+        .kerchunk(&address, &job_id)
+        .await
+        .map_err(|e| StepError::retry(format!("fresh token: {e}"), ctx.scoring_retry()))?;
+    let location = ctx
+        .client
+        .store_location(&address, &answer)
+        .map_err(|e| StepError::retry(format!("fresh token: {e}"), ctx.scoring_retry()))?;
+    if Some(&location.claimed_hash) != response.verification_hash_claimed.as_ref() {
+        ctx.settle(
+            &response,
+            ResponseStatus::VerificationError,
+            Some("manifest hash changed after submission"),
+        )
+        .await?;
+        return Ok(Err(StepOutcome::Done(None)));
+    }
+    Ok(Ok(Scoring {
+        run,
+        response,
+        url,
+        token: location.token,
+        frozen,
+    }))
+}
+
+/// A dataset's location, or "run again later" when it is not there yet.
+fn locate(
+    ctx: &WeatherContext,
+    kind: DataKind,
+    gfs_init: DateTime<Utc>,
+) -> Result<Result<String, StepOutcome>, StepError> {
+    match ctx.sources.locate(kind, gfs_init) {
+        Ok(l) => Ok(Ok(l)),
+        Err(e @ DataError::NotYetAvailable { .. }) => Ok(Err(StepOutcome::Again {
+            at: Utc::now() + ctx.wait_retry(),
+            reason: e.to_string(),
+        })),
+    }
+}
+
+macro_rules! ready {
+    ($e:expr) => {
+        match $e? {
+            Ok(v) => v,
+            Err(outcome) => return Ok(outcome),
+        }
+    };
+}
+
+pub(super) async fn day1_step(ctx: &WeatherContext, job: &Job) -> Result<StepOutcome, StepError> {
+    let p: ScorePayload = payload(job)?;
+    let s = ready!(prepare(ctx, p.response_id).await);
+    if s.response.status == ResponseStatus::Day1Scored {
+        queue_era5(ctx, &s.run, &s.response).await?;
+        return Ok(StepOutcome::Done(None));
+    }
+    let init = s.run.gfs_init_time_utc;
+    let truth = ready!(locate(ctx, DataKind::GfsAnalysis, init));
+    let reference = ready!(locate(ctx, DataKind::GfsForecast, init));
+    let climatology = ready!(locate(ctx, DataKind::Climatology, init));
+    let request = json!({
+        "forecast": s.url, "truth": truth, "reference": reference, "climatology": climatology,
+        "bearer_token": s.token, "frozen_manifest": s.frozen, "gfs_init_time": init,
+        "lead_hours": ctx.weather.day1_lead_hours, "threads": ctx.weather.scoring_threads,
+    });
+    let result = ctx
+        .dispatch(
+            format!("day1-{}-{}", s.response.id, job.attempts),
+            "weather.score.day1",
+            request,
+            ctx.weather.scoring_timeout_s,
+        )
+        .await;
+    let report: Day1Report = match result {
+        Ok(v) => {
+            serde_json::from_value(v).map_err(|e| StepError::fatal(format!("Day-1 report: {e}")))?
+        }
+        Err(f) if f.transient => return Err(StepError::retry(f.message, ctx.scoring_retry())),
+        Err(f) if f.verification => {
+            store_rows::day1_failure(ctx, &s.response, &s.run, &f.message).await?;
+            ctx.settle(
+                &s.response,
+                ResponseStatus::VerificationFailed,
+                Some(&f.message),
+            )
+            .await?;
+            overall::refresh_score_row(ctx, &s.run, false).await;
+            return Ok(StepOutcome::Done(None));
+        }
+        Err(f) if job.attempts < job.max_attempts => {
+            return Err(StepError::retry(f.message, ctx.scoring_retry()))
+        }
+        Err(f) => {
+            let reason = format!("Day-1 scoring failed: {}", f.message);
+            store_rows::day1_failure(ctx, &s.response, &s.run, &reason).await?;
+            ctx.settle(&s.response, ResponseStatus::Failed, Some(&reason))
+                .await?;
+            return Ok(StepOutcome::Done(None));
+        }
+    };
+    store_rows::day1_report(ctx, &s.response, &s.run, &report).await?;
+    ctx.store
+        .update_response_status(s.response.id, ResponseStatus::Day1Scored, None)
+        .await?;
+    ctx.store
+        .mark_response_milestone(
+            s.response.id,
+            ResponseMilestone::Day1ScoringCompleted,
+            Utc::now(),
+        )
+        .await?;
+    ctx.metrics.pipeline.miner_outcome("day1_scored");
+    ctx.metrics.pipeline.score("day1");
+    overall::refresh_score_row(ctx, &s.run, false).await;
+    queue_era5(ctx, &s.run, &s.response).await?;
+    Ok(StepOutcome::Done(Some(
+        json!({"score": report.score, "clamped": report.clamped}),
+    )))
+}
+
+/// Queue every ERA5 lead at its eligibility time, and the aggregation after the last.
+async fn queue_era5(
+    ctx: &WeatherContext,
+    run: &Run,
+    response: &MinerResponse,
+) -> Result<(), StepError> {
+    let init = run.gfs_init_time_utc;
+    for lead in gaia_store::ERA5_LEADS {
+        ctx.enqueue(
+            format!("weather.era5:{}:{lead}", response.id),
+            ERA5,
+            json!({"run_id": run.id, "uid": response.miner_uid, "response_id": response.id, "lead_hours": lead}),
+            100,
+            ctx.weather.scoring_max_attempts,
+            ctx.era5_eligible_at(init, lead),
+            Some(run.id),
+        )
+        .await?;
+    }
+    let last = *gaia_store::ERA5_LEADS.last().unwrap_or(&240);
+    ctx.enqueue(
+        format!("weather.overall:{}", response.id),
+        OVERALL,
+        json!({"run_id": run.id, "uid": response.miner_uid, "response_id": response.id}),
+        105,
+        10_000,
+        ctx.era5_eligible_at(init, last),
+        Some(run.id),
+    )
+    .await
+}
+
+pub(super) async fn era5_step(ctx: &WeatherContext, job: &Job) -> Result<StepOutcome, StepError> {
+    let p: ScorePayload = payload(job)?;
+    let lead = p
+        .lead_hours
+        .ok_or_else(|| StepError::fatal("weather.era5 payload without lead_hours"))?;
+    let s = ready!(prepare(ctx, p.response_id).await);
+    let init = s.run.gfs_init_time_utc;
+    let truth = ready!(locate(ctx, DataKind::Era5, init));
+    let climatology = ready!(locate(ctx, DataKind::Climatology, init));
+    let request = json!({
+        "forecast": s.url, "truth": truth, "climatology": climatology,
+        "bearer_token": s.token, "frozen_manifest": s.frozen, "gfs_init_time": init,
+        "lead_hours": lead, "threads": ctx.weather.scoring_threads,
+    });
+    let result = ctx
+        .dispatch(
+            format!("era5-{}-{lead}-{}", s.response.id, job.attempts),
+            "weather.score.era5",
+            request,
+            ctx.weather.scoring_timeout_s,
+        )
+        .await;
+    let report: Era5LeadReport = match result {
+        Ok(v) => {
+            serde_json::from_value(v).map_err(|e| StepError::fatal(format!("ERA5 report: {e}")))?
+        }
+        Err(f) if f.transient => return Err(StepError::retry(f.message, ctx.scoring_retry())),
+        Err(f) if f.verification => {
+            store_rows::era5_failure(ctx, &s.response, &s.run, lead, &f.message).await?;
+            ctx.settle(
+                &s.response,
+                ResponseStatus::VerificationFailed,
+                Some(&f.message),
+            )
+            .await?;
+            return Ok(StepOutcome::Done(None));
+        }
+        Err(f) => {
+            // Scoring failures are not retried (spec §1.6); the lead counts as missing.
+            store_rows::era5_failure(ctx, &s.response, &s.run, lead, &f.message).await?;
+            return Err(StepError::fatal(format!(
+                "ERA5 lead {lead} h: {}",
+                f.message
+            )));
+        }
+    };
+    store_rows::era5_report(ctx, &s.response, &s.run, &report).await?;
+    if s.response.status != ResponseStatus::Era5Scoring {
+        ctx.store
+            .update_response_status(s.response.id, ResponseStatus::Era5Scoring, None)
+            .await?;
+        let mut stats = ForecastStats::new(
+            s.run.id,
+            s.response.miner_uid,
+            &s.response.miner_hotkey,
+            ForecastStatus::Era5Scoring,
+            Utc::now(),
+        );
+        stats.current_forecast_stage = Some(format!("era5_{lead}h"));
+        ctx.store.upsert_forecast_stats(&stats).await?;
+    }
+    ctx.metrics.pipeline.score("era5");
+    let metrics = report.to_lead_metrics();
+    let keep = serde_json::to_value(&metrics)
+        .map_err(|e| StepError::fatal(format!("lead metrics: {e}")))?;
+    Ok(StepOutcome::Done(Some(json!({ "lead_metrics": keep }))))
+}
+
+/// A score row for the response (used by the failure paths).
+pub(super) fn miner_score(
+    response: &MinerResponse,
+    score_type: &str,
+    lead_hours: i32,
+    variable_level: &str,
+    valid_time: DateTime<Utc>,
+    score: Option<f64>,
+) -> MinerScore {
+    MinerScore {
+        response_id: response.id,
+        run_id: response.run_id,
+        miner_uid: response.miner_uid,
+        miner_hotkey: response.miner_hotkey.clone(),
+        score_type: score_type.to_string(),
+        lead_hours,
+        variable_level: variable_level.to_string(),
+        valid_time_utc: valid_time,
+        score: score.filter(|v| v.is_finite()),
+        metrics: None,
+        calculation_time: Utc::now(),
+        error_message: None,
+    }
+}

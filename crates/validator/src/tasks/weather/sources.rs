@@ -1,0 +1,119 @@
+//! Where truth, reference and climatology come from (spec §3.1, §4.1): the GFS analysis (Day-1
+//! truth), the GFS forecast (Day-1 reference), ERA5 (final truth) and the climatology, each a
+//! Zarr store named by a template (`{init}` becomes the GFS cycle as `YYYYmmddHH`) that is a
+//! local path or an HTTP(S) URL the scorer reads.
+//!
+//! [`DataSources::locate`] answers "where is it, and is it there yet": a local store that does
+//! not exist is [`DataError::NotYetAvailable`], which the lifecycle treats as "retry later".
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+
+/// The four datasets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataKind {
+    /// GFS analysis (Day-1 truth).
+    GfsAnalysis,
+    /// GFS 00Z forecast (Day-1 reference).
+    GfsForecast,
+    /// ERA5 reanalysis (final truth).
+    Era5,
+    /// WeatherBench2 climatology.
+    Climatology,
+}
+
+impl DataKind {
+    /// Name for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            DataKind::GfsAnalysis => "GFS analysis",
+            DataKind::GfsForecast => "GFS forecast",
+            DataKind::Era5 => "ERA5",
+            DataKind::Climatology => "climatology",
+        }
+    }
+}
+
+/// Why a dataset cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DataError {
+    /// Not there (yet): retry later.
+    #[error("{kind} for {init} not available yet at {location}")]
+    NotYetAvailable {
+        /// Dataset.
+        kind: &'static str,
+        /// GFS cycle.
+        init: String,
+        /// Where it was looked for.
+        location: String,
+    },
+}
+
+/// The dataset templates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataSources {
+    templates: [String; 4],
+}
+
+impl DataSources {
+    /// Sources from templates in the order GFS analysis, GFS forecast, ERA5, climatology.
+    pub fn new(templates: [String; 4]) -> Self {
+        Self { templates }
+    }
+
+    /// The location of `kind` for the cycle `gfs_init`, checked to exist when it is local.
+    pub fn locate(&self, kind: DataKind, gfs_init: DateTime<Utc>) -> Result<String, DataError> {
+        let index = match kind {
+            DataKind::GfsAnalysis => 0,
+            DataKind::GfsForecast => 1,
+            DataKind::Era5 => 2,
+            DataKind::Climatology => 3,
+        };
+        let init = gfs_init.format("%Y%m%d%H").to_string();
+        let location = self.templates[index].replace("{init}", &init);
+        let remote = location.starts_with("http://") || location.starts_with("https://");
+        if !remote && !Path::new(&location).exists() {
+            return Err(DataError::NotYetAvailable {
+                kind: kind.name(),
+                init,
+                location,
+            });
+        }
+        Ok(location)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn templates_resolve_and_missing_local_stores_are_not_yet_available() {
+        let dir = tempfile::tempdir().unwrap();
+        let init = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
+        std::fs::create_dir(dir.path().join("gfs_2026110100.zarr")).unwrap();
+        let t = |f: &str| format!("{}/{f}", dir.path().display());
+        let sources = DataSources::new([
+            t("gfs_{init}.zarr"),
+            t("fc_{init}.zarr"),
+            "https://example.org/era5.zarr".into(),
+            t("clim.zarr"),
+        ]);
+        assert_eq!(
+            sources.locate(DataKind::GfsAnalysis, init).unwrap(),
+            t("gfs_2026110100.zarr")
+        );
+        assert_eq!(
+            sources.locate(DataKind::Era5, init).unwrap(),
+            "https://example.org/era5.zarr"
+        );
+        let err = sources.locate(DataKind::GfsForecast, init).unwrap_err();
+        assert!(
+            err.to_string().contains("GFS forecast for 2026110100"),
+            "{err}"
+        );
+        assert!(sources.locate(DataKind::Climatology, init).is_err());
+    }
+}
