@@ -10,8 +10,10 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::behaviour::Behaviour;
+use crate::fiber::routes::{router as fiber_router, FiberApp};
+use crate::fiber::{rsa_key_for, FiberMiner, Transport};
 use crate::miner::{MinerConfig, MinerCore, DEFAULT_TOKEN_TTL_MINUTES};
-use crate::server::{spawn, ServerHandle};
+use crate::server::{spawn, spawn_router, ServerHandle};
 use crate::world::World;
 use crate::SimError;
 
@@ -39,6 +41,9 @@ pub struct FleetConfig {
     pub token_ttl: TimeDelta,
     /// When set, only these validator hotkeys may call the POST endpoints.
     pub allowed_validators: Option<Vec<String>>,
+    /// What the miners speak (default [`Transport::Fiber`]: fiber, and plain JSON for
+    /// requests without fiber headers).
+    pub transport: Transport,
 }
 
 impl FleetConfig {
@@ -56,6 +61,7 @@ impl FleetConfig {
             miners,
             token_ttl: TimeDelta::minutes(DEFAULT_TOKEN_TTL_MINUTES),
             allowed_validators: None,
+            transport: Transport::default(),
         }
     }
 }
@@ -86,6 +92,8 @@ pub struct MinerInfo {
 pub struct Fleet {
     miners: Vec<MinerInfo>,
     cores: Vec<Arc<MinerCore>>,
+    fibers: Vec<(u16, Arc<FiberMiner>)>,
+    transport: Transport,
     servers: Vec<ServerHandle>,
 }
 
@@ -139,9 +147,28 @@ impl Fleet {
             }
             cores.push(core);
         }
+        // One RSA key per miner (fiber mode), generated while the forecasts build.
+        let mut keygens = Vec::new();
+        if config.transport != Transport::Plain {
+            for spec in config
+                .miners
+                .iter()
+                .filter(|s| s.behaviour != Behaviour::Offline)
+            {
+                let uid = spec.uid;
+                keygens.push((uid, tokio::task::spawn_blocking(move || rsa_key_for(uid))));
+            }
+        }
         for b in builds {
             b.await
                 .map_err(|e| SimError::Server(format!("build task: {e}")))??;
+        }
+        let mut fibers = Vec::new();
+        for (uid, k) in keygens {
+            let key = k
+                .await
+                .map_err(|e| SimError::Server(format!("RSA key task: {e}")))??;
+            fibers.push((uid, Arc::new(FiberMiner::new(key)?)));
         }
         let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
         let mut servers = Vec::new();
@@ -160,7 +187,18 @@ impl Fleet {
                 refused_ports.push(l);
                 (port, None)
             } else {
-                let h = spawn(Arc::clone(core), loopback).await?;
+                let fiber = fibers.iter().find(|(u, _)| *u == cfg.uid);
+                let h = match fiber {
+                    Some((_, f)) => {
+                        let app = Arc::new(FiberApp {
+                            core: Arc::clone(core),
+                            fiber: Arc::clone(f),
+                            transport: config.transport,
+                        });
+                        spawn_router(fiber_router(app), loopback).await?
+                    }
+                    None => spawn(Arc::clone(core), loopback).await?,
+                };
                 let port = h.addr.port();
                 servers.push(h);
                 (port, core.store_for(config.gfs_init))
@@ -180,6 +218,8 @@ impl Fleet {
         Ok(Fleet {
             miners,
             cores,
+            fibers,
+            transport: config.transport,
             servers,
         })
     }
@@ -197,6 +237,20 @@ impl Fleet {
     /// The state of miner `uid` (its job registry, stores and token secret).
     pub fn core(&self, uid: u16) -> Option<Arc<MinerCore>> {
         self.cores.iter().find(|c| c.config().uid == uid).cloned()
+    }
+
+    /// The fiber state of miner `uid` (None in plain mode or for an offline miner): its key
+    /// store, nonce log, clock and refusals.
+    pub fn fiber(&self, uid: u16) -> Option<Arc<FiberMiner>> {
+        self.fibers
+            .iter()
+            .find(|(u, _)| *u == uid)
+            .map(|(_, f)| Arc::clone(f))
+    }
+
+    /// What the miners speak.
+    pub fn transport(&self) -> Transport {
+        self.transport
     }
 
     /// Stop every server and wait for them.

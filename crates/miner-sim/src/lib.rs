@@ -7,13 +7,15 @@
 //! * [`forecast`] — a miner's 40 × 6 h forecast store, manifest and sr25519 signature.
 //! * [`behaviour`] — honest with a skill, slow, offline, GFS cloner, lying hash, chunk swapper,
 //!   NaN injector, wrong units.
-//! * [`miner`] — transport-independent endpoint logic; [`server`] — plain-JSON HTTP (axum).
+//! * [`miner`] — transport-independent endpoint logic; [`server`] — plain-JSON HTTP (axum);
+//!   [`fiber`] — the fiber-encrypted transport of real miners on top of it.
 //! * [`fleet`] — K miners on loopback with their uid, hotkey, port and behaviour.
 //!
 //! See `docs/miner-sim.md`.
 
 pub mod behaviour;
 mod error;
+pub mod fiber;
 pub mod fleet;
 pub mod forecast;
 pub mod jwt;
@@ -26,6 +28,7 @@ pub mod zarr_v2;
 
 pub use behaviour::Behaviour;
 pub use error::SimError;
+pub use fiber::{FiberMiner, FiberRejection, Transport};
 pub use fleet::{demo_fleet, Fleet, FleetConfig, MinerInfo, MinerSpec};
 pub use world::stores::write_world;
 pub use world::{ErrorModel, World, WorldConfig, WorldPaths};

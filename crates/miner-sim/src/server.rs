@@ -56,7 +56,11 @@ fn reply<T: serde::Serialize>(r: Result<T, Rejection>) -> Response {
     }
 }
 
-async fn initiate(State(core): State<Arc<MinerCore>>, headers: HeaderMap, body: Bytes) -> Response {
+pub(crate) async fn initiate(
+    State(core): State<Arc<MinerCore>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     reply(
         parse::<InitiateFetchData>(&body)
             .and_then(|d| core.initiate_fetch(&d, header_validator(&headers))),
@@ -72,7 +76,11 @@ fn header_check(core: &MinerCore, headers: &HeaderMap) -> Result<(), Rejection> 
     }
 }
 
-async fn poll(State(core): State<Arc<MinerCore>>, headers: HeaderMap, body: Bytes) -> Response {
+pub(crate) async fn poll(
+    State(core): State<Arc<MinerCore>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     reply(
         header_check(&core, &headers)
             .and_then(|()| parse::<JobIdData>(&body))
@@ -80,7 +88,11 @@ async fn poll(State(core): State<Arc<MinerCore>>, headers: HeaderMap, body: Byte
     )
 }
 
-async fn kerchunk(State(core): State<Arc<MinerCore>>, headers: HeaderMap, body: Bytes) -> Response {
+pub(crate) async fn kerchunk(
+    State(core): State<Arc<MinerCore>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     reply(
         header_check(&core, &headers)
             .and_then(|()| parse::<JobIdData>(&body))
@@ -131,6 +143,13 @@ pub fn router(core: Arc<MinerCore>) -> Router {
         .route("/weather-initiate-fetch", post(initiate))
         .route("/weather-poll-job-status", post(poll))
         .route("/weather-kerchunk-request", post(kerchunk))
+        .with_state(Arc::clone(&core))
+        .merge(forecasts_router(core))
+}
+
+/// `GET`/`HEAD /forecasts/{path}` alone (shared with the fiber routes).
+pub fn forecasts_router(core: Arc<MinerCore>) -> Router {
+    Router::new()
         .route("/forecasts/{*path}", get(forecasts))
         .with_state(core)
 }
@@ -158,6 +177,11 @@ impl ServerHandle {
 
 /// Serve `core` on `bind` (use port 0 for any free port).
 pub async fn spawn(core: Arc<MinerCore>, bind: SocketAddr) -> Result<ServerHandle, SimError> {
+    spawn_router(router(core), bind).await
+}
+
+/// Serve `app` (e.g. [`crate::fiber::routes::router`]) on `bind`.
+pub async fn spawn_router(app: Router, bind: SocketAddr) -> Result<ServerHandle, SimError> {
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .map_err(|e| SimError::Server(format!("bind {bind}: {e}")))?;
@@ -165,7 +189,6 @@ pub async fn spawn(core: Arc<MinerCore>, bind: SocketAddr) -> Result<ServerHandl
         .local_addr()
         .map_err(|e| SimError::Server(e.to_string()))?;
     let (tx, rx) = oneshot::channel::<()>();
-    let app = router(core);
     let task = tokio::spawn(async move {
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(async {
