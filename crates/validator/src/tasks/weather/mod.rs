@@ -1,6 +1,7 @@
 //! The weather task: talking to miners (client, transport, URL policy) and, in the lifecycle,
 //! the daily run.
 
+pub mod fiber;
 pub mod lifecycle;
 pub mod miner_client;
 pub mod sources;

@@ -1,0 +1,16 @@
+//! The fiber transport of real Gaia miners (miner-protocol.md, docs/fiber.md): RSA-OAEP-SHA256
+//! key exchange, sr25519-signed headers with single-use nanosecond nonces, Fernet-encrypted
+//! JSON bodies, plain-JSON answers, HTTPS with certificate checks off.
+//!
+//! * [`wire`] — the wire format as pure functions, checked against the test vectors of §8.
+//! * [`FiberTransport`] — the [`MinerTransport`](super::miner_client::MinerTransport) with the
+//!   per-miner session-key cache, timeouts and the one bounded retry.
+
+mod transport;
+pub mod wire;
+
+pub use transport::{
+    classify_answer, Clock, FiberCounters, FiberError, FiberOptions, FiberTransport,
+    MinerDirectory, NonceSource, KEY_TTL, POST_TIMEOUT,
+};
+pub use wire::{dev_validator_signer, HotkeySigner, SignedHeaders, SymmetricKey, WireError};
