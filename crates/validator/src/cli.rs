@@ -95,6 +95,10 @@ pub struct SimMinersArgs {
     /// Only these validator hotkeys may call the miners (repeatable); default: anyone.
     #[arg(long)]
     pub allow_validator: Vec<String>,
+    /// What the miners speak: `fiber` (fiber as real miners, plus plain JSON for requests
+    /// without fiber headers), `fiber_only` (exactly as a real miner) or `plain`.
+    #[arg(long, default_value = "fiber")]
+    pub transport: String,
 }
 
 /// Arguments of `demo`.

@@ -2,7 +2,8 @@
 //! climatology) and serve a fleet of simulated miners on loopback until Ctrl-C, for manual
 //! runs of the validator against known behaviours (docs/miner-sim.md).
 //!
-//! Prints one JSON line with the world's store paths, then one JSON line per miner.
+//! Prints one JSON line with the world's store paths, then one JSON line per miner. The
+//! miners speak fiber by default (`--transport`, docs/fiber.md); each line names it.
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -11,7 +12,8 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use gaia_miner_sim::{
-    demo_fleet, write_world, Behaviour, Fleet, FleetConfig, MinerSpec, World, WorldConfig,
+    demo_fleet, write_world, Behaviour, Fleet, FleetConfig, MinerSpec, Transport, World,
+    WorldConfig,
 };
 use serde_json::json;
 
@@ -62,6 +64,7 @@ pub fn specs(args: &SimMinersArgs) -> anyhow::Result<Vec<MinerSpec>> {
 /// Run `sim-miners`.
 pub fn run(args: &SimMinersArgs) -> anyhow::Result<ExitCode> {
     let init = gfs_init(args.gfs_init.as_deref())?;
+    let transport: Transport = args.transport.parse()?;
     let miners = specs(args)?;
     let world = Arc::new(World::new(WorldConfig {
         seed: args.seed,
@@ -72,6 +75,7 @@ pub fn run(args: &SimMinersArgs) -> anyhow::Result<ExitCode> {
     let paths = write_world(&world, &args.out.join("world"), init)?;
     let mut config = FleetConfig::new(world, init, args.out.join("miners"), miners);
     config.token_ttl = TimeDelta::minutes(args.token_ttl_minutes);
+    config.transport = transport;
     if !args.allow_validator.is_empty() {
         config.allowed_validators = Some(args.allow_validator.clone());
     }
@@ -84,6 +88,7 @@ pub fn run(args: &SimMinersArgs) -> anyhow::Result<ExitCode> {
             let line = json!({
                 "uid": m.uid, "hotkey": m.hotkey, "ip": m.ip, "port": m.port,
                 "behaviour": m.behaviour.to_string(), "job_id": m.job_id,
+                "transport": fleet.transport().to_string(),
             });
             writeln!(out, "{line}")?;
         }
@@ -112,6 +117,7 @@ mod tests {
             gfs_init: None,
             token_ttl_minutes: 120,
             allow_validator: vec![],
+            transport: "fiber".into(),
         }
     }
 
@@ -130,6 +136,14 @@ mod tests {
             "2026-11-28T00:00:00+00:00"
         );
         assert!(gfs_init(Some("soon")).is_err());
+        for t in ["fiber", "fiber_only", "plain"] {
+            let a = SimMinersArgs {
+                transport: t.into(),
+                ..args(1, None)
+            };
+            assert_eq!(a.transport.parse::<Transport>().unwrap().to_string(), t);
+        }
+        assert!("smoke-signals".parse::<Transport>().is_err());
         assert_eq!(gfs_init(None).unwrap().time(), chrono::NaiveTime::MIN);
     }
 }
