@@ -3,7 +3,8 @@
 //! one re-handshake after a miner restart), the fixed request of miner-protocol.md §8.7 and the
 //! RSA-OAEP exchange checked at the miner, the miner's refusals (§5, §6), and hostile miners —
 //! garbage answers, a wrong key id, an expired nonce, a replayed request, a miner that never
-//! answers — each ending in its named error within a bound.
+//! answers — each ending in its named error within a bound; and HTTPS through a TLS front with a
+//! self-signed certificate, as real miners run behind nginx.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -942,4 +943,140 @@ async fn a_miner_that_never_answers_times_out() {
         .await;
     assert!(matches!(r, Err(FiberError::PlainHttpRefused(_))), "{r:?}");
     hold.abort();
+}
+
+/// A throwaway self-signed RSA-2048 certificate (`CN=gaia-sim-miner`, made with `openssl req -x509`
+/// as the miners' nginx setup does) and its PKCS#8 key, DER as base64: test fixture only.
+const TLS_CERT_DER_B64: &str = concat!(
+    "MIIDFTCCAf2gAwIBAgIURrCAFNfuo/JoCrrwBHah3bqvXVwwDQYJKoZIhvcNAQELBQAwGTEXMBUGA1UE",
+    "AwwOZ2FpYS1zaW0tbWluZXIwIBcNMjYxMTI4MTY0MzM4WhgPMjEyNjExMDQxNjQzMzhaMBkxFzAVBgNV",
+    "BAMMDmdhaWEtc2ltLW1pbmVyMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAsJKKg3fg54L+",
+    "HAwfrWPGlPBiItS3l3qbDqG3XN0idcXTIlu8Kq5DHK61HpD0obPfKk5fHiqxUvbsYSxo2yZ9I51lPs/v",
+    "TAmX1hNriEH0GMcnwI4hYKpTWgVmduTrlvMLWftUroUw5aB576Wb+XxDsuM5FlAGINe+gTGl8mjShMB2",
+    "opzxF9S72MoECDN4Hok8aV66zMGgRZilzcDwmErh9B2BxDP9V3eJqJY1z6ZsOj4+VrtWAVl1W0v1lqBp",
+    "EacPE0KhmfdcZss9Cw8FlhIaaL+mEttRAtqW6EM1FEe92zFOn91jKlcJ3I7lVbZP4IVJ5ca/pWkw5Vz6",
+    "THCd5gHhGQIDAQABo1MwUTAdBgNVHQ4EFgQUt7cb3pkennwsnwtGcc4cxkERbTgwHwYDVR0jBBgwFoAU",
+    "t7cb3pkennwsnwtGcc4cxkERbTgwDwYDVR0TAQH/BAUwAwEB/zANBgkqhkiG9w0BAQsFAAOCAQEAUmR/",
+    "AT1zHswIfXwkrsqUeXQyQ75IhHj9VTgQ06yFgwSfuJmV1h9GBiOREl5pwsaun7DLUr5XkBl8NGZ689cn",
+    "C/7GQ0Sux2+ZRJVGdDObnHXkYVGQOOsj406Kxj+cLf0htgO5PnWdAFJwVGvXw1CCgr5DaooAiUg7F+b0",
+    "3G1p2q+11NaE3DOOIJwOt5kYs/Sa/lSwLj5U/sE8hXPOSsM1CVKWNkJ0CUMbUBmBXcc90BUev/zSZg7U",
+    "Q98fWdj/RokdGbQboVKTbl1iq/c+7l3GSBMPX2AxxG6UVbRefd0qH17STcY+silVpT9j48kyRrd2tcdG",
+    "tyTvAfcyONI47JxqyQ==",
+);
+const TLS_KEY_DER_B64: &str = concat!(
+    "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQCwkoqDd+Dngv4cDB+tY8aU8GIi1LeX",
+    "epsOobdc3SJ1xdMiW7wqrkMcrrUekPShs98qTl8eKrFS9uxhLGjbJn0jnWU+z+9MCZfWE2uIQfQYxyfA",
+    "jiFgqlNaBWZ25OuW8wtZ+1SuhTDloHnvpZv5fEOy4zkWUAYg176BMaXyaNKEwHainPEX1LvYygQIM3ge",
+    "iTxpXrrMwaBFmKXNwPCYSuH0HYHEM/1Xd4moljXPpmw6Pj5Wu1YBWXVbS/WWoGkRpw8TQqGZ91xmyz0L",
+    "DwWWEhpov6YS21EC2pboQzUUR73bMU6f3WMqVwncjuVVtk/ghUnlxr+laTDlXPpMcJ3mAeEZAgMBAAEC",
+    "ggEABT9/xC9PlRX2v0bpeJ308KeR5SLhJ4yOeAF8uZL9g5ZbA4QKPFMEXeF/8t4AVV+LIB7m8xa2AUcj",
+    "SLKZFb1nvgOfNx4XSNFmrMdUPH8oVgWyU+XtjknVsyDitiEw8uI7qcOfdVXyWXra8PFhSMmlmfcostXz",
+    "Tq3W5NBg1CsDKcyheCT6hQNQ1yhJSn1+eiUo/raT8Y9iYC9s9s9MPbseSt+oNb442fo1ifokQR9MeUx/",
+    "9YIO8sfXVYslJbGDWmulYfgpS353j3ekJu9QmYXo3auGN3Ej6xR4PFJ0GQ0It7ZXHJQCBamVroHvytzK",
+    "cD/A754nwRFczOjT0GBisUu04QKBgQDifUvgZLoPXi5O57PYAterc/HlCdZjBXj4JkudpByVSE1N17xo",
+    "rbhco+RKaaTllR7H22ouQk0mF1+BLPWUM7FxK3iubLWAoE4qbReFovP1/bUaoFvk9Emffw1roexBKjGv",
+    "LvDxkWNWsLQf6LzjU1jjgodQkM/SPnymlw3zymWwOQKBgQDHlDrh0JTehcurCVzzKsXm/kEAIL8OUpDZ",
+    "RdcyQg1oQUy71J9TDj8M7RSW6Bf0RhKydbqpocz/MXYMYMZog/+6xV24JXw0RBrIpcISJhOgW63KMNpr",
+    "a4xGmwtyFMgbjVu1mNQNGbffYj/D02Bjl8b28ISYy4tO4MCXXaIAnHP34QKBgQDEz2ZA3qaDti59aIBy",
+    "A75PgZhAk/TU5SuCTxzEJpij7EkojIBvYg3jipNVSkn9KkCuIO86tWh+4i6efGgGWYkms0TSJSrvU924",
+    "pkWbXcerCcT3F0PjR5g2XdxWnEVFNxonhZ3f/Jua+D/9vmttCr8iLAnTq5K7uors5DQ+lbEZmQKBgHiR",
+    "rCDPiaAE5E2nkme052ntIAebwNA+QROBhcfu73qUOG8gvD/I035Tm6SvAgmoa5M0XFguT1G7570Cmdp6",
+    "I/wJT9z3iFlq62NcACpGpoSx3gPQD6PljRD6iaeZtmous8C5WyGu784b5LnA8PI5txFnrDNChB5a2P6Y",
+    "qk4ENmsBAoGARmUazV3Wppb3jH8uz5dqot11GFdMEAOD2WOrhTkYfu4UykJ6N8tmXyqkVQ0AW21cj5V8",
+    "LFIqNaxt0IyZElPoMj/oJljpZYUdDM2ZpbxJ7HBr7lI6O10j4CiMIkMwZs1mPrfWz0Csfw2bc0Lkd9Hi",
+    "Dtu/alHTimtehNs1Kj6rfFY=",
+);
+
+/// An nginx stand-in: terminates TLS with the self-signed certificate and forwards the plain bytes
+/// to `backend` (the simulated miner), as a real miner's proxy does (miner-protocol.md §1).
+async fn tls_front(backend: SocketAddr) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    use tokio_rustls::rustls::{crypto::ring, ServerConfig};
+    let cert = CertificateDer::from(STANDARD.decode(TLS_CERT_DER_B64).unwrap());
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+        STANDARD.decode(TLS_KEY_DER_B64).unwrap(),
+    ));
+    let config = ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let front = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let Ok(mut upstream) = tokio::net::TcpStream::connect(backend).await else {
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut upstream).await;
+            });
+        }
+    });
+    (front, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_with_a_self_signed_certificate_by_ip() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (fleet, gfs_init) = fleet(
+        tmp.path(),
+        &[Behaviour::Honest { skill: 0.9 }],
+        Transport::FiberOnly,
+    )
+    .await;
+    let m = &fleet.miners()[0];
+    let (front, proxy) = tls_front(SocketAddr::from(([127, 0, 0, 1], m.port))).await;
+    let miner = MinerAddress {
+        ip: front.ip(),
+        port: front.port(),
+        scheme: "https",
+    };
+    let t = transport(FiberOptions::default());
+    t.directory().set(&miner, &m.hotkey);
+    let c = client(t);
+    let validator = dev_validator_signer().ss58();
+    let a = c
+        .initiate_fetch(&miner, gfs_init, &validator, &m.hotkey)
+        .await
+        .unwrap();
+    let job = a.job_id.expect("job id");
+    assert_eq!(
+        c.poll(&miner, &job).await.unwrap().status.as_deref(),
+        Some("completed")
+    );
+    let k = c.kerchunk(&miner, &job).await.unwrap();
+    let loc = c.store_location(&miner, &k).unwrap();
+    assert!(loc
+        .url
+        .starts_with(&format!("https://127.0.0.1:{}/forecasts/", front.port())));
+    let insecure = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap();
+    let manifest = insecure
+        .get(format!("{}/manifest.json", loc.url))
+        .bearer_auth(&loc.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(manifest.status(), 200);
+    let f = fleet.fiber(0).unwrap();
+    assert_eq!((f.handshakes(), f.accepted()), (1, 3));
+    // It really was TLS: plain http to the same port fails, and so does a verifying client.
+    let plain = reqwest::get(format!("http://{front}/public-encryption-key")).await;
+    assert!(plain.map(|r| !r.status().is_success()).unwrap_or(true));
+    assert!(
+        reqwest::get(format!("https://{front}/public-encryption-key"))
+            .await
+            .is_err()
+    );
+    proxy.abort();
+    fleet.stop().await;
 }
