@@ -64,9 +64,21 @@ pub fn demo_specs() -> Vec<MinerSpec> {
 }
 
 impl SimCycle {
-    /// Write the world under `dir`, start the fleet, write the metagraph file and queue the run
-    /// in the database at `database_url` (migrated here).
+    /// [`SimCycle::start`], then [`SimCycle::queue_run`].
     pub async fn prepare(
+        dir: &Path,
+        database_url: &str,
+        grid_deg: f64,
+        miners: Vec<MinerSpec>,
+    ) -> Result<SimCycle, SimCycleError> {
+        let cycle = Self::start(dir, database_url, grid_deg, miners).await?;
+        cycle.queue_run().await?;
+        Ok(cycle)
+    }
+
+    /// Write the world under `dir`, start the fleet and write the metagraph file; the database
+    /// at `database_url` is only recorded.
+    pub async fn start(
         dir: &Path,
         database_url: &str,
         grid_deg: f64,
@@ -115,7 +127,19 @@ impl SimCycle {
             path: metagraph.clone(),
             source,
         })?;
-        let store = Store::open(&StoreConfig::new(database_url)).await?;
+        Ok(SimCycle {
+            fleet,
+            world: paths,
+            gfs_init,
+            metagraph,
+            database_url: database_url.to_string(),
+        })
+    }
+
+    /// Queue the cycle's run in the database (migrated here).
+    pub async fn queue_run(&self) -> Result<(), SimCycleError> {
+        let gfs_init = self.gfs_init;
+        let store = Store::open(&StoreConfig::new(self.database_url.as_str())).await?;
         store
             .enqueue_job(
                 &NewJob {
@@ -131,13 +155,7 @@ impl SimCycle {
             )
             .await?;
         store.close().await;
-        Ok(SimCycle {
-            fleet,
-            world: paths,
-            gfs_init,
-            metagraph,
-            database_url: database_url.to_string(),
-        })
+        Ok(())
     }
 
     /// Settings (environment) of a validator that runs this cycle quickly.
