@@ -46,3 +46,59 @@ impl StepHandler for MetagraphStep {
         .boxed()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain::offline::OfflineChain;
+
+    #[tokio::test]
+    async fn sync_upserts_listed_nodes_and_drops_unlisted_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/m.db", dir.path().display());
+        let store = Store::open(&gaia_store::StoreConfig::new(url))
+            .await
+            .unwrap();
+        let file = dir.path().join("m.json");
+        std::fs::write(
+            &file,
+            r#"[{"uid": 1, "hotkey": "a"}, {"uid": 2, "hotkey": "b"}]"#,
+        )
+        .unwrap();
+        let chain = OfflineChain::new(Some(file.clone()), 12.0, store.clone());
+        assert_eq!(sync_metagraph(&chain, &store).await.unwrap(), 2);
+        std::fs::write(
+            &file,
+            r#"[{"uid": 2, "hotkey": "b2", "ip": "1.2.3.4", "port": 9}]"#,
+        )
+        .unwrap();
+        let step = MetagraphStep {
+            chain: std::sync::Arc::new(chain),
+            store: store.clone(),
+        };
+        let job = store
+            .enqueue_job(
+                &gaia_store::NewJob {
+                    job_key: "m".into(),
+                    job_type: SYNC_METAGRAPH.into(),
+                    priority: 1,
+                    payload: json!({}),
+                    max_attempts: 1,
+                    scheduled_at: Utc::now(),
+                    run_id: None,
+                },
+                Utc::now(),
+            )
+            .await
+            .unwrap();
+        let job = store.get_job(job.job_id).await.unwrap().unwrap();
+        let out = step.run(&job).await.unwrap();
+        assert_eq!(out, StepOutcome::Done(Some(json!({"nodes": 1}))));
+        let nodes = store.list_nodes().await.unwrap();
+        assert_eq!(nodes.len(), 1);
+        assert_eq!(
+            (nodes[0].uid, nodes[0].hotkey.as_str(), nodes[0].port),
+            (2, "b2", 9)
+        );
+    }
+}

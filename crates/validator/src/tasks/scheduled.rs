@@ -246,3 +246,129 @@ async fn fire(task: &dyn GaiaTask, occurrence: DateTime<Utc>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain::offline::OfflineChain;
+    use gaia_store::{JobStatus, StoreConfig};
+
+    async fn store(dir: &std::path::Path) -> Store {
+        let url = format!("sqlite://{}/s.db", dir.display());
+        Store::open(&StoreConfig::new(url)).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_daily_run_is_queued_once_per_cycle_with_jitter() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path()).await;
+        let task = WeatherRunTask {
+            store: store.clone(),
+            cron: "0 18 * * *".into(),
+            jitter_minutes: 30,
+        };
+        let at: DateTime<Utc> = "2026-11-28T18:00:00Z".parse().unwrap();
+        task.run_scheduled_job(at).await.unwrap();
+        task.run_scheduled_job(at).await.unwrap();
+        let job = store
+            .find_job_by_key("weather.run:2026112800")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(job.payload["gfs_init"], "2026-11-28T00:00:00Z");
+        assert!(job.scheduled_at >= at && job.scheduled_at <= at + Duration::minutes(30));
+        assert_eq!(store.count_jobs(JobStatus::Pending).await.unwrap(), 1);
+        assert_eq!(
+            (task.name(), task.cron_schedule()),
+            ("weather", "0 18 * * *")
+        );
+    }
+
+    #[tokio::test]
+    async fn weights_are_queued_only_when_due_and_maintenance_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path()).await;
+        let chain: Arc<dyn Chain> = Arc::new(OfflineChain::new(None, 12.0, store.clone()));
+        let mk = |interval_blocks| WeightsCheckTask {
+            store: store.clone(),
+            chain: chain.clone(),
+            cron: "* * * * *".into(),
+            interval_blocks,
+        };
+        let at: DateTime<Utc> = "2026-11-28T18:01:00Z".parse().unwrap();
+        mk(250).run_scheduled_job(at).await.unwrap();
+        assert!(store
+            .find_job_by_key("weights.set:20261128T1801")
+            .await
+            .unwrap()
+            .is_some());
+        let vector = gaia_store::UidVector::empty();
+        store
+            .record_weights(&gaia_store::WeightRecord {
+                attempt_key: "w".into(),
+                created_at: Utc::now(),
+                block: i64::try_from(chain.current_block().await.unwrap()).ok(),
+                weights: vector,
+                outcome: gaia_store::WeightOutcome::Submitted,
+                detail: None,
+            })
+            .await
+            .unwrap();
+        let later: DateTime<Utc> = "2026-11-28T18:02:00Z".parse().unwrap();
+        mk(250).run_scheduled_job(later).await.unwrap();
+        assert!(
+            store
+                .find_job_by_key("weights.set:20261128T1802")
+                .await
+                .unwrap()
+                .is_none(),
+            "set this block: not due"
+        );
+        let m = MaintenanceTask {
+            store: store.clone(),
+            retention_days: 90,
+        };
+        m.run_scheduled_job(later).await.unwrap();
+        let g = MetagraphTask {
+            store: store.clone(),
+            cron: "*/20 * * * *".into(),
+        };
+        g.run_scheduled_job(later).await.unwrap();
+        assert!(store
+            .find_job_by_key("metagraph.sync:20261128T1802")
+            .await
+            .unwrap()
+            .is_some());
+    }
+
+    #[tokio::test]
+    async fn drive_fires_a_missed_occurrence_at_start_and_stops_on_request() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path()).await;
+        let task: Arc<dyn GaiaTask> = Arc::new(MetagraphTask {
+            store: store.clone(),
+            cron: "* * * * *".into(),
+        });
+        let (stop, rx) = watch::channel(false);
+        let handle = tokio::spawn(drive(task, Duration::hours(1), rx));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while store.count_jobs(JobStatus::Pending).await.unwrap() == 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "missed occurrence not fired"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        stop.send(true).unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(5), handle)
+            .await
+            .unwrap()
+            .unwrap();
+        let bad: Arc<dyn GaiaTask> = Arc::new(MetagraphTask {
+            store,
+            cron: "never".into(),
+        });
+        let (_s, rx) = watch::channel(false);
+        drive(bad, Duration::hours(1), rx).await;
+    }
+}
