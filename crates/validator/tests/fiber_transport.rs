@@ -1080,3 +1080,88 @@ async fn https_with_a_self_signed_certificate_by_ip() {
     proxy.abort();
     fleet.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_calls_share_one_handshake_and_one_failure() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (fleet, _) = fleet(
+        tmp.path(),
+        &[Behaviour::Honest { skill: 0.8 }],
+        Transport::FiberOnly,
+    )
+    .await;
+    let m = &fleet.miners()[0];
+    let t = Arc::new(transport(FiberOptions::default()));
+    register(&t, &fleet);
+    let calls = (0..4).map(|_| {
+        let t = Arc::clone(&t);
+        let a = addr(m);
+        async move {
+            t.request(
+                &a,
+                "/weather-poll-job-status",
+                json!({"job_id": "j"}),
+                Duration::from_secs(15),
+            )
+            .await
+        }
+    });
+    for r in futures::future::join_all(calls).await {
+        assert_eq!(r.unwrap()["status"], "not_found");
+    }
+    assert_eq!(t.counters().handshakes, 1);
+    assert_eq!(fleet.fiber(0).unwrap().handshakes(), 1);
+    // A key older than key_ttl is replaced.
+    let short = transport(FiberOptions {
+        key_ttl: Duration::ZERO,
+        ..FiberOptions::default()
+    });
+    register(&short, &fleet);
+    for _ in 0..2 {
+        short
+            .request(
+                &addr(m),
+                "/weather-poll-job-status",
+                json!({"job_id": "j"}),
+                Duration::from_secs(15),
+            )
+            .await
+            .unwrap();
+    }
+    assert_eq!(short.counters().handshakes, 2);
+    fleet.stop().await;
+
+    // Four callers queued on a miner that never answers: one handshake timeout, not four.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let a = listener.local_addr().unwrap();
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = listener.accept().await {
+            held.push(s);
+        }
+    });
+    let t = Arc::new(transport(quick_options()));
+    t.directory().set(&loopback(a), MINER_SS58);
+    let start = Instant::now();
+    let calls = (0..4).map(|_| {
+        let t = Arc::clone(&t);
+        async move {
+            t.request(
+                &loopback(a),
+                "/weather-poll-job-status",
+                json!({"job_id": "j"}),
+                Duration::from_secs(15),
+            )
+            .await
+        }
+    });
+    for r in futures::future::join_all(calls).await {
+        assert!(matches!(r, Err(FiberError::Timeout { .. })), "{r:?}");
+    }
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        start.elapsed()
+    );
+    hold.abort();
+}

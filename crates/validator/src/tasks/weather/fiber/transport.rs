@@ -276,7 +276,15 @@ struct Session {
     made: Instant,
 }
 
-type SessionSlot = Arc<tokio::sync::Mutex<Option<Arc<Session>>>>;
+/// The session of one miner, and the last handshake failure: callers that queued behind a
+/// failing handshake get its error at once instead of each waiting out their own.
+#[derive(Default)]
+struct SlotState {
+    session: Option<Arc<Session>>,
+    failed: Option<(Instant, FiberError)>,
+}
+
+type SessionSlot = Arc<tokio::sync::Mutex<SlotState>>;
 type SessionId = (IpAddr, u16, String);
 
 /// What the transport did, for tests and metrics.
@@ -559,14 +567,29 @@ impl FiberTransport {
         let mut retried = false;
         loop {
             let (session, cached) = {
+                let queued = Instant::now();
                 let mut held = slot.lock().await;
-                match held.as_ref() {
+                match held.session.as_ref() {
                     Some(s) if s.made.elapsed() < self.options.key_ttl => (Arc::clone(s), true),
                     _ => {
-                        *held = None;
-                        let s = Arc::new(self.handshake(&base, &hotkey, handshake_timeout).await?);
-                        *held = Some(Arc::clone(&s));
-                        (s, false)
+                        held.session = None;
+                        if let Some((at, e)) = &held.failed {
+                            if *at >= queued {
+                                return Err(e.clone());
+                            }
+                        }
+                        match self.handshake(&base, &hotkey, handshake_timeout).await {
+                            Ok(s) => {
+                                let s = Arc::new(s);
+                                held.session = Some(Arc::clone(&s));
+                                held.failed = None;
+                                (s, false)
+                            }
+                            Err(e) => {
+                                held.failed = Some((Instant::now(), e.clone()));
+                                return Err(e);
+                            }
+                        }
                     }
                 }
             };
@@ -578,8 +601,12 @@ impl FiberTransport {
                 Err(e) if !retried && cached && e.lost_key() => {
                     tracing::info!(miner = %base, error = %e, "fiber: cached key refused, one fresh handshake");
                     let mut held = slot.lock().await;
-                    if held.as_ref().is_some_and(|s| s.key_id == session.key_id) {
-                        *held = None;
+                    if held
+                        .session
+                        .as_ref()
+                        .is_some_and(|s| s.key_id == session.key_id)
+                    {
+                        held.session = None;
                     }
                 }
                 Err(e @ FiberError::NonceRefused { .. }) if !retried => {
