@@ -29,8 +29,43 @@ pub const RESERVED_KEYS: [&str; 6] = ["ts", "level", "msg", "role", "pid", "targ
 
 /// Install the global subscriber for a process of the given role. Safe to call twice (the
 /// second call does nothing), so tests may call it freely.
+///
+/// With the JSON format, panics are logged as JSON lines too (level `ERROR`, target `panic`, with
+/// the span context in force, e.g. the `job_id` and `task` of a handler that panicked) instead of
+/// the standard library's plain-text message, so every line on stderr stays machine-readable.
 pub fn init(role: &'static str, format: LogFormat, filter: &str) {
-    let _ = subscriber(role, format, filter, io::stderr).try_init();
+    let installed = subscriber(role, format, filter, io::stderr)
+        .try_init()
+        .is_ok();
+    if installed && matches!(format, LogFormat::Json) {
+        std::panic::set_hook(Box::new(log_panic));
+    }
+}
+
+/// Panic hook: one `ERROR` event with the message, the location, the thread and (when
+/// `RUST_BACKTRACE` asks for one) the backtrace.
+fn log_panic(info: &std::panic::PanicHookInfo<'_>) {
+    let payload = info.payload();
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic payload".to_string());
+    let location = info
+        .location()
+        .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
+        .unwrap_or_default();
+    let thread = std::thread::current()
+        .name()
+        .unwrap_or("unnamed")
+        .to_string();
+    let backtrace = std::backtrace::Backtrace::capture();
+    if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
+        let backtrace = backtrace.to_string();
+        tracing::error!(target: "panic", location, thread, backtrace, "panicked: {message}");
+    } else {
+        tracing::error!(target: "panic", location, thread, "panicked: {message}");
+    }
 }
 
 /// The subscriber [`init`] installs, writing to `writer` (tests pass a buffer).
