@@ -1165,3 +1165,113 @@ async fn concurrent_calls_share_one_handshake_and_one_failure() {
     );
     hold.abort();
 }
+
+/// A stub miner in Python with the `cryptography` package, doing what fiber's miner code does
+/// with it: RSA-2048 key pair, PEM SubjectPublicKeyInfo, `OAEP(MGF1(SHA256), SHA256, None)`
+/// decryption of a standard-base64 key, `Fernet(urlsafe_b64encode(raw))` and `decrypt` of the
+/// body. It cannot check the sr25519 signature (no substrate-interface here), only its form.
+const PYTHON_MINER: &str = r#"
+import base64, json, re, time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from cryptography.hazmat.primitives.asymmetric import rsa, padding
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.fernet import Fernet
+
+key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+pem = key.public_key().public_bytes(
+    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+keys = {}
+
+class Miner(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def reply(self, code, obj):
+        body = json.dumps(obj).encode()
+        self.send_response(code)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        if self.path == "/public-encryption-key":
+            self.reply(200, {"public_key": pem, "timestamp": time.time()})
+        else:
+            self.reply(404, {"detail": "Not Found"})
+
+    def do_POST(self):
+        try:
+            body = self.rfile.read(int(self.headers.get("content-length", 0)))
+            h = self.headers
+            validator, uuid = h["validator-hotkey"], h["symmetric-key-uuid"]
+            assert re.fullmatch(r"[0-9a-f]{64}", uuid), uuid
+            assert re.fullmatch(r"[0-9]+_[A-Za-z0-9]{10}", h["nonce"]), h["nonce"]
+            assert re.fullmatch(r"0x[0-9a-f]{128}", h["signature"]), h["signature"]
+            assert h["miner-hotkey"]
+            if self.path == "/exchange-symmetric-key":
+                assert h["content-type"] == "application/json", h["content-type"]
+                enc = json.loads(body)["encrypted_symmetric_key"]
+                raw = key.decrypt(base64.b64decode(enc), padding.OAEP(
+                    mgf=padding.MGF1(algorithm=hashes.SHA256()),
+                    algorithm=hashes.SHA256(), label=None))
+                keys[(validator, uuid)] = Fernet(base64.urlsafe_b64encode(raw))
+                return self.reply(200, {"status": "Symmetric key exchanged successfully"})
+            assert h["content-type"] == "application/octet-stream", h["content-type"]
+            f = keys.get((validator, uuid))
+            if f is None:
+                return self.reply(400, {"detail": "No symmetric key found for that hotkey and uuid"})
+            payload = json.loads(f.decrypt(body))
+            self.reply(200, {"status": "decrypted", "job_id": payload["data"]["job_id"],
+                             "message": payload["nonce"], "token_chars": len(body.decode("ascii"))})
+        except Exception as e:
+            self.reply(500, {"error": f"Internal server error: {type(e).__name__}: {e}"})
+
+server = ThreadingHTTPServer(("127.0.0.1", 0), Miner)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_cryptography_miner_decrypts_our_key_and_body() {
+    use tokio::io::AsyncBufReadExt as _;
+    let mut child = tokio::process::Command::new("python3")
+        .args(["-c", PYTHON_MINER])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("python3 (with the `cryptography` package of the base image) must be available");
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        tokio::io::BufReader::new(stdout).read_line(&mut line),
+    )
+    .await
+    .expect("python miner did not start")
+    .unwrap();
+    let port: u16 = line
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("python miner said {line:?}"));
+    let miner = loopback(SocketAddr::from(([127, 0, 0, 1], port)));
+    let t = transport(quick_options());
+    t.directory().set(&miner, MINER_SS58);
+    for job in ["job-1", "job-2"] {
+        let v = t
+            .request(
+                &miner,
+                "/weather-poll-job-status",
+                json!({ "job_id": job }),
+                Duration::from_secs(15),
+            )
+            .await
+            .unwrap();
+        assert_eq!(v["status"], "decrypted", "{v}");
+        assert_eq!(v["job_id"], job);
+        assert!(wire::is_fiber_nonce(v["message"].as_str().unwrap()), "{v}");
+        assert_eq!(v["token_chars"].as_u64().unwrap() % 4, 0, "padded token");
+    }
+    assert_eq!(t.counters().handshakes, 1);
+    child.kill().await.unwrap();
+}
