@@ -178,6 +178,8 @@ impl SimCycle {
             ("WEATHER__CLIMATOLOGY_SOURCE", p(&self.world.climatology)),
             ("CHAIN__METAGRAPH_FILE", p(&self.metagraph)),
             ("CHAIN__WEIGHTS_INTERVAL_BLOCKS", "1000000".into()),
+            // The offline chain sends nothing anyway; `on` records the vector as set.
+            ("CHAIN__WEIGHTS_MODE", "on".into()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))

@@ -1,10 +1,18 @@
-//! `gaia-validator bench score`: in one run on the same files, time our Day-1 score, the Python
-//! reference (bench/day1_reference.py: xarray + xskillscore with the same formulas) and a
-//! decode-only pass that reads every field the score needs once, and print the figures and the
-//! ratios (goal: ≥ 20× faster than Python, ≤ 1.5× the decode floor).
+//! `gaia-validator bench score [--kind day1|era5|all]`: in one run on the same files, time our
+//! score, the Python reference (bench/day1_reference.py or bench/era5_reference.py: xarray +
+//! xskillscore with the same formulas) and a decode-only pass that reads every field the score
+//! needs once, and print the figures and the ratios (goal: ≥ 20× faster than Python, ≤ 1.5× the
+//! decode floor).
 //!
-//! The stores (0.25°, 721 × 1440, the five Day-1 variables) are generated once by
+//! Day-1: the stores (0.25°, 721 × 1440, the five Day-1 variables) are generated once by
 //! scripts/fixtures/scoring_day1.py into `--dir` and reused when already there.
+//!
+//! ERA5: one (miner, lead) — 4 surface variables and 5 atmospheric ones on 13 levels at 0.25° —
+//! with the stores generated once by scripts/fixtures/scoring_era5.py into `<dir>/era5` (the
+//! forecast as Zarr v2, ERA5 and the climatology as Zarr v3, all written by xarray). The Python
+//! reference times itself after its imports (opening the stores + scoring, like
+//! `score_era5_lead`); the subprocess wall time minus that is reported as interpreter start-up.
+//! The run also checks that both sides' numbers agree within 1e-6 relative.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -13,6 +21,7 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use chrono::{DateTime, Utc};
 use gaia_scoring::day1::{parallel_map, score_day1, Day1Config, Day1Request, VariableSpec};
+use gaia_scoring::era5::{score_era5_lead, Era5Config, Era5LeadReport, Era5Request};
 use gaia_scoring::regrid::{nearest_level, nearest_time};
 use gaia_scoring::zarr::{Climatology, Dataset, OpenOptions};
 use serde_json::Value;
@@ -104,8 +113,19 @@ fn decode_only(req: &Day1Request, threads: usize) -> anyhow::Result<()> {
         .collect()
 }
 
-/// Run the benchmark.
+/// Run the benchmark(s) selected by `--kind`.
 pub fn run(args: &BenchScoreArgs) -> anyhow::Result<ExitCode> {
+    let mut code = ExitCode::SUCCESS;
+    if matches!(args.kind.as_str(), "day1" | "all") {
+        run_day1(args)?;
+    }
+    if matches!(args.kind.as_str(), "era5" | "all") {
+        code = run_era5(args)?;
+    }
+    Ok(code)
+}
+
+fn run_day1(args: &BenchScoreArgs) -> anyhow::Result<()> {
     let repo = repo_root(args);
     let py = python(&repo);
     let dir = args
@@ -224,5 +244,298 @@ pub fn run(args: &BenchScoreArgs) -> anyhow::Result<ExitCode> {
             o / d
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
+}
+
+/// Read every field the ERA5 score of one (miner, lead) reads — forecast, ERA5 and climatology
+/// for each (variable, level) — once and nothing else, on `threads` threads as the score does.
+fn era5_decode_only(req: &Era5Request, threads: usize) -> anyhow::Result<()> {
+    let valid = req.valid_time();
+    let opts = OpenOptions::default();
+    let clim = Climatology::open(&req.climatology, &opts)?;
+    let mut sources = Vec::new();
+    for location in [&req.forecast, &req.truth] {
+        let ds = Dataset::open(location, &opts)?;
+        let ti = nearest_time(&ds.times()?, valid, chrono::TimeDelta::zero())?;
+        let levels = ds.pressure_levels()?.unwrap_or_default();
+        sources.push((ds, ti, levels));
+    }
+    let config = &req.config;
+    let units: Vec<(&str, Option<f64>)> = config
+        .surface_variables
+        .iter()
+        .map(|v| (v.as_str(), None))
+        .chain(config.atmospheric_variables.iter().flat_map(|v| {
+            config
+                .levels_hpa
+                .iter()
+                .map(move |&l| (v.as_str(), Some(l)))
+        }))
+        .collect();
+    let read = |&(var, level): &(&str, Option<f64>)| -> anyhow::Result<()> {
+        for (ds, ti, levels) in &sources {
+            let li = level.map(|l| nearest_level(levels, l, 0.0)).transpose()?;
+            std::hint::black_box(ds.read_field(var, *ti, li)?);
+        }
+        std::hint::black_box(clim.field(var, level, valid)?);
+        Ok(())
+    };
+    parallel_map(&units, threads, read).into_iter().collect()
+}
+
+/// The comparison of our numbers with the Python reference's.
+#[derive(Default)]
+struct Agreement {
+    /// Numbers compared (a pair of nulls counts).
+    compared: usize,
+    /// Largest relative difference among pairs whose Python value is not zero.
+    worst: f64,
+    /// Pairs beyond 1e-6 relative (and 1e-9 absolute), and structural differences.
+    mismatches: Vec<String>,
+}
+
+impl Agreement {
+    fn number(&mut self, what: String, ours: Option<f64>, python: &Value) {
+        match (ours, python.as_f64()) {
+            (Some(a), Some(e)) => {
+                self.compared += 1;
+                let rel = ((a - e) / e.abs().max(1e-300)).abs();
+                if e != 0.0 {
+                    self.worst = self.worst.max(rel);
+                }
+                if rel > 1e-6 && (a - e).abs() > 1e-9 {
+                    self.mismatches
+                        .push(format!("{what}: ours {a}, python {e}"));
+                }
+            }
+            (None, None) => self.compared += 1,
+            (a, _) => self
+                .mismatches
+                .push(format!("{what}: ours {a:?}, python {python}")),
+        }
+    }
+}
+
+/// Compare our report with the Python reference's output (`{"ok": {"variables": [...]}}`).
+fn era5_agreement(ours: &Era5LeadReport, py: &Value) -> Agreement {
+    let mut g = Agreement::default();
+    let Some(vars) = py["ok"]["variables"].as_array() else {
+        g.mismatches.push(format!("python failed: {py}"));
+        return g;
+    };
+    if vars.len() != ours.variables.len() {
+        g.mismatches.push(format!(
+            "{} variables, python {}",
+            ours.variables.len(),
+            vars.len()
+        ));
+    }
+    for (v, e) in ours.variables.iter().zip(vars) {
+        let name = &v.variable;
+        if e["variable"].as_str() != Some(name.as_str()) {
+            g.mismatches
+                .push(format!("variable {name} vs python {}", e["variable"]));
+            continue;
+        }
+        for (m, a) in [
+            ("rmse", v.rmse),
+            ("mse", v.mse),
+            ("acc", v.acc),
+            ("skill", v.skill),
+            ("mae", v.mae),
+            ("bias", v.bias),
+            ("mean_bias_unweighted", v.mean_bias_unweighted),
+            ("coverage", Some(v.coverage)),
+            ("edge_salvaged_points", Some(v.edge_salvaged_points as f64)),
+            (
+                "climatology_filled_points",
+                Some(v.climatology_filled_points as f64),
+            ),
+        ] {
+            g.number(format!("{name} {m}"), a, &e[m]);
+        }
+        let levels = e["levels"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        if levels.len() != v.levels.len() {
+            g.mismatches.push(format!(
+                "{name}: {} levels, python {}",
+                v.levels.len(),
+                levels.len()
+            ));
+        }
+        for (l, el) in v.levels.iter().zip(levels) {
+            for (m, a) in [
+                ("mse", l.mse),
+                ("rmse", l.rmse),
+                ("acc", l.acc),
+                ("skill", l.skill),
+                ("mae", l.mae),
+                ("bias", l.bias),
+                ("weight", Some(l.weight)),
+            ] {
+                g.number(format!("{name} @{:?} {m}", l.level_hpa), a, &el[m]);
+            }
+        }
+    }
+    g
+}
+
+/// The ERA5 benchmark: one (miner, lead) at 0.25° with 13 levels. Exits non-zero when the Rust
+/// and Python numbers disagree.
+fn run_era5(args: &BenchScoreArgs) -> anyhow::Result<ExitCode> {
+    let repo = repo_root(args);
+    let py = python(&repo);
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join("gaia-bench-score"))
+        .join("era5");
+    std::fs::create_dir_all(&dir)?;
+    let dir_s = dir.to_str().context("the store directory must be UTF-8")?;
+    let meta_path = dir.join("fixture.json");
+    let meta = if meta_path.exists() {
+        std::fs::read_to_string(&meta_path)?
+    } else {
+        eprintln!("generating 0.25° ERA5 stores in {dir_s} (once; about 2 GB, 4 GB of RAM) ...");
+        let out = run_py(
+            &py,
+            &repo.join("scripts/fixtures/scoring_era5.py"),
+            &[
+                dir_s,
+                "--grid-deg",
+                "0.25",
+                "--no-expected",
+                "--only",
+                "honest",
+            ],
+        )?;
+        std::fs::write(&meta_path, &out)?;
+        out
+    };
+    let j: Value = serde_json::from_str(&meta)?;
+    let s = |v: &Value| {
+        v.as_str()
+            .map(str::to_string)
+            .context("fixture JSON lacks a path")
+    };
+    let lead_hours = j["lead_hours"]
+        .as_u64()
+        .and_then(|h| u32::try_from(h).ok())
+        .context("fixture JSON lacks lead_hours")?;
+    let req = Era5Request {
+        forecast: s(&j["cases"]["honest"]["forecast"])?,
+        truth: s(&j["truth"])?,
+        climatology: s(&j["climatology"])?,
+        bearer_token: None,
+        frozen_manifest: None,
+        gfs_init_time: s(&j["gfs_init"])?.parse::<DateTime<Utc>>()?,
+        lead_hours,
+        config: Era5Config::default(),
+    };
+    let runs = args.runs.max(1);
+    // Warm the page cache once so every contender reads from memory.
+    era5_decode_only(&req, 1)?;
+    let mut report = None;
+    let mut figures = Vec::new();
+    let mut thread_counts = vec![1];
+    if args.threads > 1 {
+        thread_counts.push(args.threads);
+    }
+    for &threads in &thread_counts {
+        let mut r = req.clone();
+        r.config.threads = threads;
+        // Alternate the contenders so that load from other processes hits both alike.
+        let (mut ours, mut decode) = (Vec::new(), Vec::new());
+        for _ in 0..runs {
+            let t0 = Instant::now();
+            report = Some(score_era5_lead(&r)?);
+            ours.push(t0.elapsed().as_secs_f64());
+            let t0 = Instant::now();
+            era5_decode_only(&r, threads)?;
+            decode.push(t0.elapsed().as_secs_f64());
+        }
+        figures.push((threads, median(ours), median(decode)));
+    }
+    let report = report.context("no run")?;
+
+    let init = req.gfs_init_time.format("%Y-%m-%dT%H:%M:%S").to_string();
+    let lead = lead_hours.to_string();
+    let py_runs = args.python_runs.max(1).to_string();
+    let t0 = Instant::now();
+    let py_out = run_py(
+        &py,
+        &repo.join("bench/era5_reference.py"),
+        &[
+            &req.forecast,
+            &req.truth,
+            &req.climatology,
+            &init,
+            &lead,
+            "--time",
+            &py_runs,
+        ],
+    )?;
+    let py_wall = t0.elapsed().as_secs_f64();
+    let py_json: Value = serde_json::from_str(py_out.trim())?;
+    let py_secs: Vec<f64> = py_json["seconds"]
+        .as_array()
+        .context("python timing missing")?
+        .iter()
+        .filter_map(Value::as_f64)
+        .collect();
+    let py_startup = py_wall - py_secs.iter().sum::<f64>();
+    let p = median(py_secs);
+    let Agreement {
+        compared,
+        worst,
+        mismatches,
+    } = era5_agreement(&report, &py_json["result"]);
+
+    println!(
+        "ERA5 benchmark, one (miner, lead): 0.25° (721 x 1440), 4 surface + 5 x 13 levels = 69 \
+         fields each of forecast, ERA5, climatology; stores in {dir_s}; median of {runs}"
+    );
+    println!(
+        "  python reference (xarray/xskillscore)   {:>9.1} ms   (median of {py_runs}; open + score, \
+         timed inside python; interpreter start + imports {:.1} s not counted)",
+        p * 1e3,
+        py_startup
+    );
+    for (threads, o, d) in figures {
+        println!("  threads = {threads}");
+        println!(
+            "    ours (score_era5_lead)                {:>9.1} ms",
+            o * 1e3
+        );
+        println!(
+            "    decode-only floor                     {:>9.1} ms",
+            d * 1e3
+        );
+        println!(
+            "    speed-up vs python                    {:>9.1} x   (goal >= 20)",
+            p / o
+        );
+        println!(
+            "    ours / decode floor                   {:>9.2} x   (goal <= 1.5)",
+            o / d
+        );
+    }
+    println!(
+        "  agreement with python: {compared} numbers, largest relative difference {worst:.2e}: {}",
+        if mismatches.is_empty() {
+            "all within 1e-6"
+        } else {
+            "MISMATCH"
+        }
+    );
+    for m in &mismatches {
+        println!("    {m}");
+    }
+    Ok(if mismatches.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

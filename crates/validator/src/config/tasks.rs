@@ -141,6 +141,9 @@ impl WeatherSettings {
 pub struct ChainSettings {
     /// `offline`: metagraph from `metagraph_file`, weights recorded but not submitted.
     pub mode: String,
+    /// `off` (no weights computed), `shadow` (computed and recorded with the call that would be
+    /// sent, nothing submitted; the default until an operator turns it on) or `on`.
+    pub weights_mode: String,
     /// JSON list of nodes (`uid`, `hotkey`, `coldkey`, `ip`, `port`, ...) for the offline chain.
     pub metagraph_file: Option<PathBuf>,
     /// This validator's hotkey (SS58), sent to miners in initiate-fetch.
@@ -159,6 +162,7 @@ impl Default for ChainSettings {
     fn default() -> Self {
         Self {
             mode: "offline".into(),
+            weights_mode: "shadow".into(),
             metagraph_file: None,
             // The well-known development key `//Alice`.
             validator_hotkey: "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY".into(),
@@ -236,6 +240,13 @@ pub(super) fn validate(s: &Settings) -> Result<(), ConfigError> {
             "must be `offline` (the subtensor client is not built yet)",
         ));
     }
+    if !["off", "shadow", "on"].contains(&c.weights_mode.as_str()) {
+        return Err(invalid(
+            "CHAIN__WEIGHTS_MODE",
+            &c.weights_mode,
+            "must be `off`, `shadow` or `on`",
+        ));
+    }
     if !(c.block_time_s.is_finite() && c.block_time_s > 0.0) {
         return Err(invalid(
             "CHAIN__BLOCK_TIME_S",
@@ -305,6 +316,7 @@ mod tests {
             ("WEATHER__DAY1_LEAD_HOURS", "0", "> 0"),
             ("WEATHER__MAX_POLL_ATTEMPTS", "0", "between"),
             ("CHAIN__MODE", "finney", "offline"),
+            ("CHAIN__WEIGHTS_MODE", "maybe", "shadow"),
             ("CHAIN__BLOCK_TIME_S", "0", "> 0"),
             ("CHAIN__WEIGHTS_CHECK_CRON", "never", "5 fields"),
         ] {

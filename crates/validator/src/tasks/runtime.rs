@@ -17,7 +17,7 @@ use super::weather::lifecycle::{WeatherContext, WeatherSteps};
 use super::weather::miner_client::{MinerClient, MinerTransport, PlainJsonTransport};
 use super::weather::sources::DataSources;
 use super::weather::url_policy::UrlPolicy;
-use super::weights::{WeightsStep, SET_WEIGHTS};
+use super::weights::{WeightsMode, WeightsStep, SET_WEIGHTS};
 use super::GaiaTask;
 use crate::chain::offline::OfflineChain;
 use crate::chain::Chain;
@@ -95,6 +95,7 @@ impl TaskRuntime {
                 store: store.clone(),
                 dispatcher,
                 metrics,
+                mode: WeightsMode::from_setting(&settings.chain.weights_mode),
             }),
         );
         runner.register(
@@ -122,6 +123,7 @@ impl TaskRuntime {
                     chain,
                     cron: settings.chain.weights_check_cron.clone(),
                     interval_blocks: settings.chain.weights_interval_blocks,
+                    mode: WeightsMode::from_setting(&settings.chain.weights_mode),
                 }),
                 hour,
             ),

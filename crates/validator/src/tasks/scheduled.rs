@@ -21,7 +21,7 @@ use tokio::sync::watch;
 use super::metagraph::SYNC_METAGRAPH;
 use super::schedule::Schedule;
 use super::weather::lifecycle::{run_key, RUN};
-use super::weights::SET_WEIGHTS;
+use super::weights::{WeightsMode, SET_WEIGHTS};
 use super::{GaiaTask, JobFuture, TaskError};
 use crate::chain::Chain;
 
@@ -107,6 +107,8 @@ pub struct WeightsCheckTask {
     pub cron: String,
     /// Blocks between two settings.
     pub interval_blocks: u64,
+    /// Off, shadow or on.
+    pub mode: WeightsMode,
 }
 
 impl GaiaTask for WeightsCheckTask {
@@ -294,6 +296,7 @@ mod tests {
             chain: chain.clone(),
             cron: "* * * * *".into(),
             interval_blocks,
+            mode: WeightsMode::On,
         };
         let at: DateTime<Utc> = "2026-11-28T18:01:00Z".parse().unwrap();
         mk(250).run_scheduled_job(at).await.unwrap();

@@ -18,6 +18,28 @@ use crate::telemetry::metrics::Metrics;
 /// Job type of a weight setting.
 pub const SET_WEIGHTS: &str = "weights.set";
 
+/// `CHAIN__WEIGHTS_MODE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WeightsMode {
+    /// Weights are not computed.
+    Off,
+    /// Computed and recorded with the call that would be sent; nothing is submitted.
+    Shadow,
+    /// Computed and submitted.
+    On,
+}
+
+impl WeightsMode {
+    /// From the setting (`off`, `shadow`, `on`; anything else is `shadow`, the safe choice).
+    pub fn from_setting(s: &str) -> Self {
+        match s {
+            "off" => WeightsMode::Off,
+            "on" => WeightsMode::On,
+            _ => WeightsMode::Shadow,
+        }
+    }
+}
+
 /// How far back score rows are read (the calculation filters to its own 15-day window).
 const WINDOW_DAYS: i64 = 16;
 
@@ -31,11 +53,16 @@ pub struct WeightsStep {
     pub dispatcher: Arc<Dispatcher>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
+    /// Off, shadow or on.
+    pub mode: WeightsMode,
 }
 
 impl WeightsStep {
     async fn set(&self, job: &Job) -> Result<StepOutcome, StepError> {
         let now = Utc::now();
+        if self.mode == WeightsMode::Off {
+            return Ok(StepOutcome::Done(Some(json!({ "outcome": "off" }))));
+        }
         let rows: Vec<ScoreTableRow> = self
             .store
             .score_rows_since("weather", now - Duration::days(WINDOW_DAYS))
@@ -69,20 +96,45 @@ impl WeightsStep {
         let result = self.dispatcher.dispatch_and_wait(unit).await.map_err(|e| {
             StepError::retry(format!("weights.calculate: {e}"), Duration::seconds(60))
         })?;
+        if !result.success {
+            return Err(StepError::retry(
+                format!("weights.calculate: {}", result.error.unwrap_or_default()),
+                Duration::seconds(60),
+            ));
+        }
         let value = result.result.unwrap_or_default();
         let weights: WeightsResult = serde_json::from_value(value)
             .map_err(|e| StepError::fatal(format!("weights result: {e}")))?;
+        self.apply(&job.job_key, &weights, now).await
+    }
+
+    /// Hand computed weights to the chain (mode `on`) or only record them (`shadow`), and keep
+    /// the outcome in the weight history and the metrics.
+    pub async fn apply(
+        &self,
+        attempt_key: &str,
+        weights: &WeightsResult,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<StepOutcome, StepError> {
         let vector = UidVector::new(weights.weights.iter().map(|w| Some(*w)).collect())
             .map_err(|e| StepError::fatal(e.to_string()))?;
-        let (outcome, block, detail) =
+        let (outcome, block, detail) = if self.mode == WeightsMode::Shadow {
+            let block = self.chain.current_block().await.ok();
+            let call = format!(
+                "shadow mode, not submitted: SubtensorModule.set_weights(dests={:?}, weights={:?})",
+                weights.uids, weights.values
+            );
+            (WeightOutcome::Skipped, block, call)
+        } else {
             match self.chain.set_weights(&weights.uids, &weights.values).await {
                 Ok(r) if r.submitted => (WeightOutcome::Submitted, Some(r.block), r.detail),
                 Ok(r) => (WeightOutcome::Skipped, Some(r.block), r.detail),
                 Err(e) => (WeightOutcome::Failed, None, e.to_string()),
-            };
+            }
+        };
         self.store
             .record_weights(&WeightRecord {
-                attempt_key: job.job_key.clone(),
+                attempt_key: attempt_key.to_string(),
                 created_at: now,
                 block: block.and_then(|b| i64::try_from(b).ok()),
                 weights: vector,
@@ -111,5 +163,138 @@ impl WeightsStep {
 impl StepHandler for WeightsStep {
     fn run<'a>(&'a self, job: &'a Job) -> StepFuture<'a> {
         self.set(job).boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain::offline::OfflineChain;
+    use crate::chain::{ChainError, MetagraphNode, WeightsReceipt};
+    use futures::future::BoxFuture;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// The offline chain, counting `set_weights` calls.
+    struct Counting {
+        inner: OfflineChain,
+        calls: AtomicUsize,
+    }
+
+    impl Chain for Counting {
+        fn metagraph(&self) -> BoxFuture<'_, Result<Vec<MetagraphNode>, ChainError>> {
+            self.inner.metagraph()
+        }
+        fn current_block(&self) -> BoxFuture<'_, Result<u64, ChainError>> {
+            self.inner.current_block()
+        }
+        fn last_update_block(&self) -> BoxFuture<'_, Result<u64, ChainError>> {
+            self.inner.last_update_block()
+        }
+        fn set_weights<'a>(
+            &'a self,
+            uids: &'a [u16],
+            values: &'a [u16],
+        ) -> BoxFuture<'a, Result<WeightsReceipt, ChainError>> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            self.inner.set_weights(uids, values)
+        }
+    }
+
+    fn result() -> WeightsResult {
+        let mut weights = vec![0.0; 256];
+        weights[3] = 0.25;
+        weights[7] = 0.75;
+        WeightsResult {
+            weights: weights.clone(),
+            pre_burn_weights: weights.clone(),
+            uids: vec![3, 7],
+            values: vec![21845, 65535],
+            aggregated_scores: weights,
+            rows_used: 1,
+            fallback: None,
+            midpoint: None,
+            cv: None,
+            contrast_applied: false,
+            burn_uid: None,
+            warnings: vec![],
+        }
+    }
+
+    async fn step(mode: WeightsMode) -> (WeightsStep, Arc<Counting>, Store) {
+        let dir = tempfile::tempdir().unwrap().keep();
+        let url = format!("sqlite://{}/w.db", dir.display());
+        let store = Store::open(&gaia_store::StoreConfig::new(url))
+            .await
+            .unwrap();
+        let chain = Arc::new(Counting {
+            inner: OfflineChain::new(None, 12.0, store.clone()),
+            calls: AtomicUsize::new(0),
+        });
+        let (metrics, _) = Metrics::new(None);
+        let dispatcher = Dispatcher::new(4, metrics.clone(), dir.clone(), std::process::id());
+        let s = WeightsStep {
+            chain: chain.clone(),
+            store: store.clone(),
+            dispatcher,
+            metrics,
+            mode,
+        };
+        (s, chain, store)
+    }
+
+    #[tokio::test]
+    async fn shadow_mode_records_what_it_would_set_and_never_submits() {
+        let (s, chain, store) = step(WeightsMode::Shadow).await;
+        s.apply("k1", &result(), Utc::now()).await.unwrap();
+        assert_eq!(chain.calls.load(Ordering::SeqCst), 0, "nothing submitted");
+        let h = store
+            .weight_history_since(Utc::now() - Duration::hours(1))
+            .await
+            .unwrap();
+        assert_eq!(h.len(), 1);
+        assert_eq!(h[0].outcome, WeightOutcome::Skipped);
+        assert_eq!(h[0].weights.get(7), Some(0.75));
+        let detail = h[0].detail.clone().unwrap();
+        assert!(
+            detail.contains("shadow") && detail.contains("[3, 7]") && detail.contains("65535"),
+            "{detail}"
+        );
+        assert!(h[0].block.is_some());
+    }
+
+    #[tokio::test]
+    async fn on_mode_submits_and_off_mode_does_nothing() {
+        let (s, chain, store) = step(WeightsMode::On).await;
+        s.apply("k2", &result(), Utc::now()).await.unwrap();
+        assert_eq!(chain.calls.load(Ordering::SeqCst), 1);
+        let h = store
+            .weight_history_since(Utc::now() - Duration::hours(1))
+            .await
+            .unwrap();
+        assert_eq!(h[0].outcome, WeightOutcome::Submitted);
+        assert!(s.metrics.pipeline.weights_last_set.get() > 0);
+
+        let (off, chain, store) = step(WeightsMode::Off).await;
+        let job = store
+            .enqueue_job(
+                &gaia_store::NewJob {
+                    job_key: "weights.set:x".into(),
+                    job_type: SET_WEIGHTS.into(),
+                    priority: 1,
+                    payload: json!({}),
+                    max_attempts: 1,
+                    scheduled_at: Utc::now(),
+                    run_id: None,
+                },
+                Utc::now(),
+            )
+            .await
+            .unwrap();
+        let job = store.get_job(job.job_id).await.unwrap().unwrap();
+        let out = off.run(&job).await.unwrap();
+        assert_eq!(out, StepOutcome::Done(Some(json!({"outcome": "off"}))));
+        assert_eq!(chain.calls.load(Ordering::SeqCst), 0);
+        assert_eq!(WeightsMode::from_setting("on"), WeightsMode::On);
+        assert_eq!(WeightsMode::from_setting("bogus"), WeightsMode::Shadow);
     }
 }
