@@ -377,6 +377,9 @@ impl FiberTransport {
             // Miners present self-signed certificates for their IP (§1).
             .danger_accept_invalid_certs(true)
             .http1_only()
+            // A fresh connection per request: the Python miner may close the connection after
+            // a 500, and nginx in front of it may drop idle ones (§5).
+            .pool_max_idle_per_host(0)
             .build()
             .map_err(|e| FiberError::Connection {
                 endpoint: String::new(),
