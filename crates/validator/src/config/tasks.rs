@@ -69,6 +69,9 @@ pub struct WeatherSettings {
     pub era5_source: String,
     /// Climatology store; empty: `<DATA_DIR>/truth/climatology.zarr`.
     pub climatology_source: String,
+    /// Remote truth stores are mirrored under `<DATA_DIR>/truth-cache/` and kept this many days
+    /// (0: no cache, the scorer reads them over HTTP each time).
+    pub truth_cache_retention_days: u32,
     /// Lifecycle steps the IO-Engine runs at once.
     pub ledger_workers: usize,
     /// Lease of one claimed step (seconds); longer than the slowest step.
@@ -107,6 +110,7 @@ impl Default for WeatherSettings {
             gfs_forecast_source: String::new(),
             era5_source: String::new(),
             climatology_source: String::new(),
+            truth_cache_retention_days: 20,
             ledger_workers: 4,
             ledger_lease_s: 7200,
             ledger_idle_poll_ms: 500,

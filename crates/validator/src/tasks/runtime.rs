@@ -16,6 +16,7 @@ use super::scheduled::{drive, MaintenanceTask, MetagraphTask, WeatherRunTask, We
 use super::weather::lifecycle::{WeatherContext, WeatherSteps};
 use super::weather::miner_client::{MinerClient, MinerTransport, PlainJsonTransport};
 use super::weather::sources::DataSources;
+use super::weather::truth_cache::{CacheError, CacheLimits, TruthCache};
 use super::weather::url_policy::UrlPolicy;
 use super::weights::{WeightsMode, WeightsStep, SET_WEIGHTS};
 use super::GaiaTask;
@@ -31,6 +32,9 @@ pub enum TaskStartError {
     /// The database could not be opened or migrated.
     #[error(transparent)]
     Store(#[from] gaia_store::StoreError),
+    /// The truth cache could not be set up.
+    #[error(transparent)]
+    Cache(#[from] CacheError),
     /// The miner transport could not be built.
     #[error(transparent)]
     Transport(#[from] super::weather::miner_client::MinerError),
@@ -68,11 +72,22 @@ impl TaskRuntime {
             allow_private: settings.weather.allow_private_miner_addresses,
         };
         let w = &settings.weather;
+        let mut sources = DataSources::new(w.source_templates(&settings.data_dir));
+        let truth_cache = match w.truth_cache_retention_days {
+            0 => None,
+            _ => Some(TruthCache::new(
+                settings.data_dir.join("truth-cache"),
+                CacheLimits::default(),
+            )?),
+        };
+        if let Some(cache) = &truth_cache {
+            sources = sources.with_cache(cache.clone());
+        }
         let ctx = Arc::new(WeatherContext {
             store: store.clone(),
             dispatcher: dispatcher.clone(),
             client: MinerClient::new(transport, policy),
-            sources: DataSources::new(w.source_templates(&settings.data_dir)),
+            sources,
             chain: chain.clone(),
             weather: w.clone(),
             chain_settings: settings.chain.clone(),
@@ -131,6 +146,10 @@ impl TaskRuntime {
                 Arc::new(MaintenanceTask {
                     store: store.clone(),
                     retention_days: w.db_run_retention_days,
+                    truth_cache: truth_cache.map(|c| {
+                        let days = u64::from(w.truth_cache_retention_days);
+                        (c, Duration::from_secs(days * 86_400))
+                    }),
                 }),
                 hour,
             ),

@@ -21,6 +21,7 @@ use tokio::sync::watch;
 use super::metagraph::SYNC_METAGRAPH;
 use super::schedule::Schedule;
 use super::weather::lifecycle::{run_key, RUN};
+use super::weather::truth_cache::TruthCache;
 use super::weights::{WeightsMode, SET_WEIGHTS};
 use super::{GaiaTask, JobFuture, TaskError};
 use crate::chain::Chain;
@@ -186,6 +187,8 @@ pub struct MaintenanceTask {
     pub store: Store,
     /// Runs older than this many days are deleted.
     pub retention_days: u32,
+    /// Mirrored truth stores and how long they are kept.
+    pub truth_cache: Option<(TruthCache, std::time::Duration)>,
 }
 
 impl GaiaTask for MaintenanceTask {
@@ -208,7 +211,11 @@ impl GaiaTask for MaintenanceTask {
                 .apply_retention(self.retention_days, now)
                 .await
                 .map_err(|e| failed("maintenance", e))?;
-            tracing::debug!(?reaped, ?removed, "maintenance done");
+            let pruned = self
+                .truth_cache
+                .as_ref()
+                .map_or(0, |(cache, keep)| cache.prune(*keep));
+            tracing::debug!(?reaped, ?removed, pruned, "maintenance done");
             Ok(())
         }
         .boxed()
@@ -330,6 +337,7 @@ mod tests {
         let m = MaintenanceTask {
             store: store.clone(),
             retention_days: 90,
+            truth_cache: None,
         };
         m.run_scheduled_job(later).await.unwrap();
         let g = MetagraphTask {

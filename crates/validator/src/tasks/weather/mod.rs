@@ -5,4 +5,5 @@ pub mod fiber;
 pub mod lifecycle;
 pub mod miner_client;
 pub mod sources;
+pub mod truth_cache;
 pub mod url_policy;

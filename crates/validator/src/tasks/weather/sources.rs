@@ -10,6 +10,8 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
+use super::truth_cache::TruthCache;
+
 /// The four datasets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DataKind {
@@ -48,18 +50,58 @@ pub enum DataError {
         /// Where it was looked for.
         location: String,
     },
+    /// A remote store could not be mirrored (retry later).
+    #[error("{kind}: download failed: {reason}")]
+    Download {
+        /// Dataset.
+        kind: &'static str,
+        /// What went wrong.
+        reason: String,
+    },
 }
 
-/// The dataset templates.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The dataset templates, and the cache remote stores are mirrored into.
+#[derive(Debug, Clone)]
 pub struct DataSources {
     templates: [String; 4],
+    cache: Option<TruthCache>,
 }
 
 impl DataSources {
     /// Sources from templates in the order GFS analysis, GFS forecast, ERA5, climatology.
     pub fn new(templates: [String; 4]) -> Self {
-        Self { templates }
+        Self {
+            templates,
+            cache: None,
+        }
+    }
+
+    /// Mirror remote stores into `cache` before they are read.
+    pub fn with_cache(mut self, cache: TruthCache) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
+    /// Where the scorer reads `kind` for `gfs_init`: [`DataSources::locate`], with a remote
+    /// store replaced by its local mirror when a cache is set.
+    pub async fn resolve(
+        &self,
+        kind: DataKind,
+        gfs_init: DateTime<Utc>,
+    ) -> Result<String, DataError> {
+        let location = self.locate(kind, gfs_init)?;
+        let remote = location.starts_with("http://") || location.starts_with("https://");
+        match &self.cache {
+            Some(cache) if remote => cache
+                .mirror(&location)
+                .await
+                .map(|p| p.display().to_string())
+                .map_err(|e| DataError::Download {
+                    kind: kind.name(),
+                    reason: e.to_string(),
+                }),
+            _ => Ok(location),
+        }
     }
 
     /// The location of `kind` for the cycle `gfs_init`, checked to exist when it is local.

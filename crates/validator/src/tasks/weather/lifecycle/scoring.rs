@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use super::context::SETTLED;
 use super::{overall, payload, store_rows, WeatherContext, ERA5, OVERALL};
 use crate::tasks::ledger::{StepError, StepOutcome};
-use crate::tasks::weather::sources::{DataError, DataKind};
+use crate::tasks::weather::sources::DataKind;
 
 #[derive(Debug, Deserialize)]
 struct ScorePayload {
@@ -107,15 +107,15 @@ async fn prepare(
     }))
 }
 
-/// A dataset's location, or "run again later" when it is not there yet.
-fn locate(
+/// A dataset's location, or "run again later" when it is not there (or not downloaded) yet.
+async fn locate(
     ctx: &WeatherContext,
     kind: DataKind,
     gfs_init: DateTime<Utc>,
 ) -> Result<Result<String, StepOutcome>, StepError> {
-    match ctx.sources.locate(kind, gfs_init) {
+    match ctx.sources.resolve(kind, gfs_init).await {
         Ok(l) => Ok(Ok(l)),
-        Err(e @ DataError::NotYetAvailable { .. }) => Ok(Err(StepOutcome::Again {
+        Err(e) => Ok(Err(StepOutcome::Again {
             at: Utc::now() + ctx.wait_retry(),
             reason: e.to_string(),
         })),
@@ -139,9 +139,9 @@ pub(super) async fn day1_step(ctx: &WeatherContext, job: &Job) -> Result<StepOut
         return Ok(StepOutcome::Done(None));
     }
     let init = s.run.gfs_init_time_utc;
-    let truth = ready!(locate(ctx, DataKind::GfsAnalysis, init));
-    let reference = ready!(locate(ctx, DataKind::GfsForecast, init));
-    let climatology = ready!(locate(ctx, DataKind::Climatology, init));
+    let truth = ready!(locate(ctx, DataKind::GfsAnalysis, init).await);
+    let reference = ready!(locate(ctx, DataKind::GfsForecast, init).await);
+    let climatology = ready!(locate(ctx, DataKind::Climatology, init).await);
     let request = json!({
         "forecast": s.url, "truth": truth, "reference": reference, "climatology": climatology,
         "bearer_token": s.token, "frozen_manifest": s.frozen, "gfs_init_time": init,
@@ -241,8 +241,8 @@ pub(super) async fn era5_step(ctx: &WeatherContext, job: &Job) -> Result<StepOut
         .ok_or_else(|| StepError::fatal("weather.era5 payload without lead_hours"))?;
     let s = ready!(prepare(ctx, p.response_id).await);
     let init = s.run.gfs_init_time_utc;
-    let truth = ready!(locate(ctx, DataKind::Era5, init));
-    let climatology = ready!(locate(ctx, DataKind::Climatology, init));
+    let truth = ready!(locate(ctx, DataKind::Era5, init).await);
+    let climatology = ready!(locate(ctx, DataKind::Climatology, init).await);
     let request = json!({
         "forecast": s.url, "truth": truth, "climatology": climatology,
         "bearer_token": s.token, "frozen_manifest": s.frozen, "gfs_init_time": init,
