@@ -59,6 +59,15 @@ fn log_panic(info: &std::panic::PanicHookInfo<'_>) {
         .name()
         .unwrap_or("unnamed")
         .to_string();
+    if !tracing::enabled!(target: "panic", tracing::Level::ERROR) {
+        // Filtered out, or the panic happened inside the subscriber itself: plain text, never
+        // nothing.
+        eprintln!(
+            "panicked at {location} (thread {thread}): {}",
+            scrub(&message)
+        );
+        return;
+    }
     let backtrace = std::backtrace::Backtrace::capture();
     if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
         let backtrace = backtrace.to_string();
