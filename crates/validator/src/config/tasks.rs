@@ -58,6 +58,9 @@ pub struct WeatherSettings {
     pub allow_private_miner_addresses: bool,
     /// URL scheme of miner axons: `https` (production, behind nginx) or `http` (simulated).
     pub miner_scheme: String,
+    /// How requests reach miners: `fiber` (encrypted, as real miners speak) or `plain` (plain
+    /// JSON, simulated miners only).
+    pub miner_transport: String,
     /// Require `chunk_hash_algorithm == "sha256"` in manifests.
     pub require_sha256_manifests: bool,
     /// GFS analysis store, a path or URL; `{init}` becomes the cycle as `YYYYmmddHH`.
@@ -105,6 +108,7 @@ impl Default for WeatherSettings {
             wait_retry_s: 600,
             allow_private_miner_addresses: false,
             miner_scheme: "https".into(),
+            miner_transport: "fiber".into(),
             require_sha256_manifests: true,
             gfs_analysis_source: String::new(),
             gfs_forecast_source: String::new(),
@@ -150,8 +154,9 @@ pub struct ChainSettings {
     pub weights_mode: String,
     /// JSON list of nodes (`uid`, `hotkey`, `coldkey`, `ip`, `port`, ...) for the offline chain.
     pub metagraph_file: Option<PathBuf>,
-    /// This validator's hotkey (SS58), sent to miners in initiate-fetch.
-    pub validator_hotkey: String,
+    /// File holding this validator's hotkey seed (hex mini secret) that signs fiber requests;
+    /// unset: the public development key of miner-protocol.md §8.1 (local runs only).
+    pub validator_seed_file: Option<PathBuf>,
     /// Cron (UTC) of the metagraph sync.
     pub metagraph_sync_cron: String,
     /// Cron (UTC) of the weights check (weights are set when due, see `weights_interval_blocks`).
@@ -168,8 +173,7 @@ impl Default for ChainSettings {
             mode: "offline".into(),
             weights_mode: "shadow".into(),
             metagraph_file: None,
-            // The well-known development key `//Alice`.
-            validator_hotkey: "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY".into(),
+            validator_seed_file: None,
             metagraph_sync_cron: "*/20 * * * *".into(),
             weights_check_cron: "* * * * *".into(),
             weights_interval_blocks: 250,
@@ -234,6 +238,13 @@ pub(super) fn validate(s: &Settings) -> Result<(), ConfigError> {
             "WEATHER__MINER_SCHEME",
             &w.miner_scheme,
             "must be `https` or `http`",
+        ));
+    }
+    if w.miner_transport != "fiber" && w.miner_transport != "plain" {
+        return Err(invalid(
+            "WEATHER__MINER_TRANSPORT",
+            &w.miner_transport,
+            "must be `fiber` or `plain`",
         ));
     }
     let c = &s.chain;
@@ -321,6 +332,7 @@ mod tests {
             ("WEATHER__MAX_POLL_ATTEMPTS", "0", "between"),
             ("CHAIN__MODE", "finney", "offline"),
             ("CHAIN__WEIGHTS_MODE", "maybe", "shadow"),
+            ("WEATHER__MINER_TRANSPORT", "carrier-pigeon", "fiber"),
             ("CHAIN__BLOCK_TIME_S", "0", "> 0"),
             ("CHAIN__WEIGHTS_CHECK_CRON", "never", "5 fields"),
         ] {

@@ -13,6 +13,7 @@ use tokio::task::JoinSet;
 use super::ledger::{LedgerRunner, RunnerConfig};
 use super::metagraph::{MetagraphStep, SYNC_METAGRAPH};
 use super::scheduled::{drive, MaintenanceTask, MetagraphTask, WeatherRunTask, WeightsCheckTask};
+use super::weather::fiber::{dev_validator_signer, FiberOptions, FiberTransport, MinerDirectory};
 use super::weather::lifecycle::{WeatherContext, WeatherSteps};
 use super::weather::miner_client::{MinerClient, MinerTransport, PlainJsonTransport};
 use super::weather::sources::DataSources;
@@ -25,6 +26,7 @@ use crate::chain::Chain;
 use crate::config::Settings;
 use crate::io_engine::Dispatcher;
 use crate::telemetry::metrics::Metrics;
+use gaia_scoring::verify::Signer;
 
 /// Why the tasks could not start.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +37,9 @@ pub enum TaskStartError {
     /// The truth cache could not be set up.
     #[error(transparent)]
     Cache(#[from] CacheError),
+    /// The validator's key could not be loaded, or the fiber transport not built.
+    #[error("validator identity: {0}")]
+    Identity(String),
     /// The miner transport could not be built.
     #[error(transparent)]
     Transport(#[from] super::weather::miner_client::MinerError),
@@ -67,7 +72,21 @@ impl TaskRuntime {
             settings.chain.block_time_s,
             store.clone(),
         ));
-        let transport: Arc<dyn MinerTransport> = Arc::new(PlainJsonTransport::new()?);
+        let signer = validator_signer(settings)?;
+        let validator_hotkey = signer.ss58();
+        let (transport, directory): (Arc<dyn MinerTransport>, _) = if settings
+            .weather
+            .miner_transport
+            == "plain"
+        {
+            (Arc::new(PlainJsonTransport::new()?), None)
+        } else {
+            let directory = Arc::new(MinerDirectory::default());
+            let fiber =
+                FiberTransport::new(Arc::new(signer), directory.clone(), FiberOptions::default())
+                    .map_err(|e| TaskStartError::Identity(e.to_string()))?;
+            (Arc::new(fiber), Some(directory))
+        };
         let policy = UrlPolicy {
             allow_private: settings.weather.allow_private_miner_addresses,
         };
@@ -92,6 +111,8 @@ impl TaskRuntime {
             weather: w.clone(),
             chain_settings: settings.chain.clone(),
             metrics: metrics.clone(),
+            validator_hotkey,
+            directory,
         });
         let mut runner = LedgerRunner::new(
             store.clone(),
@@ -184,6 +205,25 @@ impl TaskRuntime {
             while self.tasks.join_next().await.is_some() {}
         }
         self.store.close().await;
+    }
+}
+
+/// The key that signs fiber requests: `CHAIN__VALIDATOR_SEED_FILE`, or the public development
+/// key (with a warning) when none is configured.
+fn validator_signer(settings: &Settings) -> Result<Signer, TaskStartError> {
+    match &settings.chain.validator_seed_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| TaskStartError::Identity(format!("{}: {e}", path.display())))?;
+            Signer::from_seed_hex(&text)
+                .map_err(|e| TaskStartError::Identity(format!("{}: {e}", path.display())))
+        }
+        None => {
+            tracing::warn!(
+                "no CHAIN__VALIDATOR_SEED_FILE: signing with the public development key"
+            );
+            Ok(dev_validator_signer())
+        }
     }
 }
 

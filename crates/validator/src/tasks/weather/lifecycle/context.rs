@@ -17,6 +17,7 @@ use crate::compute::handlers::weather::VERIFICATION_FAILED_PREFIX;
 use crate::config::{ChainSettings, WeatherSettings};
 use crate::io_engine::{DispatchError, Dispatcher};
 use crate::tasks::ledger::StepError;
+use crate::tasks::weather::fiber::{parse_axon_ip, MinerDirectory};
 use crate::tasks::weather::miner_client::{MinerClient, MinerTransport};
 use crate::tasks::weather::sources::DataSources;
 use crate::tasks::weather::url_policy::MinerAddress;
@@ -40,6 +41,10 @@ pub struct WeatherContext {
     pub chain_settings: ChainSettings,
     /// Metrics.
     pub metrics: Arc<Metrics>,
+    /// This validator's hotkey (SS58), sent in initiate-fetch.
+    pub validator_hotkey: String,
+    /// Where the fiber transport looks up the hotkey of the miner it signs for.
+    pub directory: Option<Arc<MinerDirectory>>,
 }
 
 /// Why a compute job did not give a result.
@@ -118,15 +123,16 @@ impl WeatherContext {
 
     /// The miner address of a node, or why it cannot be called.
     pub fn miner_address(&self, node: &NodeRecord) -> Result<MinerAddress, String> {
-        let ip: IpAddr = node
-            .ip
-            .trim()
-            .parse()
-            .map_err(|_| format!("node {} has no usable IP ({:?})", node.uid, node.ip))?;
-        if ip.is_unspecified() || node.port == 0 {
-            return Err(format!("node {} does not serve an axon", node.uid));
+        let ip: IpAddr = parse_axon_ip(&node.ip).ok_or_else(|| {
+            format!(
+                "node {} does not serve an axon (ip {:?})",
+                node.uid, node.ip
+            )
+        })?;
+        if node.port == 0 {
+            return Err(format!("node {} does not serve an axon (port 0)", node.uid));
         }
-        Ok(MinerAddress {
+        let address = MinerAddress {
             ip,
             port: node.port,
             scheme: if self.weather.miner_scheme == "http" {
@@ -134,7 +140,11 @@ impl WeatherContext {
             } else {
                 "https"
             },
-        })
+        };
+        if let Some(directory) = &self.directory {
+            directory.set(&address, &node.hotkey);
+        }
+        Ok(address)
     }
 
     /// The response of `uid` in `run_id`.

@@ -101,7 +101,7 @@ async fn initiate(
         .initiate_fetch(
             address,
             run.gfs_init_time_utc,
-            &ctx.chain_settings.validator_hotkey,
+            &ctx.validator_hotkey,
             &response.miner_hotkey,
         )
         .await;
