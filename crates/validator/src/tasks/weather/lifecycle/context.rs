@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use gaia_ipc::WorkUnit;
 use gaia_store::{
-    ForecastStats, ForecastStatus, MinerResponse, NewJob, NodeRecord, ResponseStatus, Store,
+    ForecastStats, ForecastStatus, MinerResponse, NewJob, NodeRecord, ResponseStatus, Run, Store,
 };
 use serde_json::Value;
 
@@ -145,6 +145,22 @@ impl WeatherContext {
             directory.set(&address, &node.hotkey);
         }
         Ok(address)
+    }
+
+    /// The run `id` (a missing run is a fatal step error).
+    pub async fn run(&self, id: i64) -> Result<Run, StepError> {
+        self.store
+            .get_run(id)
+            .await?
+            .ok_or_else(|| StepError::fatal(format!("run {id} not found")))
+    }
+
+    /// The response `id` (a missing response is a fatal step error).
+    pub async fn response(&self, id: i64) -> Result<MinerResponse, StepError> {
+        self.store
+            .get_response(id)
+            .await?
+            .ok_or_else(|| StepError::fatal(format!("response {id} not found")))
     }
 
     /// The response of `uid` in `run_id`.

@@ -52,11 +52,7 @@ pub(super) async fn overall_step(
     job: &Job,
 ) -> Result<StepOutcome, StepError> {
     let p: ResponsePayload = payload(job)?;
-    let response = ctx
-        .store
-        .get_response(p.response_id)
-        .await?
-        .ok_or_else(|| StepError::fatal(format!("response {} not found", p.response_id)))?;
+    let response = ctx.response(p.response_id).await?;
     if SETTLED.contains(&response.status) {
         return Ok(StepOutcome::Done(Some(
             json!({"skipped": response.status.as_str()}),
@@ -78,11 +74,7 @@ pub(super) async fn overall_step(
             .and_then(|m| serde_json::from_value::<LeadMetrics>(m.clone()).ok());
         leads.extend(metrics);
     }
-    let run = ctx
-        .store
-        .get_run(response.run_id)
-        .await?
-        .ok_or_else(|| StepError::fatal(format!("run {} not found", response.run_id)))?;
+    let run = ctx.run(response.run_id).await?;
     let stats = ctx.store.list_forecast_stats(run.id).await?;
     let day1 = stats
         .iter()
@@ -184,11 +176,7 @@ pub(super) async fn finalize_step(
     job: &Job,
 ) -> Result<StepOutcome, StepError> {
     let p: RunPayload = payload(job)?;
-    let run = ctx
-        .store
-        .get_run(p.run_id)
-        .await?
-        .ok_or_else(|| StepError::fatal(format!("run {} not found", p.run_id)))?;
+    let run = ctx.run(p.run_id).await?;
     let responses = ctx.store.list_responses(run.id).await?;
     let open: Vec<u8> = responses
         .iter()

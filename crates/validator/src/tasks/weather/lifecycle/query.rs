@@ -45,11 +45,7 @@ const FAILED: [&str; 6] = [
 
 pub(super) async fn query_step(ctx: &WeatherContext, job: &Job) -> Result<StepOutcome, StepError> {
     let p: QueryPayload = payload(job)?;
-    let run = ctx
-        .store
-        .get_run(p.run_id)
-        .await?
-        .ok_or_else(|| StepError::fatal(format!("run {} not found", p.run_id)))?;
+    let run = ctx.run(p.run_id).await?;
     let response = ctx.response_of(p.run_id, p.uid).await?;
     let done_states = [
         ResponseStatus::VerifiedManifestStoreOpened,

@@ -38,20 +38,12 @@ async fn prepare(
     ctx: &WeatherContext,
     response_id: i64,
 ) -> Result<Result<Scoring, StepOutcome>, StepError> {
-    let response = ctx
-        .store
-        .get_response(response_id)
-        .await?
-        .ok_or_else(|| StepError::fatal(format!("response {response_id} not found")))?;
+    let response = ctx.response(response_id).await?;
     if SETTLED.contains(&response.status) {
         let skipped = json!({"skipped": response.status.as_str()});
         return Ok(Err(StepOutcome::Done(Some(skipped))));
     }
-    let run = ctx
-        .store
-        .get_run(response.run_id)
-        .await?
-        .ok_or_else(|| StepError::fatal(format!("run {} not found", response.run_id)))?;
+    let run = ctx.run(response.run_id).await?;
     let (Some(url), Some(frozen), Some(job_id)) = (
         response.zarr_url.clone(),
         response.frozen_manifest.clone(),
