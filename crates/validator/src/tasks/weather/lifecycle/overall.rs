@@ -177,6 +177,7 @@ pub(super) async fn finalize_step(
 ) -> Result<StepOutcome, StepError> {
     let p: RunPayload = payload(job)?;
     let run = ctx.run(p.run_id).await?;
+    settle_abandoned(ctx, run.id).await?;
     let responses = ctx.store.list_responses(run.id).await?;
     let open: Vec<u8> = responses
         .iter()
@@ -214,6 +215,40 @@ pub(super) async fn finalize_step(
     Ok(StepOutcome::Done(Some(
         json!({"miners": responses.len(), "completed": completed}),
     )))
+}
+
+/// Settle every open response none of whose steps can still run (each ended `failed` or
+/// `quarantined` without settling it), naming the last step error, so no miner keeps the run
+/// open for ever.
+async fn settle_abandoned(ctx: &WeatherContext, run_id: i64) -> Result<(), StepError> {
+    let jobs = ctx.store.list_jobs_for_run(run_id).await?;
+    for response in ctx.store.list_responses(run_id).await? {
+        if SETTLED.contains(&response.status) {
+            continue;
+        }
+        let mine: Vec<&Job> = jobs
+            .iter()
+            .filter(|j| j.job_type != super::FINALIZE && j.job_type != super::RUN)
+            .filter(|j| j.payload["uid"].as_u64() == Some(u64::from(response.miner_uid)))
+            .collect();
+        if mine.is_empty() || mine.iter().any(|j| !j.status.is_terminal()) {
+            continue;
+        }
+        let last_error = mine
+            .iter()
+            .filter_map(|j| {
+                j.last_error
+                    .as_deref()
+                    .map(|e| (j.updated_at, &j.job_type, e))
+            })
+            .max_by_key(|(at, _, _)| *at)
+            .map(|(_, t, e)| format!("{t}: {e}"))
+            .unwrap_or_else(|| "no step left to run".into());
+        let reason = format!("lifecycle abandoned: {last_error}");
+        ctx.settle(&response, ResponseStatus::Failed, Some(&reason))
+            .await?;
+    }
+    Ok(())
 }
 
 /// Rebuild the run's score row, logging instead of failing (the finalize step rebuilds it for

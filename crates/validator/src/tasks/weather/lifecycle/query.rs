@@ -52,6 +52,11 @@ pub(super) async fn query_step(ctx: &WeatherContext, job: &Job) -> Result<StepOu
         ResponseStatus::Day1Scored,
         ResponseStatus::Era5Scoring,
     ];
+    if response.status == ResponseStatus::VerifiedManifestStoreOpened {
+        // Verified before a crash cut the step short: make sure Day-1 is queued.
+        queue_day1(ctx, &run, &response).await?;
+        return Ok(StepOutcome::Done(None));
+    }
     if SETTLED.contains(&response.status) || done_states.contains(&response.status) {
         return Ok(StepOutcome::Done(None));
     }
@@ -164,7 +169,7 @@ async fn initiate(
         .await?;
     if status == "completed" || status == "forecast_ready" {
         let address = address.clone();
-        return verify(ctx, run, response, &address, &job_id).await;
+        return verify(ctx, run, response, &address, &job_id, false).await;
     }
     Ok(StepOutcome::Again {
         at: Utc::now() + poll_interval(ctx),
@@ -191,7 +196,7 @@ async fn poll(
         Err(e) => format!("no answer ({e})"),
     };
     if status == "completed" {
-        return verify(ctx, run, response, address, job_id).await;
+        return verify(ctx, run, response, address, job_id, last_attempt).await;
     }
     if FAILED.contains(&status.as_str()) {
         let message = answer.ok().and_then(|a| a.message).unwrap_or_default();
@@ -226,6 +231,7 @@ async fn verify(
     response: &MinerResponse,
     address: &MinerAddress,
     job_id: &str,
+    last_attempt: bool,
 ) -> Result<StepOutcome, StepError> {
     ctx.store
         .mark_response_milestone(
@@ -236,11 +242,19 @@ async fn verify(
         .await?;
     let answer = match ctx.client.kerchunk(address, job_id).await {
         Ok(a) if a.status.as_deref() == Some("completed") => a,
-        Ok(a) => {
-            let reason = format!(
-                "kerchunk answered {:?} after the miner reported completed",
-                a.status
-            );
+        other => {
+            let reason = match other {
+                Ok(a) => format!(
+                    "kerchunk answered {:?} after the miner reported completed",
+                    a.status
+                ),
+                Err(e) => format!("kerchunk: {e}"),
+            };
+            if last_attempt {
+                ctx.settle(response, ResponseStatus::Failed, Some(&reason))
+                    .await?;
+                return Ok(StepOutcome::Done(None));
+            }
             ctx.settle(
                 response,
                 ResponseStatus::AwaitingMinerCompletion,
@@ -251,12 +265,6 @@ async fn verify(
                 at: Utc::now() + poll_interval(ctx),
                 reason,
             });
-        }
-        Err(e) => {
-            return Ok(StepOutcome::Again {
-                at: Utc::now() + poll_interval(ctx),
-                reason: format!("kerchunk: {e}"),
-            })
         }
     };
     let location = match ctx.client.store_location(address, &answer) {
@@ -358,6 +366,19 @@ async fn verify(
             None,
         )
         .await?;
+    queue_day1(ctx, run, response).await?;
+    Ok(StepOutcome::Done(Some(json!({
+        "verification_hash": report.verification_hash,
+        "files": report.file_count,
+    }))))
+}
+
+/// Queue the Day-1 step of a verified response (a no-op when it is queued already).
+async fn queue_day1(
+    ctx: &WeatherContext,
+    run: &Run,
+    response: &MinerResponse,
+) -> Result<(), StepError> {
     ctx.enqueue(
         format!("weather.day1:{}", response.id),
         DAY1,
@@ -367,9 +388,5 @@ async fn verify(
         Utc::now(),
         Some(run.id),
     )
-    .await?;
-    Ok(StepOutcome::Done(Some(json!({
-        "verification_hash": report.verification_hash,
-        "files": report.file_count,
-    }))))
+    .await
 }
