@@ -21,9 +21,11 @@ use serde_json::{json, Value};
 const PASSWORD: &str = "Pw7f3c9e1dOpsSecret";
 const TOKEN: &str = "tok-5d8a2b64-ops-token";
 const API_KEY: &str = "key-91c4e7aa-ops-apikey";
+/// A made-up validator hotkey seed (hex mini secret) for `CHAIN__VALIDATOR_SEED_FILE`.
+const SEED: &str = "5eed0b5a1c7e4d2f9a8b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f";
 
 /// Everything that must never be printed.
-const SECRETS: [&str; 3] = [PASSWORD, TOKEN, API_KEY];
+const SECRETS: [&str; 4] = [PASSWORD, TOKEN, API_KEY, SEED];
 
 /// A database on the test server owned by a new role with a password; dropped with its role.
 struct SecretDb {
@@ -177,8 +179,13 @@ fn secrets_never_appear_in_logs_metrics_or_process_state() {
     assert!(text.contains("NUM_COMPUTE_WORKERS"), "{text}");
     assert_no_secret("start-up error", &text);
 
-    // The running validator, at debug level so every process says as much as it can.
+    // The running validator, at debug level so every process says as much as it can, with a
+    // signing key of its own.
+    let seed_file = tmp.path().join("validator.seed");
+    std::fs::write(&seed_file, format!("0x{SEED}\n")).unwrap();
+    let seed_path = seed_file.to_str().unwrap();
     let mut v = Validator::start(&[
+        ("CHAIN__VALIDATOR_SEED_FILE", seed_path),
         ("DATABASE_URL", &url),
         ("LOG_LEVEL", "debug"),
         ("GAIA_API_TOKEN", TOKEN),
@@ -225,6 +232,11 @@ fn secrets_never_appear_in_logs_metrics_or_process_state() {
             "no line from {role}:\n{log}"
         );
     }
+    // The seed file was used (no fallback to the development key), and its content never shown.
+    assert!(
+        !log.contains("public development key"),
+        "the seed file was not used:\n{log}"
+    );
     // A handler's panic is a JSON line of the worker, inside the job's span.
     assert!(
         lines.iter().any(|l| l["role"] == "compute-worker"
