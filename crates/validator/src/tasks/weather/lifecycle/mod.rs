@@ -90,3 +90,37 @@ impl StepHandler for WeatherSteps {
         .boxed()
     }
 }
+
+/// A context over a fresh SQLite store, with no compute workers and no miners (for unit tests
+/// of the steps' database logic).
+#[cfg(test)]
+pub(crate) async fn test_context(dir: &std::path::Path) -> WeatherContext {
+    use crate::tasks::weather::miner_client::{MinerClient, PlainJsonTransport};
+    let url = format!("sqlite://{}/ctx.db", dir.display());
+    let store = gaia_store::Store::open(&gaia_store::StoreConfig::new(url))
+        .await
+        .unwrap();
+    let (metrics, _) = crate::telemetry::metrics::Metrics::new(None);
+    let dispatcher = crate::io_engine::Dispatcher::new(
+        4,
+        metrics.clone(),
+        dir.to_path_buf(),
+        std::process::id(),
+    );
+    let settings = crate::config::Settings::default();
+    WeatherContext {
+        store: store.clone(),
+        dispatcher,
+        client: MinerClient::new(
+            Arc::new(PlainJsonTransport::new().unwrap()),
+            Default::default(),
+        ),
+        sources: super::sources::DataSources::new(settings.weather.source_templates(dir)),
+        chain: Arc::new(crate::chain::offline::OfflineChain::new(None, 12.0, store)),
+        weather: settings.weather,
+        chain_settings: settings.chain,
+        metrics,
+        validator_hotkey: "validator".into(),
+        directory: None,
+    }
+}

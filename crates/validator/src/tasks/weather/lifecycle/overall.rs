@@ -318,3 +318,109 @@ pub(super) async fn rebuild_score_row(
         .await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gaia_store::{NewJob, NewResponse, NewRun};
+
+    #[tokio::test]
+    async fn a_response_whose_steps_all_ended_is_settled_with_the_last_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = super::super::test_context(dir.path()).await;
+        let now = Utc::now();
+        let run = ctx
+            .store
+            .create_run(&NewRun {
+                run_initiation_time: now,
+                target_forecast_time_utc: now,
+                gfs_init_time_utc: now,
+                gfs_input_metadata: None,
+            })
+            .await
+            .unwrap();
+        let mut responses = Vec::new();
+        for uid in [1u8, 2, 3] {
+            let node = crate::chain::MetagraphNode {
+                uid,
+                hotkey: format!("hk{uid}"),
+                coldkey: String::new(),
+                ip: "1.2.3.4".into(),
+                port: 1,
+                stake: 0.0,
+                incentive: 0.0,
+                trust: 0.0,
+                vtrust: 0.0,
+                validator_permit: false,
+            };
+            ctx.store.upsert_node(&node.to_record(now)).await.unwrap();
+            responses.push(
+                ctx.store
+                    .upsert_response(&NewResponse {
+                        run_id: run.id,
+                        miner_uid: uid,
+                        miner_hotkey: format!("hk{uid}"),
+                        job_id: None,
+                        zarr_url: None,
+                        verification_hash_claimed: None,
+                        status: ResponseStatus::InferenceRunning,
+                        response_time: now,
+                    })
+                    .await
+                    .unwrap(),
+            );
+        }
+        // uid 1: its only step failed for good; uid 2: a step still pending; uid 3: no step.
+        for (uid, key) in [(1u8, "q1"), (2, "q2")] {
+            ctx.store
+                .enqueue_job(
+                    &NewJob {
+                        job_key: key.into(),
+                        job_type: super::super::QUERY.into(),
+                        priority: 1,
+                        payload: json!({"run_id": run.id, "uid": uid}),
+                        max_attempts: 1,
+                        scheduled_at: now,
+                        run_id: Some(run.id),
+                    },
+                    now,
+                )
+                .await
+                .unwrap();
+        }
+        let claimed = ctx
+            .store
+            .claim_job("t", now, std::time::Duration::from_secs(60))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(claimed.job_key, "q1");
+        ctx.store
+            .fail_job(claimed.id, "t", "connection refused", None, now)
+            .await
+            .unwrap();
+        settle_abandoned(&ctx, run.id).await.unwrap();
+        let after = ctx.store.list_responses(run.id).await.unwrap();
+        let by_uid = |u: u8| after.iter().find(|r| r.miner_uid == u).unwrap();
+        assert_eq!(by_uid(1).status, ResponseStatus::Failed);
+        let reason = by_uid(1).error_message.clone().unwrap();
+        assert!(
+            reason.contains("weather.query: connection refused"),
+            "{reason}"
+        );
+        assert_eq!(
+            by_uid(2).status,
+            ResponseStatus::InferenceRunning,
+            "still has a step"
+        );
+        assert_eq!(
+            by_uid(3).status,
+            ResponseStatus::InferenceRunning,
+            "no step yet"
+        );
+        assert_eq!(
+            score_row_task_id(&run),
+            format!("weather_scores_{}_{}", run.id, now.format("%Y%m%dT%H%MZ"))
+        );
+    }
+}
