@@ -1,8 +1,12 @@
 //! The chain layer the IO-Engine talks to: the metagraph (who is registered where) and setting
 //! weights. [`Chain`] is the seam; [`offline::OfflineChain`] reads the metagraph from a file and
-//! records weights without submitting them. The real subtensor client comes in its own issue.
+//! records weights without submitting them. The pieces of the subtensor client that work offline:
+//! [`wallet`] (the hotkey from a Bittensor wallet file) and [`extrinsic`] (the bytes of a signed
+//! `set_weights` extrinsic, commit-reveal and version-key refusals); see `docs/chain-client.md`.
 
+pub mod extrinsic;
 pub mod offline;
+pub mod wallet;
 
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
@@ -85,6 +89,27 @@ pub enum ChainError {
     /// The weight vector is unusable.
     #[error("set_weights refused: {0}")]
     BadWeights(String),
+    /// The subnet has commit-reveal on: `set_weights` would fail with `CommitRevealEnabled`
+    /// and the timelocked commit is not implemented (chain.md §3.2).
+    #[error(
+        "commit-reveal is enabled on netuid {netuid} (CommitRevealWeightsEnabled = true): \
+         set_weights would be rejected; refusing to submit"
+    )]
+    CommitRevealEnabled {
+        /// The subnet.
+        netuid: u16,
+    },
+    /// Our `version_key` is below the chain's `WeightsVersionKey` (`IncorrectWeightVersionKey`).
+    #[error("version_key {ours} is below the chain's WeightsVersionKey {chain}")]
+    VersionKeyTooLow {
+        /// What we would send.
+        ours: u64,
+        /// What the chain requires at least.
+        chain: u64,
+    },
+    /// The validator hotkey could not be loaded.
+    #[error(transparent)]
+    Wallet(#[from] wallet::WalletError),
     /// The database behind the chain layer failed.
     #[error(transparent)]
     Store(#[from] gaia_store::StoreError),
