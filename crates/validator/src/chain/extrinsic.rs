@@ -365,6 +365,36 @@ mod tests {
     }
 
     #[test]
+    fn default_chain_has_commit_reveal_off() {
+        struct Bare;
+        impl super::super::Chain for Bare {
+            fn metagraph(
+                &self,
+            ) -> futures::future::BoxFuture<'_, Result<Vec<super::super::MetagraphNode>, ChainError>>
+            {
+                Box::pin(async { Ok(Vec::new()) })
+            }
+            fn current_block(&self) -> futures::future::BoxFuture<'_, Result<u64, ChainError>> {
+                Box::pin(async { Ok(0) })
+            }
+            fn last_update_block(&self) -> futures::future::BoxFuture<'_, Result<u64, ChainError>> {
+                Box::pin(async { Ok(0) })
+            }
+            fn set_weights<'a>(
+                &'a self,
+                _uids: &'a [u16],
+                _values: &'a [u16],
+            ) -> futures::future::BoxFuture<'a, Result<super::super::WeightsReceipt, ChainError>>
+            {
+                Box::pin(async { Err(ChainError::BadWeights("unused".into())) })
+            }
+        }
+        use super::super::Chain;
+        let enabled = futures::executor::block_on(Bare.commit_reveal_enabled()).unwrap();
+        assert!(require_commit_reveal_disabled(237, enabled).is_ok());
+    }
+
+    #[test]
     fn commit_reveal_and_version_key() {
         assert!(require_commit_reveal_disabled(57, false).is_ok());
         assert!(matches!(

@@ -129,4 +129,11 @@ pub trait Chain: Send + Sync {
         uids: &'a [u16],
         values: &'a [u16],
     ) -> BoxFuture<'a, Result<WeightsReceipt, ChainError>>;
+
+    /// `CommitRevealWeightsEnabled(netuid)`: read before every submission and handed to
+    /// [`extrinsic::require_commit_reveal_disabled`]. The default (for chains without the
+    /// setting, like the offline one) is `false`.
+    fn commit_reveal_enabled(&self) -> BoxFuture<'_, Result<bool, ChainError>> {
+        Box::pin(async { Ok(false) })
+    }
 }
