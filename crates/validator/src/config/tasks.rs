@@ -149,14 +149,17 @@ impl WeatherSettings {
 pub struct ChainSettings {
     /// `offline`: metagraph from `metagraph_file`, weights recorded but not submitted.
     pub mode: String,
+    /// The subnet (finney 57, testnet 237).
+    pub netuid: u16,
     /// `off` (no weights computed), `shadow` (computed and recorded with the call that would be
     /// sent, nothing submitted; the default until an operator turns it on) or `on`.
     pub weights_mode: String,
     /// JSON list of nodes (`uid`, `hotkey`, `coldkey`, `ip`, `port`, ...) for the offline chain.
     pub metagraph_file: Option<PathBuf>,
-    /// File holding this validator's hotkey seed (hex mini secret) that signs fiber requests;
-    /// unset: the public development key of miner-protocol.md §8.1 (local runs only).
-    pub validator_seed_file: Option<PathBuf>,
+    /// This validator's Bittensor hotkey file
+    /// (`~/.bittensor/wallets/<wallet>/hotkeys/<hotkey>`), which signs fiber requests; unset:
+    /// the public development key of miner-protocol.md §8.1 (local runs only).
+    pub hotkey_file: Option<PathBuf>,
     /// Cron (UTC) of the metagraph sync.
     pub metagraph_sync_cron: String,
     /// Cron (UTC) of the weights check (weights are set when due, see `weights_interval_blocks`).
@@ -171,9 +174,10 @@ impl Default for ChainSettings {
     fn default() -> Self {
         Self {
             mode: "offline".into(),
+            netuid: 57,
             weights_mode: "shadow".into(),
             metagraph_file: None,
-            validator_seed_file: None,
+            hotkey_file: None,
             metagraph_sync_cron: "*/20 * * * *".into(),
             weights_check_cron: "* * * * *".into(),
             weights_interval_blocks: 250,

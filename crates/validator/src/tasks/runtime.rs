@@ -22,6 +22,7 @@ use super::weather::url_policy::UrlPolicy;
 use super::weights::{WeightsMode, WeightsStep, SET_WEIGHTS};
 use super::GaiaTask;
 use crate::chain::offline::OfflineChain;
+use crate::chain::wallet::load_hotkey;
 use crate::chain::Chain;
 use crate::config::Settings;
 use crate::io_engine::Dispatcher;
@@ -132,6 +133,7 @@ impl TaskRuntime {
                 dispatcher,
                 metrics,
                 mode: WeightsMode::from_setting(&settings.chain.weights_mode),
+                netuid: settings.chain.netuid,
             }),
         );
         runner.register(
@@ -208,20 +210,15 @@ impl TaskRuntime {
     }
 }
 
-/// The key that signs fiber requests: `CHAIN__VALIDATOR_SEED_FILE`, or the public development
-/// key (with a warning) when none is configured.
+/// The key that signs fiber requests: the hotkey file of `CHAIN__HOTKEY_FILE` (checked against
+/// its SS58 address), or the public development key (with a warning) when none is configured.
 fn validator_signer(settings: &Settings) -> Result<Signer, TaskStartError> {
-    match &settings.chain.validator_seed_file {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| TaskStartError::Identity(format!("{}: {e}", path.display())))?;
-            Signer::from_seed_hex(&text)
-                .map_err(|e| TaskStartError::Identity(format!("{}: {e}", path.display())))
-        }
+    match &settings.chain.hotkey_file {
+        Some(path) => load_hotkey(path)
+            .map(|h| h.into_signer())
+            .map_err(|e| TaskStartError::Identity(e.to_string())),
         None => {
-            tracing::warn!(
-                "no CHAIN__VALIDATOR_SEED_FILE: signing with the public development key"
-            );
+            tracing::warn!("no CHAIN__HOTKEY_FILE: signing with the public development key");
             Ok(dev_validator_signer())
         }
     }
@@ -231,4 +228,40 @@ fn validator_signer(settings: &Settings) -> Result<Signer, TaskStartError> {
 fn sqlite_parent(url: &str) -> Option<std::path::PathBuf> {
     let path = url.strip_prefix("sqlite://")?.split('?').next()?;
     std::path::Path::new(path).parent().map(|p| p.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(rel: &str) -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/chain/wallets")
+            .join(rel)
+    }
+
+    #[test]
+    fn the_validator_signs_with_its_hotkey_file_or_the_dev_key() {
+        let mut settings = Settings::default();
+        assert_eq!(
+            validator_signer(&settings).unwrap().ss58(),
+            dev_validator_signer().ss58()
+        );
+        settings.chain.hotkey_file = Some(fixture("gaia/hotkeys/default"));
+        assert_eq!(
+            validator_signer(&settings).unwrap().ss58(),
+            "5GbhzqYzcsTqzNv73GJo77Tm3UwFqzqcg1FnD2Xg1wWYwdmr"
+        );
+        settings.chain.hotkey_file = Some(fixture("no/such/hotkey"));
+        let err = validator_signer(&settings).err().unwrap().to_string();
+        assert!(
+            err.contains("validator identity") && err.contains("no/such/hotkey"),
+            "{err}"
+        );
+        assert_eq!(
+            sqlite_parent("sqlite:///tmp/x/gaia.db?mode=rwc"),
+            Some(std::path::PathBuf::from("/tmp/x"))
+        );
+        assert_eq!(sqlite_parent("postgres://h/db"), None);
+    }
 }

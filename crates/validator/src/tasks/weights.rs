@@ -10,6 +10,7 @@ use gaia_scoring::weights::{NodeInfo, ScoreTableRow, WeightsResult};
 use gaia_store::{Job, Store, UidVector, WeightOutcome, WeightRecord};
 use serde_json::json;
 
+use crate::chain::extrinsic::require_commit_reveal_disabled;
 use crate::chain::Chain;
 use crate::io_engine::Dispatcher;
 use crate::tasks::ledger::{StepError, StepFuture, StepHandler, StepOutcome};
@@ -55,6 +56,8 @@ pub struct WeightsStep {
     pub metrics: Arc<Metrics>,
     /// Off, shadow or on.
     pub mode: WeightsMode,
+    /// The subnet.
+    pub netuid: u16,
 }
 
 impl WeightsStep {
@@ -126,11 +129,7 @@ impl WeightsStep {
             );
             (WeightOutcome::Skipped, block, call)
         } else {
-            match self.chain.set_weights(&weights.uids, &weights.values).await {
-                Ok(r) if r.submitted => (WeightOutcome::Submitted, Some(r.block), r.detail),
-                Ok(r) => (WeightOutcome::Skipped, Some(r.block), r.detail),
-                Err(e) => (WeightOutcome::Failed, None, e.to_string()),
-            }
+            self.submit(weights).await
         };
         self.store
             .record_weights(&WeightRecord {
@@ -160,6 +159,25 @@ impl WeightsStep {
     }
 }
 
+impl WeightsStep {
+    /// Submit unless the subnet uses commit-reveal (a plain `set_weights` would be rejected).
+    async fn submit(&self, weights: &WeightsResult) -> (WeightOutcome, Option<u64>, String) {
+        let refused = match self.chain.commit_reveal_enabled().await {
+            Ok(enabled) => require_commit_reveal_disabled(self.netuid, enabled).err(),
+            Err(e) => Some(e),
+        };
+        if let Some(e) = refused {
+            tracing::error!(error = %e, "weights not submitted");
+            return (WeightOutcome::Failed, None, e.to_string());
+        }
+        match self.chain.set_weights(&weights.uids, &weights.values).await {
+            Ok(r) if r.submitted => (WeightOutcome::Submitted, Some(r.block), r.detail),
+            Ok(r) => (WeightOutcome::Skipped, Some(r.block), r.detail),
+            Err(e) => (WeightOutcome::Failed, None, e.to_string()),
+        }
+    }
+}
+
 impl StepHandler for WeightsStep {
     fn run<'a>(&'a self, job: &'a Job) -> StepFuture<'a> {
         self.set(job).boxed()
@@ -178,6 +196,7 @@ mod tests {
     struct Counting {
         inner: OfflineChain,
         calls: AtomicUsize,
+        commit_reveal: bool,
     }
 
     impl Chain for Counting {
@@ -197,6 +216,10 @@ mod tests {
         ) -> BoxFuture<'a, Result<WeightsReceipt, ChainError>> {
             self.calls.fetch_add(1, Ordering::SeqCst);
             self.inner.set_weights(uids, values)
+        }
+        fn commit_reveal_enabled(&self) -> BoxFuture<'_, Result<bool, ChainError>> {
+            let on = self.commit_reveal;
+            Box::pin(async move { Ok(on) })
         }
     }
 
@@ -221,6 +244,13 @@ mod tests {
     }
 
     async fn step(mode: WeightsMode) -> (WeightsStep, Arc<Counting>, Store) {
+        step_with(mode, false).await
+    }
+
+    async fn step_with(
+        mode: WeightsMode,
+        commit_reveal: bool,
+    ) -> (WeightsStep, Arc<Counting>, Store) {
         let dir = tempfile::tempdir().unwrap().keep();
         let url = format!("sqlite://{}/w.db", dir.display());
         let store = Store::open(&gaia_store::StoreConfig::new(url))
@@ -229,6 +259,7 @@ mod tests {
         let chain = Arc::new(Counting {
             inner: OfflineChain::new(None, 12.0, store.clone()),
             calls: AtomicUsize::new(0),
+            commit_reveal,
         });
         let (metrics, _) = Metrics::new(None);
         let dispatcher = Dispatcher::new(4, metrics.clone(), dir.clone(), std::process::id());
@@ -238,6 +269,7 @@ mod tests {
             dispatcher,
             metrics,
             mode,
+            netuid: 237,
         };
         (s, chain, store)
     }
@@ -296,5 +328,26 @@ mod tests {
         assert_eq!(chain.calls.load(Ordering::SeqCst), 0);
         assert_eq!(WeightsMode::from_setting("on"), WeightsMode::On);
         assert_eq!(WeightsMode::from_setting("bogus"), WeightsMode::Shadow);
+    }
+
+    #[tokio::test]
+    async fn commit_reveal_on_refuses_to_submit_with_a_named_failure() {
+        let (s, chain, store) = step_with(WeightsMode::On, true).await;
+        s.apply("k3", &result(), Utc::now()).await.unwrap();
+        assert_eq!(
+            chain.calls.load(Ordering::SeqCst),
+            0,
+            "no call the runtime rejects"
+        );
+        let h = store
+            .weight_history_since(Utc::now() - Duration::hours(1))
+            .await
+            .unwrap();
+        assert_eq!(h[0].outcome, WeightOutcome::Failed);
+        let detail = h[0].detail.clone().unwrap();
+        assert!(
+            detail.contains("237") && detail.to_lowercase().contains("commit"),
+            "{detail}"
+        );
     }
 }
