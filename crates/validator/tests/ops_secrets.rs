@@ -1,7 +1,7 @@
-//! What a live validator prints: secrets (the DATABASE_URL password, keys, tokens) never appear
-//! in its log lines, `/metrics`, `/health`, published state or process arguments; log lines are
-//! JSON with the role, the pid and the bound span context; `LOG_LEVEL` sets the level of all three
-//! process kinds.
+//! What a live validator prints: secrets (the DATABASE_URL password, the hotkey's seed, keys,
+//! tokens) never appear in its log lines, `/metrics`, `/health`, published state or process
+//! arguments; log lines are JSON with the role, the pid and the bound span context; `LOG_LEVEL`
+//! sets the level of all three process kinds.
 //!
 //! The database is a real PostgreSQL (gaia-testkit: `TEST_DATABASE_URL` when set, otherwise a
 //! throwaway cluster) with a role of its own whose password is in `DATABASE_URL`. The test
@@ -21,11 +21,30 @@ use serde_json::{json, Value};
 const PASSWORD: &str = "Pw7f3c9e1dOpsSecret";
 const TOKEN: &str = "tok-5d8a2b64-ops-token";
 const API_KEY: &str = "key-91c4e7aa-ops-apikey";
-/// A made-up validator hotkey seed (hex mini secret) for `CHAIN__VALIDATOR_SEED_FILE`.
-const SEED: &str = "5eed0b5a1c7e4d2f9a8b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f";
+/// A Bittensor hotkey file (the chain tests' fixture) for `CHAIN__HOTKEY_FILE`.
+const HOTKEY_FIXTURE: &str = "tests/fixtures/chain/wallets/gaia/hotkeys/default";
 
-/// Everything that must never be printed.
-const SECRETS: [&str; 4] = [PASSWORD, TOKEN, API_KEY, SEED];
+fn hotkey_fixture() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(HOTKEY_FIXTURE)
+}
+
+/// Everything that must never be printed: the made-up password, token and key, and the hotkey's
+/// `secretSeed` and `privateKey` (hex, with and without `0x`).
+fn secrets() -> Vec<String> {
+    let mut all: Vec<String> = [PASSWORD, TOKEN, API_KEY].map(String::from).to_vec();
+    let hotkey: Value =
+        serde_json::from_str(&std::fs::read_to_string(hotkey_fixture()).unwrap()).unwrap();
+    for key in ["secretSeed", "privateKey"] {
+        let value = hotkey[key].as_str().expect(key);
+        let hex = value.trim_start_matches("0x");
+        assert!(hex.len() >= 64, "{key}: {value}");
+        all.push(hex.to_string());
+        // Any 16-hex-digit piece of it would be a leak too.
+        all.push(hex[..16].to_string());
+        all.push(hex[hex.len() - 16..].to_string());
+    }
+    all
+}
 
 /// A database on the test server owned by a new role with a password; dropped with its role.
 struct SecretDb {
@@ -93,9 +112,11 @@ impl Drop for SecretDb {
 }
 
 fn assert_no_secret(what: &str, text: &str) {
-    for secret in SECRETS {
+    for secret in secrets() {
         assert!(
-            !text.contains(secret),
+            !text
+                .to_ascii_lowercase()
+                .contains(&secret.to_ascii_lowercase()),
             "{what} contains the secret {secret:?}:\n{text}"
         );
     }
@@ -181,11 +202,11 @@ fn secrets_never_appear_in_logs_metrics_or_process_state() {
 
     // The running validator, at debug level so every process says as much as it can, with a
     // signing key of its own.
-    let seed_file = tmp.path().join("validator.seed");
-    std::fs::write(&seed_file, format!("0x{SEED}\n")).unwrap();
-    let seed_path = seed_file.to_str().unwrap();
+    let hotkey_file = tmp.path().join("hotkey");
+    std::fs::copy(hotkey_fixture(), &hotkey_file).unwrap();
+    let hotkey_path = hotkey_file.to_str().unwrap();
     let mut v = Validator::start(&[
-        ("CHAIN__VALIDATOR_SEED_FILE", seed_path),
+        ("CHAIN__HOTKEY_FILE", hotkey_path),
         ("DATABASE_URL", &url),
         ("LOG_LEVEL", "debug"),
         ("GAIA_API_TOKEN", TOKEN),
@@ -232,10 +253,10 @@ fn secrets_never_appear_in_logs_metrics_or_process_state() {
             "no line from {role}:\n{log}"
         );
     }
-    // The seed file was used (no fallback to the development key), and its content never shown.
+    // The hotkey file was used (no fallback to the development key); its secrets never shown.
     assert!(
         !log.contains("public development key"),
-        "the seed file was not used:\n{log}"
+        "the hotkey file was not used:\n{log}"
     );
     // A handler's panic is a JSON line of the worker, inside the job's span.
     assert!(
