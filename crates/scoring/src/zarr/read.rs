@@ -171,16 +171,67 @@ impl Dataset {
             return Err(bad(format!("has no `{}` dimension", sel[k].0[0])));
         }
         let flat = self.read_subset(m, &ranges)?;
-        // Stored plane is [lat][lon] when latitude comes first, else [lon][lat].
-        let lat_first = lat_d < lon_d;
-        let values = Array2::from_shape_fn((nlat, nlon), |(i, j)| {
-            let (si, sj) = (orient.lat_src[i], orient.lon_src[j]);
-            if lat_first {
-                flat[si * nlon + sj]
-            } else {
-                flat[sj * nlat + si]
-            }
-        });
+        if flat.len() != nlat * nlon {
+            return Err(bad(format!(
+                "read {} values for a {nlat} × {nlon} plane",
+                flat.len()
+            )));
+        }
+        let values = reorient(flat, &orient.lat_src, &orient.lon_src, lat_d < lon_d);
+        let values = Array2::from_shape_vec((nlat, nlon), values)
+            .map_err(|e| bad(format!("plane shape: {e}")))?;
         Ok(Field2::new(orient.grid.clone(), values)?)
+    }
+}
+
+/// Reorder a stored plane (`[lat][lon]` when `lat_first`, else `[lon][lat]`) into the normalised
+/// `[lat][lon]` order given by the source indices. Whole rows are copied when the longitude order
+/// is already right, and an already-normalised plane is returned as it is (no copy): the reader's
+/// hot path at 0.25°.
+fn reorient(flat: Vec<f64>, lat_src: &[usize], lon_src: &[usize], lat_first: bool) -> Vec<f64> {
+    let (nlat, nlon) = (lat_src.len(), lon_src.len());
+    let identity = |v: &[usize]| v.iter().enumerate().all(|(k, &s)| k == s);
+    let lon_identity = identity(lon_src);
+    if lat_first && lon_identity && identity(lat_src) {
+        return flat;
+    }
+    let mut out = Vec::with_capacity(nlat * nlon);
+    if lat_first {
+        for &si in lat_src {
+            let row = &flat[si * nlon..(si + 1) * nlon];
+            if lon_identity {
+                out.extend_from_slice(row);
+            } else {
+                out.extend(lon_src.iter().map(|&sj| row[sj]));
+            }
+        }
+    } else {
+        for &si in lat_src {
+            out.extend(lon_src.iter().map(|&sj| flat[sj * nlat + si]));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod reorient_tests {
+    use super::reorient;
+
+    #[test]
+    fn planes_are_reordered_in_every_layout() {
+        // Stored [lat][lon] 2 × 3: rows r0 = 0,1,2 and r1 = 10,11,12.
+        let flat = vec![0.0, 1.0, 2.0, 10.0, 11.0, 12.0];
+        assert_eq!(reorient(flat.clone(), &[0, 1], &[0, 1, 2], true), flat);
+        assert_eq!(
+            reorient(flat.clone(), &[1, 0], &[0, 1, 2], true),
+            [10.0, 11.0, 12.0, 0.0, 1.0, 2.0]
+        );
+        assert_eq!(
+            reorient(flat.clone(), &[1, 0], &[2, 0, 1], true),
+            [12.0, 10.0, 11.0, 2.0, 0.0, 1.0]
+        );
+        // Stored [lon][lat] 3 × 2 of the same field.
+        let t = vec![0.0, 10.0, 1.0, 11.0, 2.0, 12.0];
+        assert_eq!(reorient(t, &[0, 1], &[0, 1, 2], false), flat);
     }
 }

@@ -238,7 +238,7 @@ pub(super) async fn era5_step(ctx: &WeatherContext, job: &Job) -> Result<StepOut
     let request = json!({
         "forecast": s.url, "truth": truth, "climatology": climatology,
         "bearer_token": s.token, "frozen_manifest": s.frozen, "gfs_init_time": init,
-        "lead_hours": lead, "threads": ctx.weather.scoring_threads,
+        "lead_hours": lead, "config": {"threads": ctx.weather.scoring_threads},
     });
     let result = ctx
         .dispatch(
