@@ -293,13 +293,7 @@ pub(super) fn validate(s: &Settings) -> Result<(), ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::super::load_with_env;
-
-    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use super::super::tests::env;
 
     #[test]
     fn task_settings_load_from_nested_variables() {
