@@ -46,13 +46,12 @@ pub(super) async fn run_step(ctx: &WeatherContext, job: &Job) -> Result<StepOutc
     if run.status == RunStatus::Created {
         ctx.metrics.pipeline.run("created");
     }
-    let mut nodes = ctx.store.list_nodes().await?;
-    if nodes.is_empty() {
-        crate::tasks::metagraph::sync_metagraph(ctx.chain.as_ref(), &ctx.store)
-            .await
-            .map_err(|e| StepError::retry(e, ctx.wait_retry()))?;
-        nodes = ctx.store.list_nodes().await?;
+    // Sync the metagraph to completion first: listing `node_table` while a concurrent sync is
+    // still upserting would seed only part of the miners.
+    if let Err(e) = crate::tasks::metagraph::sync_metagraph(ctx.chain.as_ref(), &ctx.store).await {
+        tracing::warn!(error = %e, "metagraph sync before the run failed; using node_table as is");
     }
+    let nodes = ctx.store.list_nodes().await?;
     let served: Vec<_> = nodes
         .iter()
         .filter(|n| !n.hotkey.is_empty() && ctx.miner_address(n).is_ok())
