@@ -91,8 +91,8 @@ impl Dataset {
         Ok(values)
     }
 
-    /// Read a whole 1-D array (a coordinate).
-    pub(super) fn read_1d(&self, name: &str) -> Result<Vec<f64>, ZarrError> {
+    /// Read a whole 1-D array (a coordinate) as `f64`.
+    pub fn read_1d(&self, name: &str) -> Result<Vec<f64>, ZarrError> {
         let m = self.array(name)?;
         if m.shape.len() != 1 {
             return Err(ZarrError::BadDimensions {

@@ -7,7 +7,9 @@
 //! mid-download never leaves a store that looks whole. Sizes are bounded (per file and per store);
 //! mirrors older than the retention are removed by [`TruthCache::prune`].
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use futures::{StreamExt, TryStreamExt};
@@ -39,6 +41,14 @@ pub enum CacheError {
         /// The store URL.
         url: String,
         /// Which limit.
+        reason: String,
+    },
+    /// The remote store does not hold what was asked for yet (a time step, a chunk): retry later.
+    #[error("{url}: not available yet: {reason}")]
+    NotAvailable {
+        /// The store URL.
+        url: String,
+        /// What is missing.
         reason: String,
     },
     /// The local copy could not be written.
@@ -84,6 +94,9 @@ pub struct TruthCache {
     dir: PathBuf,
     http: reqwest::Client,
     limits: CacheLimits,
+    /// One lock per target directory: concurrent scoring jobs of a cycle wait for one download
+    /// instead of deleting each other's partial copy.
+    locks: Arc<Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CacheError + '_ {
@@ -104,7 +117,32 @@ impl TruthCache {
                 url: String::new(),
                 reason: e.to_string(),
             })?;
-        Ok(Self { dir, http, limits })
+        Ok(Self {
+            dir,
+            http,
+            limits,
+            locks: Arc::default(),
+        })
+    }
+
+    /// The cache directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The limits of every download.
+    pub fn limits(&self) -> &CacheLimits {
+        &self.limits
+    }
+
+    /// Hold the download lock of `target` (a mirror directory).
+    pub(super) async fn lock(&self, target: &Path) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+            locks.retain(|_, l| Arc::strong_count(l) > 1);
+            locks.entry(target.to_path_buf()).or_default().clone()
+        };
+        lock.lock_owned().await
     }
 
     /// Where the mirror of `url` lives (whether or not it exists yet).
@@ -125,6 +163,7 @@ impl TruthCache {
     /// The local copy of the store at `url`, downloading it first if needed.
     pub async fn mirror(&self, url: &str) -> Result<PathBuf, CacheError> {
         let target = self.path_for(url);
+        let _guard = self.lock(&target).await;
         if target.is_dir() {
             return Ok(target);
         }
@@ -206,7 +245,7 @@ impl TruthCache {
     }
 
     /// GET a key: `Some(bytes)`, `None` on 404, an error otherwise (bounded size).
-    async fn get(&self, url: &str) -> Result<Option<Vec<u8>>, CacheError> {
+    pub(super) async fn get(&self, url: &str) -> Result<Option<Vec<u8>>, CacheError> {
         let err = |reason: String| CacheError::Http {
             url: url.to_string(),
             reason,
@@ -256,7 +295,7 @@ impl TruthCache {
 }
 
 /// A key from the metadata must stay inside the store.
-fn check_key(url: &str, key: &str) -> Result<(), CacheError> {
+pub(super) fn check_key(url: &str, key: &str) -> Result<(), CacheError> {
     let bad = key.is_empty()
         || key.starts_with('/')
         || key.split('/').any(|p| p == ".." || p.is_empty())
@@ -327,7 +366,8 @@ fn chunk_keys(url: &str, name: &str, zarray: &Value, max: u64) -> Result<Vec<Str
     }
 }
 
-async fn write(root: &Path, key: &str, bytes: &[u8]) -> Result<(), CacheError> {
+/// Write `bytes` under `key` below `root`, creating directories.
+pub(super) async fn write(root: &Path, key: &str, bytes: &[u8]) -> Result<(), CacheError> {
     let path = root.join(key);
     if let Some(parent) = path.parent() {
         tokio::fs::create_dir_all(parent)

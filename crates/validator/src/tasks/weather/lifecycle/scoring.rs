@@ -99,13 +99,16 @@ async fn prepare(
     }))
 }
 
-/// A dataset's location, or "run again later" when it is not there (or not downloaded) yet.
+/// A dataset's location for the valid time `gfs_init + lead_hours`, or "run again later" when
+/// it is not there (or not downloaded) yet.
 async fn locate(
     ctx: &WeatherContext,
     kind: DataKind,
     gfs_init: DateTime<Utc>,
+    lead_hours: f64,
 ) -> Result<Result<String, StepOutcome>, StepError> {
-    match ctx.sources.resolve(kind, gfs_init).await {
+    let valid = gfs_init + chrono::Duration::seconds((lead_hours * 3600.0).round() as i64);
+    match ctx.sources.resolve_at(kind, gfs_init, Some(valid)).await {
         Ok(l) => Ok(Ok(l)),
         Err(e) => Ok(Err(StepOutcome::Again {
             at: Utc::now() + ctx.wait_retry(),
@@ -131,9 +134,10 @@ pub(super) async fn day1_step(ctx: &WeatherContext, job: &Job) -> Result<StepOut
         return Ok(StepOutcome::Done(None));
     }
     let init = s.run.gfs_init_time_utc;
-    let truth = ready!(locate(ctx, DataKind::GfsAnalysis, init).await);
-    let reference = ready!(locate(ctx, DataKind::GfsForecast, init).await);
-    let climatology = ready!(locate(ctx, DataKind::Climatology, init).await);
+    let day1_lead = ctx.weather.day1_lead_hours;
+    let truth = ready!(locate(ctx, DataKind::GfsAnalysis, init, day1_lead).await);
+    let reference = ready!(locate(ctx, DataKind::GfsForecast, init, day1_lead).await);
+    let climatology = ready!(locate(ctx, DataKind::Climatology, init, day1_lead).await);
     let request = json!({
         "forecast": s.url, "truth": truth, "reference": reference, "climatology": climatology,
         "bearer_token": s.token, "frozen_manifest": s.frozen, "gfs_init_time": init,
@@ -233,8 +237,8 @@ pub(super) async fn era5_step(ctx: &WeatherContext, job: &Job) -> Result<StepOut
         .ok_or_else(|| StepError::fatal("weather.era5 payload without lead_hours"))?;
     let s = ready!(prepare(ctx, p.response_id).await);
     let init = s.run.gfs_init_time_utc;
-    let truth = ready!(locate(ctx, DataKind::Era5, init).await);
-    let climatology = ready!(locate(ctx, DataKind::Climatology, init).await);
+    let truth = ready!(locate(ctx, DataKind::Era5, init, f64::from(lead)).await);
+    let climatology = ready!(locate(ctx, DataKind::Climatology, init, f64::from(lead)).await);
     let request = json!({
         "forecast": s.url, "truth": truth, "climatology": climatology,
         "bearer_token": s.token, "frozen_manifest": s.frozen, "gfs_init_time": init,
