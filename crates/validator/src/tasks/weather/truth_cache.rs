@@ -74,7 +74,16 @@ pub struct CacheLimits {
     pub concurrency: usize,
     /// Per-request timeout.
     pub timeout: Duration,
+    /// Attempts per key: rate limits (429), server errors (5xx) and transport failures are
+    /// retried with exponential back-off.
+    pub attempts: u32,
+    /// First back-off; doubled per retry, and raised to a server's `Retry-After` (at most
+    /// [`MAX_RETRY_AFTER`]).
+    pub backoff: Duration,
 }
+
+/// The longest `Retry-After` honoured; a server asking for more gets this.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 
 impl Default for CacheLimits {
     fn default() -> Self {
@@ -84,6 +93,8 @@ impl Default for CacheLimits {
             max_chunks: 2_000_000,
             concurrency: 8,
             timeout: Duration::from_secs(120),
+            attempts: 4,
+            backoff: Duration::from_secs(2),
         }
     }
 }
@@ -244,8 +255,39 @@ impl TruthCache {
         Ok(target.to_path_buf())
     }
 
-    /// GET a key: `Some(bytes)`, `None` on 404, an error otherwise (bounded size).
+    /// GET a key: `Some(bytes)`, `None` on 404, an error otherwise (bounded size). Rate limits,
+    /// server errors and transport failures are retried with back-off (see [`CacheLimits`]).
     pub(super) async fn get(&self, url: &str) -> Result<Option<Vec<u8>>, CacheError> {
+        let attempts = self.limits.attempts.max(1);
+        let mut delay = self.limits.backoff;
+        let mut attempt = 1;
+        loop {
+            match self.get_once(url).await {
+                Ok(body) => return Ok(body),
+                Err((true, retry_after, error)) if attempt < attempts => {
+                    let wait = retry_after.map_or(delay, |r| r.clamp(delay, MAX_RETRY_AFTER));
+                    tracing::warn!(%url, attempt, of = attempts, wait_s = wait.as_secs_f64(),
+                        error = %error, "truth download retried");
+                    tokio::time::sleep(wait).await;
+                    delay = delay.saturating_mul(2);
+                    attempt += 1;
+                }
+                Err((_, _, CacheError::Http { url, reason })) if attempt > 1 => {
+                    return Err(CacheError::Http {
+                        url,
+                        reason: format!("{reason} (after {attempt} attempts)"),
+                    })
+                }
+                Err((_, _, error)) => return Err(error),
+            }
+        }
+    }
+
+    /// One GET; an error says whether it is worth retrying and what `Retry-After` asked for.
+    async fn get_once(
+        &self,
+        url: &str,
+    ) -> Result<Option<Vec<u8>>, (bool, Option<Duration>, CacheError)> {
         let err = |reason: String| CacheError::Http {
             url: url.to_string(),
             reason,
@@ -255,17 +297,31 @@ impl TruthCache {
             .get(url)
             .send()
             .await
-            .map_err(|e| err(e.to_string()))?;
-        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            .map_err(|e| (true, None, err(e.to_string())))?;
+        let status = response.status();
+        if status == reqwest::StatusCode::NOT_FOUND {
             return Ok(None);
         }
-        if !response.status().is_success() {
-            return Err(err(format!("HTTP {}", response.status())));
+        if !status.is_success() {
+            let retryable =
+                status == reqwest::StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
+            let retry_after = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            return Err((retryable, retry_after, err(format!("HTTP {status}"))));
         }
         let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| err(e.to_string()))? {
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| (true, None, err(e.to_string())))?
+        {
             if (body.len() + chunk.len()) as u64 > self.limits.max_file_bytes {
-                return Err(err(format!("over {} bytes", self.limits.max_file_bytes)));
+                let reason = format!("over {} bytes", self.limits.max_file_bytes);
+                return Err((false, None, err(reason)));
             }
             body.extend_from_slice(&chunk);
         }

@@ -2,7 +2,7 @@
 
 use super::*;
 use chrono::Datelike;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Path as UrlPath, State};
@@ -239,4 +239,69 @@ async fn hostile_or_missing_metadata_is_a_named_error() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains(".zmetadata not found"), "{err}");
+}
+
+/// A server answering each path with the statuses in `script` (then 200 "ok"), counting hits.
+async fn flaky(script: Vec<(u16, Option<&'static str>)>) -> (String, Arc<AtomicUsize>) {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let state = (Arc::new(script), hits.clone());
+    type Flaky = (Arc<Vec<(u16, Option<&'static str>)>>, Arc<AtomicUsize>);
+    let app = axum::Router::new()
+        .route(
+            "/{*path}",
+            axum::routing::get(|State((script, hits)): State<Flaky>| async move {
+                let n = hits.fetch_add(1, Ordering::SeqCst);
+                let (status, retry_after) = script.get(n).copied().unwrap_or((200, None));
+                let mut response = axum::response::Response::new(axum::body::Body::from("ok"));
+                *response.status_mut() = StatusCode::from_u16(status).unwrap();
+                if let Some(r) = retry_after {
+                    response
+                        .headers_mut()
+                        .insert("retry-after", r.parse().unwrap());
+                }
+                response
+            }),
+        )
+        .with_state(state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}"), hits)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_and_server_errors_are_retried_with_backoff_then_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let limits = CacheLimits {
+        attempts: 3,
+        backoff: std::time::Duration::from_millis(20),
+        ..CacheLimits::default()
+    };
+    let cache = TruthCache::new(dir.path().to_path_buf(), limits).unwrap();
+
+    // Two rate-limit answers (one with Retry-After: 0), then the body.
+    let (base, hits) = flaky(vec![(429, Some("0")), (503, None)]).await;
+    let started = Instant::now();
+    let body = cache.get(&format!("{base}/k")).await.unwrap();
+    assert_eq!(body.as_deref(), Some(&b"ok"[..]));
+    assert_eq!(hits.load(Ordering::SeqCst), 3);
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(60),
+        "backed off 20 + 40 ms"
+    );
+
+    // Always failing: bounded attempts and a named error.
+    let (base, hits) = flaky(vec![(503, None); 10]).await;
+    let err = cache.get(&format!("{base}/k")).await.unwrap_err();
+    assert_eq!(hits.load(Ordering::SeqCst), 3);
+    assert!(
+        err.to_string().contains("503") && err.to_string().contains("after 3 attempts"),
+        "{err}"
+    );
+
+    // A client error is not retried.
+    let (base, hits) = flaky(vec![(403, None); 10]).await;
+    let err = cache.get(&format!("{base}/k")).await.unwrap_err();
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+    assert!(err.to_string().contains("403"), "{err}");
 }
