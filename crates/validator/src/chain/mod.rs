@@ -3,9 +3,15 @@
 //! records weights without submitting them. The pieces of the subtensor client that work offline:
 //! [`wallet`] (the hotkey from a Bittensor wallet file) and [`extrinsic`] (the bytes of a signed
 //! `set_weights` extrinsic, commit-reveal and version-key refusals); see `docs/chain-client.md`.
+//! [`online::OnlineChain`] talks to a subtensor node over JSON-RPC ([`rpc`], [`node`]) with storage
+//! keys built by hand ([`storage`]).
 
 pub mod extrinsic;
+pub mod node;
 pub mod offline;
+pub mod online;
+pub mod rpc;
+pub mod storage;
 pub mod wallet;
 
 use chrono::{DateTime, Utc};
@@ -110,6 +116,38 @@ pub enum ChainError {
     /// The validator hotkey could not be loaded.
     #[error(transparent)]
     Wallet(#[from] wallet::WalletError),
+    /// A JSON-RPC call to the node failed.
+    #[error("chain rpc: {0}")]
+    Rpc(#[from] rpc::RpcError),
+    /// A storage value is not the expected SCALE type.
+    #[error("chain storage: {0}")]
+    Storage(#[from] storage::DecodeError),
+    /// The online chain needs the validator hotkey (`CHAIN__HOTKEY_FILE`) for this.
+    #[error("no validator hotkey configured (CHAIN__HOTKEY_FILE): cannot find our UID or sign")]
+    NoHotkey,
+    /// Our hotkey has no UID on the subnet (`Uids(netuid, hotkey)` absent).
+    #[error("hotkey {hotkey} is not registered on netuid {netuid}")]
+    NotRegistered {
+        /// The subnet.
+        netuid: u16,
+        /// Our hotkey (SS58).
+        hotkey: String,
+    },
+    /// Too few blocks since our last weight set (`WeightsSetRateLimit`); nothing was sent.
+    #[error(
+        "rate limited on netuid {netuid}: uid {uid} set weights {blocks_since} blocks ago, \
+         WeightsSetRateLimit is {limit}; not submitting"
+    )]
+    RateLimited {
+        /// The subnet.
+        netuid: u16,
+        /// Our UID.
+        uid: u16,
+        /// Head − LastUpdate[uid].
+        blocks_since: u64,
+        /// `WeightsSetRateLimit(netuid)`.
+        limit: u64,
+    },
     /// The database behind the chain layer failed.
     #[error(transparent)]
     Store(#[from] gaia_store::StoreError),

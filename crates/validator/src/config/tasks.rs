@@ -148,7 +148,14 @@ impl WeatherSettings {
 #[serde(default)]
 pub struct ChainSettings {
     /// `offline`: metagraph from `metagraph_file`, weights recorded but not submitted.
+    /// `online`: a subtensor node at `endpoint` over JSON-RPC (metagraph, blocks, weights).
     pub mode: String,
+    /// Subtensor node for `mode = online`. `wss://`/`ws://` are used as `https://`/`http://`
+    /// (JSON-RPC over HTTP on the same port); finney by default, testnet
+    /// `wss://test.finney.opentensor.ai:443/`, local `ws://127.0.0.1:9944`.
+    pub endpoint: String,
+    /// Deadline of one JSON-RPC call to the node, in seconds.
+    pub rpc_timeout_s: u64,
     /// The subnet (finney 57, testnet 237).
     pub netuid: u16,
     /// `off` (no weights computed), `shadow` (computed and recorded with the call that would be
@@ -174,6 +181,8 @@ impl Default for ChainSettings {
     fn default() -> Self {
         Self {
             mode: "offline".into(),
+            endpoint: "wss://entrypoint-finney.opentensor.ai:443".into(),
+            rpc_timeout_s: 30,
             netuid: 57,
             weights_mode: "shadow".into(),
             metagraph_file: None,
@@ -252,13 +261,33 @@ pub(super) fn validate(s: &Settings) -> Result<(), ConfigError> {
         ));
     }
     let c = &s.chain;
-    if c.mode != "offline" {
+    if c.mode != "offline" && c.mode != "online" {
         return Err(invalid(
             "CHAIN__MODE",
             &c.mode,
-            "must be `offline` (the subtensor client is not built yet)",
+            "must be `offline` or `online`",
         ));
     }
+    if c.mode == "online" {
+        let scheme_ok = ["wss://", "ws://", "https://", "http://"]
+            .iter()
+            .any(|p| c.endpoint.starts_with(p));
+        if !scheme_ok {
+            return Err(invalid(
+                "CHAIN__ENDPOINT",
+                &c.endpoint,
+                "must start with wss://, ws://, https:// or http://",
+            ));
+        }
+        if c.weights_mode == "on" && c.hotkey_file.is_none() {
+            return Err(invalid(
+                "CHAIN__HOTKEY_FILE",
+                "(unset)",
+                "is required with CHAIN__MODE=online and CHAIN__WEIGHTS_MODE=on",
+            ));
+        }
+    }
+    in_range("CHAIN__RPC_TIMEOUT_S", c.rpc_timeout_s, 1, 600)?;
     if !["off", "shadow", "on"].contains(&c.weights_mode.as_str()) {
         return Err(invalid(
             "CHAIN__WEIGHTS_MODE",
@@ -339,5 +368,29 @@ mod tests {
                 .to_string();
             assert!(err.contains(key) && err.contains(rule), "{key}: {err}");
         }
+    }
+
+    #[test]
+    fn online_chain_settings() {
+        let online = |extra: &[(&str, &str)]| {
+            let mut vars = vec![("CHAIN__MODE", "online")];
+            vars.extend_from_slice(extra);
+            load_with_env(None, env(&vars)).map(|l| l.settings)
+        };
+        let s = online(&[("CHAIN__ENDPOINT", "wss://test.finney.opentensor.ai:443/")]).unwrap();
+        assert_eq!(s.chain.endpoint, "wss://test.finney.opentensor.ai:443/");
+        assert_eq!(s.chain.rpc_timeout_s, 30);
+        let err = online(&[("CHAIN__ENDPOINT", "test.finney.opentensor.ai")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("CHAIN__ENDPOINT"), "{err}");
+        let err = online(&[("CHAIN__WEIGHTS_MODE", "on")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("CHAIN__HOTKEY_FILE"), "{err}");
+        let err = online(&[("CHAIN__RPC_TIMEOUT_S", "0")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("CHAIN__RPC_TIMEOUT_S"), "{err}");
     }
 }

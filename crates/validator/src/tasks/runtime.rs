@@ -22,6 +22,8 @@ use super::weather::url_policy::UrlPolicy;
 use super::weights::{WeightsMode, WeightsStep, SET_WEIGHTS};
 use super::GaiaTask;
 use crate::chain::offline::OfflineChain;
+use crate::chain::online::OnlineChain;
+use crate::chain::rpc::RpcOptions;
 use crate::chain::wallet::load_hotkey;
 use crate::chain::Chain;
 use crate::config::Settings;
@@ -68,11 +70,7 @@ impl TaskRuntime {
             let _ = std::fs::create_dir_all(parent);
         }
         let store = Store::open(&config).await?;
-        let chain: Arc<dyn Chain> = Arc::new(OfflineChain::new(
-            settings.chain.metagraph_file.clone(),
-            settings.chain.block_time_s,
-            store.clone(),
-        ));
+        let chain = build_chain(settings, &store)?;
         let signer = validator_signer(settings)?;
         let validator_hotkey = signer.ss58();
         let (transport, directory): (Arc<dyn MinerTransport>, _) = if settings
@@ -208,6 +206,39 @@ impl TaskRuntime {
         }
         self.store.close().await;
     }
+}
+
+/// The chain of `CHAIN__MODE`: the offline chain, or a subtensor node over JSON-RPC signing with
+/// `CHAIN__HOTKEY_FILE` (without one it can read the metagraph but not set weights).
+fn build_chain(settings: &Settings, store: &Store) -> Result<Arc<dyn Chain>, TaskStartError> {
+    let c = &settings.chain;
+    if c.mode != "online" {
+        return Ok(Arc::new(OfflineChain::new(
+            c.metagraph_file.clone(),
+            c.block_time_s,
+            store.clone(),
+        )));
+    }
+    let hotkey = match &c.hotkey_file {
+        Some(path) => Some(
+            load_hotkey(path)
+                .map_err(|e| TaskStartError::Identity(e.to_string()))?
+                .into_signer(),
+        ),
+        None => None,
+    };
+    let options = RpcOptions {
+        timeout: Duration::from_secs(c.rpc_timeout_s),
+        ..RpcOptions::default()
+    };
+    let chain = OnlineChain::new(&c.endpoint, options, c.netuid, hotkey)
+        .map_err(|e| TaskStartError::Identity(format!("chain client: {e}")))?;
+    tracing::info!(
+        endpoint = chain.node().url(),
+        netuid = c.netuid,
+        "online chain"
+    );
+    Ok(Arc::new(chain))
 }
 
 /// The key that signs fiber requests: the hotkey file of `CHAIN__HOTKEY_FILE` (checked against

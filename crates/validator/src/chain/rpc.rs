@@ -1,0 +1,374 @@
+//! A small JSON-RPC 2.0 client for a subtensor node over HTTP(S) POST (no websocket, no subxt).
+//!
+//! Substrate nodes answer JSON-RPC over plain HTTP on the same port as their websocket
+//! endpoint, so [`http_endpoint`] turns the `wss://…`/`ws://…` addresses of chain.md §1 into
+//! `https://…`/`http://…`. Every call has a deadline (connect + request + reading the body), the
+//! body is read in chunks and refused once over [`RpcOptions::max_response_bytes`], and transport
+//! failures (connection refused, timeout, HTTP 5xx/429) are retried with doubling back-off.
+//! A JSON-RPC error object is not retried. Every [`RpcError`] names the method.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+
+/// Limits of the client.
+#[derive(Debug, Clone)]
+pub struct RpcOptions {
+    /// Deadline of one attempt (connect, send, read the whole body).
+    pub timeout: Duration,
+    /// Largest response body accepted.
+    pub max_response_bytes: usize,
+    /// Attempts for a transport failure (1 = no retry).
+    pub attempts: u32,
+    /// Pause before the first retry; doubled for each further one.
+    pub backoff: Duration,
+}
+
+impl Default for RpcOptions {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(30),
+            max_response_bytes: 16 * 1024 * 1024,
+            attempts: 3,
+            backoff: Duration::from_millis(500),
+        }
+    }
+}
+
+/// Failures of a JSON-RPC call. Every variant names the method.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RpcError {
+    /// The endpoint could not be reached or answered HTTP 5xx/429 (after every attempt).
+    #[error("{method}: transport error after {attempts} attempt(s): {reason}")]
+    Transport {
+        /// RPC method.
+        method: String,
+        /// Attempts made.
+        attempts: u32,
+        /// Last failure.
+        reason: String,
+    },
+    /// No complete answer within the deadline (after every attempt).
+    #[error("{method}: no answer within {timeout_ms} ms ({attempts} attempt(s))")]
+    Timeout {
+        /// RPC method.
+        method: String,
+        /// Deadline per attempt.
+        timeout_ms: u128,
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// The body exceeded the size limit.
+    #[error("{method}: response over {limit} bytes")]
+    TooLarge {
+        /// RPC method.
+        method: String,
+        /// The limit.
+        limit: usize,
+    },
+    /// HTTP status other than 2xx (not retried: 4xx).
+    #[error("{method}: HTTP {status}")]
+    Http {
+        /// RPC method.
+        method: String,
+        /// Status code.
+        status: u16,
+    },
+    /// The answer is not a JSON-RPC response of the expected shape.
+    #[error("{method}: malformed answer: {reason}")]
+    Malformed {
+        /// RPC method.
+        method: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The node answered with a JSON-RPC error object.
+    #[error("{method}: node error {code}: {message}")]
+    Remote {
+        /// RPC method.
+        method: String,
+        /// JSON-RPC error code (-32601: method not found).
+        code: i64,
+        /// Error message (and `data`, when given).
+        message: String,
+    },
+}
+
+impl RpcError {
+    /// The node does not offer this method.
+    pub fn is_method_not_found(&self) -> bool {
+        matches!(self, RpcError::Remote { code: -32601, .. })
+    }
+}
+
+/// `wss://h:p/x` → `https://h:p/x`, `ws://` → `http://`; `http(s)://` unchanged.
+pub fn http_endpoint(endpoint: &str) -> String {
+    let e = endpoint.trim();
+    if let Some(rest) = e.strip_prefix("wss://") {
+        format!("https://{rest}")
+    } else if let Some(rest) = e.strip_prefix("ws://") {
+        format!("http://{rest}")
+    } else {
+        e.to_string()
+    }
+}
+
+/// What one attempt ended with.
+enum Attempt {
+    Done(Result<Value, RpcError>),
+    Retry(RpcError),
+}
+
+/// A JSON-RPC client for one endpoint.
+#[derive(Debug)]
+pub struct RpcClient {
+    http: reqwest::Client,
+    url: String,
+    options: RpcOptions,
+    next_id: AtomicU64,
+}
+
+impl RpcClient {
+    /// A client for `endpoint` (`ws(s)://` is mapped to `http(s)://`).
+    pub fn new(endpoint: &str, options: RpcOptions) -> Result<RpcClient, RpcError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(options.timeout)
+            .timeout(options.timeout)
+            .build()
+            .map_err(|e| RpcError::Transport {
+                method: "(client)".into(),
+                attempts: 0,
+                reason: e.to_string(),
+            })?;
+        Ok(RpcClient {
+            http,
+            url: http_endpoint(endpoint),
+            options,
+            next_id: AtomicU64::new(1),
+        })
+    }
+
+    /// The HTTP URL in use.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Call `method` with `params`, retrying transport failures; decode `result` as `T`.
+    pub async fn call<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        params: Value,
+    ) -> Result<T, RpcError> {
+        self.call_with(method, params, self.options.attempts).await
+    }
+
+    /// As [`RpcClient::call`] with one attempt only (for calls that must not be repeated blindly).
+    pub async fn call_once<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        params: Value,
+    ) -> Result<T, RpcError> {
+        self.call_with(method, params, 1).await
+    }
+
+    async fn call_with<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        params: Value,
+        attempts: u32,
+    ) -> Result<T, RpcError> {
+        let attempts = attempts.max(1);
+        let mut backoff = self.options.backoff;
+        let mut last = None;
+        for attempt in 1..=attempts {
+            let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+            let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+            let outcome = tokio::time::timeout(self.options.timeout, self.attempt(method, &body))
+                .await
+                .unwrap_or_else(|_| {
+                    Attempt::Retry(RpcError::Timeout {
+                        method: method.into(),
+                        timeout_ms: self.options.timeout.as_millis(),
+                        attempts: attempt,
+                    })
+                });
+            match outcome {
+                Attempt::Done(result) => {
+                    let value = result?;
+                    return serde_json::from_value(value).map_err(|e| RpcError::Malformed {
+                        method: method.into(),
+                        reason: format!("result: {e}"),
+                    });
+                }
+                Attempt::Retry(e) => {
+                    tracing::debug!(method, attempt, error = %e, "rpc attempt failed");
+                    last = Some(e);
+                    if attempt < attempts {
+                        tokio::time::sleep(backoff).await;
+                        backoff = backoff.saturating_mul(2);
+                    }
+                }
+            }
+        }
+        Err(match last {
+            Some(RpcError::Timeout {
+                method, timeout_ms, ..
+            }) => RpcError::Timeout {
+                method,
+                timeout_ms,
+                attempts,
+            },
+            Some(RpcError::Transport { method, reason, .. }) => RpcError::Transport {
+                method,
+                attempts,
+                reason,
+            },
+            Some(other) => other,
+            None => RpcError::Transport {
+                method: method.into(),
+                attempts,
+                reason: "no attempt made".into(),
+            },
+        })
+    }
+
+    async fn attempt(&self, method: &str, body: &Value) -> Attempt {
+        let transport = |e: reqwest::Error| {
+            if e.is_timeout() {
+                RpcError::Timeout {
+                    method: method.into(),
+                    timeout_ms: self.options.timeout.as_millis(),
+                    attempts: 1,
+                }
+            } else {
+                RpcError::Transport {
+                    method: method.into(),
+                    attempts: 1,
+                    reason: e.to_string(),
+                }
+            }
+        };
+        let mut resp = match self.http.post(&self.url).json(body).send().await {
+            Ok(r) => r,
+            Err(e) => return Attempt::Retry(transport(e)),
+        };
+        let status = resp.status();
+        if status.is_server_error() || status.as_u16() == 429 {
+            return Attempt::Retry(RpcError::Transport {
+                method: method.into(),
+                attempts: 1,
+                reason: format!("HTTP {status}"),
+            });
+        }
+        if !status.is_success() {
+            return Attempt::Done(Err(RpcError::Http {
+                method: method.into(),
+                status: status.as_u16(),
+            }));
+        }
+        let limit = self.options.max_response_bytes;
+        if resp.content_length().is_some_and(|n| n > limit as u64) {
+            return Attempt::Done(Err(RpcError::TooLarge {
+                method: method.into(),
+                limit,
+            }));
+        }
+        let mut buf = Vec::new();
+        loop {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => {
+                    if buf.len() + chunk.len() > limit {
+                        return Attempt::Done(Err(RpcError::TooLarge {
+                            method: method.into(),
+                            limit,
+                        }));
+                    }
+                    buf.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) => return Attempt::Retry(transport(e)),
+            }
+        }
+        Attempt::Done(parse_response(method, &buf))
+    }
+}
+
+/// The `result` of a JSON-RPC response body, or its error object as [`RpcError::Remote`].
+fn parse_response(method: &str, body: &[u8]) -> Result<Value, RpcError> {
+    let malformed = |reason: String| RpcError::Malformed {
+        method: method.into(),
+        reason,
+    };
+    let mut v: Value = serde_json::from_slice(body).map_err(|e| malformed(format!("{e}")))?;
+    let Some(obj) = v.as_object_mut() else {
+        return Err(malformed("not a JSON object".into()));
+    };
+    if let Some(err) = obj.get("error").filter(|e| !e.is_null()) {
+        let code = err.get("code").and_then(Value::as_i64).unwrap_or(0);
+        let mut message = err
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("(no message)")
+            .to_string();
+        if let Some(data) = err.get("data").filter(|d| !d.is_null()) {
+            let data = data
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or(data.to_string());
+            message = format!("{message}: {data}");
+        }
+        return Err(RpcError::Remote {
+            method: method.into(),
+            code,
+            message,
+        });
+    }
+    obj.remove("result")
+        .ok_or_else(|| malformed("neither result nor error".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_map_to_http() {
+        assert_eq!(
+            http_endpoint("wss://entrypoint-finney.opentensor.ai:443"),
+            "https://entrypoint-finney.opentensor.ai:443"
+        );
+        assert_eq!(
+            http_endpoint("ws://127.0.0.1:9944"),
+            "http://127.0.0.1:9944"
+        );
+        assert_eq!(http_endpoint("http://x:1/"), "http://x:1/");
+    }
+
+    #[test]
+    fn responses_are_parsed() {
+        let ok = parse_response("m", br#"{"jsonrpc":"2.0","id":1,"result":"0x01"}"#).unwrap();
+        assert_eq!(ok, json!("0x01"));
+        let null = parse_response("m", br#"{"jsonrpc":"2.0","id":1,"result":null}"#).unwrap();
+        assert!(null.is_null());
+        let err = parse_response(
+            "state_x",
+            br#"{"jsonrpc":"2.0","id":1,"error":{"code":-32601,"message":"Method not found"}}"#,
+        )
+        .unwrap_err();
+        assert!(err.is_method_not_found() && err.to_string().contains("state_x"));
+        assert!(matches!(
+            parse_response("m", b"<html>"),
+            Err(RpcError::Malformed { .. })
+        ));
+        assert!(matches!(
+            parse_response("m", b"[1]"),
+            Err(RpcError::Malformed { .. })
+        ));
+        assert!(matches!(
+            parse_response("m", br#"{"id":1}"#),
+            Err(RpcError::Malformed { .. })
+        ));
+    }
+}

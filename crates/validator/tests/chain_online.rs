@@ -1,0 +1,443 @@
+//! The online chain client against a loopback JSON-RPC node serving the storage of
+//! `tests/fixtures/chain/online_storage.json` (made independently by
+//! `scripts/fixtures/chain_online_fixtures.py`: substrate-interface hashers, scalecodec values).
+//!
+//! Checked: the metagraph equals the fixture's plain values (SS58 keys, IPv4 / IPv6 / unserved
+//! axons, a permit vector shorter than the UID count, a missing coldkey), with and without
+//! `state_queryStorageAt`; head, `LastUpdate` and commit-reveal reads (absent key = on);
+//! refusals that send nothing (commit-reveal on or absent, rate limited, version key, not
+//! registered, no hotkey, no such subnet); the submitted extrinsic equals the Python-built one
+//! except for the signature, which verifies over the Python-built payload; garbage, oversized,
+//! slow, failing and unreachable nodes give named, bounded errors.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use blake2::digest::consts::U32;
+use blake2::{Blake2b, Digest};
+use gaia_scoring::verify::{verify_signature, SignedForm, Signer};
+use gaia_validator::chain::extrinsic::signature_range;
+use gaia_validator::chain::online::OnlineChain;
+use gaia_validator::chain::rpc::{RpcError, RpcOptions};
+use gaia_validator::chain::{Chain, ChainError};
+use serde_json::{json, Value};
+
+const FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/chain/online_storage.json"
+);
+
+fn fixture() -> Value {
+    serde_json::from_str(&std::fs::read_to_string(FIXTURE).expect("fixture")).expect("JSON")
+}
+
+/// How the mock node misbehaves.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Normal,
+    NoQueryStorageAt,
+    Garbage,
+    Oversized,
+    Slow,
+    ServerError,
+}
+
+struct Mock {
+    storage: Mutex<BTreeMap<String, String>>,
+    fx: Value,
+    mode: Mutex<Mode>,
+    submitted: Mutex<Vec<String>>,
+    methods: Mutex<Vec<String>>,
+}
+
+impl Mock {
+    fn hash_of(&self, n: u64) -> Value {
+        self.fx["block_hashes"]
+            .get(n.to_string())
+            .cloned()
+            .unwrap_or(Value::Null)
+    }
+
+    fn answer(&self, method: &str, params: &Value) -> Result<Value, (i64, &'static str)> {
+        let storage = self.storage.lock().unwrap();
+        let get = |k: &Value| {
+            k.as_str()
+                .and_then(|k| storage.get(k))
+                .map_or(Value::Null, |v| json!(v))
+        };
+        let head = self.fx["head"].as_u64().unwrap();
+        Ok(match method {
+            "chain_getBlockHash" => match params.get(0).and_then(Value::as_u64) {
+                Some(n) => self.hash_of(n),
+                None => self.hash_of(head),
+            },
+            "chain_getHeader" => json!({"number": format!("0x{head:x}"), "parentHash": "0x00"}),
+            "state_getStorage" => get(&params[0]),
+            "state_queryStorageAt" if *self.mode.lock().unwrap() != Mode::NoQueryStorageAt => {
+                let changes: Vec<Value> = params[0]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|k| json!([k, get(k)]))
+                    .collect();
+                json!([{"block": params[1], "changes": changes}])
+            }
+            "state_getKeysPaged" => {
+                let prefix = params[0].as_str().unwrap();
+                let count = params[1].as_u64().unwrap() as usize;
+                let start = params[2].as_str().unwrap_or("");
+                let keys: Vec<&String> = storage
+                    .keys()
+                    .filter(|k| k.starts_with(prefix) && k.as_str() > start)
+                    .take(count)
+                    .collect();
+                json!(keys)
+            }
+            "state_getRuntimeVersion" => self.fx["runtime_version"].clone(),
+            "system_accountNextIndex" => self.fx["nonce"].clone(),
+            "author_submitExtrinsic" => {
+                let xt = params[0].as_str().unwrap().to_string();
+                let raw = hex::decode(xt.trim_start_matches("0x")).unwrap();
+                self.submitted.lock().unwrap().push(xt);
+                json!(format!("0x{}", hex::encode(Blake2b::<U32>::digest(raw))))
+            }
+            _ => return Err((-32601, "Method not found")),
+        })
+    }
+}
+
+async fn rpc(State(mock): State<Arc<Mock>>, Json(req): Json<Value>) -> Response {
+    let method = req["method"].as_str().unwrap_or("").to_string();
+    mock.methods.lock().unwrap().push(method.clone());
+    let mode = *mock.mode.lock().unwrap();
+    match mode {
+        Mode::Garbage => return "<html>not json</html>".into_response(),
+        Mode::Oversized => return "x".repeat(2 << 20).into_response(),
+        Mode::Slow => tokio::time::sleep(Duration::from_secs(5)).await,
+        Mode::ServerError => return axum::http::StatusCode::BAD_GATEWAY.into_response(),
+        _ => {}
+    }
+    let body = match mock.answer(&method, &req["params"]) {
+        Ok(result) => json!({"jsonrpc": "2.0", "id": req["id"], "result": result}),
+        Err((code, message)) => {
+            json!({"jsonrpc": "2.0", "id": req["id"], "error": {"code": code, "message": message}})
+        }
+    };
+    Json(body).into_response()
+}
+
+async fn serve() -> (Arc<Mock>, String) {
+    let fx = fixture();
+    let storage = fx["storage"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+        .collect();
+    let mock = Arc::new(Mock {
+        storage: Mutex::new(storage),
+        fx,
+        mode: Mutex::new(Mode::Normal),
+        submitted: Mutex::new(Vec::new()),
+        methods: Mutex::new(Vec::new()),
+    });
+    let app = Router::new().route("/", post(rpc)).with_state(mock.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (mock, url)
+}
+
+fn options() -> RpcOptions {
+    RpcOptions {
+        timeout: Duration::from_millis(500),
+        max_response_bytes: 1 << 20,
+        attempts: 2,
+        backoff: Duration::from_millis(10),
+    }
+}
+
+fn own_signer(fx: &Value) -> Signer {
+    Signer::from_seed_hex(fx["own_seed"].as_str().unwrap()).unwrap()
+}
+
+fn chain(url: &str, fx: &Value) -> OnlineChain {
+    OnlineChain::new(url, options(), 237, Some(own_signer(fx))).unwrap()
+}
+
+fn set(mock: &Mock, item: &str, value: Option<&str>) {
+    let key = mock.fx["items"][item]["key"].as_str().unwrap().to_string();
+    let mut storage = mock.storage.lock().unwrap();
+    match value {
+        Some(v) => storage.insert(key, mock.fx["items"][item][v].as_str().unwrap().into()),
+        None => storage.remove(&key),
+    };
+}
+
+fn weights(fx: &Value) -> (Vec<u16>, Vec<u16>) {
+    let v = |k: &str| -> Vec<u16> {
+        fx["set_weights"][k]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_u64().unwrap() as u16)
+            .collect()
+    };
+    (v("dests"), v("weights"))
+}
+
+#[tokio::test]
+async fn metagraph_head_and_last_update_match_the_fixture() {
+    let (mock, url) = serve().await;
+    let fx = mock.fx.clone();
+    let chain = chain(&url, &fx);
+    assert_eq!(chain.node().url(), url.replace("ws://", "http://"));
+    let nodes = chain.metagraph().await.unwrap();
+    let want = fx["metagraph"].as_array().unwrap();
+    assert_eq!(nodes.len(), want.len());
+    for (n, w) in nodes.iter().zip(want) {
+        assert_eq!(u64::from(n.uid), w["uid"].as_u64().unwrap());
+        assert_eq!(n.hotkey, w["hotkey"].as_str().unwrap(), "uid {}", n.uid);
+        assert_eq!(n.coldkey, w["coldkey"].as_str().unwrap(), "uid {}", n.uid);
+        assert_eq!(n.ip, w["ip"].as_str().unwrap(), "uid {}", n.uid);
+        assert_eq!(u64::from(n.port), w["port"].as_u64().unwrap());
+        assert_eq!(n.validator_permit, w["validator_permit"].as_bool().unwrap());
+        assert_eq!(
+            (n.stake, n.incentive, n.trust, n.vtrust),
+            (0.0, 0.0, 0.0, 0.0)
+        );
+    }
+    assert_eq!(nodes[2].hotkey, fx["own_ss58"].as_str().unwrap());
+    assert!(mock
+        .methods
+        .lock()
+        .unwrap()
+        .contains(&"state_queryStorageAt".to_string()));
+
+    *mock.mode.lock().unwrap() = Mode::NoQueryStorageAt;
+    assert_eq!(chain.metagraph().await.unwrap(), nodes, "per-key fallback");
+    *mock.mode.lock().unwrap() = Mode::Normal;
+
+    assert_eq!(
+        chain.current_block().await.unwrap(),
+        fx["head"].as_u64().unwrap()
+    );
+    assert_eq!(chain.last_update_block().await.unwrap(), 1000);
+    assert!(!chain.commit_reveal_enabled().await.unwrap());
+    set(&mock, "CommitRevealWeightsEnabled", None);
+    assert!(
+        chain.commit_reveal_enabled().await.unwrap(),
+        "absent = true"
+    );
+
+    // state_getKeysPaged over the Keys(237, ·) prefix lists the four UIDs' keys, paged.
+    let keys_prefix = gaia_validator::chain::storage::keys_key(237, 0);
+    let (_, at) = chain.node().head().await.unwrap();
+    let first = chain
+        .node()
+        .keys_paged(&keys_prefix[..34], 3, None, at)
+        .await
+        .unwrap();
+    let rest = chain
+        .node()
+        .keys_paged(&keys_prefix[..34], 3, Some(first.last().unwrap()), at)
+        .await
+        .unwrap();
+    assert_eq!((first.len(), rest.len()), (3, 1));
+
+    // A malformed value is a named storage error; an absent subnet is an error, not an
+    // empty metagraph.
+    let axon_key = {
+        let storage = mock.storage.lock().unwrap();
+        storage
+            .iter()
+            .find(|(_, v)| v.len() == 2 + 68)
+            .map(|(k, _)| k.clone())
+            .unwrap()
+    };
+    mock.storage
+        .lock()
+        .unwrap()
+        .insert(axon_key.clone(), "0x00".into());
+    let err = chain.metagraph().await.unwrap_err();
+    assert!(
+        matches!(err, ChainError::Storage(ref e) if e.item == "Axons"),
+        "{err}"
+    );
+    mock.storage.lock().unwrap().remove(&axon_key);
+    set(&mock, "SubnetworkN", None);
+    let err = chain.metagraph().await.unwrap_err().to_string();
+    assert!(err.contains("SubnetworkN(237) is absent"), "{err}");
+}
+
+#[tokio::test]
+async fn refusals_send_nothing() {
+    let (mock, url) = serve().await;
+    let fx = mock.fx.clone();
+    let chain = chain(&url, &fx);
+    let (dests, values) = weights(&fx);
+
+    set(&mock, "CommitRevealWeightsEnabled", Some("true"));
+    let err = chain.set_weights(&dests, &values).await.unwrap_err();
+    assert!(
+        matches!(err, ChainError::CommitRevealEnabled { netuid: 237 }),
+        "{err}"
+    );
+    set(&mock, "CommitRevealWeightsEnabled", None);
+    let err = chain.set_weights(&dests, &values).await.unwrap_err();
+    assert!(
+        matches!(err, ChainError::CommitRevealEnabled { netuid: 237 }),
+        "{err}"
+    );
+    set(&mock, "CommitRevealWeightsEnabled", Some("false"));
+
+    set(&mock, "WeightsSetRateLimit", Some("large"));
+    let err = chain.set_weights(&dests, &values).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ChainError::RateLimited {
+                netuid: 237,
+                uid: 2,
+                blocks_since: 203,
+                limit: 500
+            }
+        ),
+        "{err}"
+    );
+    set(&mock, "WeightsSetRateLimit", Some("value"));
+
+    set(&mock, "WeightsVersionKey", Some("too_high"));
+    let err = chain.set_weights(&dests, &values).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ChainError::VersionKeyTooLow {
+                ours: 2186,
+                chain: 3000
+            }
+        ),
+        "{err}"
+    );
+    set(&mock, "WeightsVersionKey", Some("value"));
+
+    let stranger = Signer::from_seed(&[9; 32]).unwrap();
+    let other = OnlineChain::new(&url, options(), 237, Some(stranger)).unwrap();
+    let err = other.set_weights(&dests, &values).await.unwrap_err();
+    assert!(
+        matches!(err, ChainError::NotRegistered { netuid: 237, .. }),
+        "{err}"
+    );
+    assert!(matches!(
+        other.last_update_block().await,
+        Err(ChainError::NotRegistered { .. })
+    ));
+    let keyless = OnlineChain::new(&url, options(), 237, None).unwrap();
+    assert!(matches!(
+        keyless.set_weights(&dests, &values).await,
+        Err(ChainError::NoHotkey)
+    ));
+    assert!(matches!(
+        chain.set_weights(&[1, 1], &[1, 2]).await,
+        Err(ChainError::BadWeights(_))
+    ));
+
+    assert!(mock.submitted.lock().unwrap().is_empty());
+    assert!(!mock
+        .methods
+        .lock()
+        .unwrap()
+        .contains(&"author_submitExtrinsic".to_string()));
+}
+
+#[tokio::test]
+async fn submitted_extrinsic_is_the_python_one_modulo_signature() {
+    let (mock, url) = serve().await;
+    let fx = mock.fx.clone();
+    let chain = chain(&url, &fx);
+    let (dests, values) = weights(&fx);
+    let receipt = chain.set_weights(&dests, &values).await.unwrap();
+    assert!(receipt.submitted);
+    assert_eq!(receipt.block, 1203);
+    let submitted = mock.submitted.lock().unwrap().clone();
+    assert_eq!(submitted.len(), 1);
+    let mut bytes = hex::decode(submitted[0].trim_start_matches("0x")).unwrap();
+    let hash = hex::encode(Blake2b::<U32>::digest(&bytes));
+    assert!(receipt.detail.contains(&hash), "{}", receipt.detail);
+    let range = signature_range(&bytes).expect("a signed v4 extrinsic");
+    let signature: [u8; 64] = bytes[range.clone()].try_into().unwrap();
+    bytes[range].fill(0);
+    let sw = &fx["set_weights"];
+    assert_eq!(
+        hex::encode(&bytes),
+        sw["extrinsic_unsigned"].as_str().unwrap()
+    );
+    let payload = hex::decode(sw["payload"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        verify_signature(fx["own_ss58"].as_str().unwrap(), &payload, &signature).unwrap(),
+        SignedForm::Raw
+    );
+}
+
+/// What a misbehaving node's error must look like.
+type ErrorCheck = fn(&RpcError) -> bool;
+
+#[tokio::test]
+async fn bad_nodes_give_named_bounded_errors() {
+    let (mock, url) = serve().await;
+    let fx = mock.fx.clone();
+    let chain = chain(&url, &fx);
+    let cases: [(Mode, ErrorCheck); 4] = [
+        (Mode::Garbage, |e| matches!(e, RpcError::Malformed { .. })),
+        (Mode::Oversized, |e| {
+            matches!(
+                e,
+                RpcError::TooLarge {
+                    limit: 1_048_576,
+                    ..
+                }
+            )
+        }),
+        (Mode::Slow, |e| {
+            matches!(e, RpcError::Timeout { attempts: 2, .. })
+        }),
+        (Mode::ServerError, |e| {
+            matches!(e, RpcError::Transport { attempts: 2, .. })
+        }),
+    ];
+    for (mode, check) in cases {
+        *mock.mode.lock().unwrap() = mode;
+        let started = Instant::now();
+        let err = chain.current_block().await.unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(3), "bounded");
+        match &err {
+            ChainError::Rpc(e) => {
+                assert!(check(e), "{e}");
+                assert!(e.to_string().contains("chain_getBlockHash"), "{e}");
+            }
+            other => panic!("not an RPC error: {other}"),
+        }
+        assert!(mock.submitted.lock().unwrap().is_empty());
+    }
+    // Nothing listening.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    let err = OnlineChain::new(&dead, options(), 237, None)
+        .unwrap()
+        .current_block()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ChainError::Rpc(RpcError::Transport { attempts: 2, .. })
+        ),
+        "{err}"
+    );
+}
