@@ -158,7 +158,7 @@ impl RemoteArray {
         let count = per_dim
             .iter()
             .try_fold(1u64, |acc, v| acc.checked_mul(v.len() as u64));
-        if !count.is_some_and(|n| n <= max) {
+        if count.is_none_or(|n| n > max) {
             return Err(CacheError::TooLarge {
                 url: url.into(),
                 reason: format!("{name}: more than {max} chunks selected"),
