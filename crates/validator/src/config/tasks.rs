@@ -64,10 +64,16 @@ pub struct WeatherSettings {
     /// Require `chunk_hash_algorithm == "sha256"` in manifests.
     pub require_sha256_manifests: bool,
     /// GFS analysis store, a path or URL; `{init}` becomes the cycle as `YYYYmmddHH`.
-    /// Empty: `<DATA_DIR>/truth/gfs_analysis_{init}.zarr`.
+    /// Empty: `<DATA_DIR>/truth/gfs_analysis_{init}.zarr`. `opendap:<base>`, e.g.
+    /// `opendap:https://nomads.ncep.noaa.gov/dods/gfs_0p25` (production's source), fetches step 0
+    /// of the cycle at gfs_init + `day1_lead_hours` over OPeNDAP into `<DATA_DIR>/truth-cache/`.
     pub gfs_analysis_source: String,
     /// GFS forecast (reference) store; empty: `<DATA_DIR>/truth/gfs_forecast_{init}.zarr`.
+    /// `opendap:<base>` fetches the gfs_init cycle's forecast at `day1_lead_hours`.
     pub gfs_forecast_source: String,
+    /// Fields fetched from an `opendap:` GFS source: `2t,msl,10u,10v,z@500` (Day-1), `all` (nine
+    /// variables, 13 levels), or a list of names with `@level` for single levels.
+    pub gfs_opendap_fields: String,
     /// ERA5 store; empty: `<DATA_DIR>/truth/era5_{init}.zarr`.
     pub era5_source: String,
     /// Climatology store; empty: `<DATA_DIR>/truth/climatology.zarr`.
@@ -112,6 +118,7 @@ impl Default for WeatherSettings {
             require_sha256_manifests: true,
             gfs_analysis_source: String::new(),
             gfs_forecast_source: String::new(),
+            gfs_opendap_fields: "2t,msl,10u,10v,z@500".into(),
             era5_source: String::new(),
             climatology_source: String::new(),
             truth_cache_retention_days: 20,
@@ -244,6 +251,13 @@ pub(super) fn validate(s: &Settings) -> Result<(), ConfigError> {
             "WEATHER__DAY1_LEAD_HOURS",
             w.day1_lead_hours,
             "must be > 0",
+        ));
+    }
+    if let Err(e) = crate::tasks::weather::gfs::FieldSet::parse(&w.gfs_opendap_fields) {
+        return Err(invalid(
+            "WEATHER__GFS_OPENDAP_FIELDS",
+            &w.gfs_opendap_fields,
+            &e.reason,
         ));
     }
     if w.miner_scheme != "https" && w.miner_scheme != "http" {

@@ -14,6 +14,7 @@ use super::ledger::{LedgerRunner, RunnerConfig};
 use super::metagraph::{MetagraphStep, SYNC_METAGRAPH};
 use super::scheduled::{drive, MaintenanceTask, MetagraphTask, WeatherRunTask, WeightsCheckTask};
 use super::weather::fiber::{dev_validator_signer, FiberOptions, FiberTransport, MinerDirectory};
+use super::weather::gfs::{FieldSet, GfsError, GfsFetcher, GfsOptions};
 use super::weather::lifecycle::{WeatherContext, WeatherSteps};
 use super::weather::miner_client::{MinerClient, MinerTransport, PlainJsonTransport};
 use super::weather::sources::DataSources;
@@ -40,6 +41,9 @@ pub enum TaskStartError {
     /// The truth cache could not be set up.
     #[error(transparent)]
     Cache(#[from] CacheError),
+    /// The GFS OPeNDAP fetcher could not be set up.
+    #[error(transparent)]
+    Gfs(#[from] GfsError),
     /// The validator's key could not be loaded, or the fiber transport not built.
     #[error("validator identity: {0}")]
     Identity(String),
@@ -101,6 +105,14 @@ impl TaskRuntime {
         if let Some(cache) = &truth_cache {
             sources = sources.with_cache(cache.clone());
         }
+        sources = sources.with_gfs(GfsFetcher::new(
+            settings.data_dir.join("truth-cache"),
+            GfsOptions {
+                fields: FieldSet::parse(&w.gfs_opendap_fields).map_err(GfsError::from)?,
+                lead_hours: w.day1_lead_hours,
+                ..GfsOptions::default()
+            },
+        )?);
         let ctx = Arc::new(WeatherContext {
             store: store.clone(),
             dispatcher: dispatcher.clone(),

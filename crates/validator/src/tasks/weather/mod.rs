@@ -2,6 +2,7 @@
 //! the daily run.
 
 pub mod fiber;
+pub mod gfs;
 pub mod lifecycle;
 pub mod miner_client;
 pub mod sources;

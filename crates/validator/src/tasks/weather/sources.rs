@@ -3,6 +3,9 @@
 //! Zarr store named by a template (`{init}` becomes the GFS cycle as `YYYYmmddHH`) that is a
 //! local path or an HTTP(S) URL the scorer reads.
 //!
+//! A GFS template `opendap:<base URL>` (e.g. `opendap:https://nomads.ncep.noaa.gov/dods/gfs_0p25`)
+//! is fetched over OPeNDAP into a local store by [`super::gfs::GfsFetcher`].
+//!
 //! [`DataSources::locate`] answers "where is it, and is it there yet": a local store that does
 //! not exist is [`DataError::NotYetAvailable`], which the lifecycle treats as "retry later".
 
@@ -10,6 +13,7 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
+use super::gfs::{self, GfsFetcher};
 use super::truth_cache::TruthCache;
 
 /// The four datasets.
@@ -65,6 +69,7 @@ pub enum DataError {
 pub struct DataSources {
     templates: [String; 4],
     cache: Option<TruthCache>,
+    gfs: Option<GfsFetcher>,
 }
 
 impl DataSources {
@@ -73,7 +78,14 @@ impl DataSources {
         Self {
             templates,
             cache: None,
+            gfs: None,
         }
+    }
+
+    /// Fetch `opendap:` GFS sources with `fetcher` (spec §3.1, `docs/truth-data.md`).
+    pub fn with_gfs(mut self, fetcher: GfsFetcher) -> Self {
+        self.gfs = Some(fetcher);
+        self
     }
 
     /// Mirror remote stores into `cache` before they are read.
@@ -90,6 +102,9 @@ impl DataSources {
         gfs_init: DateTime<Utc>,
     ) -> Result<String, DataError> {
         let location = self.locate(kind, gfs_init)?;
+        if let Some(base) = location.strip_prefix(gfs::OPENDAP_PREFIX) {
+            return gfs::resolve(self.gfs.as_ref(), kind, base, gfs_init).await;
+        }
         let remote = location.starts_with("http://") || location.starts_with("https://");
         match &self.cache {
             Some(cache) if remote => cache
@@ -114,7 +129,9 @@ impl DataSources {
         };
         let init = gfs_init.format("%Y%m%d%H").to_string();
         let location = self.templates[index].replace("{init}", &init);
-        let remote = location.starts_with("http://") || location.starts_with("https://");
+        let remote = location.starts_with("http://")
+            || location.starts_with("https://")
+            || location.starts_with(gfs::OPENDAP_PREFIX);
         if !remote && !Path::new(&location).exists() {
             return Err(DataError::NotYetAvailable {
                 kind: kind.name(),
