@@ -74,9 +74,14 @@ pub struct WeatherSettings {
     /// Fields fetched from an `opendap:` GFS source: `2t,msl,10u,10v,z@500` (Day-1), `all` (nine
     /// variables, 13 levels), or a list of names with `@level` for single levels.
     pub gfs_opendap_fields: String,
-    /// ERA5 store; empty: `<DATA_DIR>/truth/era5_{init}.zarr`.
+    /// ERA5 store; empty: `<DATA_DIR>/truth/era5_{init}.zarr`. A URL without `{init}` is an
+    /// archive in the ARCO-ERA5 layout (long names, all times), e.g.
+    /// `https://storage.googleapis.com/gcp-public-data-arco-era5/ar/full_37-1h-0p25deg-chunk-1.zarr-v3`;
+    /// only each lead's valid time is mirrored.
     pub era5_source: String,
-    /// Climatology store; empty: `<DATA_DIR>/truth/climatology.zarr`.
+    /// Climatology store; empty: `<DATA_DIR>/truth/climatology.zarr`. A URL (e.g.
+    /// `https://storage.googleapis.com/weatherbench2/datasets/era5-hourly-climatology/1990-2019_6h_1440x721.zarr`)
+    /// is mirrored one day of year at a time.
     pub climatology_source: String,
     /// Remote truth stores are mirrored under `<DATA_DIR>/truth-cache/` and kept this many days
     /// (0: no cache, the scorer reads them over HTTP each time).

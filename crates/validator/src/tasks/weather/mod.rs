@@ -7,4 +7,5 @@ pub mod lifecycle;
 pub mod miner_client;
 pub mod sources;
 pub mod truth_cache;
+pub mod truth_subset;
 pub mod url_policy;

@@ -11,10 +11,12 @@
 
 use std::path::Path;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
+use gaia_scoring::zarr::long_name;
 
 use super::gfs::{self, GfsFetcher};
-use super::truth_cache::TruthCache;
+use super::truth_cache::{CacheError, TruthCache};
+use super::truth_subset::{Selection, Subset};
 
 /// The four datasets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,22 +103,50 @@ impl DataSources {
         kind: DataKind,
         gfs_init: DateTime<Utc>,
     ) -> Result<String, DataError> {
+        self.resolve_at(kind, gfs_init, None).await
+    }
+
+    /// [`DataSources::resolve`] for one valid time. Two remote sources are too large to mirror
+    /// whole and are mirrored as a subset for `valid_time` instead (docs/truth-data.md): an ERA5
+    /// template without `{init}` (an archive such as ARCO-ERA5: long variable names, one store
+    /// for all times) and the climatology (the day of year of `valid_time`).
+    pub async fn resolve_at(
+        &self,
+        kind: DataKind,
+        gfs_init: DateTime<Utc>,
+        valid_time: Option<DateTime<Utc>>,
+    ) -> Result<String, DataError> {
         let location = self.locate(kind, gfs_init)?;
         if let Some(base) = location.strip_prefix(gfs::OPENDAP_PREFIX) {
             return gfs::resolve(self.gfs.as_ref(), kind, base, gfs_init).await;
         }
         let remote = location.starts_with("http://") || location.starts_with("https://");
-        match &self.cache {
-            Some(cache) if remote => cache
-                .mirror(&location)
-                .await
-                .map(|p| p.display().to_string())
-                .map_err(|e| DataError::Download {
+        let Some(cache) = self.cache.as_ref().filter(|_| remote) else {
+            return Ok(location);
+        };
+        let archive = kind == DataKind::Era5 && !self.templates[2].contains("{init}");
+        let subset = match (kind, valid_time) {
+            (DataKind::Era5, Some(valid)) if archive => Some(era5_subset(valid)),
+            (DataKind::Climatology, Some(valid)) => Some(climatology_subset(valid)),
+            _ => None,
+        };
+        let mirrored = match &subset {
+            Some(subset) => cache.mirror_subset(&location, subset).await,
+            None => cache.mirror(&location).await,
+        };
+        mirrored
+            .map(|p| p.display().to_string())
+            .map_err(|e| match e {
+                CacheError::NotAvailable { .. } => DataError::NotYetAvailable {
+                    kind: kind.name(),
+                    init: gfs_init.format("%Y%m%d%H").to_string(),
+                    location: e.to_string(),
+                },
+                e => DataError::Download {
                     kind: kind.name(),
                     reason: e.to_string(),
-                }),
-            _ => Ok(location),
-        }
+                },
+            })
     }
 
     /// The location of `kind` for the cycle `gfs_init`, checked to exist when it is local.
@@ -140,6 +170,36 @@ impl DataSources {
             });
         }
         Ok(location)
+    }
+}
+
+/// The nine ERA5 variables the final score reads (spec §4.3), short names.
+const ERA5_VARIABLES: [&str; 9] = ["2t", "msl", "10u", "10v", "t", "u", "v", "q", "z"];
+
+/// ARCO-ERA5's long-named arrays at `valid`, renamed to the short names the scorer reads.
+fn era5_subset(valid: DateTime<Utc>) -> Subset {
+    Subset {
+        arrays: ERA5_VARIABLES
+            .iter()
+            .filter_map(|s| long_name(s).map(|l| (l.to_owned(), (*s).to_owned())))
+            .collect(),
+        select: vec![("time".into(), Selection::Times(vec![valid]))],
+        skip_missing: false,
+    }
+}
+
+/// The climatology's arrays (long names, as its reader expects) for `valid`'s day of year.
+fn climatology_subset(valid: DateTime<Utc>) -> Subset {
+    Subset {
+        arrays: ERA5_VARIABLES
+            .iter()
+            .filter_map(|s| long_name(s).map(|l| (l.to_owned(), l.to_owned())))
+            .collect(),
+        select: vec![(
+            "dayofyear".into(),
+            Selection::Nearest(vec![f64::from(valid.ordinal())]),
+        )],
+        skip_missing: true,
     }
 }
 
