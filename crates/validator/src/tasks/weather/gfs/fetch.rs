@@ -18,6 +18,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::dap::{DapClient, DapError, DapOptions};
+use super::dds::ArrayDecl;
 use super::fields::FieldSet;
 use super::grid::{level_indices, step_index, Orientation};
 use super::xdr::DapVar;
@@ -186,13 +187,15 @@ impl GfsFetcher {
         tracing::info!(%url, step_hours = step, fields = %self.options.fields.canonical(), "fetching GFS over OPeNDAP");
         let dds = self.client.dds(&url).await?;
         let fields = self.options.fields.entries();
+        let mut decls = Vec::with_capacity(fields.len());
         for (v, _) in fields {
-            if dds.array(v.remote).is_none() {
-                return Err(GfsError::MissingVariable {
-                    url: url.clone(),
-                    variable: v.remote.into(),
-                });
-            }
+            decls.push(
+                dds.array(v.remote)
+                    .ok_or_else(|| GfsError::MissingVariable {
+                        url: url.clone(),
+                        variable: v.remote.into(),
+                    })?,
+            );
         }
         let das = self.client.das(&url).await?;
         let levels = self.options.fields.levels();
@@ -222,6 +225,13 @@ impl GfsFetcher {
         };
         let orient = Orientation::new(&axis("lat")?, &axis("lon")?).map_err(grid)?;
         let (nlat, nlon) = (orient.lat.len(), orient.lon.len());
+        for ((v, _), decl) in fields.iter().zip(&decls) {
+            check_layout(decl, v.atmospheric, nlat, nlon).map_err(|dims| GfsError::Layout {
+                url: url.clone(),
+                variable: v.remote.into(),
+                dims,
+            })?;
+        }
 
         let valid = cycle + chrono::TimeDelta::hours(i64::from(step));
         let w = self.start_store(out, &orient, &levels, valid, &url, step)?;
@@ -359,6 +369,33 @@ impl GfsFetcher {
             .map_err(write)?;
         }
         Ok(w)
+    }
+}
+
+/// A served variable must be `(time, [lev,] lat, lon)` with the axes' lengths, so that one
+/// constrained plane is a (lat, lon) plane; the declared dimensions otherwise (as text).
+fn check_layout(
+    decl: &ArrayDecl,
+    atmospheric: bool,
+    nlat: usize,
+    nlon: usize,
+) -> Result<(), String> {
+    let want: &[&str] = if atmospheric {
+        &["time", "lev", "lat", "lon"]
+    } else {
+        &["time", "lat", "lon"]
+    };
+    let names_ok = decl
+        .dims
+        .iter()
+        .zip(want)
+        .all(|((name, _), w)| name.is_empty() || name.starts_with(w));
+    let sizes = decl.dims.iter().rev().map(|d| d.1);
+    let sizes_ok = sizes.take(2).eq([nlon, nlat]);
+    if decl.dims.len() == want.len() && names_ok && sizes_ok {
+        Ok(())
+    } else {
+        Err(format!("{:?}", decl.dims))
     }
 }
 

@@ -58,6 +58,16 @@ pub enum GfsError {
         /// The server-side name.
         variable: String,
     },
+    /// A variable is not laid out `(time, [lev,] lat, lon)` on the served axes.
+    #[error("{url}: `{variable}` has dimensions {dims}, expected (time, [lev,] lat, lon)")]
+    Layout {
+        /// The dataset URL.
+        url: String,
+        /// The server-side name.
+        variable: String,
+        /// The declared dimensions.
+        dims: String,
+    },
     /// A field came back with the wrong number of values.
     #[error("{url}: `{variable}` did not come back as one {expected}-point plane")]
     Shape {

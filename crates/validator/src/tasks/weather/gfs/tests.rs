@@ -253,3 +253,53 @@ fn planes_are_reoriented_scaled_and_missing_values_become_nan() {
     // A short plane never panics.
     assert!(o.apply(&[1.0], &[], 1.0)[5].is_nan());
 }
+
+#[test]
+fn products_map_to_cycles_steps_and_nomads_urls() {
+    use super::{GfsFetcher, GfsOptions, GfsProduct};
+    let init = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
+    let f = GfsFetcher::new("/tmp/x".into(), GfsOptions::default()).unwrap();
+    let noon = Utc.with_ymd_and_hms(2026, 11, 1, 12, 0, 0).unwrap();
+    assert_eq!(
+        f.cycle_and_step(GfsProduct::Analysis, init).unwrap(),
+        (noon, 0)
+    );
+    assert_eq!(
+        f.cycle_and_step(GfsProduct::Forecast, init).unwrap(),
+        (init, 12)
+    );
+    assert_eq!(
+        GfsFetcher::dataset_url("https://nomads.ncep.noaa.gov/dods/gfs_0p25/", noon),
+        "https://nomads.ncep.noaa.gov/dods/gfs_0p25/gfs20261101/gfs_0p25_12z"
+    );
+    let a = f.store_path("http://h/dods/gfs_0p25", noon, 0);
+    let name = a.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        name.starts_with("gfs-gfs_0p25-2026110112-f000-") && name.ends_with(".zarr"),
+        "{name}"
+    );
+    // Another field list never reuses this store.
+    let all = GfsFetcher::new(
+        "/tmp/x".into(),
+        GfsOptions {
+            fields: FieldSet::parse("all").unwrap(),
+            ..GfsOptions::default()
+        },
+    )
+    .unwrap();
+    assert_ne!(all.store_path("http://h/dods/gfs_0p25", noon, 0), a);
+    let odd = |lead: f64| {
+        GfsFetcher::new(
+            "/tmp/x".into(),
+            GfsOptions {
+                lead_hours: lead,
+                ..GfsOptions::default()
+            },
+        )
+        .unwrap()
+        .cycle_and_step(GfsProduct::Analysis, init)
+    };
+    assert!(odd(12.5).is_err());
+    assert!(odd(9.0).is_err(), "09Z is not a GFS cycle");
+    assert!(odd(-6.0).is_err());
+}
