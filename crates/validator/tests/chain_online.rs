@@ -22,7 +22,7 @@ use blake2::digest::consts::U32;
 use blake2::{Blake2b, Digest};
 use gaia_scoring::verify::{verify_signature, SignedForm, Signer};
 use gaia_validator::chain::extrinsic::signature_range;
-use gaia_validator::chain::online::OnlineChain;
+use gaia_validator::chain::online::{Confirmation, OnlineChain};
 use gaia_validator::chain::rpc::{RpcError, RpcOptions};
 use gaia_validator::chain::{Chain, ChainError};
 use serde_json::{json, Value};
@@ -53,6 +53,8 @@ struct Mock {
     mode: Mutex<Mode>,
     submitted: Mutex<Vec<String>>,
     methods: Mutex<Vec<String>>,
+    /// On submission, move LastUpdate[own uid] as inclusion would.
+    include: Mutex<bool>,
 }
 
 impl Mock {
@@ -64,7 +66,7 @@ impl Mock {
     }
 
     fn answer(&self, method: &str, params: &Value) -> Result<Value, (i64, &'static str)> {
-        let storage = self.storage.lock().unwrap();
+        let mut storage = self.storage.lock().unwrap();
         let get = |k: &Value| {
             k.as_str()
                 .and_then(|k| storage.get(k))
@@ -104,6 +106,13 @@ impl Mock {
                 let xt = params[0].as_str().unwrap().to_string();
                 let raw = hex::decode(xt.trim_start_matches("0x")).unwrap();
                 self.submitted.lock().unwrap().push(xt);
+                if *self.include.lock().unwrap() {
+                    let item = &self.fx["items"]["LastUpdate"];
+                    storage.insert(
+                        item["key"].as_str().unwrap().into(),
+                        item["after_inclusion"].as_str().unwrap().into(),
+                    );
+                }
                 json!(format!("0x{}", hex::encode(Blake2b::<U32>::digest(raw))))
             }
             _ => return Err((-32601, "Method not found")),
@@ -145,6 +154,7 @@ async fn serve() -> (Arc<Mock>, String) {
         mode: Mutex::new(Mode::Normal),
         submitted: Mutex::new(Vec::new()),
         methods: Mutex::new(Vec::new()),
+        include: Mutex::new(true),
     });
     let app = Router::new().route("/", post(rpc)).with_state(mock.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -355,15 +365,29 @@ async fn refusals_send_nothing() {
         .contains(&"author_submitExtrinsic".to_string()));
 }
 
+fn confirming(url: &str, fx: &Value) -> OnlineChain {
+    chain(url, fx).with_confirmation(Confirmation {
+        poll: Duration::from_millis(20),
+        max_wait: Duration::from_millis(300),
+    })
+}
+
 #[tokio::test]
 async fn submitted_extrinsic_is_the_python_one_modulo_signature() {
     let (mock, url) = serve().await;
     let fx = mock.fx.clone();
-    let chain = chain(&url, &fx);
     let (dests, values) = weights(&fx);
-    let receipt = chain.set_weights(&dests, &values).await.unwrap();
+    let receipt = confirming(&url, &fx)
+        .set_weights(&dests, &values)
+        .await
+        .unwrap();
     assert!(receipt.submitted);
-    assert_eq!(receipt.block, 1203);
+    assert_eq!(receipt.block, 1204, "the inclusion block from LastUpdate");
+    assert!(
+        receipt.detail.starts_with("included at block 1204"),
+        "{}",
+        receipt.detail
+    );
     let submitted = mock.submitted.lock().unwrap().clone();
     assert_eq!(submitted.len(), 1);
     let mut bytes = hex::decode(submitted[0].trim_start_matches("0x")).unwrap();
@@ -381,6 +405,41 @@ async fn submitted_extrinsic_is_the_python_one_modulo_signature() {
     assert_eq!(
         verify_signature(fx["own_ss58"].as_str().unwrap(), &payload, &signature).unwrap(),
         SignedForm::Raw
+    );
+    // Now LastUpdate is 1204 and the head 1203: the next attempt is rate limited, not sent.
+    let err = chain(&url, &fx)
+        .set_weights(&dests, &values)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ChainError::RateLimited { .. }), "{err}");
+    assert_eq!(mock.submitted.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn without_inclusion_the_submission_is_reported_not_included() {
+    let (mock, url) = serve().await;
+    let fx = mock.fx.clone();
+    *mock.include.lock().unwrap() = false;
+    let (dests, values) = weights(&fx);
+    let started = Instant::now();
+    let err = confirming(&url, &fx)
+        .set_weights(&dests, &values)
+        .await
+        .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(matches!(err, ChainError::NotIncluded { .. }), "{err}");
+    assert_eq!(
+        mock.submitted.lock().unwrap().len(),
+        1,
+        "sent once, never resent"
+    );
+    // Without confirmation the pool's acceptance is the receipt.
+    let receipt = chain(&url, &fx).set_weights(&dests, &values).await.unwrap();
+    assert_eq!(receipt.block, 1203);
+    assert!(
+        receipt.detail.starts_with("submitted 0x"),
+        "{}",
+        receipt.detail
     );
 }
 
@@ -439,5 +498,104 @@ async fn bad_nodes_give_named_bounded_errors() {
             ChainError::Rpc(RpcError::Transport { attempts: 2, .. })
         ),
         "{err}"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_submissions_send_once() {
+    let (mock, url) = serve().await;
+    let fx = mock.fx.clone();
+    let (dests, values) = weights(&fx);
+    let chain = confirming(&url, &fx);
+    let (a, b) = tokio::join!(
+        chain.set_weights(&dests, &values),
+        chain.set_weights(&dests, &values)
+    );
+    let (ok, refused) = if a.is_ok() { (a, b) } else { (b, a) };
+    assert_eq!(ok.unwrap().block, 1204);
+    let err = refused.unwrap_err();
+    assert!(matches!(err, ChainError::RateLimited { .. }), "{err}");
+    assert_eq!(mock.submitted.lock().unwrap().len(), 1);
+}
+
+/// The weights step and the metagraph sync on top of the online chain: shadow mode sends
+/// nothing, `on` submits once and records the inclusion; `node_table` gets the fixture's nodes.
+#[tokio::test]
+async fn weights_step_and_metagraph_sync_over_the_online_chain() {
+    use gaia_validator::tasks::weights::{WeightsMode, WeightsStep};
+    let (mock, url) = serve().await;
+    let fx = mock.fx.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let store = gaia_store::Store::open(&gaia_store::StoreConfig::new(format!(
+        "sqlite://{}/w.db",
+        dir.path().display()
+    )))
+    .await
+    .unwrap();
+    let chain: Arc<dyn Chain> = Arc::new(confirming(&url, &fx));
+
+    let n = gaia_validator::tasks::metagraph::sync_metagraph(chain.as_ref(), &store)
+        .await
+        .unwrap();
+    assert_eq!(n, 4);
+    let rows = store.list_nodes().await.unwrap();
+    let want = fx["metagraph"].as_array().unwrap();
+    assert_eq!(rows.len(), want.len());
+    for (r, w) in rows.iter().zip(want) {
+        assert_eq!(r.hotkey, w["hotkey"].as_str().unwrap());
+        assert_eq!(r.ip, w["ip"].as_str().unwrap());
+        assert_eq!(u64::from(r.port), w["port"].as_u64().unwrap());
+    }
+
+    let mut vector = vec![0.0; 256];
+    vector[0] = 1.0;
+    vector[3] = 0.5;
+    let result: gaia_scoring::weights::WeightsResult = serde_json::from_value(json!({
+        "weights": vector, "pre_burn_weights": vector, "aggregated_scores": vector,
+        "uids": [0, 1, 3], "values": [65535, 2, 4], "rows_used": 1, "fallback": null,
+        "midpoint": null, "cv": null, "contrast_applied": false, "burn_uid": null,
+        "warnings": []
+    }))
+    .unwrap();
+    let (metrics, _) = gaia_validator::telemetry::metrics::Metrics::new(None);
+    let step = |mode| WeightsStep {
+        chain: chain.clone(),
+        store: store.clone(),
+        dispatcher: gaia_validator::io_engine::Dispatcher::new(
+            4,
+            metrics.clone(),
+            dir.path().to_path_buf(),
+            std::process::id(),
+        ),
+        metrics: metrics.clone(),
+        mode,
+        netuid: 237,
+    };
+    let now = chrono::Utc::now();
+    step(WeightsMode::Shadow)
+        .apply("shadow", &result, now)
+        .await
+        .unwrap();
+    assert!(
+        mock.submitted.lock().unwrap().is_empty(),
+        "shadow sends nothing"
+    );
+    step(WeightsMode::On)
+        .apply("on", &result, now)
+        .await
+        .unwrap();
+    assert_eq!(mock.submitted.lock().unwrap().len(), 1);
+    let history = store
+        .weight_history_since(now - chrono::Duration::hours(1))
+        .await
+        .unwrap();
+    let outcomes: Vec<(&str, Option<i64>)> = history
+        .iter()
+        .map(|h| (h.outcome.as_str(), h.block))
+        .collect();
+    assert!(outcomes.contains(&("skipped", Some(1203))), "{outcomes:?}");
+    assert!(
+        outcomes.contains(&("submitted", Some(1204))),
+        "{outcomes:?}"
     );
 }

@@ -133,6 +133,19 @@ pub enum ChainError {
         /// Our hotkey (SS58).
         hotkey: String,
     },
+    /// The pool accepted our extrinsic but `LastUpdate` did not move in time: it was not
+    /// included before its era ended, or it failed at dispatch.
+    #[error(
+        "extrinsic {extrinsic} was submitted but LastUpdate did not move within {waited_s} s: \
+         not included (era expired) or failed at dispatch (e.g. SettingWeightsTooFast, \
+         NeuronNoValidatorPermit); look the hash up in a block explorer"
+    )]
+    NotIncluded {
+        /// Extrinsic hash (0x hex).
+        extrinsic: String,
+        /// Seconds waited.
+        waited_s: u64,
+    },
     /// Too few blocks since our last weight set (`WeightsSetRateLimit`); nothing was sent.
     #[error(
         "rate limited on netuid {netuid}: uid {uid} set weights {blocks_since} blocks ago, \

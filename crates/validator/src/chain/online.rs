@@ -11,8 +11,13 @@
 //!   `LastUpdate[uid]` and `WeightsSetRateLimit` (absent = 100); any refusal sends nothing. The
 //!   extrinsic is built by [`super::extrinsic`] with the nonce (`system_accountNextIndex`), genesis
 //!   hash, runtime versions and a 5-block mortal era on the head (fiber's), and submitted once
-//!   with `author_submitExtrinsic`. Inclusion is not awaited (HTTP has no subscriptions); the
-//!   next `LastUpdate` read shows it.
+//!   with `author_submitExtrinsic`. HTTP has no subscriptions, so inclusion is confirmed (when
+//!   [`Confirmation`] is set) by polling `LastUpdate[uid]` until it moves past its old value —
+//!   the runtime sets it to the inclusion block on success — for the era's 8 blocks plus two;
+//!   otherwise [`ChainError::NotIncluded`]. Submissions are serialised, so a second weights job
+//!   started while the first waits sees the moved `LastUpdate` and is refused as rate limited.
+
+use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use futures::FutureExt;
@@ -53,12 +58,35 @@ pub struct WeightParams {
     pub rate_limit: u64,
 }
 
+/// How a submission is followed up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Confirmation {
+    /// Pause between two `LastUpdate` reads.
+    pub poll: Duration,
+    /// Give up after this long.
+    pub max_wait: Duration,
+}
+
+impl Confirmation {
+    /// Poll once a block for the mortal era's 8 blocks plus two.
+    pub fn for_block_time(block_time_s: f64) -> Confirmation {
+        let block = Duration::from_secs_f64(block_time_s.clamp(0.001, 3600.0));
+        Confirmation {
+            poll: block,
+            max_wait: block * 10,
+        }
+    }
+}
+
 /// A subtensor node as the validator's [`Chain`].
 pub struct OnlineChain {
     node: Node,
     netuid: u16,
     hotkey: Option<Signer>,
     version_key: u64,
+    confirmation: Option<Confirmation>,
+    /// One submission at a time: a second one waits, then sees the first's `LastUpdate`.
+    submitting: tokio::sync::Mutex<()>,
 }
 
 impl OnlineChain {
@@ -75,7 +103,15 @@ impl OnlineChain {
             netuid,
             hotkey,
             version_key: GAIA_VERSION_KEY,
+            confirmation: None,
+            submitting: tokio::sync::Mutex::new(()),
         })
+    }
+
+    /// Wait for inclusion after each submission (without: return once the pool accepted it).
+    pub fn with_confirmation(mut self, confirmation: Confirmation) -> OnlineChain {
+        self.confirmation = Some(confirmation);
+        self
     }
 
     /// Send `version_key` instead of [`GAIA_VERSION_KEY`].
@@ -243,6 +279,7 @@ impl OnlineChain {
         values: &[u16],
     ) -> Result<WeightsReceipt, ChainError> {
         let signer = self.hotkey()?;
+        let _one_at_a_time = self.submitting.lock().await;
         let call = SetWeightsCall::new(
             self.netuid,
             uids.to_vec(),
@@ -290,21 +327,58 @@ impl OnlineChain {
             &extra,
             &implicit,
         );
-        let hash = self.node.submit_extrinsic(&bytes).await?;
-        let detail = format!(
-            "submitted 0x{} at block {} (uid {}, nonce {nonce}, spec {}, era birth {birth}); {}",
-            hex::encode(hash),
+        let hash = format!(
+            "0x{}",
+            hex::encode(self.node.submit_extrinsic(&bytes).await?)
+        );
+        let mut detail = format!(
+            "submitted {hash} at block {} (uid {}, nonce {nonce}, spec {}, era birth {birth}); {}",
             p.block,
             p.uid,
             version.spec_version,
             call.describe()
         );
-        tracing::info!(%detail, "set_weights submitted; inclusion not awaited");
+        tracing::info!(%detail, "set_weights submitted");
+        let mut block = p.block;
+        if let Some(c) = self.confirmation {
+            block = self.await_inclusion(p.uid, p.last_update, c, &hash).await?;
+            detail = format!("included at block {block}: {detail}");
+            tracing::info!(block, %hash, "set_weights included (LastUpdate moved)");
+        }
         Ok(WeightsReceipt {
-            block: p.block,
+            block,
             submitted: true,
             detail,
         })
+    }
+
+    /// Poll `LastUpdate[uid]` until it is past `before` (the inclusion block), or give up.
+    async fn await_inclusion(
+        &self,
+        uid: u16,
+        before: u64,
+        c: Confirmation,
+        hash: &str,
+    ) -> Result<u64, ChainError> {
+        let started = Instant::now();
+        loop {
+            tokio::time::sleep(c.poll).await;
+            let read = async {
+                let (_, at) = self.node.head().await?;
+                self.last_update_of(uid, at).await
+            };
+            match read.await {
+                Ok(now) if now > before => return Ok(now),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, %hash, "inclusion check failed; retrying"),
+            }
+            if started.elapsed() >= c.max_wait {
+                return Err(ChainError::NotIncluded {
+                    extrinsic: hash.to_string(),
+                    waited_s: started.elapsed().as_secs(),
+                });
+            }
+        }
     }
 }
 

@@ -23,7 +23,7 @@ use super::weather::url_policy::UrlPolicy;
 use super::weights::{WeightsMode, WeightsStep, SET_WEIGHTS};
 use super::GaiaTask;
 use crate::chain::offline::OfflineChain;
-use crate::chain::online::OnlineChain;
+use crate::chain::online::{Confirmation, OnlineChain};
 use crate::chain::rpc::RpcOptions;
 use crate::chain::wallet::load_hotkey;
 use crate::chain::Chain;
@@ -244,7 +244,8 @@ fn build_chain(settings: &Settings, store: &Store) -> Result<Arc<dyn Chain>, Tas
         ..RpcOptions::default()
     };
     let chain = OnlineChain::new(&c.endpoint, options, c.netuid, hotkey)
-        .map_err(|e| TaskStartError::Identity(format!("chain client: {e}")))?;
+        .map_err(|e| TaskStartError::Identity(format!("chain client: {e}")))?
+        .with_confirmation(Confirmation::for_block_time(c.block_time_s));
     tracing::info!(
         endpoint = chain.node().url(),
         netuid = c.netuid,
