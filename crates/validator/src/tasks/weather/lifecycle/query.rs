@@ -390,3 +390,7 @@ async fn queue_day1(
     )
     .await
 }
+
+#[cfg(test)]
+#[path = "query_tests.rs"]
+mod tests;
