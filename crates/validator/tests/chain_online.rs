@@ -8,7 +8,7 @@
 //! refusals that send nothing (commit-reveal on or absent, rate limited, version key, not
 //! registered, no hotkey, no such subnet); the submitted extrinsic equals the Python-built one
 //! except for the signature, which verifies over the Python-built payload; garbage, oversized,
-//! slow, failing and unreachable nodes give named, bounded errors.
+//! slow, trickling, endless, failing and unreachable nodes give named, bounded errors.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -43,6 +43,10 @@ enum Mode {
     NoQueryStorageAt,
     Garbage,
     Oversized,
+    /// An endless chunked body (no Content-Length).
+    Endless,
+    /// Headers at once, then one byte every 100 ms.
+    Trickle,
     Slow,
     ServerError,
 }
@@ -55,6 +59,8 @@ struct Mock {
     methods: Mutex<Vec<String>>,
     /// On submission, move LastUpdate[own uid] as inclusion would.
     include: Mutex<bool>,
+    /// Answer `author_submitExtrinsic` with subtensor's pool refusal 6.
+    refuse_submit: Mutex<bool>,
 }
 
 impl Mock {
@@ -127,9 +133,26 @@ async fn rpc(State(mock): State<Arc<Mock>>, Json(req): Json<Value>) -> Response 
     match mode {
         Mode::Garbage => return "<html>not json</html>".into_response(),
         Mode::Oversized => return "x".repeat(2 << 20).into_response(),
+        Mode::Endless => {
+            let chunk = bytes::Bytes::from(vec![b' '; 64 * 1024]);
+            let body = futures::stream::repeat_with(move || Ok::<_, std::io::Error>(chunk.clone()));
+            return axum::body::Body::from_stream(body).into_response();
+        }
+        Mode::Trickle => {
+            let body = futures::stream::unfold((), |()| async {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                Some((Ok::<_, std::io::Error>(bytes::Bytes::from_static(b" ")), ()))
+            });
+            return axum::body::Body::from_stream(body).into_response();
+        }
         Mode::Slow => tokio::time::sleep(Duration::from_secs(5)).await,
         Mode::ServerError => return axum::http::StatusCode::BAD_GATEWAY.into_response(),
         _ => {}
+    }
+    if method == "author_submitExtrinsic" && *mock.refuse_submit.lock().unwrap() {
+        return Json(json!({"jsonrpc": "2.0", "id": req["id"], "error": {
+            "code": 1010, "message": "Invalid Transaction", "data": "Custom error: 6"}}))
+        .into_response();
     }
     let body = match mock.answer(&method, &req["params"]) {
         Ok(result) => json!({"jsonrpc": "2.0", "id": req["id"], "result": result}),
@@ -155,6 +178,7 @@ async fn serve() -> (Arc<Mock>, String) {
         submitted: Mutex::new(Vec::new()),
         methods: Mutex::new(Vec::new()),
         include: Mutex::new(true),
+        refuse_submit: Mutex::new(false),
     });
     let app = Router::new().route("/", post(rpc)).with_state(mock.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -433,6 +457,28 @@ async fn without_inclusion_the_submission_is_reported_not_included() {
         1,
         "sent once, never resent"
     );
+    // A pool refusal is named, and not retried.
+    *mock.refuse_submit.lock().unwrap() = true;
+    let err = chain(&url, &fx)
+        .set_weights(&dests, &values)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("author_submitExtrinsic")
+            && err.contains("1010")
+            && err.contains("Custom error: 6 (subtensor: RateLimitExceeded)"),
+        "{err}"
+    );
+    let tries = mock
+        .methods
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|m| *m == "author_submitExtrinsic")
+        .count();
+    assert_eq!(tries, 2, "one refused attempt after the first submission");
+    *mock.refuse_submit.lock().unwrap() = false;
     // Without confirmation the pool's acceptance is the receipt.
     let receipt = chain(&url, &fx).set_weights(&dests, &values).await.unwrap();
     assert_eq!(receipt.block, 1203);
@@ -451,7 +497,7 @@ async fn bad_nodes_give_named_bounded_errors() {
     let (mock, url) = serve().await;
     let fx = mock.fx.clone();
     let chain = chain(&url, &fx);
-    let cases: [(Mode, ErrorCheck); 4] = [
+    let cases: [(Mode, ErrorCheck); 6] = [
         (Mode::Garbage, |e| matches!(e, RpcError::Malformed { .. })),
         (Mode::Oversized, |e| {
             matches!(
@@ -461,6 +507,18 @@ async fn bad_nodes_give_named_bounded_errors() {
                     ..
                 }
             )
+        }),
+        (Mode::Endless, |e| {
+            matches!(
+                e,
+                RpcError::TooLarge {
+                    limit: 1_048_576,
+                    ..
+                }
+            )
+        }),
+        (Mode::Trickle, |e| {
+            matches!(e, RpcError::Timeout { attempts: 2, .. })
         }),
         (Mode::Slow, |e| {
             matches!(e, RpcError::Timeout { attempts: 2, .. })

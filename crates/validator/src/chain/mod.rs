@@ -10,6 +10,7 @@ pub mod extrinsic;
 pub mod node;
 pub mod offline;
 pub mod online;
+pub mod pool;
 pub mod rpc;
 pub mod storage;
 pub mod wallet;

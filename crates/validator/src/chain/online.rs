@@ -17,7 +17,7 @@
 //!   otherwise [`ChainError::NotIncluded`]. Submissions are serialised, so a second weights job
 //!   started while the first waits sees the moved `LastUpdate` and is refused as rate limited.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures::future::BoxFuture;
 use futures::FutureExt;
@@ -28,6 +28,8 @@ use super::extrinsic::{
     Implicit, SetWeightsCall, SignedExtra, FIBER_ERA_PERIOD,
 };
 use super::node::{Hash, Node};
+use super::pool::name_pool_error;
+pub use super::pool::Confirmation;
 use super::rpc::{RpcClient, RpcOptions};
 use super::storage::{
     axons_key, decode, decode_account, keys_key, netuid_item, owner_key, uids_key, AxonInfo,
@@ -56,26 +58,6 @@ pub struct WeightParams {
     pub last_update: u64,
     /// `WeightsSetRateLimit(netuid)`.
     pub rate_limit: u64,
-}
-
-/// How a submission is followed up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Confirmation {
-    /// Pause between two `LastUpdate` reads.
-    pub poll: Duration,
-    /// Give up after this long.
-    pub max_wait: Duration,
-}
-
-impl Confirmation {
-    /// Poll once a block for the mortal era's 8 blocks plus two.
-    pub fn for_block_time(block_time_s: f64) -> Confirmation {
-        let block = Duration::from_secs_f64(block_time_s.clamp(0.001, 3600.0));
-        Confirmation {
-            poll: block,
-            max_wait: block * 10,
-        }
-    }
 }
 
 /// A subtensor node as the validator's [`Chain`].
@@ -327,10 +309,8 @@ impl OnlineChain {
             &extra,
             &implicit,
         );
-        let hash = format!(
-            "0x{}",
-            hex::encode(self.node.submit_extrinsic(&bytes).await?)
-        );
+        let submitted = self.node.submit_extrinsic(&bytes).await;
+        let hash = format!("0x{}", hex::encode(submitted.map_err(name_pool_error)?));
         let mut detail = format!(
             "submitted {hash} at block {} (uid {}, nonce {nonce}, spec {}, era birth {birth}); {}",
             p.block,
