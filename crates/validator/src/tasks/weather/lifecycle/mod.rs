@@ -21,6 +21,8 @@ pub use overall::score_row_task_id;
 pub use run::{run_key, RunPayload};
 mod scoring;
 mod store_rows;
+#[cfg(test)]
+mod test_support;
 
 pub use context::{DispatchFailure, WeatherContext, SETTLED};
 

@@ -2,127 +2,22 @@
 //! JSON: every way a miner can fail to deliver ends with the response settled under a named
 //! status and reason, or with a bounded "run again".
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
-use axum::extract::State;
-use axum::http::Uri;
-use chrono::Utc;
-use gaia_store::{JobStatus, NewRun};
 use serde_json::Value;
 
 use super::*;
-use crate::tasks::weather::miner_client::{MinerClient, PlainJsonTransport};
-use crate::tasks::weather::url_policy::UrlPolicy;
-
-/// Answers per endpoint path, used in order; the last one repeats.
-type Script = Arc<Mutex<HashMap<String, Vec<Value>>>>;
-
-/// A miner answering `script`; returns its port.
-async fn scripted_miner(script: Vec<(&str, Vec<Value>)>) -> u16 {
-    let script: Script = Arc::new(Mutex::new(
-        script.into_iter().map(|(p, a)| (p.to_owned(), a)).collect(),
-    ));
-    let app = axum::Router::new()
-        .fallback(|State(s): State<Script>, uri: Uri| async move {
-            let mut s = s.lock().unwrap();
-            let answers = s.get_mut(uri.path()).expect("unscripted endpoint");
-            let answer = if answers.len() > 1 {
-                answers.remove(0)
-            } else {
-                answers[0].clone()
-            };
-            axum::Json(answer)
-        })
-        .with_state(script);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    port
-}
-
-/// A context whose miners are plain-JSON servers on loopback, with a run and a `Received`
-/// response per `(uid, port)`.
-async fn setup(dir: &std::path::Path, miners: &[(u8, u16)]) -> (WeatherContext, Run) {
-    let mut ctx = crate::tasks::weather::lifecycle::test_context(dir).await;
-    ctx.weather.miner_scheme = "http".into();
-    ctx.weather.max_poll_attempts = 2;
-    ctx.weather.query_retry_delays_s = vec![1];
-    ctx.client = MinerClient::new(
-        Arc::new(PlainJsonTransport::new().unwrap()),
-        UrlPolicy {
-            allow_private: true,
-        },
-    );
-    let now = Utc::now();
-    let run = ctx
-        .store
-        .create_run(&NewRun {
-            run_initiation_time: now,
-            target_forecast_time_utc: now,
-            gfs_init_time_utc: now,
-            gfs_input_metadata: None,
-        })
-        .await
-        .unwrap();
-    for &(uid, port) in miners {
-        let node = crate::chain::MetagraphNode {
-            uid,
-            hotkey: format!("hk{uid}"),
-            coldkey: String::new(),
-            ip: "127.0.0.1".into(),
-            port,
-            stake: 0.0,
-            incentive: 0.0,
-            trust: 0.0,
-            vtrust: 0.0,
-            validator_permit: false,
-        };
-        ctx.store.upsert_node(&node.to_record(now)).await.unwrap();
-        ctx.store
-            .upsert_response(&NewResponse {
-                run_id: run.id,
-                miner_uid: uid,
-                miner_hotkey: format!("hk{uid}"),
-                job_id: None,
-                zarr_url: None,
-                verification_hash_claimed: None,
-                status: ResponseStatus::Received,
-                response_time: now,
-            })
-            .await
-            .unwrap();
-    }
-    (ctx, run)
-}
+use crate::tasks::weather::lifecycle::test_support::{
+    self as support, scripted_miner, settled, setup,
+};
 
 /// The query job of `uid` at its `attempts`-th run.
 fn job(run: &Run, uid: u8, attempts: i32) -> Job {
-    let now = Utc::now();
-    Job {
-        id: i64::from(uid),
-        job_key: format!("weather.query:{}:{uid}", run.id),
-        job_type: super::super::QUERY.into(),
-        priority: 1,
-        payload: json!({"run_id": run.id, "uid": uid}),
-        status: JobStatus::InProgress,
+    let mut job = support::job(
+        super::super::QUERY,
+        json!({"run_id": run.id, "uid": uid}),
         attempts,
-        max_attempts: 30,
-        scheduled_at: now,
-        next_retry_at: None,
-        lease_expires_at: None,
-        claimed_by: None,
-        last_error: None,
-        result: None,
-        run_id: Some(run.id),
-        created_at: now,
-        updated_at: now,
-    }
-}
-
-async fn settled(ctx: &WeatherContext, run: &Run, uid: u8) -> (ResponseStatus, String) {
-    let r = ctx.response_of(run.id, uid).await.unwrap();
-    (r.status, r.error_message.unwrap_or_default())
+    );
+    job.run_id = Some(run.id);
+    job
 }
 
 fn accepted(job_id: &str) -> Value {

@@ -322,3 +322,7 @@ pub(super) fn miner_score(
         error_message: None,
     }
 }
+
+#[cfg(test)]
+#[path = "scoring_tests.rs"]
+mod tests;

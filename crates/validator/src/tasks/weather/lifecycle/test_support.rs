@@ -1,0 +1,125 @@
+//! Test support for the lifecycle steps: a context whose miners are scripted plain-JSON servers
+//! on loopback, a run with one response per miner, and hand-made ledger jobs.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::State;
+use axum::http::Uri;
+use chrono::Utc;
+use gaia_store::{Job, JobStatus, NewResponse, NewRun, ResponseStatus, Run};
+use serde_json::Value;
+
+use super::WeatherContext;
+use crate::tasks::weather::miner_client::{MinerClient, PlainJsonTransport};
+use crate::tasks::weather::url_policy::UrlPolicy;
+
+/// Answers per endpoint path, used in order; the last one repeats.
+pub(crate) type Script = Arc<Mutex<HashMap<String, Vec<Value>>>>;
+
+/// A miner answering `script`; returns its port.
+pub(crate) async fn scripted_miner(script: Vec<(&str, Vec<Value>)>) -> u16 {
+    let script: Script = Arc::new(Mutex::new(
+        script.into_iter().map(|(p, a)| (p.to_owned(), a)).collect(),
+    ));
+    let app = axum::Router::new()
+        .fallback(|State(s): State<Script>, uri: Uri| async move {
+            let mut s = s.lock().unwrap();
+            let answers = s.get_mut(uri.path()).expect("unscripted endpoint");
+            let answer = if answers.len() > 1 {
+                answers.remove(0)
+            } else {
+                answers[0].clone()
+            };
+            axum::Json(answer)
+        })
+        .with_state(script);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    port
+}
+
+/// A context whose miners are plain-JSON servers on loopback, with a run and a `Received`
+/// response per `(uid, port)`.
+pub(crate) async fn setup(dir: &std::path::Path, miners: &[(u8, u16)]) -> (WeatherContext, Run) {
+    let mut ctx = super::test_context(dir).await;
+    ctx.weather.miner_scheme = "http".into();
+    ctx.weather.max_poll_attempts = 2;
+    ctx.weather.query_retry_delays_s = vec![1];
+    ctx.client = MinerClient::new(
+        Arc::new(PlainJsonTransport::new().unwrap()),
+        UrlPolicy {
+            allow_private: true,
+        },
+    );
+    let now = Utc::now();
+    let run = ctx
+        .store
+        .create_run(&NewRun {
+            run_initiation_time: now,
+            target_forecast_time_utc: now,
+            gfs_init_time_utc: now,
+            gfs_input_metadata: None,
+        })
+        .await
+        .unwrap();
+    for &(uid, port) in miners {
+        let node = crate::chain::MetagraphNode {
+            uid,
+            hotkey: format!("hk{uid}"),
+            coldkey: String::new(),
+            ip: "127.0.0.1".into(),
+            port,
+            stake: 0.0,
+            incentive: 0.0,
+            trust: 0.0,
+            vtrust: 0.0,
+            validator_permit: false,
+        };
+        ctx.store.upsert_node(&node.to_record(now)).await.unwrap();
+        ctx.store
+            .upsert_response(&NewResponse {
+                run_id: run.id,
+                miner_uid: uid,
+                miner_hotkey: format!("hk{uid}"),
+                job_id: None,
+                zarr_url: None,
+                verification_hash_claimed: None,
+                status: ResponseStatus::Received,
+                response_time: now,
+            })
+            .await
+            .unwrap();
+    }
+    (ctx, run)
+}
+
+/// A `job_type` job with `payload` at its `attempts`-th run.
+pub(crate) fn job(job_type: &str, payload: Value, attempts: i32) -> Job {
+    let now = Utc::now();
+    Job {
+        id: 1,
+        job_key: format!("{job_type}:{payload}"),
+        job_type: job_type.into(),
+        priority: 1,
+        payload,
+        status: JobStatus::InProgress,
+        attempts,
+        max_attempts: 30,
+        scheduled_at: now,
+        next_retry_at: None,
+        lease_expires_at: None,
+        claimed_by: None,
+        last_error: None,
+        result: None,
+        run_id: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+pub(crate) async fn settled(ctx: &WeatherContext, run: &Run, uid: u8) -> (ResponseStatus, String) {
+    let r = ctx.response_of(run.id, uid).await.unwrap();
+    (r.status, r.error_message.unwrap_or_default())
+}
