@@ -197,28 +197,11 @@ impl TruthCache {
         target: &Path,
     ) -> Result<PathBuf, CacheError> {
         let base = url.trim_end_matches('/');
-        let zmeta = self
-            .get(&format!("{base}/.zmetadata"))
-            .await?
-            .ok_or_else(|| CacheError::Metadata {
-                url: url.into(),
-                reason: ".zmetadata not found (only consolidated Zarr v2 stores are mirrored)"
-                    .into(),
-            })?;
-        let parsed: Value = serde_json::from_slice(&zmeta).map_err(|e| CacheError::Metadata {
-            url: url.into(),
-            reason: e.to_string(),
-        })?;
-        let metadata = parsed["metadata"]
-            .as_object()
-            .ok_or_else(|| CacheError::Metadata {
-                url: url.into(),
-                reason: "no `metadata` object".into(),
-            })?;
+        let (zmeta, metadata) = self.consolidated_metadata(url).await?;
         let total = std::sync::atomic::AtomicU64::new(zmeta.len() as u64);
         write(partial, ".zmetadata", &zmeta).await?;
         let mut chunks = Vec::new();
-        for (key, value) in metadata {
+        for (key, value) in &metadata {
             check_key(url, key)?;
             let text = serde_json::to_vec(value).unwrap_or_default();
             write(partial, key, &text).await?;
@@ -253,6 +236,32 @@ impl TruthCache {
             .map_err(io(target))?;
         tracing::info!(%url, path = %target.display(), bytes = total, "truth store mirrored");
         Ok(target.to_path_buf())
+    }
+
+    /// The consolidated metadata of the Zarr v2 store at `url`: the raw `.zmetadata` and its
+    /// `metadata` map (key → JSON document).
+    pub(super) async fn consolidated_metadata(
+        &self,
+        url: &str,
+    ) -> Result<(Vec<u8>, serde_json::Map<String, Value>), CacheError> {
+        let bad = |reason: String| CacheError::Metadata {
+            url: url.into(),
+            reason,
+        };
+        let zmeta = self
+            .get(&format!("{}/.zmetadata", url.trim_end_matches('/')))
+            .await?
+            .ok_or_else(|| {
+                bad(".zmetadata not found (only consolidated Zarr v2 stores are mirrored)".into())
+            })?;
+        let parsed: Value = serde_json::from_slice(&zmeta).map_err(|e| bad(e.to_string()))?;
+        match parsed {
+            Value::Object(mut root) => match root.remove("metadata") {
+                Some(Value::Object(metadata)) => Ok((zmeta, metadata)),
+                _ => Err(bad("no `metadata` object".into())),
+            },
+            _ => Err(bad("no `metadata` object".into())),
+        }
     }
 
     /// GET a key: `Some(bytes)`, `None` on 404, an error otherwise (bounded size). Rate limits,

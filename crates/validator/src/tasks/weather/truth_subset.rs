@@ -235,25 +235,8 @@ impl TruthCache {
         partial: &Path,
     ) -> Result<u64, CacheError> {
         let started = Instant::now();
-        let base = url.trim_end_matches('/');
-        let zmeta = self
-            .get(&format!("{base}/.zmetadata"))
-            .await?
-            .ok_or_else(|| CacheError::Metadata {
-                url: url.into(),
-                reason: ".zmetadata not found (only consolidated Zarr v2 stores are mirrored)"
-                    .into(),
-            })?;
-        let parsed: Value = serde_json::from_slice(&zmeta).map_err(|e| CacheError::Metadata {
-            url: url.into(),
-            reason: e.to_string(),
-        })?;
-        let meta = parsed["metadata"]
-            .as_object()
-            .ok_or_else(|| CacheError::Metadata {
-                url: url.into(),
-                reason: "no `metadata` object".into(),
-            })?;
+        let (_, meta) = self.consolidated_metadata(url).await?;
+        let meta = &meta;
         let mut data = Vec::new();
         for (remote, local) in &subset.arrays {
             check_key(url, local)?;

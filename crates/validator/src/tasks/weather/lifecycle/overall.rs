@@ -322,53 +322,17 @@ pub(super) async fn rebuild_score_row(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gaia_store::{NewJob, NewResponse, NewRun};
+    use crate::tasks::weather::lifecycle::test_support::{add_miner, create_run};
+    use gaia_store::NewJob;
 
     #[tokio::test]
     async fn a_response_whose_steps_all_ended_is_settled_with_the_last_error() {
         let dir = tempfile::tempdir().unwrap();
         let ctx = super::super::test_context(dir.path()).await;
         let now = Utc::now();
-        let run = ctx
-            .store
-            .create_run(&NewRun {
-                run_initiation_time: now,
-                target_forecast_time_utc: now,
-                gfs_init_time_utc: now,
-                gfs_input_metadata: None,
-            })
-            .await
-            .unwrap();
-        let mut responses = Vec::new();
+        let run = create_run(&ctx).await;
         for uid in [1u8, 2, 3] {
-            let node = crate::chain::MetagraphNode {
-                uid,
-                hotkey: format!("hk{uid}"),
-                coldkey: String::new(),
-                ip: "1.2.3.4".into(),
-                port: 1,
-                stake: 0.0,
-                incentive: 0.0,
-                trust: 0.0,
-                vtrust: 0.0,
-                validator_permit: false,
-            };
-            ctx.store.upsert_node(&node.to_record(now)).await.unwrap();
-            responses.push(
-                ctx.store
-                    .upsert_response(&NewResponse {
-                        run_id: run.id,
-                        miner_uid: uid,
-                        miner_hotkey: format!("hk{uid}"),
-                        job_id: None,
-                        zarr_url: None,
-                        verification_hash_claimed: None,
-                        status: ResponseStatus::InferenceRunning,
-                        response_time: now,
-                    })
-                    .await
-                    .unwrap(),
-            );
+            add_miner(&ctx, &run, uid, 1, ResponseStatus::InferenceRunning).await;
         }
         // uid 1: its only step failed for good; uid 2: a step still pending; uid 3: no step.
         for (uid, key) in [(1u8, "q1"), (2, "q2")] {
@@ -420,7 +384,7 @@ mod tests {
         );
         assert_eq!(
             score_row_task_id(&run),
-            format!("weather_scores_{}_{}", run.id, now.format("%Y%m%dT%H%MZ"))
+            format!("weather_scores_{}_{}", run.id, run.gfs_init_time_utc.format("%Y%m%dT%H%MZ"))
         );
     }
 }

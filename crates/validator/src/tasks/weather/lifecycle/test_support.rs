@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use axum::extract::State;
 use axum::http::Uri;
 use chrono::Utc;
-use gaia_store::{Job, JobStatus, NewResponse, NewRun, ResponseStatus, Run};
+use gaia_store::{Job, JobStatus, MinerResponse, NewResponse, NewRun, ResponseStatus, Run};
 use serde_json::Value;
 
 use super::WeatherContext;
@@ -53,9 +53,17 @@ pub(crate) async fn setup(dir: &std::path::Path, miners: &[(u8, u16)]) -> (Weath
             allow_private: true,
         },
     );
+    let run = create_run(&ctx).await;
+    for &(uid, port) in miners {
+        add_miner(&ctx, &run, uid, port, ResponseStatus::Received).await;
+    }
+    (ctx, run)
+}
+
+/// A run initiated now.
+pub(crate) async fn create_run(ctx: &WeatherContext) -> Run {
     let now = Utc::now();
-    let run = ctx
-        .store
+    ctx.store
         .create_run(&NewRun {
             run_initiation_time: now,
             target_forecast_time_utc: now,
@@ -63,36 +71,44 @@ pub(crate) async fn setup(dir: &std::path::Path, miners: &[(u8, u16)]) -> (Weath
             gfs_input_metadata: None,
         })
         .await
-        .unwrap();
-    for &(uid, port) in miners {
-        let node = crate::chain::MetagraphNode {
-            uid,
-            hotkey: format!("hk{uid}"),
-            coldkey: String::new(),
-            ip: "127.0.0.1".into(),
-            port,
-            stake: 0.0,
-            incentive: 0.0,
-            trust: 0.0,
-            vtrust: 0.0,
-            validator_permit: false,
-        };
-        ctx.store.upsert_node(&node.to_record(now)).await.unwrap();
-        ctx.store
-            .upsert_response(&NewResponse {
-                run_id: run.id,
-                miner_uid: uid,
-                miner_hotkey: format!("hk{uid}"),
-                job_id: None,
-                zarr_url: None,
-                verification_hash_claimed: None,
-                status: ResponseStatus::Received,
-                response_time: now,
-            })
-            .await
-            .unwrap();
-    }
-    (ctx, run)
+        .unwrap()
+}
+
+/// Register miner `uid` (hotkey `hk<uid>`) at 127.0.0.1:`port` with a `status` response in `run`.
+pub(crate) async fn add_miner(
+    ctx: &WeatherContext,
+    run: &Run,
+    uid: u8,
+    port: u16,
+    status: ResponseStatus,
+) -> MinerResponse {
+    let now = Utc::now();
+    let node = crate::chain::MetagraphNode {
+        uid,
+        hotkey: format!("hk{uid}"),
+        coldkey: String::new(),
+        ip: "127.0.0.1".into(),
+        port,
+        stake: 0.0,
+        incentive: 0.0,
+        trust: 0.0,
+        vtrust: 0.0,
+        validator_permit: false,
+    };
+    ctx.store.upsert_node(&node.to_record(now)).await.unwrap();
+    ctx.store
+        .upsert_response(&NewResponse {
+            run_id: run.id,
+            miner_uid: uid,
+            miner_hotkey: format!("hk{uid}"),
+            job_id: None,
+            zarr_url: None,
+            verification_hash_claimed: None,
+            status,
+            response_time: now,
+        })
+        .await
+        .unwrap()
 }
 
 /// A `job_type` job with `payload` at its `attempts`-th run.
