@@ -22,6 +22,7 @@ use blake2::digest::consts::U32;
 use blake2::{Blake2b, Digest};
 use gaia_scoring::verify::{verify_signature, SignedForm, Signer};
 use gaia_validator::chain::extrinsic::signature_range;
+use gaia_validator::chain::metadata::MetadataError;
 use gaia_validator::chain::online::{Confirmation, OnlineChain};
 use gaia_validator::chain::rpc::{RpcError, RpcOptions};
 use gaia_validator::chain::{Chain, ChainError};
@@ -61,6 +62,8 @@ struct Mock {
     include: Mutex<bool>,
     /// Answer `author_submitExtrinsic` with subtensor's pool refusal 6.
     refuse_submit: Mutex<bool>,
+    /// Which of the fixture's metadata variants `state_getMetadata` answers.
+    metadata: Mutex<&'static str>,
 }
 
 impl Mock {
@@ -107,6 +110,7 @@ impl Mock {
                 json!(keys)
             }
             "state_getRuntimeVersion" => self.fx["runtime_version"].clone(),
+            "state_getMetadata" => self.fx["metadata"][*self.metadata.lock().unwrap()].clone(),
             "system_accountNextIndex" => self.fx["nonce"].clone(),
             "author_submitExtrinsic" => {
                 let xt = params[0].as_str().unwrap().to_string();
@@ -179,6 +183,7 @@ async fn serve() -> (Arc<Mock>, String) {
         methods: Mutex::new(Vec::new()),
         include: Mutex::new(true),
         refuse_submit: Mutex::new(false),
+        metadata: Mutex::new("good"),
     });
     let app = Router::new().route("/", post(rpc)).with_state(mock.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -656,4 +661,32 @@ async fn weights_step_and_metagraph_sync_over_the_online_chain() {
         outcomes.contains(&("submitted", Some(1204))),
         "{outcomes:?}"
     );
+}
+
+/// The runtime metadata is checked before the first submission: a moved pallet, a renamed field
+/// or a new extension that carries data refuse (nothing sent); a new zero-sized extension passes.
+#[tokio::test]
+async fn runtime_metadata_is_checked_before_submitting() {
+    let (mock, url) = serve().await;
+    let fx = mock.fx.clone();
+    let (dests, values) = weights(&fx);
+    for (variant, says) in [
+        ("pallet_moved", "(8, 0)"),
+        ("field_renamed", "netuid_index"),
+        ("extension_added", "CheckNewThing"),
+    ] {
+        *mock.metadata.lock().unwrap() = variant;
+        let err = chain(&url, &fx)
+            .set_weights(&dests, &values)
+            .await
+            .unwrap_err();
+        match &err {
+            ChainError::Metadata(MetadataError::Mismatch(m)) => assert!(m.contains(says), "{m}"),
+            other => panic!("{variant}: {other}"),
+        }
+    }
+    assert!(mock.submitted.lock().unwrap().is_empty());
+    *mock.metadata.lock().unwrap() = "zero_sized_added";
+    chain(&url, &fx).set_weights(&dests, &values).await.unwrap();
+    assert_eq!(mock.submitted.lock().unwrap().len(), 1);
 }

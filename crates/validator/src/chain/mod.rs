@@ -4,9 +4,11 @@
 //! [`wallet`] (the hotkey from a Bittensor wallet file) and [`extrinsic`] (the bytes of a signed
 //! `set_weights` extrinsic, commit-reveal and version-key refusals); see `docs/chain-client.md`.
 //! [`online::OnlineChain`] talks to a subtensor node over JSON-RPC ([`rpc`], [`node`]) with storage
-//! keys built by hand ([`storage`]).
+//! keys built by hand ([`storage`]) and checks the runtime's metadata before submitting
+//! ([`metadata`]).
 
 pub mod extrinsic;
+pub mod metadata;
 pub mod node;
 pub mod offline;
 pub mod online;
@@ -120,6 +122,9 @@ pub enum ChainError {
     /// A JSON-RPC call to the node failed.
     #[error("chain rpc: {0}")]
     Rpc(#[from] rpc::RpcError),
+    /// The runtime metadata is unreadable or differs from what the client encodes.
+    #[error(transparent)]
+    Metadata(#[from] metadata::MetadataError),
     /// A storage value is not the expected SCALE type.
     #[error("chain storage: {0}")]
     Storage(#[from] storage::DecodeError),

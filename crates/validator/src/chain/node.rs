@@ -191,6 +191,13 @@ impl Node {
             .await
     }
 
+    /// `state_getMetadata(at)`: the SCALE metadata (V14).
+    pub async fn metadata(&self, at: Hash) -> Result<Vec<u8>, RpcError> {
+        const M: &str = "state_getMetadata";
+        let v: String = self.rpc.call(M, json!([to_hex(&at)])).await?;
+        from_hex(M, &v)
+    }
+
     /// `system_accountNextIndex(ss58)`: the next nonce, counting the pool.
     pub async fn account_next_index(&self, ss58: &str) -> Result<u32, RpcError> {
         self.rpc

@@ -10,7 +10,8 @@
 //!   `CommitRevealWeightsEnabled` (absent = **true**, the storage default), `WeightsVersionKey`,
 //!   `LastUpdate[uid]` and `WeightsSetRateLimit` (absent = 100); any refusal sends nothing. The
 //!   extrinsic is built by [`super::extrinsic`] with the nonce (`system_accountNextIndex`), genesis
-//!   hash, runtime versions and a 5-block mortal era on the head (fiber's), and submitted once
+//!   hash, runtime versions and a 5-block mortal era on the head (fiber's), after the runtime's
+//!   metadata passed [`metadata::check`] (once per `spec_version`), and submitted once
 //!   with `author_submitExtrinsic`. HTTP has no subscriptions, so inclusion is confirmed (when
 //!   [`Confirmation`] is set) by polling `LastUpdate[uid]` until it moves past its old value —
 //!   the runtime sets it to the inclusion block on success — for the era's 8 blocks plus two;
@@ -27,6 +28,7 @@ use super::extrinsic::{
     require_commit_reveal_disabled, require_version_key, signed_extrinsic, CallIndex, Era,
     Implicit, SetWeightsCall, SignedExtra, FIBER_ERA_PERIOD,
 };
+use super::metadata;
 use super::node::{Hash, Node};
 use super::pool::name_pool_error;
 pub use super::pool::Confirmation;
@@ -69,6 +71,8 @@ pub struct OnlineChain {
     confirmation: Option<Confirmation>,
     /// One submission at a time: a second one waits, then sees the first's `LastUpdate`.
     submitting: tokio::sync::Mutex<()>,
+    /// The `spec_version` whose metadata passed [`metadata::check`].
+    checked_spec: std::sync::Mutex<Option<u32>>,
 }
 
 impl OnlineChain {
@@ -87,6 +91,7 @@ impl OnlineChain {
             version_key: GAIA_VERSION_KEY,
             confirmation: None,
             submitting: tokio::sync::Mutex::new(()),
+            checked_spec: std::sync::Mutex::new(None),
         })
     }
 
@@ -281,6 +286,7 @@ impl OnlineChain {
             });
         }
         let version = self.node.runtime_version(head_hash).await?;
+        self.check_runtime(version.spec_version, head_hash).await?;
         let genesis_hash = self.node.block_hash(Some(0)).await?;
         let nonce = self.node.account_next_index(&signer.ss58()).await?;
         let era = Era::mortal(FIBER_ERA_PERIOD, p.block);
@@ -330,6 +336,21 @@ impl OnlineChain {
             submitted: true,
             detail,
         })
+    }
+
+    /// Check the metadata of runtime `spec_version` once (again after an upgrade).
+    async fn check_runtime(&self, spec_version: u32, at: Hash) -> Result<(), ChainError> {
+        let checked = *self.checked_spec.lock().unwrap_or_else(|p| p.into_inner());
+        if checked == Some(spec_version) {
+            return Ok(());
+        }
+        metadata::check(&metadata::parse(&self.node.metadata(at).await?)?)?;
+        tracing::info!(
+            spec_version,
+            "runtime metadata matches set_weights (7, 0) and extensions"
+        );
+        *self.checked_spec.lock().unwrap_or_else(|p| p.into_inner()) = Some(spec_version);
+        Ok(())
     }
 
     /// Poll `LastUpdate[uid]` until it is past `before` (the inclusion block), or give up.
