@@ -185,7 +185,8 @@ pub struct ChainSettings {
     pub weights_check_cron: String,
     /// Blocks between two weight submissions (production: 250).
     pub weights_interval_blocks: u64,
-    /// Seconds per block (the offline chain derives block numbers from the clock).
+    /// Seconds per block (the offline chain derives block numbers from the clock; the online
+    /// chain checks once a block, for ten blocks, whether a weight set was included).
     pub block_time_s: f64,
 }
 
