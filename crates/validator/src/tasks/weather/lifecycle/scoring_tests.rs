@@ -45,7 +45,11 @@ async fn verified(ctx: &WeatherContext, run: &Run, uid: u8, frozen: bool) -> i64
 }
 
 fn day1(response_id: i64, attempts: i32) -> Job {
-    job(super::super::DAY1, json!({ "response_id": response_id }), attempts)
+    job(
+        super::super::DAY1,
+        json!({ "response_id": response_id }),
+        attempts,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -73,7 +77,11 @@ async fn scoring_stops_with_a_named_status_before_any_score() {
         ResponseStatus::VerifiedManifestStoreOpened
     );
     // The same for an ERA5 lead.
-    let era5 = job(super::super::ERA5, json!({"response_id": id, "lead_hours": 24}), 1);
+    let era5 = job(
+        super::super::ERA5,
+        json!({"response_id": id, "lead_hours": 24}),
+        1,
+    );
     assert!(matches!(
         era5_step(&ctx, &era5).await.unwrap(),
         StepOutcome::Again { .. }
