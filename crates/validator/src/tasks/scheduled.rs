@@ -22,7 +22,7 @@ use super::metagraph::SYNC_METAGRAPH;
 use super::schedule::Schedule;
 use super::weather::lifecycle::{run_key, RUN};
 use super::weather::truth_cache::TruthCache;
-use super::weights::{WeightsMode, SET_WEIGHTS};
+use super::weights::{WeightsMode, SET_WEIGHTS, SHADOW_DETAIL};
 use super::{GaiaTask, JobFuture, TaskError};
 use crate::chain::Chain;
 
@@ -112,6 +112,29 @@ pub struct WeightsCheckTask {
     pub mode: WeightsMode,
 }
 
+impl WeightsCheckTask {
+    /// The block of the latest weights recorded in shadow mode in the last week (0: none).
+    async fn last_shadow_block(&self) -> Result<u64, TaskError> {
+        let since = Utc::now() - Duration::days(7);
+        let history = self
+            .store
+            .weight_history_since(since)
+            .await
+            .map_err(|e| failed("weights", e))?;
+        Ok(history
+            .iter()
+            .filter(|r| r.outcome == gaia_store::WeightOutcome::Skipped)
+            .filter(|r| {
+                r.detail
+                    .as_deref()
+                    .is_some_and(|d| d.starts_with(SHADOW_DETAIL))
+            })
+            .filter_map(|r| r.block.and_then(|b| u64::try_from(b).ok()))
+            .max()
+            .unwrap_or(0))
+    }
+}
+
 impl GaiaTask for WeightsCheckTask {
     fn name(&self) -> &str {
         "weights"
@@ -126,11 +149,16 @@ impl GaiaTask for WeightsCheckTask {
                 .current_block()
                 .await
                 .map_err(|e| failed("weights", e))?;
-            let last = self
+            let mut last = self
                 .chain
                 .last_update_block()
                 .await
                 .map_err(|e| failed("weights", e))?;
+            if self.mode == WeightsMode::Shadow {
+                // Nothing reaches the chain in shadow mode, so LastUpdate never moves: the
+                // cadence follows the last weights recorded in shadow instead.
+                last = last.max(self.last_shadow_block().await?);
+            }
             if !gaia_scoring::weights::weights_due(current, last, 0, self.interval_blocks) {
                 return Ok(());
             }
@@ -350,6 +378,53 @@ mod tests {
             .await
             .unwrap()
             .is_some());
+    }
+
+    #[tokio::test]
+    async fn in_shadow_mode_the_cadence_follows_the_shadow_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path()).await;
+        let chain: Arc<dyn Chain> = Arc::new(OfflineChain::new(None, 12.0, store.clone()));
+        let task = |mode| WeightsCheckTask {
+            store: store.clone(),
+            chain: chain.clone(),
+            cron: "* * * * *".into(),
+            interval_blocks: 250,
+            mode,
+        };
+        let queued = |key: &'static str| {
+            let store = store.clone();
+            async move { store.find_job_by_key(key).await.unwrap().is_some() }
+        };
+        let first: DateTime<Utc> = "2026-11-28T18:01:00Z".parse().unwrap();
+        task(WeightsMode::Shadow)
+            .run_scheduled_job(first)
+            .await
+            .unwrap();
+        assert!(queued("weights.set:20261128T1801").await, "never set: due");
+        store
+            .record_weights(&gaia_store::WeightRecord {
+                attempt_key: "s".into(),
+                created_at: Utc::now(),
+                block: i64::try_from(chain.current_block().await.unwrap()).ok(),
+                weights: gaia_store::UidVector::empty(),
+                outcome: gaia_store::WeightOutcome::Skipped,
+                detail: Some(format!("{SHADOW_DETAIL}: SubtensorModule.set_weights(..)")),
+            })
+            .await
+            .unwrap();
+        let next: DateTime<Utc> = "2026-11-28T18:02:00Z".parse().unwrap();
+        task(WeightsMode::Shadow)
+            .run_scheduled_job(next)
+            .await
+            .unwrap();
+        assert!(
+            !queued("weights.set:20261128T1802").await,
+            "shadow weights recorded this block: not due"
+        );
+        // Turned on, the shadow record does not count: nothing reached the chain yet.
+        task(WeightsMode::On).run_scheduled_job(next).await.unwrap();
+        assert!(queued("weights.set:20261128T1802").await);
     }
 
     #[tokio::test]

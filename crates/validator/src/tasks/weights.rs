@@ -19,6 +19,10 @@ use crate::telemetry::metrics::Metrics;
 /// Job type of a weight setting.
 pub const SET_WEIGHTS: &str = "weights.set";
 
+/// How the weight history's detail of a shadow-mode record begins (the weights check reads it
+/// back for its cadence).
+pub const SHADOW_DETAIL: &str = "shadow mode, not submitted";
+
 /// `CHAIN__WEIGHTS_MODE`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WeightsMode {
@@ -124,7 +128,7 @@ impl WeightsStep {
         let (outcome, block, detail) = if self.mode == WeightsMode::Shadow {
             let block = self.chain.current_block().await.ok();
             let call = format!(
-                "shadow mode, not submitted: SubtensorModule.set_weights(dests={:?}, weights={:?})",
+                "{SHADOW_DETAIL}: SubtensorModule.set_weights(dests={:?}, weights={:?})",
                 weights.uids, weights.values
             );
             (WeightOutcome::Skipped, block, call)
