@@ -384,7 +384,11 @@ mod tests {
         );
         assert_eq!(
             score_row_task_id(&run),
-            format!("weather_scores_{}_{}", run.id, run.gfs_init_time_utc.format("%Y%m%dT%H%MZ"))
+            format!(
+                "weather_scores_{}_{}",
+                run.id,
+                run.gfs_init_time_utc.format("%Y%m%dT%H%MZ")
+            )
         );
     }
 }
