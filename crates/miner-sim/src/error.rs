@@ -20,6 +20,9 @@ pub enum SimError {
     /// Encoding metadata or compressing a chunk failed.
     #[error("encoding failed: {0}")]
     Encode(String),
+    /// Writing a Zarr store failed.
+    #[error("zarr: {0}")]
+    Zarr(#[from] gaia_scoring::zarr::write::WriteError),
     /// Building or signing the manifest failed.
     #[error("manifest: {0}")]
     Manifest(#[from] gaia_scoring::verify::VerifyError),

@@ -24,7 +24,8 @@ pub mod miner;
 pub mod rng;
 pub mod server;
 pub mod world;
-pub mod zarr_v2;
+/// The Zarr v2 writer (moved to `gaia_scoring::zarr::write`, shared with the validator).
+pub use gaia_scoring::zarr::write as zarr_v2;
 
 pub use behaviour::Behaviour;
 pub use error::SimError;

@@ -159,7 +159,7 @@ pub fn write_dataset(
             }
         }
     }
-    w.finish()
+    Ok(w.finish()?)
 }
 
 fn canonical_units(var: &str) -> String {
@@ -265,7 +265,7 @@ pub fn write_climatology(world: &World, path: &Path, days: &[i64]) -> Result<Pat
             }
         }
     }
-    w.finish()
+    Ok(w.finish()?)
 }
 
 /// Days of year (sorted, unique) of every valid time a run scores: gfs_init − 1 day … + 11 days.

@@ -1,4 +1,4 @@
-//! Zarr reading for scoring: forecast, truth, reference and climatology stores as xarray writes
+//! Zarr reading (and, in [`write`], a minimal v2 writer) for scoring: forecast, truth, reference and climatology stores as xarray writes
 //! them (v2 and v3; blosc, zstd, gzip, zlib or no compression; consolidated metadata; CF time),
 //! from a directory or over HTTP(S) with a Bearer token.
 //!
@@ -18,6 +18,7 @@ mod meta;
 mod options;
 mod read;
 mod store;
+pub mod write;
 
 pub use climatology::{long_name, Climatology, LEVEL_TOLERANCE_HPA};
 pub use coords::{decode_cf_time, wrap_lon};

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use chrono::{DateTime, Timelike, Utc};
-use gaia_miner_sim::zarr_v2::{attrs, f32_bytes, ArraySpec, Dtype, StoreWriter};
+use gaia_scoring::zarr::write::{attrs, f32_bytes, ArraySpec, Dtype, StoreWriter, WriteError};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -302,7 +302,7 @@ impl GfsFetcher {
         url: &str,
         step: u32,
     ) -> Result<StoreWriter, GfsError> {
-        let write = |e: gaia_miner_sim::SimError| GfsError::Write(e.to_string());
+        let write = |e: WriteError| GfsError::Write(e.to_string());
         let mut w = StoreWriter::create(
             out,
             attrs([

@@ -3,7 +3,9 @@
 //! `_ARRAY_DIMENSIONS`), zstd-compressed chunks named `i.j.k`, and `.zmetadata` at the end.
 //!
 //! Hand-written rather than through `zarrs` so the stored bytes are fully under our control
-//! (the chunk swapper and the manifest hash depend on them) and the output is deterministic.
+//! (the simulated miners' chunk swapper and manifest hash depend on them) and the output is
+//! deterministic. Used by the simulated world and miners, and by the validator for the truth
+//! stores it builds itself (GFS fetched over OPeNDAP).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -11,7 +13,21 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
 
-use crate::SimError;
+/// Why a store could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// A file or directory could not be written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// Metadata or a chunk could not be encoded.
+    #[error("encode: {0}")]
+    Encode(String),
+}
 
 /// zstd level used for every chunk (fast; numcodecs `Zstd(level=1)`).
 pub const ZSTD_LEVEL: i32 = 1;
@@ -68,21 +84,21 @@ pub struct StoreWriter {
     consolidated: BTreeMap<String, Value>,
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SimError + '_ {
-    move |source| SimError::Io {
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> WriteError + '_ {
+    move |source| WriteError::Io {
         path: path.to_path_buf(),
         source,
     }
 }
 
-fn write_json(path: &Path, v: &Value) -> Result<(), SimError> {
-    let text = serde_json::to_string_pretty(v).map_err(|e| SimError::Encode(e.to_string()))?;
+fn write_json(path: &Path, v: &Value) -> Result<(), WriteError> {
+    let text = serde_json::to_string_pretty(v).map_err(|e| WriteError::Encode(e.to_string()))?;
     fs::write(path, text).map_err(io(path))
 }
 
 impl StoreWriter {
     /// Create (replacing any previous content) the store directory `root` with group attributes.
-    pub fn create(root: &Path, group_attrs: Map<String, Value>) -> Result<Self, SimError> {
+    pub fn create(root: &Path, group_attrs: Map<String, Value>) -> Result<Self, WriteError> {
         if root.exists() {
             fs::remove_dir_all(root).map_err(io(root))?;
         }
@@ -98,14 +114,14 @@ impl StoreWriter {
         Ok(w)
     }
 
-    fn put_meta(&mut self, key: &str, v: &Value) -> Result<(), SimError> {
+    fn put_meta(&mut self, key: &str, v: &Value) -> Result<(), WriteError> {
         write_json(&self.root.join(key), v)?;
         self.consolidated.insert(key.to_owned(), v.clone());
         Ok(())
     }
 
     /// Declare an array: writes its `.zarray` and `.zattrs`.
-    pub fn add_array(&mut self, spec: &ArraySpec) -> Result<(), SimError> {
+    pub fn add_array(&mut self, spec: &ArraySpec) -> Result<(), WriteError> {
         let dir = self.root.join(&spec.name);
         fs::create_dir_all(&dir).map_err(io(&dir))?;
         let zarray = json!({
@@ -127,7 +143,7 @@ impl StoreWriter {
     }
 
     /// Write the chunk at grid index `index` of array `name` from little-endian element bytes.
-    pub fn put_chunk(&self, name: &str, index: &[u64], raw: &[u8]) -> Result<(), SimError> {
+    pub fn put_chunk(&self, name: &str, index: &[u64], raw: &[u8]) -> Result<(), WriteError> {
         let key: Vec<String> = index.iter().map(u64::to_string).collect();
         let path = self.root.join(name).join(key.join("."));
         fs::write(&path, compress(raw)?).map_err(io(&path))
@@ -139,7 +155,7 @@ impl StoreWriter {
         name: &str,
         values: &[f64],
         attrs: Map<String, Value>,
-    ) -> Result<(), SimError> {
+    ) -> Result<(), WriteError> {
         self.put_1d(name, Dtype::F64, &f64_bytes(values), values.len(), attrs)
     }
 
@@ -149,7 +165,7 @@ impl StoreWriter {
         name: &str,
         values: &[i64],
         attrs: Map<String, Value>,
-    ) -> Result<(), SimError> {
+    ) -> Result<(), WriteError> {
         let raw: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
         self.put_1d(name, Dtype::I64, &raw, values.len(), attrs)
     }
@@ -161,7 +177,7 @@ impl StoreWriter {
         raw: &[u8],
         n: usize,
         attrs: Map<String, Value>,
-    ) -> Result<(), SimError> {
+    ) -> Result<(), WriteError> {
         let spec = ArraySpec {
             name: name.to_owned(),
             dims: vec![name.to_owned()],
@@ -175,7 +191,7 @@ impl StoreWriter {
     }
 
     /// Write `.zmetadata` (consolidated metadata, as `xarray.to_zarr(consolidated=True)`).
-    pub fn finish(self) -> Result<PathBuf, SimError> {
+    pub fn finish(self) -> Result<PathBuf, WriteError> {
         let doc = json!({
             "metadata": self.consolidated,
             "zarr_consolidated_format": 1,
@@ -186,8 +202,8 @@ impl StoreWriter {
 }
 
 /// zstd-compress one chunk.
-pub fn compress(raw: &[u8]) -> Result<Vec<u8>, SimError> {
-    zstd::bulk::compress(raw, ZSTD_LEVEL).map_err(|e| SimError::Encode(format!("zstd: {e}")))
+pub fn compress(raw: &[u8]) -> Result<Vec<u8>, WriteError> {
+    zstd::bulk::compress(raw, ZSTD_LEVEL).map_err(|e| WriteError::Encode(format!("zstd: {e}")))
 }
 
 /// Little-endian bytes of float32 values.
