@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use futures::FutureExt;
-use gaia_store::{Store, WeightOutcome};
+use gaia_store::{Store, StoreError, WeightOutcome, WeightRecord};
 
 use super::{Chain, ChainError, MetagraphNode, WeightsReceipt};
 
@@ -66,6 +66,22 @@ impl OfflineChain {
     }
 }
 
+/// The block of the latest weight-history record of the last 30 days that `keep` accepts (0:
+/// none). The offline chain's `LastUpdate`; the weights check's cadence in shadow mode.
+pub async fn latest_weights_block(
+    store: &Store,
+    keep: impl Fn(&WeightRecord) -> bool,
+) -> Result<u64, StoreError> {
+    let since = Utc::now() - chrono::Duration::days(30);
+    let history = store.weight_history_since(since).await?;
+    Ok(history
+        .iter()
+        .filter(|r| keep(r))
+        .filter_map(|r| r.block.and_then(|b| u64::try_from(b).ok()))
+        .max()
+        .unwrap_or(0))
+}
+
 impl Chain for OfflineChain {
     fn metagraph(&self) -> BoxFuture<'_, Result<Vec<MetagraphNode>, ChainError>> {
         async move { self.read_metagraph() }.boxed()
@@ -77,14 +93,8 @@ impl Chain for OfflineChain {
 
     fn last_update_block(&self) -> BoxFuture<'_, Result<u64, ChainError>> {
         async move {
-            let since = Utc::now() - chrono::Duration::days(30);
-            let history = self.store.weight_history_since(since).await?;
-            Ok(history
-                .iter()
-                .filter(|r| r.outcome == WeightOutcome::Submitted)
-                .filter_map(|r| r.block.and_then(|b| u64::try_from(b).ok()))
-                .max()
-                .unwrap_or(0))
+            let submitted = |r: &WeightRecord| r.outcome == WeightOutcome::Submitted;
+            Ok(latest_weights_block(&self.store, submitted).await?)
         }
         .boxed()
     }

@@ -24,6 +24,7 @@ use super::weather::lifecycle::{run_key, RUN};
 use super::weather::truth_cache::TruthCache;
 use super::weights::{WeightsMode, SET_WEIGHTS, SHADOW_DETAIL};
 use super::{GaiaTask, JobFuture, TaskError};
+use crate::chain::offline::latest_weights_block;
 use crate::chain::Chain;
 
 fn failed(task: &str, e: impl ToString) -> TaskError {
@@ -113,25 +114,17 @@ pub struct WeightsCheckTask {
 }
 
 impl WeightsCheckTask {
-    /// The block of the latest weights recorded in shadow mode in the last week (0: none).
+    /// The block of the latest weights recorded in shadow mode (0: none).
     async fn last_shadow_block(&self) -> Result<u64, TaskError> {
-        let since = Utc::now() - Duration::days(7);
-        let history = self
-            .store
-            .weight_history_since(since)
-            .await
-            .map_err(|e| failed("weights", e))?;
-        Ok(history
-            .iter()
-            .filter(|r| r.outcome == gaia_store::WeightOutcome::Skipped)
-            .filter(|r| {
-                r.detail
+        let shadow = |r: &gaia_store::WeightRecord| {
+            r.outcome == gaia_store::WeightOutcome::Skipped
+                && r.detail
                     .as_deref()
                     .is_some_and(|d| d.starts_with(SHADOW_DETAIL))
-            })
-            .filter_map(|r| r.block.and_then(|b| u64::try_from(b).ok()))
-            .max()
-            .unwrap_or(0))
+        };
+        latest_weights_block(&self.store, shadow)
+            .await
+            .map_err(|e| failed("weights", e))
     }
 }
 
