@@ -1,0 +1,159 @@
+//! The binary's commands as an operator runs them: `demo` (the README's first command) on a coarse
+//! world, then `score day1` and `score era5` by hand on the stores it kept. The hand-run Day-1
+//! score must equal the one the cycle stored (through the IO-Engine and the compute pool), so
+//! the CLI and the lifecycle cannot drift apart.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn validator(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gaia-validator"))
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("start gaia-validator")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The single entry of `dir` whose name starts with `prefix`.
+fn entry(dir: &Path, prefix: &str) -> PathBuf {
+    let found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(prefix))
+        })
+        .collect();
+    assert_eq!(found.len(), 1, "{prefix}* in {}: {found:?}", dir.display());
+    found[0].clone()
+}
+
+/// The demo table's row of `uid`, split on whitespace.
+fn row(table: &str, uid: u8) -> Vec<String> {
+    table
+        .lines()
+        .map(|l| l.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+        .find(|cols| cols.len() > 3 && cols[0] == uid.to_string())
+        .unwrap_or_else(|| panic!("no row for uid {uid} in\n{table}"))
+}
+
+#[test]
+fn demo_then_scoring_by_hand_agrees_with_the_cycle() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let demo = validator(&["demo", "--grid-deg", "15", "--timeout-s", "600", "--dir", d]);
+    let table = text(&demo.stdout);
+    assert!(
+        demo.status.success(),
+        "demo failed:\n{table}\n{}",
+        text(&demo.stderr)
+    );
+    assert!(table.contains("run 1 completed"), "{table}");
+    let honest = row(&table, 0);
+    assert_eq!(honest[1], "honest:0.9");
+    assert_eq!(honest[2], "completed");
+    assert_eq!(row(&table, 4)[2], "miner_offline");
+    assert_eq!(row(&table, 6)[2], "verification_failed");
+    let cycle_day1: f64 = honest[3].parse().unwrap();
+
+    // The stores the demo kept: world/<kind>_<YYYYmmddHH>.zarr and miners/miner_<uid>/<job>.zarr.
+    let world = dir.path().join("world");
+    let truth = entry(&world, "gfs_analysis_");
+    let cycle = truth
+        .file_stem()
+        .unwrap()
+        .to_string_lossy()
+        .trim_start_matches("gfs_analysis_")
+        .to_owned();
+    let init = format!(
+        "{}-{}-{}T{}:00:00Z",
+        &cycle[0..4],
+        &cycle[4..6],
+        &cycle[6..8],
+        &cycle[8..10]
+    );
+    let forecast = entry(&dir.path().join("miners/miner_0"), "weather_forecast_");
+    let path = |p: &Path| p.to_str().unwrap().to_owned();
+    let (forecast, truth) = (path(&forecast), path(&truth));
+    let reference = path(&entry(&world, "gfs_forecast_"));
+    let era5 = path(&entry(&world, "era5_"));
+    let climatology = path(&world.join("climatology.zarr"));
+
+    let day1 = validator(&[
+        "score",
+        "day1",
+        "--forecast",
+        &forecast,
+        "--truth",
+        &truth,
+        "--reference",
+        &reference,
+        "--climatology",
+        &climatology,
+        "--gfs-init",
+        &init,
+        "--json",
+    ]);
+    assert!(day1.status.success(), "{}", text(&day1.stderr));
+    let report: Value = serde_json::from_slice(&day1.stdout).unwrap();
+    let by_hand = report["score"].as_f64().unwrap();
+    assert!(
+        (by_hand - cycle_day1).abs() <= 0.0005,
+        "score day1 {by_hand} vs the cycle's {cycle_day1} (table rounds to 3 decimals)"
+    );
+    assert_eq!(report["variables"].as_array().unwrap().len(), 5);
+
+    let era5_out = validator(&[
+        "score",
+        "era5",
+        "--forecast",
+        &forecast,
+        "--truth",
+        &era5,
+        "--climatology",
+        &climatology,
+        "--gfs-init",
+        &init,
+        "--lead-hours",
+        "24,240",
+        "--json",
+    ]);
+    assert!(era5_out.status.success(), "{}", text(&era5_out.stderr));
+    let leads: Value = serde_json::from_slice(&era5_out.stdout).unwrap();
+    let leads = leads.as_array().unwrap();
+    assert_eq!(leads.len(), 2);
+    for lead in leads {
+        let vars = lead["report"]["variables"].as_array().unwrap();
+        assert_eq!(vars.len(), 9, "all nine ERA5 variables");
+        assert!(vars
+            .iter()
+            .all(|v| v["rmse"].as_f64().is_some_and(f64::is_finite)));
+    }
+
+    // Without --gfs-init the truth store's several times are ambiguous: a clear error, exit ≠ 0.
+    let ambiguous = validator(&[
+        "score",
+        "day1",
+        "--forecast",
+        &forecast,
+        "--truth",
+        &era5,
+        "--reference",
+        &reference,
+        "--climatology",
+        &climatology,
+    ]);
+    assert!(!ambiguous.status.success());
+    assert!(
+        text(&ambiguous.stderr).contains("pass --gfs-init"),
+        "{}",
+        text(&ambiguous.stderr)
+    );
+}
