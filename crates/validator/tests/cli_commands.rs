@@ -157,3 +157,19 @@ fn demo_then_scoring_by_hand_agrees_with_the_cycle() {
         text(&ambiguous.stderr)
     );
 }
+
+#[test]
+fn bench_ipc_prints_its_figures() {
+    let out = validator(&["bench", "ipc"]);
+    let printed = text(&out.stdout);
+    assert!(out.status.success(), "{printed}\n{}", text(&out.stderr));
+    assert_eq!(
+        printed.matches("no-op round trip p50=").count(),
+        2,
+        "one and N workers:\n{printed}"
+    );
+    assert!(
+        printed.contains("64 MiB array: shared memory") && printed.contains("socket"),
+        "{printed}"
+    );
+}
