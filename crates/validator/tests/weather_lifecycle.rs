@@ -271,7 +271,8 @@ async fn full_cycle(url: &str) -> BTreeMap<u8, (ResponseStatus, Option<f64>, Opt
     let cycle = SimCycle::prepare(dir.path(), url, GRID_DEG, demo_specs())
         .await
         .unwrap();
-    let v = start_validator(&cycle, &[]);
+    // No scheduled metagraph sync during the test: the recompute check below changes node_table.
+    let v = start_validator(&cycle, &[("CHAIN__METAGRAPH_SYNC_CRON", "0 0 1 1 *")]);
     let store = open(url).await;
     let run = match cycle.wait_done(&store, CYCLE_TIMEOUT).await {
         Ok(r) => r,
@@ -279,6 +280,7 @@ async fn full_cycle(url: &str) -> BTreeMap<u8, (ResponseStatus, Option<f64>, Opt
     };
     let got = outcomes(&store, run.id).await;
     check_outcomes(&got);
+    recompute_follows_a_hotkey_change(&store, &run, &v).await;
     let weights = store
         .weight_history_since(run.run_initiation_time)
         .await
@@ -311,6 +313,69 @@ async fn full_cycle(url: &str) -> BTreeMap<u8, (ResponseStatus, Option<f64>, Opt
     drop(v);
     cycle.fleet.stop().await;
     got
+}
+
+/// The score row of `run` as stored.
+async fn score_row(store: &Store, run: &gaia_store::Run) -> Vec<f64> {
+    let since = run.run_initiation_time - chrono::Duration::seconds(1);
+    let rows = store.score_rows_since("weather", since).await.unwrap();
+    let row = rows
+        .iter()
+        .find(|r| r.run_id == Some(run.id))
+        .expect("the run's score row");
+    row.scores
+        .as_slice()
+        .iter()
+        .map(|x| x.unwrap_or(0.0))
+        .collect()
+}
+
+/// UID 0 changes hands after the run: the `weather.recompute` step rebuilds the row so the new
+/// hotkey does not inherit the old one's score.
+async fn recompute_follows_a_hotkey_change(store: &Store, run: &gaia_store::Run, v: &Validator) {
+    assert!(score_row(store, run).await[0] > 0.5, "uid 0 scored");
+    let mut node = store
+        .list_nodes()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|n| n.uid == 0)
+        .unwrap();
+    node.hotkey = "5NewOwnerOfUid0xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx".into();
+    store.upsert_node(&node).await.unwrap();
+    let key = "weather.recompute:test";
+    store
+        .enqueue_job(
+            &gaia_store::NewJob {
+                job_key: key.into(),
+                job_type: "weather.recompute".into(),
+                priority: 50,
+                payload: serde_json::json!({}),
+                max_attempts: 2,
+                scheduled_at: chrono::Utc::now(),
+                run_id: None,
+            },
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let job = store.find_job_by_key(key).await.unwrap().unwrap();
+        if job.status == gaia_store::JobStatus::Succeeded {
+            assert_eq!(job.result.unwrap()["rebuilt"], 1);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline && !job.status.is_terminal(),
+            "recompute not done: {job:?}\n{}",
+            v.logs()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let row = score_row(store, run).await;
+    assert_eq!(row[0], 0.0, "the new hotkey has no score: {:?}", &row[..10]);
+    assert!(row[1] > 0.0, "other UIDs keep theirs: {:?}", &row[..10]);
 }
 
 fn check_outcomes(got: &BTreeMap<u8, (ResponseStatus, Option<f64>, Option<f64>)>) {

@@ -86,6 +86,8 @@ pub struct WeatherSettings {
     /// Remote truth stores are mirrored under `<DATA_DIR>/truth-cache/` and kept this many days
     /// (0: no cache, the scorer reads them over HTTP each time).
     pub truth_cache_retention_days: u32,
+    /// Cron (UTC) of the rebuild of the recent runs' score rows (production: 00:00 and 12:00).
+    pub recompute_cron: String,
     /// Lifecycle steps the IO-Engine runs at once.
     pub ledger_workers: usize,
     /// Lease of one claimed step (seconds); longer than the slowest step.
@@ -127,6 +129,7 @@ impl Default for WeatherSettings {
             era5_source: String::new(),
             climatology_source: String::new(),
             truth_cache_retention_days: 20,
+            recompute_cron: "0 0,12 * * *".into(),
             ledger_workers: 4,
             ledger_lease_s: 7200,
             ledger_idle_poll_ms: 500,
@@ -331,6 +334,7 @@ pub(super) fn validate(s: &Settings) -> Result<(), ConfigError> {
     for (key, pattern) in [
         ("CHAIN__METAGRAPH_SYNC_CRON", &c.metagraph_sync_cron),
         ("CHAIN__WEIGHTS_CHECK_CRON", &c.weights_check_cron),
+        ("WEATHER__RECOMPUTE_CRON", &s.weather.recompute_cron),
     ] {
         if let Err(e) = crate::tasks::schedule::Schedule::new(pattern, chrono::Duration::zero()) {
             return Err(invalid(key, pattern, &e.reason));

@@ -12,10 +12,12 @@ use tokio::task::JoinSet;
 
 use super::ledger::{LedgerRunner, RunnerConfig};
 use super::metagraph::{MetagraphStep, SYNC_METAGRAPH};
-use super::scheduled::{drive, MaintenanceTask, MetagraphTask, WeatherRunTask, WeightsCheckTask};
+use super::scheduled::{
+    drive, MaintenanceTask, PeriodicStepTask, WeatherRunTask, WeightsCheckTask,
+};
 use super::weather::fiber::{dev_validator_signer, FiberOptions, FiberTransport, MinerDirectory};
 use super::weather::gfs::{FieldSet, GfsError, GfsFetcher, GfsOptions};
-use super::weather::lifecycle::{WeatherContext, WeatherSteps};
+use super::weather::lifecycle::{WeatherContext, WeatherSteps, RECOMPUTE};
 use super::weather::miner_client::{MinerClient, MinerTransport, PlainJsonTransport};
 use super::weather::sources::DataSources;
 use super::weather::truth_cache::{CacheError, CacheLimits, TruthCache};
@@ -159,9 +161,11 @@ impl TaskRuntime {
         let hour = chrono::Duration::hours(1);
         let mut schedules: Vec<(Arc<dyn GaiaTask>, chrono::Duration)> = vec![
             (
-                Arc::new(MetagraphTask {
+                Arc::new(PeriodicStepTask {
                     store: store.clone(),
                     cron: settings.chain.metagraph_sync_cron.clone(),
+                    name: "metagraph",
+                    job_type: SYNC_METAGRAPH,
                 }),
                 hour,
             ),
@@ -188,6 +192,15 @@ impl TaskRuntime {
             ),
         ];
         if w.enabled {
+            schedules.push((
+                Arc::new(PeriodicStepTask {
+                    store: store.clone(),
+                    cron: w.recompute_cron.clone(),
+                    name: "recompute",
+                    job_type: RECOMPUTE,
+                }),
+                hour,
+            ));
             schedules.push((
                 Arc::new(WeatherRunTask {
                     store: store.clone(),

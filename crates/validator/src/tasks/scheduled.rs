@@ -18,7 +18,6 @@ use rand::Rng;
 use serde_json::json;
 use tokio::sync::watch;
 
-use super::metagraph::SYNC_METAGRAPH;
 use super::schedule::Schedule;
 use super::weather::lifecycle::{run_key, RUN};
 use super::weather::truth_cache::TruthCache;
@@ -170,17 +169,23 @@ impl GaiaTask for WeightsCheckTask {
     }
 }
 
-/// The metagraph sync.
-pub struct MetagraphTask {
+/// A ledger step queued at every occurrence of a cron pattern, keyed
+/// `<job_type>:<YYYYmmddTHHMM>` so a repeated occurrence queues nothing twice: the metagraph
+/// sync, the twice-daily score-row recompute.
+pub struct PeriodicStepTask {
     /// The database.
     pub store: Store,
     /// Cron pattern.
     pub cron: String,
+    /// Task name (logs, errors).
+    pub name: &'static str,
+    /// The ledger step queued.
+    pub job_type: &'static str,
 }
 
-impl GaiaTask for MetagraphTask {
+impl GaiaTask for PeriodicStepTask {
     fn name(&self) -> &str {
-        "metagraph"
+        self.name
     }
     fn cron_schedule(&self) -> &str {
         &self.cron
@@ -189,9 +194,9 @@ impl GaiaTask for MetagraphTask {
         async move {
             enqueue(
                 &self.store,
-                "metagraph",
-                format!("metagraph.sync:{}", occurrence.format("%Y%m%dT%H%M")),
-                SYNC_METAGRAPH,
+                self.name,
+                format!("{}:{}", self.job_type, occurrence.format("%Y%m%dT%H%M")),
+                self.job_type,
                 json!({}),
                 Utc::now(),
                 3,
@@ -281,6 +286,7 @@ async fn fire(task: &dyn GaiaTask, occurrence: DateTime<Utc>) {
 mod tests {
     use super::*;
     use crate::chain::offline::OfflineChain;
+    use crate::tasks::metagraph::SYNC_METAGRAPH;
     use gaia_store::{JobStatus, StoreConfig};
 
     async fn store(dir: &std::path::Path) -> Store {
@@ -361,9 +367,11 @@ mod tests {
             truth_cache: None,
         };
         m.run_scheduled_job(later).await.unwrap();
-        let g = MetagraphTask {
+        let g = PeriodicStepTask {
             store: store.clone(),
             cron: "*/20 * * * *".into(),
+            name: "metagraph",
+            job_type: SYNC_METAGRAPH,
         };
         g.run_scheduled_job(later).await.unwrap();
         assert!(store
@@ -424,9 +432,11 @@ mod tests {
     async fn drive_fires_a_missed_occurrence_at_start_and_stops_on_request() {
         let dir = tempfile::tempdir().unwrap();
         let store = store(dir.path()).await;
-        let task: Arc<dyn GaiaTask> = Arc::new(MetagraphTask {
+        let task: Arc<dyn GaiaTask> = Arc::new(PeriodicStepTask {
             store: store.clone(),
             cron: "* * * * *".into(),
+            name: "metagraph",
+            job_type: SYNC_METAGRAPH,
         });
         let (stop, rx) = watch::channel(false);
         let handle = tokio::spawn(drive(task, Duration::hours(1), rx));
@@ -443,9 +453,11 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
-        let bad: Arc<dyn GaiaTask> = Arc::new(MetagraphTask {
+        let bad: Arc<dyn GaiaTask> = Arc::new(PeriodicStepTask {
             store,
             cron: "never".into(),
+            name: "metagraph",
+            job_type: SYNC_METAGRAPH,
         });
         let (_s, rx) = watch::channel(false);
         drive(bad, Duration::hours(1), rx).await;

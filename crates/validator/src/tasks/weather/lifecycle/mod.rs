@@ -15,6 +15,7 @@
 mod context;
 mod overall;
 mod query;
+mod recompute;
 mod run;
 
 pub use overall::score_row_task_id;
@@ -46,9 +47,11 @@ pub const ERA5: &str = "weather.era5";
 pub const OVERALL: &str = "weather.overall";
 /// Job type of the run's completion.
 pub const FINALIZE: &str = "weather.finalize";
+/// Job type of the twice-daily rebuild of the recent runs' score rows.
+pub const RECOMPUTE: &str = "weather.recompute";
 
 /// Every job type of the lifecycle.
-pub const JOB_TYPES: [&str; 6] = [RUN, QUERY, DAY1, ERA5, OVERALL, FINALIZE];
+pub const JOB_TYPES: [&str; 7] = [RUN, QUERY, DAY1, ERA5, OVERALL, FINALIZE, RECOMPUTE];
 
 /// The weather steps as one ledger handler.
 pub struct WeatherSteps {
@@ -86,6 +89,7 @@ impl StepHandler for WeatherSteps {
                 ERA5 => scoring::era5_step(ctx, job).await,
                 OVERALL => overall::overall_step(ctx, job).await,
                 FINALIZE => overall::finalize_step(ctx, job).await,
+                RECOMPUTE => recompute::recompute_step(ctx).await,
                 other => Err(StepError::fatal(format!("not a weather step: {other}"))),
             }
         }

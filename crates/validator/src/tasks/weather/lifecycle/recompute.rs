@@ -1,0 +1,31 @@
+//! `weather.recompute` (spec §1 schedule: `ops.recompute_scores_and_weights` at 00:00 and 12:00
+//! UTC): rebuild the score rows of the most recent runs. A row maps each UID's *current* hotkey
+//! to that hotkey's latest score, so it goes stale when a UID changes hands after the run's last
+//! step; the weights read these rows. The overall scores themselves are not recomputed: they are
+//! a pure function of the stored lead metrics, computed once by the same code.
+
+use chrono::{Duration, Utc};
+use gaia_store::RunStatus;
+use serde_json::json;
+
+use super::overall::rebuild_score_row;
+use super::WeatherContext;
+use crate::tasks::ledger::{StepError, StepOutcome};
+
+/// How many recent runs are rebuilt (production: 32).
+pub const RECENT_RUNS: usize = 32;
+
+pub(super) async fn recompute_step(ctx: &WeatherContext) -> Result<StepOutcome, StepError> {
+    // 32 daily runs fit in 40 days; the rows older than the 15-day weights window no longer count.
+    let mut runs = ctx
+        .store
+        .list_runs_since(Utc::now() - Duration::days(40))
+        .await?;
+    runs.sort_by_key(|r| std::cmp::Reverse(r.gfs_init_time_utc));
+    runs.truncate(RECENT_RUNS);
+    for run in &runs {
+        rebuild_score_row(ctx, run, run.status == RunStatus::Completed).await?;
+    }
+    tracing::info!(runs = runs.len(), "score rows of the recent runs rebuilt");
+    Ok(StepOutcome::Done(Some(json!({ "rebuilt": runs.len() }))))
+}
