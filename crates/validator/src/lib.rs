@@ -7,6 +7,7 @@ pub mod commands;
 pub mod compute;
 pub mod config;
 pub mod io_engine;
+pub mod retry;
 pub mod runtime;
 pub mod sim_cycle;
 pub mod supervisor;

@@ -13,6 +13,8 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
+use crate::retry::{with_backoff, Backoff, Failed, Verdict};
+
 /// Limits of the client.
 #[derive(Debug, Clone)]
 pub struct RpcOptions {
@@ -115,10 +117,26 @@ pub fn http_endpoint(endpoint: &str) -> String {
     }
 }
 
-/// What one attempt ended with.
-enum Attempt {
-    Done(Result<Value, RpcError>),
-    Retry(RpcError),
+/// Why one attempt failed: for good, or transiently (worth another attempt).
+enum AttemptError {
+    Final(RpcError),
+    Transient(RpcError),
+}
+
+impl AttemptError {
+    fn into_inner(self) -> RpcError {
+        match self {
+            AttemptError::Final(e) | AttemptError::Transient(e) => e,
+        }
+    }
+}
+
+impl std::fmt::Display for AttemptError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AttemptError::Final(e) | AttemptError::Transient(e) => e.fmt(f),
+        }
+    }
 }
 
 /// A JSON-RPC client for one endpoint.
@@ -179,62 +197,54 @@ impl RpcClient {
         params: Value,
         attempts: u32,
     ) -> Result<T, RpcError> {
-        let attempts = attempts.max(1);
-        let mut backoff = self.options.backoff;
-        let mut last = None;
-        for attempt in 1..=attempts {
+        let backoff = Backoff {
+            attempts,
+            first: self.options.backoff,
+            max: Duration::from_secs(60),
+        };
+        let one = |n: u32| {
             let id = self.next_id.fetch_add(1, Ordering::Relaxed);
             let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
-            let outcome = tokio::time::timeout(self.options.timeout, self.attempt(method, &body))
-                .await
-                .unwrap_or_else(|_| {
-                    Attempt::Retry(RpcError::Timeout {
-                        method: method.into(),
-                        timeout_ms: self.options.timeout.as_millis(),
-                        attempts: attempt,
+            async move {
+                tokio::time::timeout(self.options.timeout, self.attempt(method, &body))
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(AttemptError::Transient(RpcError::Timeout {
+                            method: method.into(),
+                            timeout_ms: self.options.timeout.as_millis(),
+                            attempts: n,
+                        }))
                     })
-                });
-            match outcome {
-                Attempt::Done(result) => {
-                    let value = result?;
-                    return serde_json::from_value(value).map_err(|e| RpcError::Malformed {
-                        method: method.into(),
-                        reason: format!("result: {e}"),
-                    });
-                }
-                Attempt::Retry(e) => {
-                    tracing::debug!(method, attempt, error = %e, "rpc attempt failed");
-                    last = Some(e);
-                    if attempt < attempts {
-                        tokio::time::sleep(backoff).await;
-                        backoff = backoff.saturating_mul(2);
-                    }
-                }
             }
-        }
-        Err(match last {
-            Some(RpcError::Timeout {
-                method, timeout_ms, ..
-            }) => RpcError::Timeout {
-                method,
-                timeout_ms,
-                attempts,
+        };
+        let classify = |e: &AttemptError| match e {
+            AttemptError::Transient(_) => Verdict::Retry(None),
+            AttemptError::Final(_) => Verdict::Stop,
+        };
+        let value = with_backoff(backoff, method, one, classify).await.map_err(
+            |Failed { error, attempts }| match error.into_inner() {
+                RpcError::Timeout {
+                    method, timeout_ms, ..
+                } => RpcError::Timeout {
+                    method,
+                    timeout_ms,
+                    attempts,
+                },
+                RpcError::Transport { method, reason, .. } => RpcError::Transport {
+                    method,
+                    attempts,
+                    reason,
+                },
+                other => other,
             },
-            Some(RpcError::Transport { method, reason, .. }) => RpcError::Transport {
-                method,
-                attempts,
-                reason,
-            },
-            Some(other) => other,
-            None => RpcError::Transport {
-                method: method.into(),
-                attempts,
-                reason: "no attempt made".into(),
-            },
+        )?;
+        serde_json::from_value(value).map_err(|e| RpcError::Malformed {
+            method: method.into(),
+            reason: format!("result: {e}"),
         })
     }
 
-    async fn attempt(&self, method: &str, body: &Value) -> Attempt {
+    async fn attempt(&self, method: &str, body: &Value) -> Result<Value, AttemptError> {
         let transport = |e: reqwest::Error| {
             if e.is_timeout() {
                 RpcError::Timeout {
@@ -252,25 +262,25 @@ impl RpcClient {
         };
         let mut resp = match self.http.post(&self.url).json(body).send().await {
             Ok(r) => r,
-            Err(e) => return Attempt::Retry(transport(e)),
+            Err(e) => return Err(AttemptError::Transient(transport(e))),
         };
         let status = resp.status();
         if status.is_server_error() || status.as_u16() == 429 {
-            return Attempt::Retry(RpcError::Transport {
+            return Err(AttemptError::Transient(RpcError::Transport {
                 method: method.into(),
                 attempts: 1,
                 reason: format!("HTTP {status}"),
-            });
+            }));
         }
         if !status.is_success() {
-            return Attempt::Done(Err(RpcError::Http {
+            return Err(AttemptError::Final(RpcError::Http {
                 method: method.into(),
                 status: status.as_u16(),
             }));
         }
         let limit = self.options.max_response_bytes;
         if resp.content_length().is_some_and(|n| n > limit as u64) {
-            return Attempt::Done(Err(RpcError::TooLarge {
+            return Err(AttemptError::Final(RpcError::TooLarge {
                 method: method.into(),
                 limit,
             }));
@@ -280,7 +290,7 @@ impl RpcClient {
             match resp.chunk().await {
                 Ok(Some(chunk)) => {
                     if buf.len() + chunk.len() > limit {
-                        return Attempt::Done(Err(RpcError::TooLarge {
+                        return Err(AttemptError::Final(RpcError::TooLarge {
                             method: method.into(),
                             limit,
                         }));
@@ -288,10 +298,10 @@ impl RpcClient {
                     buf.extend_from_slice(&chunk);
                 }
                 Ok(None) => break,
-                Err(e) => return Attempt::Retry(transport(e)),
+                Err(e) => return Err(AttemptError::Transient(transport(e))),
             }
         }
-        Attempt::Done(parse_response(method, &buf))
+        parse_response(method, &buf).map_err(AttemptError::Final)
     }
 }
 

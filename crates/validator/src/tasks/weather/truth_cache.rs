@@ -16,6 +16,8 @@ use futures::{StreamExt, TryStreamExt};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::retry::{with_backoff, Backoff, Failed, Verdict};
+
 /// Why a store could not be mirrored.
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
@@ -96,6 +98,15 @@ impl Default for CacheLimits {
             attempts: 4,
             backoff: Duration::from_secs(2),
         }
+    }
+}
+
+/// A failed GET: the error, whether it is worth retrying, and the server's `Retry-After`.
+struct GetFailure(CacheError, bool, Option<Duration>);
+
+impl std::fmt::Display for GetFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
     }
 }
 
@@ -267,36 +278,33 @@ impl TruthCache {
     /// GET a key: `Some(bytes)`, `None` on 404, an error otherwise (bounded size). Rate limits,
     /// server errors and transport failures are retried with back-off (see [`CacheLimits`]).
     pub(super) async fn get(&self, url: &str) -> Result<Option<Vec<u8>>, CacheError> {
-        let attempts = self.limits.attempts.max(1);
-        let mut delay = self.limits.backoff;
-        let mut attempt = 1;
-        loop {
-            match self.get_once(url).await {
-                Ok(body) => return Ok(body),
-                Err((true, retry_after, error)) if attempt < attempts => {
-                    let wait = retry_after.map_or(delay, |r| r.clamp(delay, MAX_RETRY_AFTER));
-                    tracing::warn!(%url, attempt, of = attempts, wait_s = wait.as_secs_f64(),
-                        error = %error, "truth download retried");
-                    tokio::time::sleep(wait).await;
-                    delay = delay.saturating_mul(2);
-                    attempt += 1;
-                }
-                Err((_, _, CacheError::Http { url, reason })) if attempt > 1 => {
-                    return Err(CacheError::Http {
-                        url,
-                        reason: format!("{reason} (after {attempt} attempts)"),
-                    })
-                }
-                Err((_, _, error)) => return Err(error),
+        let backoff = Backoff {
+            attempts: self.limits.attempts,
+            first: self.limits.backoff,
+            max: MAX_RETRY_AFTER,
+        };
+        let classify = |GetFailure(_, retryable, hint): &GetFailure| {
+            if *retryable {
+                Verdict::Retry(*hint)
+            } else {
+                Verdict::Stop
             }
+        };
+        match with_backoff(backoff, url, |_| self.get_once(url), classify).await {
+            Ok(body) => Ok(body),
+            Err(Failed {
+                error: GetFailure(CacheError::Http { url, reason }, ..),
+                attempts,
+            }) if attempts > 1 => Err(CacheError::Http {
+                url,
+                reason: format!("{reason} (after {attempts} attempts)"),
+            }),
+            Err(Failed { error, .. }) => Err(error.0),
         }
     }
 
     /// One GET; an error says whether it is worth retrying and what `Retry-After` asked for.
-    async fn get_once(
-        &self,
-        url: &str,
-    ) -> Result<Option<Vec<u8>>, (bool, Option<Duration>, CacheError)> {
+    async fn get_once(&self, url: &str) -> Result<Option<Vec<u8>>, GetFailure> {
         let err = |reason: String| CacheError::Http {
             url: url.to_string(),
             reason,
@@ -306,7 +314,7 @@ impl TruthCache {
             .get(url)
             .send()
             .await
-            .map_err(|e| (true, None, err(e.to_string())))?;
+            .map_err(|e| GetFailure(err(e.to_string()), true, None))?;
         let status = response.status();
         if status == reqwest::StatusCode::NOT_FOUND {
             return Ok(None);
@@ -320,17 +328,21 @@ impl TruthCache {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map(Duration::from_secs);
-            return Err((retryable, retry_after, err(format!("HTTP {status}"))));
+            return Err(GetFailure(
+                err(format!("HTTP {status}")),
+                retryable,
+                retry_after,
+            ));
         }
         let mut body = Vec::new();
         while let Some(chunk) = response
             .chunk()
             .await
-            .map_err(|e| (true, None, err(e.to_string())))?
+            .map_err(|e| GetFailure(err(e.to_string()), true, None))?
         {
             if (body.len() + chunk.len()) as u64 > self.limits.max_file_bytes {
                 let reason = format!("over {} bytes", self.limits.max_file_bytes);
-                return Err((false, None, err(reason)));
+                return Err(GetFailure(err(reason), false, None));
             }
             body.extend_from_slice(&chunk);
         }

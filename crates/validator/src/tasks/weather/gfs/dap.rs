@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::dds::{Das, Dds};
 use super::xdr::{self, DapVar, XdrError};
+use crate::retry::{with_backoff, Backoff, Failed, Verdict};
 
 /// Limits and retry policy of the client.
 #[derive(Debug, Clone, Copy)]
@@ -218,29 +219,30 @@ impl DapClient {
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, DapError>>,
     {
-        let attempts = self.options.attempts.max(1);
-        let mut pause = self.options.backoff;
-        for n in 1..=attempts {
-            match attempt().await {
-                Ok(v) => return Ok(v),
-                Err(e) if e.retryable() && n < attempts => {
-                    tracing::warn!(%url, attempt = n, of = attempts, error = %e, retry_in_s = pause.as_secs_f64(), "OPeNDAP request failed, retrying");
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(self.options.max_backoff);
-                }
-                Err(e) if e.retryable() => {
-                    return Err(DapError::Exhausted {
-                        attempts,
-                        last: Box::new(e),
-                    })
-                }
-                Err(e) => return Err(e),
+        let backoff = Backoff {
+            attempts: self.options.attempts,
+            first: self.options.backoff,
+            max: self.options.max_backoff,
+        };
+        let classify = |e: &DapError| {
+            if e.retryable() {
+                Verdict::Retry(None)
+            } else {
+                Verdict::Stop
             }
-        }
-        Err(DapError::Transport {
-            url: url.into(),
-            reason: "no attempt made".into(),
-        })
+        };
+        with_backoff(backoff, url, |_| attempt(), classify)
+            .await
+            .map_err(|Failed { error, attempts }| {
+                if error.retryable() {
+                    DapError::Exhausted {
+                        attempts,
+                        last: Box::new(error),
+                    }
+                } else {
+                    error
+                }
+            })
     }
 
     async fn text(&self, url: &str) -> Result<String, DapError> {
