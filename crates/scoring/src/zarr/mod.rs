@@ -21,7 +21,7 @@ mod store;
 pub mod write;
 
 pub use climatology::{long_name, Climatology, LEVEL_TOLERANCE_HPA};
-pub use coords::{decode_cf_time, wrap_lon};
+pub use coords::{decode_cf_time, wrap_lon, Orientation};
 pub use dataset::{is_local_store, Dataset, LAT_NAMES, LEVEL_NAMES, LON_NAMES, TIME_NAMES};
 pub use error::ZarrError;
 pub use guard::check_chunk;

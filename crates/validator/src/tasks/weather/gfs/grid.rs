@@ -39,6 +39,12 @@ pub enum GridError {
         /// The coordinate.
         name: &'static str,
     },
+    /// The latitude/longitude axes do not make a grid the scorer can use.
+    #[error("lat/lon axes: {reason}")]
+    Irregular {
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 /// Decode GrADS's `days since 1-1-1 00:00:0.0` (proleptic Gregorian) to UTC.
@@ -129,16 +135,16 @@ impl Orientation {
         if lon.is_empty() || lon.iter().any(|v| !v.is_finite()) {
             return Err(GridError::BadCoordinate { name: "lon" });
         }
-        let mut lat_order: Vec<usize> = (0..lat.len()).collect();
-        lat_order.sort_by(|a, b| lat[*b].total_cmp(&lat[*a]));
-        let wrapped: Vec<f64> = lon.iter().map(|v| v.rem_euclid(360.0)).collect();
-        let mut lon_order: Vec<usize> = (0..lon.len()).collect();
-        lon_order.sort_by(|a, b| wrapped[*a].total_cmp(&wrapped[*b]));
+        // The scorer's own normalisation (latitude 90 → −90, longitude ascending in [0, 360)).
+        let o =
+            gaia_scoring::zarr::Orientation::new(lat, lon).map_err(|e| GridError::Irregular {
+                reason: e.to_string(),
+            })?;
         Ok(Self {
-            lat: lat_order.iter().map(|&i| lat[i]).collect(),
-            lon: lon_order.iter().map(|&i| wrapped[i]).collect(),
-            lat_order,
-            lon_order,
+            lat: o.grid.lat.clone(),
+            lon: o.grid.lon.clone(),
+            lat_order: o.lat_src,
+            lon_order: o.lon_src,
         })
     }
 
