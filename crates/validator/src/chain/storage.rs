@@ -3,8 +3,7 @@
 //! A storage key is `twox128(pallet) ‖ twox128(item)` followed by each map key hashed with the
 //! item's hasher: `Identity` (the SCALE bytes as they are), `Blake2_128Concat`
 //! (`blake2b-128(k) ‖ k`) or `Twox64Concat` (`xxh64(k, seed 0) ‖ k`). `twox128(x)` is
-//! `xxh64(x, 0) ‖ xxh64(x, 1)`, both little-endian; xxh64 is implemented here (about forty lines,
-//! checked against the reference vectors) rather than adding a crate to the lock file.
+//! `xxh64(x, 0) ‖ xxh64(x, 1)`, both little-endian (xxh64 from the `twox-hash` crate).
 //!
 //! Values are plain SCALE: [`AxonInfo`] (`block u64, version u32, ip u128, port u16, ip_type u8,
 //! protocol u8, placeholder1 u8, placeholder2 u8`, chain.md §2.2), `Vec<u64>`, `Vec<bool>`, `u16`,
@@ -20,78 +19,9 @@ use parity_scale_codec::{Decode, DecodeAll};
 /// The subtensor pallet's storage prefix name.
 pub const SUBTENSOR: &str = "SubtensorModule";
 
-const P1: u64 = 0x9E37_79B1_85EB_CA87;
-const P2: u64 = 0xC2B2_AE3D_27D4_EB4F;
-const P3: u64 = 0x1656_67B1_9E37_79F9;
-const P4: u64 = 0x85EB_CA77_C2B2_AE63;
-const P5: u64 = 0x27D4_EB2F_1656_67C5;
-
-fn read_u64(b: &[u8]) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[..8]);
-    u64::from_le_bytes(a)
-}
-
-fn round(acc: u64, input: u64) -> u64 {
-    acc.wrapping_add(input.wrapping_mul(P2))
-        .rotate_left(31)
-        .wrapping_mul(P1)
-}
-
-fn merge(acc: u64, val: u64) -> u64 {
-    (acc ^ round(0, val)).wrapping_mul(P1).wrapping_add(P4)
-}
-
-/// xxHash64 of `data` with `seed` (the reference algorithm).
+/// xxHash64 of `data` with `seed`.
 pub fn xxh64(data: &[u8], seed: u64) -> u64 {
-    let mut rest = data;
-    let mut h = if data.len() >= 32 {
-        let mut v = [
-            seed.wrapping_add(P1).wrapping_add(P2),
-            seed.wrapping_add(P2),
-            seed,
-            seed.wrapping_sub(P1),
-        ];
-        while rest.len() >= 32 {
-            for (i, lane) in v.iter_mut().enumerate() {
-                *lane = round(*lane, read_u64(&rest[i * 8..]));
-            }
-            rest = &rest[32..];
-        }
-        let mut h = v[0]
-            .rotate_left(1)
-            .wrapping_add(v[1].rotate_left(7))
-            .wrapping_add(v[2].rotate_left(12))
-            .wrapping_add(v[3].rotate_left(18));
-        for lane in v {
-            h = merge(h, lane);
-        }
-        h
-    } else {
-        seed.wrapping_add(P5)
-    };
-    h = h.wrapping_add(data.len() as u64);
-    while rest.len() >= 8 {
-        h ^= round(0, read_u64(rest));
-        h = h.rotate_left(27).wrapping_mul(P1).wrapping_add(P4);
-        rest = &rest[8..];
-    }
-    if rest.len() >= 4 {
-        let mut a = [0u8; 4];
-        a.copy_from_slice(&rest[..4]);
-        h ^= u64::from(u32::from_le_bytes(a)).wrapping_mul(P1);
-        h = h.rotate_left(23).wrapping_mul(P2).wrapping_add(P3);
-        rest = &rest[4..];
-    }
-    for &byte in rest {
-        h ^= u64::from(byte).wrapping_mul(P5);
-        h = h.rotate_left(11).wrapping_mul(P1);
-    }
-    h ^= h >> 33;
-    h = h.wrapping_mul(P2);
-    h ^= h >> 29;
-    h = h.wrapping_mul(P3);
-    h ^ (h >> 32)
+    twox_hash::XxHash64::oneshot(seed, data)
 }
 
 /// `twox128`: xxh64 with seeds 0 and 1, little-endian, concatenated.
