@@ -185,6 +185,26 @@ impl TruthCache {
     /// The local copy of the store at `url`, downloading it first if needed.
     pub async fn mirror(&self, url: &str) -> Result<PathBuf, CacheError> {
         let target = self.path_for(url);
+        self.build_once(url, target, |partial| async move {
+            self.download(url, &partial).await
+        })
+        .await
+    }
+
+    /// `target`, built once: under its download lock an existing directory is reused; otherwise
+    /// `fill` writes into `<target>.partial/` (its byte count returned), which is renamed into
+    /// place when complete and removed on failure, so a crash never leaves a store that looks
+    /// whole.
+    pub(super) async fn build_once<F, Fut>(
+        &self,
+        url: &str,
+        target: PathBuf,
+        fill: F,
+    ) -> Result<PathBuf, CacheError>
+    where
+        F: FnOnce(PathBuf) -> Fut,
+        Fut: std::future::Future<Output = Result<u64, CacheError>>,
+    {
         let _guard = self.lock(&target).await;
         if target.is_dir() {
             return Ok(target);
@@ -194,19 +214,23 @@ impl TruthCache {
         tokio::fs::create_dir_all(&partial)
             .await
             .map_err(io(&partial))?;
-        let outcome = self.download(url, &partial, &target).await;
-        if outcome.is_err() {
-            let _ = tokio::fs::remove_dir_all(&partial).await;
+        match fill(partial.clone()).await {
+            Ok(bytes) => {
+                tokio::fs::rename(&partial, &target)
+                    .await
+                    .map_err(io(&target))?;
+                tracing::info!(%url, path = %target.display(), bytes, "truth store mirrored");
+                Ok(target)
+            }
+            Err(e) => {
+                let _ = tokio::fs::remove_dir_all(&partial).await;
+                Err(e)
+            }
         }
-        outcome
     }
 
-    async fn download(
-        &self,
-        url: &str,
-        partial: &Path,
-        target: &Path,
-    ) -> Result<PathBuf, CacheError> {
+    /// Copy the whole store at `url` into `partial`; returns the bytes written.
+    async fn download(&self, url: &str, partial: &Path) -> Result<u64, CacheError> {
         let base = url.trim_end_matches('/');
         let (zmeta, metadata) = self.consolidated_metadata(url).await?;
         let total = std::sync::atomic::AtomicU64::new(zmeta.len() as u64);
@@ -241,12 +265,7 @@ impl TruthCache {
         .try_collect::<Vec<()>>()
         .await;
         downloaded?;
-        let total = total.into_inner();
-        tokio::fs::rename(partial, target)
-            .await
-            .map_err(io(target))?;
-        tracing::info!(%url, path = %target.display(), bytes = total, "truth store mirrored");
-        Ok(target.to_path_buf())
+        Ok(total.into_inner())
     }
 
     /// The consolidated metadata of the Zarr v2 store at `url`: the raw `.zmetadata` and its

@@ -203,29 +203,10 @@ impl TruthCache {
     /// The local subset mirror of the store at `url`, downloading it first if needed.
     pub async fn mirror_subset(&self, url: &str, subset: &Subset) -> Result<PathBuf, CacheError> {
         let target = self.subset_path(url, subset);
-        let _guard = self.lock(&target).await;
-        if target.is_dir() {
-            return Ok(target);
-        }
-        let partial = target.with_extension("partial");
-        let _ = tokio::fs::remove_dir_all(&partial).await;
-        let outcome = self.download_subset(url, subset, &partial).await;
-        match outcome {
-            Ok(bytes) => {
-                tokio::fs::rename(&partial, &target)
-                    .await
-                    .map_err(|source| CacheError::Io {
-                        path: target.clone(),
-                        source,
-                    })?;
-                tracing::info!(%url, path = %target.display(), bytes, "truth subset mirrored");
-                Ok(target)
-            }
-            Err(e) => {
-                let _ = tokio::fs::remove_dir_all(&partial).await;
-                Err(e)
-            }
-        }
+        self.build_once(url, target, |partial| async move {
+            self.download_subset(url, subset, &partial).await
+        })
+        .await
     }
 
     async fn download_subset(
