@@ -161,6 +161,7 @@ mod tests {
             result: Some(serde_json::json!(1)),
             shared_data_result: None,
             error: None,
+            failure_kind: None,
             worker_pid: 7,
             execution_time_ms: 0.5,
         };

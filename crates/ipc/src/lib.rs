@@ -11,4 +11,4 @@ pub mod types;
 
 pub use frame::{Message, PROTOCOL_VERSION};
 pub use shm::{Dtype, SharedArray, ShmError};
-pub use types::{ResultUnit, SharedArrayRef, WorkUnit, DEFAULT_TIMEOUT_SECONDS};
+pub use types::{FailureKind, ResultUnit, SharedArrayRef, WorkUnit, DEFAULT_TIMEOUT_SECONDS};

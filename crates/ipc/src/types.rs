@@ -57,6 +57,33 @@ impl WorkUnit {
     }
 }
 
+/// Why a job failed, as the handler classified it. The IO-Engine acts on this kind and never
+/// parses the error text to learn it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// The input is not what the miner signed (spec §2.2): the forecast is rejected.
+    Verification,
+    /// The handler ran and could not score its input.
+    Scoring,
+    /// A passing condition: the same job may succeed when tried again later.
+    Transient,
+    /// A defect or a broken contract: a request of the wrong shape, a panic, an unknown task.
+    Internal,
+}
+
+impl FailureKind {
+    /// The kind's name as it appears on the wire and in logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::Verification => "verification",
+            FailureKind::Scoring => "scoring",
+            FailureKind::Transient => "transient",
+            FailureKind::Internal => "internal",
+        }
+    }
+}
+
 /// The answer to one [`WorkUnit`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResultUnit {
@@ -73,6 +100,10 @@ pub struct ResultUnit {
     pub shared_data_result: Option<BTreeMap<String, SharedArrayRef>>,
     /// Error text when not `success`.
     pub error: Option<String>,
+    /// What kind of failure `error` is, when not `success` (absent from older workers: treat as
+    /// [`FailureKind::Internal`]).
+    #[serde(default)]
+    pub failure_kind: Option<FailureKind>,
     /// PID of the worker that ran the job.
     pub worker_pid: u32,
     /// Handler wall time in milliseconds.

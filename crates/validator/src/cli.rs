@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
 /// The validator of the Gaia weather subnet.
 #[derive(Debug, Parser)]
@@ -22,14 +22,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// How log lines are printed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// One JSON object per line (for machines).
-    Json,
-    /// Human-readable lines.
-    Pretty,
-}
+pub use crate::telemetry::logging::LogFormat;
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]

@@ -13,11 +13,10 @@ use chrono::{DateTime, Utc};
 use gaia_miner_sim::{
     write_world, Behaviour, Fleet, FleetConfig, MinerSpec, World, WorldConfig, WorldPaths,
 };
-use gaia_store::{ForecastStats, MinerResponse, NewJob, Run, RunStatus, Store, StoreConfig};
-use serde_json::json;
+use gaia_store::{ForecastStats, MinerResponse, Run, RunStatus, Store, StoreConfig};
 
 use crate::chain::MetagraphNode;
-use crate::tasks::weather::lifecycle::{run_key, RUN};
+use crate::tasks::steps::{RunPayload, WeatherStep};
 
 /// Why the cycle could not be set up or did not finish.
 #[derive(Debug, thiserror::Error)]
@@ -142,15 +141,9 @@ impl SimCycle {
         let store = Store::open(&StoreConfig::new(self.database_url.as_str())).await?;
         store
             .enqueue_job(
-                &NewJob {
-                    job_key: run_key(gfs_init),
-                    job_type: RUN.into(),
-                    priority: 50,
-                    payload: json!({ "gfs_init": gfs_init }),
-                    max_attempts: 5,
-                    scheduled_at: Utc::now(),
-                    run_id: None,
-                },
+                &WeatherStep::Run(RunPayload { gfs_init })
+                    .step()
+                    .new_job(5, Utc::now()),
                 Utc::now(),
             )
             .await?;

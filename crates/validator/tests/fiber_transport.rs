@@ -21,14 +21,14 @@ use gaia_miner_sim::{
     Behaviour, FiberMiner, FiberRejection, Fleet, FleetConfig, MinerInfo, MinerSpec, Transport,
     World, WorldConfig,
 };
-use gaia_validator::tasks::weather::fiber::wire::{
+use gaia_validator::miners::client::{MinerClient, MinerError, PlainJsonTransport};
+use gaia_validator::miners::fiber::wire::{
     self, encrypt_symmetric_key, parse_public_key, system_unix_ns, SignedHeaders, SymmetricKey,
 };
-use gaia_validator::tasks::weather::fiber::{
+use gaia_validator::miners::fiber::{
     dev_validator_signer, FiberError, FiberOptions, FiberTransport, MinerDirectory, NonceSource,
 };
-use gaia_validator::tasks::weather::miner_client::{MinerClient, MinerError, PlainJsonTransport};
-use gaia_validator::tasks::weather::url_policy::{MinerAddress, UrlPolicy};
+use gaia_validator::miners::url_policy::{MinerAddress, UrlPolicy};
 use rsa::traits::PublicKeyParts as _;
 use rsa::{BigUint, Oaep, Pkcs1v15Encrypt};
 use serde_json::{json, Value};

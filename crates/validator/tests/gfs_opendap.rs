@@ -14,11 +14,11 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, TimeZone, Utc};
 use gaia_scoring::day1::{score_day1, Day1Config, Day1Request};
 use gaia_scoring::zarr::{Dataset, OpenOptions};
-use gaia_validator::tasks::weather::gfs::dap::DapError;
-use gaia_validator::tasks::weather::gfs::{
+use gaia_validator::truth::gfs::dap::DapError;
+use gaia_validator::truth::gfs::{
     DapOptions, FieldSet, GfsError, GfsFetcher, GfsOptions, GfsProduct,
 };
-use gaia_validator::tasks::weather::sources::{DataError, DataKind, DataSources};
+use gaia_validator::truth::sources::{DataError, DataKind, DataSources};
 use serde_json::Value;
 
 /// Relative tolerance of a stored value against the numpy value (both float32 of the same

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use gaia_miner_sim::{Behaviour, Fleet, FleetConfig, MinerInfo, MinerSpec, World, WorldConfig};
-use gaia_validator::tasks::weather::miner_client::{MinerClient, MinerError, PlainJsonTransport};
-use gaia_validator::tasks::weather::url_policy::{MinerAddress, UrlPolicy, UrlRefusal};
+use gaia_validator::miners::client::{MinerClient, MinerError, PlainJsonTransport};
+use gaia_validator::miners::url_policy::{MinerAddress, UrlPolicy, UrlRefusal};
 
 const VALIDATOR: &str = "5CiPPseXPECbkjWCa6MnjNokrgYjMqmKndv2rSnekmSK2DjL";
 
@@ -124,7 +124,7 @@ async fn from_initiate_fetch_to_a_checked_store_location() {
 
 #[tokio::test]
 async fn incomplete_or_foreign_answers_are_refused() {
-    use gaia_validator::tasks::weather::miner_client::KerchunkAnswer;
+    use gaia_validator::miners::client::KerchunkAnswer;
     let client = MinerClient::new(PlainJsonTransport::new().unwrap(), UrlPolicy::default());
     let m = MinerAddress {
         ip: "81.2.69.7".parse().unwrap(),

@@ -8,7 +8,9 @@ mod common;
 use chrono::{DateTime, Utc};
 use common::{unit, Validator};
 use gaia_scoring::{aggregate, day1, era5, weights};
-use gaia_validator::compute::handlers::weather::VERIFICATION_FAILED_PREFIX;
+use gaia_validator::jobs::weather::{BuildScoreRow, ScoreDay1, ScoreEra5Lead, ScoreOverall};
+use gaia_validator::jobs::weights::CalculateWeights;
+use gaia_validator::jobs::{ComputeJob, FailureKind};
 use serde_json::{json, Value};
 
 fn fixture(script: &str, dir: &std::path::Path) -> Value {
@@ -16,14 +18,16 @@ fn fixture(script: &str, dir: &std::path::Path) -> Value {
     serde_json::from_str(&out).expect("fixture JSON")
 }
 
-/// Dispatch `payload` as `task` and compare with the direct call's outcome.
-fn same_through_pool<T: serde::Serialize, E: std::fmt::Display>(
+/// Dispatch `payload` as job `J` and compare with the direct call's outcome; a failure must
+/// carry the kind `kind_of` gives the direct call's error.
+fn same_through_pool<J: ComputeJob, T: serde::Serialize, E: std::fmt::Display>(
     v: &Validator,
-    task: &str,
     id: &str,
     payload: Value,
     direct: Result<T, E>,
+    kind_of: impl Fn(&E) -> FailureKind,
 ) {
+    let task = J::TASK;
     let mut u = unit(id, task, payload);
     u["timeout_seconds"] = json!(120);
     let answer = v.dispatch(&u);
@@ -39,11 +43,10 @@ fn same_through_pool<T: serde::Serialize, E: std::fmt::Display>(
         }
         Err(e) => {
             assert_eq!(answer["outcome"], "handler_error", "{task} {id}: {answer}");
-            // Verification failures carry the prefix the lifecycle keys on; the rest is the
-            // library's own message.
-            let got = answer["error"].as_str().unwrap_or_default();
-            let message = got.strip_prefix(VERIFICATION_FAILED_PREFIX).unwrap_or(got);
-            assert_eq!(message, e.to_string(), "{task} {id}");
+            // The library's own message, and the kind the lifecycle acts on.
+            assert_eq!(answer["error"], e.to_string(), "{task} {id}");
+            let kind = serde_json::to_value(kind_of(&e)).unwrap();
+            assert_eq!(answer["result"]["failure_kind"], kind, "{task} {id}");
         }
     }
 }
@@ -74,12 +77,12 @@ fn day1_and_era5_scores_run_through_the_pool() {
             threads: 1,
         };
         let payload = serde_json::to_value(&req).unwrap();
-        same_through_pool(
+        same_through_pool::<ScoreDay1, _, _>(
             &v,
-            "weather.score.day1",
             &format!("d1-{name}"),
             payload,
             day1::score_day1(&req),
+            |e| verification_or_scoring(e.is_verification_failure()),
         );
     }
     let e5_dir = tempfile::tempdir().unwrap();
@@ -100,12 +103,12 @@ fn day1_and_era5_scores_run_through_the_pool() {
             config: era5::Era5Config::default(),
         };
         let payload = serde_json::to_value(&req).unwrap();
-        same_through_pool(
+        same_through_pool::<ScoreEra5Lead, _, _>(
             &v,
-            "weather.score.era5",
             &format!("e5-{name}"),
             payload,
             era5::score_era5_lead(&req),
+            |e| verification_or_scoring(e.is_verification_failure()),
         );
     }
 }
@@ -133,22 +136,22 @@ fn score_row_and_weights_run_through_the_pool() {
         .collect();
     let payload = json!({ "now": now, "rows": rows, "nodes": nodes });
     let req: weights::WeightsRequest = serde_json::from_value(payload.clone()).unwrap();
-    same_through_pool(
+    same_through_pool::<CalculateWeights, _, _>(
         &v,
-        "weights.calculate",
         "w-1",
         payload,
         weights::calculate_weights(&req),
+        |_| FailureKind::Scoring,
     );
     // An empty table falls back (spec §5.2) — still the same through the pool.
     let empty = json!({ "now": now, "rows": [], "nodes": [] });
     let req: weights::WeightsRequest = serde_json::from_value(empty.clone()).unwrap();
-    same_through_pool(
+    same_through_pool::<CalculateWeights, _, _>(
         &v,
-        "weights.calculate",
         "w-2",
         empty,
         weights::calculate_weights(&req),
+        |_| FailureKind::Scoring,
     );
 
     // §4.4: two leads with all nine variables, one lead missing a variable.
@@ -167,24 +170,31 @@ fn score_row_and_weights_run_through_the_pool() {
     ] {
         let payload = json!({"leads": leads, "day1_score": 0.4});
         let req: aggregate::OverallRequest = serde_json::from_value(payload.clone()).unwrap();
-        same_through_pool(
+        same_through_pool::<ScoreOverall, _, _>(
             &v,
-            "weather.score.overall",
             id,
             payload,
             aggregate::aggregate_overall(&req),
+            |_| FailureKind::Scoring,
         );
     }
 
     let row_payload = aggregate_row_example();
     let req: aggregate::ScoreRowRequest = serde_json::from_value(row_payload.clone()).unwrap();
-    same_through_pool(
+    same_through_pool::<BuildScoreRow, _, _>(
         &v,
-        "weather.score.row",
         "row-1",
         row_payload,
         aggregate::build_score_row(&req),
+        |_| FailureKind::Scoring,
     );
+}
+
+fn verification_or_scoring(verification: bool) -> FailureKind {
+    match verification {
+        true => FailureKind::Verification,
+        false => FailureKind::Scoring,
+    }
 }
 
 /// A run with an honest miner, one re-registered UID (stale hotkey), a Day-1-only miner.

@@ -21,9 +21,12 @@ use gaia_store::{
     Store, StoreConfig, Verification,
 };
 use gaia_testkit::{TestPostgres, TestSqlite};
+use gaia_validator::jobs::weather::ScoreDay1;
+use gaia_validator::jobs::ComputeJob;
+use gaia_validator::miners::client::{MinerClient, PlainJsonTransport};
+use gaia_validator::miners::url_policy::{MinerAddress, UrlPolicy};
 use gaia_validator::sim_cycle::{demo_specs, SimCycle};
-use gaia_validator::tasks::weather::miner_client::{MinerClient, PlainJsonTransport};
-use gaia_validator::tasks::weather::url_policy::{MinerAddress, UrlPolicy};
+use gaia_validator::tasks::steps::{Occurrence, ResponseRef, WeatherStep};
 use serde_json::{json, Value};
 
 /// A coarse world keeps debug-build scoring fast; the lifecycle is the same at any grid.
@@ -183,13 +186,12 @@ async fn seed_lifecycle_day1_unit_through_the_io_engine_on_postgres() {
         "climatology": cycle.world.climatology, "bearer_token": token, "frozen_manifest": frozen,
         "gfs_init_time": cycle.gfs_init, "lead_hours": 12.0,
     });
-    let answer = tokio::task::block_in_place(|| {
-        v.dispatch(&unit("seed-day1", "weather.score.day1", payload))
-    });
+    let answer =
+        tokio::task::block_in_place(|| v.dispatch(&unit("seed-day1", ScoreDay1::TASK, payload)));
     assert_eq!(answer["outcome"], "success", "{answer}");
     let unit_result = &answer["result"];
     assert_eq!(unit_result["success"], true, "{answer}");
-    assert_eq!(unit_result["task_name"], "weather.score.day1");
+    assert_eq!(unit_result["task_name"], ScoreDay1::TASK);
     let result = &unit_result["result"];
     let score = result["score"].as_f64().unwrap();
     assert!(score > 0.1 && score <= 1.0, "{result}");
@@ -201,15 +203,13 @@ async fn seed_lifecycle_day1_unit_through_the_io_engine_on_postgres() {
     // The same step through the lifecycle: score rows and the run's score_table row.
     store
         .enqueue_job(
-            &gaia_store::NewJob {
-                job_key: format!("weather.day1:{}", response.id),
-                job_type: "weather.day1".into(),
-                priority: 60,
-                payload: json!({"run_id": run.id, "uid": 0, "response_id": response.id}),
-                max_attempts: 3,
-                scheduled_at: Utc::now(),
-                run_id: Some(run.id),
-            },
+            &WeatherStep::Day1(ResponseRef {
+                run_id: run.id,
+                uid: 0,
+                response_id: response.id,
+            })
+            .step()
+            .new_job(3, Utc::now()),
             Utc::now(),
         )
         .await
@@ -343,18 +343,12 @@ async fn recompute_follows_a_hotkey_change(store: &Store, run: &gaia_store::Run,
         .unwrap();
     node.hotkey = "5NewOwnerOfUid0xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx".into();
     store.upsert_node(&node).await.unwrap();
-    let key = "weather.recompute:test";
+    let recompute = WeatherStep::Recompute(Occurrence::at(chrono::Utc::now())).step();
+    let key = recompute.key();
+    let key = key.as_str();
     store
         .enqueue_job(
-            &gaia_store::NewJob {
-                job_key: key.into(),
-                job_type: "weather.recompute".into(),
-                priority: 50,
-                payload: serde_json::json!({}),
-                max_attempts: 2,
-                scheduled_at: chrono::Utc::now(),
-                run_id: None,
-            },
+            &recompute.new_job(2, chrono::Utc::now()),
             chrono::Utc::now(),
         )
         .await

@@ -1,14 +1,14 @@
 //! The compute worker process: a synchronous loop that takes `WorkUnit`s from the IO-Engine,
-//! runs the registered handler and sends back a `ResultUnit`, recycling itself after a number of
-//! jobs or when its memory grows past its limit.
+//! runs the registered job (see `crate::jobs`) and sends back a `ResultUnit`, recycling itself
+//! after a number of jobs or when its memory grows past its limit.
 
 pub mod handlers;
 pub mod registry;
 pub mod worker;
 
-pub use registry::{HandlerError, HandlerFn, HandlerOutput, HandlerRegistry, JobContext};
+pub use registry::{HandlerFn, HandlerRegistry};
 
-/// The registry every worker starts with: diagnostic handlers plus the validator's real ones.
+/// The registry every worker starts with: diagnostic jobs plus the validator's real ones.
 pub fn default_registry() -> HandlerRegistry {
     let mut registry = HandlerRegistry::default();
     handlers::register_all(&mut registry);

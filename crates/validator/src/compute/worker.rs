@@ -19,7 +19,8 @@ use gaia_ipc::frame::{read_frame, write_frame, FrameError};
 use gaia_ipc::{Message, ResultUnit, WorkUnit, PROTOCOL_VERSION};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
-use super::registry::{HandlerRegistry, JobContext};
+use super::registry::HandlerRegistry;
+use crate::jobs::{JobContext, JobError};
 use crate::telemetry::procstat;
 
 /// How a worker is configured.
@@ -74,25 +75,31 @@ pub fn run_job(registry: &HandlerRegistry, cfg: &WorkerConfig, unit: &WorkUnit) 
         segment_prefix: &prefix,
     };
     let outcome = match registry.get(&unit.task_name) {
-        None => Err(format!("unknown task `{}`", unit.task_name)),
+        None => Err(JobError::internal(format!(
+            "unknown task `{}`",
+            unit.task_name
+        ))),
         Some(handler) => match catch_unwind(AssertUnwindSafe(|| handler(&ctx, &unit.payload))) {
-            Ok(Ok(out)) => Ok(out),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(panic) => Err(format!("handler panicked: {}", panic_text(&panic))),
+            Ok(outcome) => outcome,
+            Err(panic) => Err(JobError::internal(format!(
+                "handler panicked: {}",
+                panic_text(&panic)
+            ))),
         },
     };
     let execution_time_ms = start.elapsed().as_secs_f64() * 1000.0;
-    let (success, result, shared_data_result, error) = match outcome {
-        Ok(out) => (true, Some(out.result), out.shared, None),
-        Err(e) => (false, None, None, Some(e)),
+    let (success, result, error, failure_kind) = match outcome {
+        Ok(value) => (true, Some(value), None, None),
+        Err(e) => (false, None, Some(e.message), Some(e.kind)),
     };
     ResultUnit {
         job_id: unit.job_id.clone(),
         task_name: unit.task_name.clone(),
         success,
         result,
-        shared_data_result,
+        shared_data_result: None,
         error,
+        failure_kind,
         worker_pid: std::process::id(),
         execution_time_ms,
     }

@@ -213,7 +213,44 @@ impl Default for ChainSettings {
 
 /// Check the task settings a type alone cannot express.
 pub(super) fn validate(s: &Settings) -> Result<(), ConfigError> {
-    let w = &s.weather;
+    validate_weather(&s.weather)?;
+    validate_chain(&s.chain)?;
+    for (key, pattern) in [
+        ("CHAIN__METAGRAPH_SYNC_CRON", &s.chain.metagraph_sync_cron),
+        ("CHAIN__WEIGHTS_CHECK_CRON", &s.chain.weights_check_cron),
+        ("WEATHER__RECOMPUTE_CRON", &s.weather.recompute_cron),
+    ] {
+        if let Err(reason) = parse_cron(pattern) {
+            return Err(invalid(key, pattern, &reason));
+        }
+    }
+    Ok(())
+}
+
+/// `value` must be one of `allowed`.
+fn one_of(key: &str, value: &str, allowed: &[&str]) -> Result<(), ConfigError> {
+    if allowed.contains(&value) {
+        return Ok(());
+    }
+    let quoted: Vec<String> = allowed.iter().map(|a| format!("`{a}`")).collect();
+    let rule = match quoted.split_last() {
+        Some((last, [])) => format!("must be {last}"),
+        Some((last, rest)) => format!("must be {} or {last}", rest.join(", ")),
+        None => "has no allowed value".into(),
+    };
+    Err(invalid(key, value, &rule))
+}
+
+/// `value` must be a finite number above 0.
+fn positive(key: &str, value: f64) -> Result<(), ConfigError> {
+    if value.is_finite() && value > 0.0 {
+        return Ok(());
+    }
+    Err(invalid(key, value, "must be > 0"))
+}
+
+/// The `WEATHER__*` rules.
+fn validate_weather(w: &WeatherSettings) -> Result<(), ConfigError> {
     in_range("WEATHER__RUN_HOUR_UTC", w.run_hour_utc, 0, 23)?;
     in_range("WEATHER__RUN_MINUTE_UTC", w.run_minute_utc, 0, 59)?;
     in_range("WEATHER__RUN_JITTER_MINUTES", w.run_jitter_minutes, 0, 720)?;
@@ -248,49 +285,29 @@ pub(super) fn validate(s: &Settings) -> Result<(), ConfigError> {
             "must be longer than WEATHER__SCORING_TIMEOUT_S",
         ));
     }
-    if !(w.manifest_freeze_window_hours.is_finite() && w.manifest_freeze_window_hours > 0.0) {
-        return Err(invalid(
-            "WEATHER__MANIFEST_FREEZE_WINDOW_HOURS",
-            w.manifest_freeze_window_hours,
-            "must be > 0",
-        ));
-    }
-    if !(w.day1_lead_hours.is_finite() && w.day1_lead_hours > 0.0) {
-        return Err(invalid(
-            "WEATHER__DAY1_LEAD_HOURS",
-            w.day1_lead_hours,
-            "must be > 0",
-        ));
-    }
-    if let Err(e) = crate::tasks::weather::gfs::FieldSet::parse(&w.gfs_opendap_fields) {
+    positive(
+        "WEATHER__MANIFEST_FREEZE_WINDOW_HOURS",
+        w.manifest_freeze_window_hours,
+    )?;
+    positive("WEATHER__DAY1_LEAD_HOURS", w.day1_lead_hours)?;
+    if let Err(e) = crate::truth::gfs::FieldSet::parse(&w.gfs_opendap_fields) {
         return Err(invalid(
             "WEATHER__GFS_OPENDAP_FIELDS",
             &w.gfs_opendap_fields,
             &e.reason,
         ));
     }
-    if w.miner_scheme != "https" && w.miner_scheme != "http" {
-        return Err(invalid(
-            "WEATHER__MINER_SCHEME",
-            &w.miner_scheme,
-            "must be `https` or `http`",
-        ));
-    }
-    if w.miner_transport != "fiber" && w.miner_transport != "plain" {
-        return Err(invalid(
-            "WEATHER__MINER_TRANSPORT",
-            &w.miner_transport,
-            "must be `fiber` or `plain`",
-        ));
-    }
-    let c = &s.chain;
-    if c.mode != "offline" && c.mode != "online" {
-        return Err(invalid(
-            "CHAIN__MODE",
-            &c.mode,
-            "must be `offline` or `online`",
-        ));
-    }
+    one_of("WEATHER__MINER_SCHEME", &w.miner_scheme, &["https", "http"])?;
+    one_of(
+        "WEATHER__MINER_TRANSPORT",
+        &w.miner_transport,
+        &["fiber", "plain"],
+    )
+}
+
+/// The `CHAIN__*` rules.
+fn validate_chain(c: &ChainSettings) -> Result<(), ConfigError> {
+    one_of("CHAIN__MODE", &c.mode, &["offline", "online"])?;
     if c.mode == "online" {
         let scheme_ok = ["wss://", "ws://", "https://", "http://"]
             .iter()
@@ -311,36 +328,27 @@ pub(super) fn validate(s: &Settings) -> Result<(), ConfigError> {
         }
     }
     in_range("CHAIN__RPC_TIMEOUT_S", c.rpc_timeout_s, 1, 600)?;
-    if !["off", "shadow", "on"].contains(&c.weights_mode.as_str()) {
-        return Err(invalid(
-            "CHAIN__WEIGHTS_MODE",
-            &c.weights_mode,
-            "must be `off`, `shadow` or `on`",
-        ));
-    }
-    if !(c.block_time_s.is_finite() && c.block_time_s > 0.0) {
-        return Err(invalid(
-            "CHAIN__BLOCK_TIME_S",
-            c.block_time_s,
-            "must be > 0",
-        ));
-    }
+    one_of(
+        "CHAIN__WEIGHTS_MODE",
+        &c.weights_mode,
+        &["off", "shadow", "on"],
+    )?;
+    positive("CHAIN__BLOCK_TIME_S", c.block_time_s)?;
     in_range(
         "CHAIN__WEIGHTS_INTERVAL_BLOCKS",
         c.weights_interval_blocks,
         1,
         1_000_000,
-    )?;
-    for (key, pattern) in [
-        ("CHAIN__METAGRAPH_SYNC_CRON", &c.metagraph_sync_cron),
-        ("CHAIN__WEIGHTS_CHECK_CRON", &c.weights_check_cron),
-        ("WEATHER__RECOMPUTE_CRON", &s.weather.recompute_cron),
-    ] {
-        if let Err(e) = crate::tasks::schedule::Schedule::new(pattern, chrono::Duration::zero()) {
-            return Err(invalid(key, pattern, &e.reason));
-        }
+    )
+}
+
+/// A 5-field cron pattern in UTC (`minute hour day-of-month month day-of-week`), or why not.
+/// The settings check and the scheduler parse patterns with this one function.
+pub fn parse_cron(pattern: &str) -> Result<croner::Cron, String> {
+    if pattern.split_whitespace().count() != 5 {
+        return Err("expected 5 fields: minute hour day-of-month month day-of-week".into());
     }
-    Ok(())
+    <croner::Cron as std::str::FromStr>::from_str(pattern).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

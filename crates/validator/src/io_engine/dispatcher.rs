@@ -12,11 +12,12 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use gaia_ipc::{ResultUnit, SharedArray, WorkUnit};
+use gaia_ipc::{FailureKind, ResultUnit, SharedArray, WorkUnit};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use super::queue::WorkQueue;
+use crate::jobs::ComputeJob;
 use crate::telemetry::metrics::Metrics;
 
 /// How a dispatch failed.
@@ -51,6 +52,46 @@ impl DispatchError {
             DispatchError::WorkerDied { .. } => "worker_died",
             DispatchError::Shutdown => "shutdown",
             DispatchError::DuplicateJob(_) => "rejected",
+        }
+    }
+}
+
+/// Why a typed compute job ([`Dispatcher::run`]) gave no response: the kind the handler (or the
+/// pool) gave it, and the message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ComputeFailure {
+    /// What kind of failure: pool problems (timeout, worker died, shutdown) are transient.
+    pub kind: FailureKind,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl ComputeFailure {
+    /// A passing condition: trying again later may succeed.
+    pub fn is_transient(&self) -> bool {
+        self.kind == FailureKind::Transient
+    }
+
+    /// The forecast is not what the miner signed.
+    pub fn is_verification(&self) -> bool {
+        self.kind == FailureKind::Verification
+    }
+
+    fn internal(message: String) -> Self {
+        Self {
+            kind: FailureKind::Internal,
+            message,
+        }
+    }
+
+    fn from_result(result: &ResultUnit) -> Self {
+        Self {
+            kind: result.failure_kind.unwrap_or(FailureKind::Internal),
+            message: result
+                .error
+                .clone()
+                .unwrap_or_else(|| "no error text".into()),
         }
     }
 }
@@ -201,6 +242,34 @@ impl Dispatcher {
                 }
             }
         }
+    }
+
+    /// Run compute job `J` in the pool and wait for its typed response (or why there is none).
+    pub async fn run<J: ComputeJob>(
+        &self,
+        job_id: String,
+        request: &J::Request,
+        timeout_seconds: u64,
+    ) -> Result<J::Response, ComputeFailure> {
+        let payload = serde_json::to_value(request).map_err(|e| {
+            ComputeFailure::internal(format!("{}: cannot encode the request: {e}", J::TASK))
+        })?;
+        let mut unit = WorkUnit::new(job_id, J::TASK, payload);
+        unit.timeout_seconds = timeout_seconds;
+        let result = match self.dispatch_and_wait(unit).await {
+            Ok(r) if r.success => r,
+            Ok(r) => return Err(ComputeFailure::from_result(&r)),
+            Err(DispatchError::Handler(r)) => return Err(ComputeFailure::from_result(&r)),
+            Err(e) => {
+                return Err(ComputeFailure {
+                    kind: FailureKind::Transient,
+                    message: e.to_string(),
+                })
+            }
+        };
+        serde_json::from_value(result.result.unwrap_or(serde_json::Value::Null)).map_err(|e| {
+            ComputeFailure::internal(format!("{}: cannot decode the response: {e}", J::TASK))
+        })
     }
 
     /// Dispatch a unit and wait for its one outcome.

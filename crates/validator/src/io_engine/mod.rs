@@ -8,5 +8,5 @@ pub mod http;
 pub mod queue;
 pub mod server;
 
-pub use dispatcher::{DispatchError, Dispatcher, Outcome};
+pub use dispatcher::{ComputeFailure, DispatchError, Dispatcher, Outcome};
 pub use server::{IoEngine, IoEngineConfig};

@@ -9,9 +9,6 @@ use serde_json::json;
 use crate::chain::{Chain, ChainError};
 use crate::tasks::ledger::{StepError, StepFuture, StepHandler, StepOutcome};
 
-/// Job type of the metagraph sync.
-pub const SYNC_METAGRAPH: &str = "metagraph.sync";
-
 /// Copy the chain's metagraph into `node_table`; returns the number of nodes.
 pub async fn sync_metagraph(chain: &dyn Chain, store: &Store) -> Result<usize, ChainError> {
     let nodes = chain.metagraph().await?;
@@ -51,6 +48,7 @@ impl StepHandler for MetagraphStep {
 mod tests {
     use super::*;
     use crate::chain::offline::OfflineChain;
+    use crate::tasks::steps::{Occurrence, Step};
 
     #[tokio::test]
     async fn sync_upserts_listed_nodes_and_drops_unlisted_ones() {
@@ -78,15 +76,7 @@ mod tests {
         };
         let job = store
             .enqueue_job(
-                &gaia_store::NewJob {
-                    job_key: "m".into(),
-                    job_type: SYNC_METAGRAPH.into(),
-                    priority: 1,
-                    payload: json!({}),
-                    max_attempts: 1,
-                    scheduled_at: Utc::now(),
-                    run_id: None,
-                },
+                &Step::SyncMetagraph(Occurrence::at(Utc::now())).new_job(1, Utc::now()),
                 Utc::now(),
             )
             .await

@@ -9,6 +9,7 @@ pub mod metagraph;
 pub mod runtime;
 pub mod schedule;
 pub mod scheduled;
+pub mod steps;
 pub mod weather;
 pub mod weights;
 

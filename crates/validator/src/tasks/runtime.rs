@@ -11,18 +11,13 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::ledger::{LedgerRunner, RunnerConfig};
-use super::metagraph::{MetagraphStep, SYNC_METAGRAPH};
+use super::metagraph::MetagraphStep;
 use super::scheduled::{
     drive, MaintenanceTask, PeriodicStepTask, WeatherRunTask, WeightsCheckTask,
 };
-use super::weather::fiber::{dev_validator_signer, FiberOptions, FiberTransport, MinerDirectory};
-use super::weather::gfs::{FieldSet, GfsError, GfsFetcher, GfsOptions};
-use super::weather::lifecycle::{WeatherContext, WeatherSteps, RECOMPUTE};
-use super::weather::miner_client::{MinerClient, MinerTransport, PlainJsonTransport};
-use super::weather::sources::DataSources;
-use super::weather::truth_cache::{CacheError, CacheLimits, TruthCache};
-use super::weather::url_policy::UrlPolicy;
-use super::weights::{WeightsMode, WeightsStep, SET_WEIGHTS};
+use super::steps::{Step, WeatherStep, SET_WEIGHTS, SYNC_METAGRAPH};
+use super::weather::lifecycle::{WeatherContext, WeatherSteps};
+use super::weights::{WeightsMode, WeightsStep};
 use super::GaiaTask;
 use crate::chain::offline::OfflineChain;
 use crate::chain::online::{Confirmation, OnlineChain};
@@ -31,7 +26,13 @@ use crate::chain::wallet::load_hotkey;
 use crate::chain::Chain;
 use crate::config::Settings;
 use crate::io_engine::Dispatcher;
+use crate::miners::client::{MinerClient, MinerTransport, PlainJsonTransport};
+use crate::miners::fiber::{dev_validator_signer, FiberOptions, FiberTransport, MinerDirectory};
+use crate::miners::url_policy::UrlPolicy;
 use crate::telemetry::metrics::Metrics;
+use crate::truth::cache::{CacheError, CacheLimits, TruthCache};
+use crate::truth::gfs::{FieldSet, GfsError, GfsFetcher, GfsOptions};
+use crate::truth::sources::DataSources;
 use gaia_scoring::verify::Signer;
 
 /// Why the tasks could not start.
@@ -51,7 +52,7 @@ pub enum TaskStartError {
     Identity(String),
     /// The miner transport could not be built.
     #[error(transparent)]
-    Transport(#[from] super::weather::miner_client::MinerError),
+    Transport(#[from] crate::miners::client::MinerError),
 }
 
 /// The running tasks.
@@ -68,149 +69,29 @@ impl TaskRuntime {
         dispatcher: Arc<Dispatcher>,
         metrics: Arc<Metrics>,
     ) -> Result<TaskRuntime, TaskStartError> {
-        let config = StoreConfig::new(settings.resolved_database_url()).with_pool(
-            settings.db_pool_min_connections,
-            settings.db_pool_max_connections,
-        );
-        if let Some(parent) = sqlite_parent(&settings.resolved_database_url()) {
-            let _ = std::fs::create_dir_all(parent);
-        }
-        let store = Store::open(&config).await?;
+        let store = open_store(settings).await?;
         let chain = build_chain(settings, &store)?;
         let signer = validator_signer(settings)?;
         let validator_hotkey = signer.ss58();
-        let (transport, directory): (Arc<dyn MinerTransport>, _) = if settings
-            .weather
-            .miner_transport
-            == "plain"
-        {
-            (Arc::new(PlainJsonTransport::new()?), None)
-        } else {
-            let directory = Arc::new(MinerDirectory::default());
-            let fiber =
-                FiberTransport::new(Arc::new(signer), directory.clone(), FiberOptions::default())
-                    .map_err(|e| TaskStartError::Identity(e.to_string()))?;
-            (Arc::new(fiber), Some(directory))
-        };
-        let policy = UrlPolicy {
-            allow_private: settings.weather.allow_private_miner_addresses,
-        };
-        let w = &settings.weather;
-        let mut sources = DataSources::new(w.source_templates(&settings.data_dir));
-        let truth_cache = match w.truth_cache_retention_days {
-            0 => None,
-            _ => Some(TruthCache::new(
-                settings.data_dir.join("truth-cache"),
-                CacheLimits::default(),
-            )?),
-        };
-        if let Some(cache) = &truth_cache {
-            sources = sources.with_cache(cache.clone());
-        }
-        sources = sources.with_gfs(GfsFetcher::new(
-            settings.data_dir.join("truth-cache"),
-            GfsOptions {
-                fields: FieldSet::parse(&w.gfs_opendap_fields).map_err(GfsError::from)?,
-                lead_hours: w.day1_lead_hours,
-                ..GfsOptions::default()
-            },
-        )?);
+        let (client, directory) = miner_client(settings, signer)?;
+        let (sources, truth_cache) = data_sources(settings)?;
         let ctx = Arc::new(WeatherContext {
             store: store.clone(),
             dispatcher: dispatcher.clone(),
-            client: MinerClient::new(transport, policy),
+            client,
             sources,
             chain: chain.clone(),
-            weather: w.clone(),
+            weather: settings.weather.clone(),
             chain_settings: settings.chain.clone(),
             metrics: metrics.clone(),
             validator_hotkey,
             directory,
         });
-        let mut runner = LedgerRunner::new(
-            store.clone(),
-            RunnerConfig {
-                slots: w.ledger_workers,
-                lease: Duration::from_secs(w.ledger_lease_s),
-                idle_poll: Duration::from_millis(w.ledger_idle_poll_ms),
-            },
-            metrics.clone(),
-        );
-        WeatherSteps::register(&mut runner, ctx);
-        runner.register(
-            SET_WEIGHTS,
-            Arc::new(WeightsStep {
-                chain: chain.clone(),
-                store: store.clone(),
-                dispatcher,
-                metrics,
-                mode: WeightsMode::from_setting(&settings.chain.weights_mode),
-                netuid: settings.chain.netuid,
-            }),
-        );
-        runner.register(
-            SYNC_METAGRAPH,
-            Arc::new(MetagraphStep {
-                chain: chain.clone(),
-                store: store.clone(),
-            }),
-        );
+        let runner = ledger_runner(settings, &store, &chain, ctx, dispatcher, metrics);
         let (stop, stop_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
         tasks.spawn(runner.run(stop_rx.clone()));
-        let hour = chrono::Duration::hours(1);
-        let mut schedules: Vec<(Arc<dyn GaiaTask>, chrono::Duration)> = vec![
-            (
-                Arc::new(PeriodicStepTask {
-                    store: store.clone(),
-                    cron: settings.chain.metagraph_sync_cron.clone(),
-                    name: "metagraph",
-                    job_type: SYNC_METAGRAPH,
-                }),
-                hour,
-            ),
-            (
-                Arc::new(WeightsCheckTask {
-                    store: store.clone(),
-                    chain,
-                    cron: settings.chain.weights_check_cron.clone(),
-                    interval_blocks: settings.chain.weights_interval_blocks,
-                    mode: WeightsMode::from_setting(&settings.chain.weights_mode),
-                }),
-                hour,
-            ),
-            (
-                Arc::new(MaintenanceTask {
-                    store: store.clone(),
-                    retention_days: w.db_run_retention_days,
-                    truth_cache: truth_cache.map(|c| {
-                        let days = u64::from(w.truth_cache_retention_days);
-                        (c, Duration::from_secs(days * 86_400))
-                    }),
-                }),
-                hour,
-            ),
-        ];
-        if w.enabled {
-            schedules.push((
-                Arc::new(PeriodicStepTask {
-                    store: store.clone(),
-                    cron: w.recompute_cron.clone(),
-                    name: "recompute",
-                    job_type: RECOMPUTE,
-                }),
-                hour,
-            ));
-            schedules.push((
-                Arc::new(WeatherRunTask {
-                    store: store.clone(),
-                    cron: format!("{} {} * * *", w.run_minute_utc, w.run_hour_utc),
-                    jitter_minutes: w.run_jitter_minutes,
-                }),
-                chrono::Duration::hours(i64::from(w.run_catch_up_hours)),
-            ));
-        }
-        for (task, catch_up) in schedules {
+        for (task, catch_up) in schedules(settings, &store, chain, truth_cache) {
             tasks.spawn(drive(task, catch_up, stop_rx.clone()));
         }
         tracing::info!(database = store.redacted_url(), "validator tasks started");
@@ -231,6 +112,179 @@ impl TaskRuntime {
         }
         self.store.close().await;
     }
+}
+
+/// Open (and migrate) the database of `DATABASE_URL`, creating a SQLite file's directory.
+async fn open_store(settings: &Settings) -> Result<Store, TaskStartError> {
+    let config = StoreConfig::new(settings.resolved_database_url()).with_pool(
+        settings.db_pool_min_connections,
+        settings.db_pool_max_connections,
+    );
+    if let Some(parent) = sqlite_parent(&settings.resolved_database_url()) {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    Ok(Store::open(&config).await?)
+}
+
+/// The miner client of `WEATHER__MINER_TRANSPORT` (fiber, or plain JSON for tests), and the
+/// directory the fiber transport looks miners' hotkeys up in.
+fn miner_client(
+    settings: &Settings,
+    signer: Signer,
+) -> Result<
+    (
+        MinerClient<Arc<dyn MinerTransport>>,
+        Option<Arc<MinerDirectory>>,
+    ),
+    TaskStartError,
+> {
+    let (transport, directory): (Arc<dyn MinerTransport>, _) =
+        if settings.weather.miner_transport == "plain" {
+            (Arc::new(PlainJsonTransport::new()?), None)
+        } else {
+            let directory = Arc::new(MinerDirectory::default());
+            let fiber =
+                FiberTransport::new(Arc::new(signer), directory.clone(), FiberOptions::default())
+                    .map_err(|e| TaskStartError::Identity(e.to_string()))?;
+            (Arc::new(fiber), Some(directory))
+        };
+    let policy = UrlPolicy {
+        allow_private: settings.weather.allow_private_miner_addresses,
+    };
+    Ok((MinerClient::new(transport, policy), directory))
+}
+
+/// Truth, reference and climatology sources, with the truth cache (unless its retention is 0)
+/// and the GFS OPeNDAP fetcher.
+fn data_sources(settings: &Settings) -> Result<(DataSources, Option<TruthCache>), TaskStartError> {
+    let w = &settings.weather;
+    let mut sources = DataSources::new(w.source_templates(&settings.data_dir));
+    let truth_cache = match w.truth_cache_retention_days {
+        0 => None,
+        _ => Some(TruthCache::new(
+            settings.data_dir.join("truth-cache"),
+            CacheLimits::default(),
+        )?),
+    };
+    if let Some(cache) = &truth_cache {
+        sources = sources.with_cache(cache.clone());
+    }
+    sources = sources.with_gfs(GfsFetcher::new(
+        settings.data_dir.join("truth-cache"),
+        GfsOptions {
+            fields: FieldSet::parse(&w.gfs_opendap_fields).map_err(GfsError::from)?,
+            lead_hours: w.day1_lead_hours,
+            ..GfsOptions::default()
+        },
+    )?);
+    Ok((sources, truth_cache))
+}
+
+/// The ledger runner with every step kind registered: the weather lifecycle, the weight
+/// setting and the metagraph sync.
+fn ledger_runner(
+    settings: &Settings,
+    store: &Store,
+    chain: &Arc<dyn Chain>,
+    ctx: Arc<WeatherContext>,
+    dispatcher: Arc<Dispatcher>,
+    metrics: Arc<Metrics>,
+) -> LedgerRunner {
+    let w = &settings.weather;
+    let mut runner = LedgerRunner::new(
+        store.clone(),
+        RunnerConfig {
+            slots: w.ledger_workers,
+            lease: Duration::from_secs(w.ledger_lease_s),
+            idle_poll: Duration::from_millis(w.ledger_idle_poll_ms),
+        },
+        metrics.clone(),
+    );
+    WeatherSteps::register(&mut runner, ctx);
+    runner.register(
+        SET_WEIGHTS,
+        Arc::new(WeightsStep {
+            chain: chain.clone(),
+            store: store.clone(),
+            dispatcher,
+            metrics,
+            mode: WeightsMode::from_setting(&settings.chain.weights_mode),
+            netuid: settings.chain.netuid,
+        }),
+    );
+    runner.register(
+        SYNC_METAGRAPH,
+        Arc::new(MetagraphStep {
+            chain: chain.clone(),
+            store: store.clone(),
+        }),
+    );
+    runner
+}
+
+/// The scheduled tasks with how far back each catches up a missed occurrence: the metagraph
+/// sync, the weights check and maintenance always; the score-row recompute and the daily run
+/// when the weather task is enabled.
+fn schedules(
+    settings: &Settings,
+    store: &Store,
+    chain: Arc<dyn Chain>,
+    truth_cache: Option<TruthCache>,
+) -> Vec<(Arc<dyn GaiaTask>, chrono::Duration)> {
+    let w = &settings.weather;
+    let hour = chrono::Duration::hours(1);
+    let mut schedules: Vec<(Arc<dyn GaiaTask>, chrono::Duration)> = vec![
+        (
+            Arc::new(PeriodicStepTask {
+                store: store.clone(),
+                cron: settings.chain.metagraph_sync_cron.clone(),
+                name: "metagraph",
+                step: Step::SyncMetagraph,
+            }),
+            hour,
+        ),
+        (
+            Arc::new(WeightsCheckTask {
+                store: store.clone(),
+                chain,
+                cron: settings.chain.weights_check_cron.clone(),
+                interval_blocks: settings.chain.weights_interval_blocks,
+                mode: WeightsMode::from_setting(&settings.chain.weights_mode),
+            }),
+            hour,
+        ),
+        (
+            Arc::new(MaintenanceTask {
+                store: store.clone(),
+                retention_days: w.db_run_retention_days,
+                truth_cache: truth_cache.map(|c| {
+                    let days = u64::from(w.truth_cache_retention_days);
+                    (c, Duration::from_secs(days * 86_400))
+                }),
+            }),
+            hour,
+        ),
+    ];
+    if w.enabled {
+        schedules.push((
+            Arc::new(PeriodicStepTask {
+                store: store.clone(),
+                cron: w.recompute_cron.clone(),
+                name: "recompute",
+                step: |o| WeatherStep::Recompute(o).step(),
+            }),
+            hour,
+        ));
+        schedules.push((
+            Arc::new(WeatherRunTask {
+                store: store.clone(),
+                cron: format!("{} {} * * *", w.run_minute_utc, w.run_hour_utc),
+                jitter_minutes: w.run_jitter_minutes,
+            }),
+            chrono::Duration::hours(i64::from(w.run_catch_up_hours)),
+        ));
+    }
+    schedules
 }
 
 /// The chain of `CHAIN__MODE`: the offline chain, or a subtensor node over JSON-RPC signing with

@@ -1,8 +1,6 @@
 //! When a task runs: the next cron occurrence, and whether an occurrence missed while the
 //! validator was down should still run now (once), if it is within its catch-up window.
 
-use std::str::FromStr;
-
 use chrono::{DateTime, Duration, Utc};
 use croner::Cron;
 
@@ -32,12 +30,7 @@ impl Schedule {
             pattern: pattern.to_string(),
             reason,
         };
-        if pattern.split_whitespace().count() != 5 {
-            return Err(err(
-                "expected 5 fields: minute hour day-of-month month day-of-week".into(),
-            ));
-        }
-        let cron = Cron::from_str(pattern).map_err(|e| err(e.to_string()))?;
+        let cron = crate::config::parse_cron(pattern).map_err(err)?;
         Ok(Self {
             cron,
             pattern: pattern.to_string(),

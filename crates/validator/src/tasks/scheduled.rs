@@ -13,18 +13,17 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use futures::FutureExt;
-use gaia_store::{NewJob, Store};
+use gaia_store::Store;
 use rand::Rng;
-use serde_json::json;
 use tokio::sync::watch;
 
 use super::schedule::Schedule;
-use super::weather::lifecycle::{run_key, RUN};
-use super::weather::truth_cache::TruthCache;
-use super::weights::{WeightsMode, SET_WEIGHTS, SHADOW_DETAIL};
+use super::steps::{Occurrence, RunPayload, Step, WeatherStep, WeightsTrigger};
+use super::weights::{WeightsMode, SHADOW_DETAIL};
 use super::{GaiaTask, JobFuture, TaskError};
 use crate::chain::offline::latest_weights_block;
 use crate::chain::Chain;
+use crate::truth::cache::TruthCache;
 
 fn failed(task: &str, e: impl ToString) -> TaskError {
     TaskError::Failed {
@@ -36,23 +35,12 @@ fn failed(task: &str, e: impl ToString) -> TaskError {
 async fn enqueue(
     store: &Store,
     task: &str,
-    key: String,
-    job_type: &str,
-    payload: serde_json::Value,
+    step: Step,
     at: DateTime<Utc>,
-    max_attempts: i32,
+    max_attempts: u32,
 ) -> Result<(), TaskError> {
-    let job = NewJob {
-        job_key: key,
-        job_type: job_type.to_string(),
-        priority: 50,
-        payload,
-        max_attempts,
-        scheduled_at: at,
-        run_id: None,
-    };
     store
-        .enqueue_job(&job, Utc::now())
+        .enqueue_job(&step.new_job(max_attempts, at), Utc::now())
         .await
         .map(|_| ())
         .map_err(|e| failed(task, e))
@@ -83,16 +71,9 @@ impl GaiaTask for WeatherRunTask {
                 .map(|t| t.and_utc())
                 .ok_or_else(|| failed("weather", "no midnight on that day"))?;
             let jitter = rand::rng().random_range(0..=i64::from(self.jitter_minutes) * 60);
-            enqueue(
-                &self.store,
-                "weather",
-                run_key(gfs_init),
-                RUN,
-                json!({ "gfs_init": gfs_init }),
-                occurrence + Duration::seconds(jitter),
-                5,
-            )
-            .await
+            let run = WeatherStep::Run(RunPayload { gfs_init }).step();
+            let at = occurrence + Duration::seconds(jitter);
+            enqueue(&self.store, "weather", run, at, 5).await
         }
         .boxed()
     }
@@ -154,24 +135,16 @@ impl GaiaTask for WeightsCheckTask {
             if !gaia_scoring::weights::weights_due(current, last, 0, self.interval_blocks) {
                 return Ok(());
             }
-            enqueue(
-                &self.store,
-                "weights",
-                format!("weights.set:{}", occurrence.format("%Y%m%dT%H%M")),
-                SET_WEIGHTS,
-                json!({ "reason": "cadence" }),
-                Utc::now(),
-                3,
-            )
-            .await
+            let step = Step::SetWeights(WeightsTrigger::cadence(occurrence));
+            enqueue(&self.store, "weights", step, Utc::now(), 3).await
         }
         .boxed()
     }
 }
 
-/// A ledger step queued at every occurrence of a cron pattern, keyed
-/// `<job_type>:<YYYYmmddTHHMM>` so a repeated occurrence queues nothing twice: the metagraph
-/// sync, the twice-daily score-row recompute.
+/// A ledger step queued at every occurrence of a cron pattern, keyed by the occurrence so a
+/// repeated occurrence queues nothing twice: the metagraph sync, the twice-daily score-row
+/// recompute.
 pub struct PeriodicStepTask {
     /// The database.
     pub store: Store,
@@ -179,8 +152,8 @@ pub struct PeriodicStepTask {
     pub cron: String,
     /// Task name (logs, errors).
     pub name: &'static str,
-    /// The ledger step queued.
-    pub job_type: &'static str,
+    /// The ledger step queued for an occurrence.
+    pub step: fn(Occurrence) -> Step,
 }
 
 impl GaiaTask for PeriodicStepTask {
@@ -192,16 +165,8 @@ impl GaiaTask for PeriodicStepTask {
     }
     fn run_scheduled_job(&self, occurrence: DateTime<Utc>) -> JobFuture<'_> {
         async move {
-            enqueue(
-                &self.store,
-                self.name,
-                format!("{}:{}", self.job_type, occurrence.format("%Y%m%dT%H%M")),
-                self.job_type,
-                json!({}),
-                Utc::now(),
-                3,
-            )
-            .await
+            let step = (self.step)(Occurrence::at(occurrence));
+            enqueue(&self.store, self.name, step, Utc::now(), 3).await
         }
         .boxed()
     }
@@ -286,7 +251,6 @@ async fn fire(task: &dyn GaiaTask, occurrence: DateTime<Utc>) {
 mod tests {
     use super::*;
     use crate::chain::offline::OfflineChain;
-    use crate::tasks::metagraph::SYNC_METAGRAPH;
     use gaia_store::{JobStatus, StoreConfig};
 
     async fn store(dir: &std::path::Path) -> Store {
@@ -371,7 +335,7 @@ mod tests {
             store: store.clone(),
             cron: "*/20 * * * *".into(),
             name: "metagraph",
-            job_type: SYNC_METAGRAPH,
+            step: Step::SyncMetagraph,
         };
         g.run_scheduled_job(later).await.unwrap();
         assert!(store
@@ -436,7 +400,7 @@ mod tests {
             store: store.clone(),
             cron: "* * * * *".into(),
             name: "metagraph",
-            job_type: SYNC_METAGRAPH,
+            step: Step::SyncMetagraph,
         });
         let (stop, rx) = watch::channel(false);
         let handle = tokio::spawn(drive(task, Duration::hours(1), rx));
@@ -457,7 +421,7 @@ mod tests {
             store,
             cron: "never".into(),
             name: "metagraph",
-            job_type: SYNC_METAGRAPH,
+            step: Step::SyncMetagraph,
         });
         let (_s, rx) = watch::channel(false);
         drive(bad, Duration::hours(1), rx).await;

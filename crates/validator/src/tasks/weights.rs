@@ -6,18 +6,17 @@ use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use futures::FutureExt;
-use gaia_scoring::weights::{NodeInfo, ScoreTableRow, WeightsResult};
+use gaia_scoring::weights::{NodeInfo, ScoreTableRow, WeightsRequest, WeightsResult};
 use gaia_store::{Job, Store, UidVector, WeightOutcome, WeightRecord};
 use serde_json::json;
 
 use crate::chain::extrinsic::require_commit_reveal_disabled;
 use crate::chain::Chain;
 use crate::io_engine::Dispatcher;
+use crate::jobs::weights::CalculateWeights;
+use crate::jobs::ComputeJob;
 use crate::tasks::ledger::{StepError, StepFuture, StepHandler, StepOutcome};
 use crate::telemetry::metrics::Metrics;
-
-/// Job type of a weight setting.
-pub const SET_WEIGHTS: &str = "weights.set";
 
 /// How the weight history's detail of a shadow-mode record begins (the weights check reads it
 /// back for its cadence).
@@ -94,24 +93,21 @@ impl WeightsStep {
                 coldkey: Some(n.coldkey).filter(|c| !c.is_empty()),
             })
             .collect();
-        let mut unit = gaia_ipc::WorkUnit::new(
-            format!("weights-{}-{}", job.id, job.attempts),
-            "weights.calculate",
-            json!({"now": now, "rows": rows, "nodes": nodes}),
-        );
-        unit.timeout_seconds = 300;
-        let result = self.dispatcher.dispatch_and_wait(unit).await.map_err(|e| {
-            StepError::retry(format!("weights.calculate: {e}"), Duration::seconds(60))
-        })?;
-        if !result.success {
-            return Err(StepError::retry(
-                format!("weights.calculate: {}", result.error.unwrap_or_default()),
-                Duration::seconds(60),
-            ));
-        }
-        let value = result.result.unwrap_or_default();
-        let weights: WeightsResult = serde_json::from_value(value)
-            .map_err(|e| StepError::fatal(format!("weights result: {e}")))?;
+        let request = WeightsRequest {
+            now,
+            rows,
+            nodes,
+            config: Default::default(),
+        };
+        let id = format!("weights-{}-{}", job.id, job.attempts);
+        let weights = self
+            .dispatcher
+            .run::<CalculateWeights>(id, &request, 300)
+            .await
+            .map_err(|f| {
+                let task = CalculateWeights::TASK;
+                StepError::retry(format!("{task}: {f}"), Duration::seconds(60))
+            })?;
         self.apply(&job.job_key, &weights, now).await
     }
 
@@ -193,6 +189,7 @@ mod tests {
     use super::*;
     use crate::chain::offline::OfflineChain;
     use crate::chain::{ChainError, MetagraphNode, WeightsReceipt};
+    use crate::tasks::steps::{Step, WeightsTrigger};
     use futures::future::BoxFuture;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -313,15 +310,7 @@ mod tests {
         let (off, chain, store) = step(WeightsMode::Off).await;
         let job = store
             .enqueue_job(
-                &gaia_store::NewJob {
-                    job_key: "weights.set:x".into(),
-                    job_type: SET_WEIGHTS.into(),
-                    priority: 1,
-                    payload: json!({}),
-                    max_attempts: 1,
-                    scheduled_at: Utc::now(),
-                    run_id: None,
-                },
+                &Step::SetWeights(WeightsTrigger::cadence(Utc::now())).new_job(1, Utc::now()),
                 Utc::now(),
             )
             .await

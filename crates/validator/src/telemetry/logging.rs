@@ -22,10 +22,17 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::LogFormat;
-
 /// Keys every JSON line has; a span or event field of the same name is printed as `field_<name>`.
 pub const RESERVED_KEYS: [&str; 6] = ["ts", "level", "msg", "role", "pid", "target"];
+
+/// How log lines are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One JSON object per line (for machines).
+    Json,
+    /// Human-readable lines.
+    Pretty,
+}
 
 /// Install the global subscriber for a process of the given role. Safe to call twice (the
 /// second call does nothing), so tests may call it freely.

@@ -1,11 +1,3 @@
-//! The weather task: talking to miners (client, transport, URL policy) and, in the lifecycle,
-//! the daily run.
+//! The weather task: the daily run's lifecycle (spec §1), as ledger steps.
 
-pub mod fiber;
-pub mod gfs;
 pub mod lifecycle;
-pub mod miner_client;
-pub mod sources;
-pub mod truth_cache;
-pub mod truth_subset;
-pub mod url_policy;

@@ -6,22 +6,21 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use gaia_ipc::WorkUnit;
 use gaia_store::{
-    ForecastStats, ForecastStatus, MinerResponse, NewJob, NodeRecord, ResponseStatus, Run, Store,
+    ForecastStats, ForecastStatus, MinerResponse, NodeRecord, ResponseStatus, Run, Store,
 };
-use serde_json::Value;
 
 use crate::chain::Chain;
-use crate::compute::handlers::weather::VERIFICATION_FAILED_PREFIX;
 use crate::config::{ChainSettings, WeatherSettings};
-use crate::io_engine::{DispatchError, Dispatcher};
+use crate::io_engine::{ComputeFailure, Dispatcher};
+use crate::jobs::ComputeJob;
+use crate::miners::client::{MinerClient, MinerTransport};
+use crate::miners::fiber::{parse_axon_ip, MinerDirectory};
+use crate::miners::url_policy::MinerAddress;
 use crate::tasks::ledger::StepError;
-use crate::tasks::weather::fiber::{parse_axon_ip, MinerDirectory};
-use crate::tasks::weather::miner_client::{MinerClient, MinerTransport};
-use crate::tasks::weather::sources::DataSources;
-use crate::tasks::weather::url_policy::MinerAddress;
+use crate::tasks::steps::WeatherStep;
 use crate::telemetry::metrics::Metrics;
+use crate::truth::sources::DataSources;
 
 /// Everything the weather steps use.
 pub struct WeatherContext {
@@ -47,17 +46,6 @@ pub struct WeatherContext {
     pub directory: Option<Arc<MinerDirectory>>,
 }
 
-/// Why a compute job did not give a result.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DispatchFailure {
-    /// The forecast failed verification (the handler said so).
-    pub verification: bool,
-    /// A pool problem (timeout, worker died, shutdown) rather than the handler's verdict.
-    pub transient: bool,
-    /// The message.
-    pub message: String,
-}
-
 /// Response statuses after which nothing more happens to a response.
 pub const SETTLED: [ResponseStatus; 7] = [
     ResponseStatus::Completed,
@@ -70,55 +58,27 @@ pub const SETTLED: [ResponseStatus; 7] = [
 ];
 
 impl WeatherContext {
-    /// Queue a step unless its key exists.
-    #[allow(clippy::too_many_arguments)]
+    /// Queue a step at `at` unless its key exists.
     pub async fn enqueue(
         &self,
-        key: String,
-        job_type: &str,
-        payload: Value,
-        priority: i32,
+        step: WeatherStep,
         max_attempts: u32,
         at: DateTime<Utc>,
-        run_id: Option<i64>,
     ) -> Result<(), StepError> {
-        let job = NewJob {
-            job_key: key,
-            job_type: job_type.to_string(),
-            priority,
-            payload,
-            max_attempts: i32::try_from(max_attempts.max(1)).unwrap_or(i32::MAX),
-            scheduled_at: at,
-            run_id,
-        };
+        let job = step.step().new_job(max_attempts, at);
         self.store.enqueue_job(&job, Utc::now()).await?;
         Ok(())
     }
 
-    /// Run `task` in the compute pool and return its result.
-    pub async fn dispatch(
+    /// Run compute job `J` in the pool with the scoring timeout and return its response.
+    pub async fn compute<J: ComputeJob>(
         &self,
         job_id: String,
-        task: &str,
-        payload: Value,
-        timeout_s: u64,
-    ) -> Result<Value, DispatchFailure> {
-        let mut unit = WorkUnit::new(job_id, task, payload);
-        unit.timeout_seconds = timeout_s;
-        match self.dispatcher.dispatch_and_wait(unit).await {
-            Ok(r) if r.success => Ok(r.result.unwrap_or(Value::Null)),
-            Ok(r) => Err(handler_failure(
-                r.error.as_deref().unwrap_or("no error text"),
-            )),
-            Err(DispatchError::Handler(r)) => Err(handler_failure(
-                r.error.as_deref().unwrap_or("no error text"),
-            )),
-            Err(e) => Err(DispatchFailure {
-                verification: false,
-                transient: true,
-                message: e.to_string(),
-            }),
-        }
+        request: &J::Request,
+    ) -> Result<J::Response, ComputeFailure> {
+        self.dispatcher
+            .run::<J>(job_id, request, self.weather.scoring_timeout_s)
+            .await
     }
 
     /// The miner address of a node, or why it cannot be called.
@@ -222,13 +182,5 @@ impl WeatherContext {
     /// The delay between checks of a waiting step.
     pub fn wait_retry(&self) -> Duration {
         Duration::seconds(i64::try_from(self.weather.wait_retry_s).unwrap_or(600))
-    }
-}
-
-fn handler_failure(message: &str) -> DispatchFailure {
-    DispatchFailure {
-        verification: message.contains(VERIFICATION_FAILED_PREFIX),
-        transient: false,
-        message: message.to_string(),
     }
 }

@@ -1,14 +1,16 @@
 //! The weather lifecycle (spec §1): one daily run, per miner a chain of ledger steps.
 //!
-//! | job type | key | does |
-//! |---|---|---|
-//! | `weather.run` | `weather.run:<init>` | run row, responses and stats seeded, one query step per miner, the finalize step |
-//! | `weather.query` | `weather.query:<run>:<uid>` | initiate fetch, poll, verify and freeze the manifest, queue Day-1 |
-//! | `weather.day1` | `weather.day1:<response>` | Day-1 score in the pool, stored; ERA5 leads queued at eligibility |
-//! | `weather.era5` | `weather.era5:<response>:<lead>` | one ERA5 lead in the pool, stored |
-//! | `weather.overall` | `weather.overall:<response>` | per-lead and overall scores once every lead is settled |
-//! | `weather.finalize` | `weather.finalize:<run>` | once every miner is settled: score row, run completed, weights |
+//! | step ([`crate::tasks::steps::WeatherStep`]) | does |
+//! |---|---|
+//! | `Run` | run row, responses and stats seeded, one query step per miner, the finalize step |
+//! | `Query` | initiate fetch, poll, verify and freeze the manifest, queue Day-1 |
+//! | `Day1` | Day-1 score in the pool, stored; ERA5 leads queued at eligibility |
+//! | `Era5` | one ERA5 lead in the pool, stored |
+//! | `Overall` | per-lead and overall scores once every lead is settled |
+//! | `Finalize` | once every miner is settled: score row, run completed, weights |
+//! | `Recompute` | the recent runs' score rows rebuilt against the current node table |
 //!
+//! Keys, job types, priorities and payloads are the step catalogue's (`crate::tasks::steps`).
 //! Each step reads the state it needs from the database, so it can run again after a crash;
 //! everything it writes is keyed (upserts), so a repeat writes the same rows.
 
@@ -17,41 +19,21 @@ mod overall;
 mod query;
 mod recompute;
 mod run;
-
-pub use overall::score_row_task_id;
-pub use run::{run_key, RunPayload};
 mod scoring;
 mod store_rows;
 #[cfg(test)]
 mod test_support;
 
-pub use context::{DispatchFailure, WeatherContext, SETTLED};
+pub use context::{WeatherContext, SETTLED};
+pub use overall::score_row_task_id;
 
 use std::sync::Arc;
 
 use futures::FutureExt;
 use gaia_store::Job;
-use serde::de::DeserializeOwned;
 
-use crate::tasks::ledger::{LedgerRunner, StepError, StepFuture, StepHandler};
-
-/// Job type of the run step.
-pub const RUN: &str = "weather.run";
-/// Job type of the per-miner query step.
-pub const QUERY: &str = "weather.query";
-/// Job type of the Day-1 step.
-pub const DAY1: &str = "weather.day1";
-/// Job type of one ERA5 lead.
-pub const ERA5: &str = "weather.era5";
-/// Job type of the per-miner aggregation.
-pub const OVERALL: &str = "weather.overall";
-/// Job type of the run's completion.
-pub const FINALIZE: &str = "weather.finalize";
-/// Job type of the twice-daily rebuild of the recent runs' score rows.
-pub const RECOMPUTE: &str = "weather.recompute";
-
-/// Every job type of the lifecycle.
-pub const JOB_TYPES: [&str; 7] = [RUN, QUERY, DAY1, ERA5, OVERALL, FINALIZE, RECOMPUTE];
+use crate::tasks::ledger::{LedgerRunner, StepError, StepFuture, StepHandler, StepOutcome};
+use crate::tasks::steps::{Step, WeatherStep, WEATHER_JOB_TYPES};
 
 /// The weather steps as one ledger handler.
 pub struct WeatherSteps {
@@ -62,38 +44,36 @@ impl WeatherSteps {
     /// Register every lifecycle job type with `runner`.
     pub fn register(runner: &mut LedgerRunner, ctx: Arc<WeatherContext>) {
         let handler = Arc::new(WeatherSteps { ctx });
-        for t in JOB_TYPES {
+        for t in WEATHER_JOB_TYPES {
             runner.register(t, handler.clone());
         }
     }
 }
 
-/// A job's payload as `T`; a malformed payload is a fatal step error.
-pub(crate) fn payload<T: DeserializeOwned>(job: &Job) -> Result<T, StepError> {
-    serde_json::from_value(job.payload.clone()).map_err(|e| {
-        StepError::fatal(format!(
-            "bad payload for {} (job {}): {e}",
-            job.job_type, job.id
-        ))
-    })
+/// Run one claimed weather step: read it back from the catalogue (a malformed payload is a
+/// fatal step error) and hand it to its step function.
+pub(crate) async fn handle(ctx: &WeatherContext, job: &Job) -> Result<StepOutcome, StepError> {
+    let step = Step::from_job(job).map_err(|e| StepError::fatal(e.to_string()))?;
+    let Step::Weather(step) = step else {
+        return Err(StepError::fatal(format!(
+            "not a weather step: {}",
+            job.job_type
+        )));
+    };
+    match step {
+        WeatherStep::Run(p) => run::run_step(ctx, &p).await,
+        WeatherStep::Query(p) => query::query_step(ctx, job, p).await,
+        WeatherStep::Day1(p) => scoring::day1_step(ctx, job, p).await,
+        WeatherStep::Era5(p) => scoring::era5_step(ctx, job, p).await,
+        WeatherStep::Overall(p) => overall::overall_step(ctx, job, p).await,
+        WeatherStep::Finalize(p) => overall::finalize_step(ctx, job, p).await,
+        WeatherStep::Recompute(_) => recompute::recompute_step(ctx).await,
+    }
 }
 
 impl StepHandler for WeatherSteps {
     fn run<'a>(&'a self, job: &'a Job) -> StepFuture<'a> {
-        let ctx = &self.ctx;
-        async move {
-            match job.job_type.as_str() {
-                RUN => run::run_step(ctx, job).await,
-                QUERY => query::query_step(ctx, job).await,
-                DAY1 => scoring::day1_step(ctx, job).await,
-                ERA5 => scoring::era5_step(ctx, job).await,
-                OVERALL => overall::overall_step(ctx, job).await,
-                FINALIZE => overall::finalize_step(ctx, job).await,
-                RECOMPUTE => recompute::recompute_step(ctx).await,
-                other => Err(StepError::fatal(format!("not a weather step: {other}"))),
-            }
-        }
-        .boxed()
+        handle(&self.ctx, job).boxed()
     }
 }
 
@@ -101,7 +81,7 @@ impl StepHandler for WeatherSteps {
 /// of the steps' database logic).
 #[cfg(test)]
 pub(crate) async fn test_context(dir: &std::path::Path) -> WeatherContext {
-    use crate::tasks::weather::miner_client::{MinerClient, PlainJsonTransport};
+    use crate::miners::client::{MinerClient, PlainJsonTransport};
     let url = format!("sqlite://{}/ctx.db", dir.display());
     let store = gaia_store::Store::open(&gaia_store::StoreConfig::new(url))
         .await
@@ -121,7 +101,7 @@ pub(crate) async fn test_context(dir: &std::path::Path) -> WeatherContext {
             Arc::new(PlainJsonTransport::new().unwrap()),
             Default::default(),
         ),
-        sources: super::sources::DataSources::new(settings.weather.source_templates(dir)),
+        sources: crate::truth::sources::DataSources::new(settings.weather.source_templates(dir)),
         chain: Arc::new(crate::chain::offline::OfflineChain::new(None, 12.0, store)),
         weather: settings.weather,
         chain_settings: settings.chain,

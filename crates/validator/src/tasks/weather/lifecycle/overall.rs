@@ -4,29 +4,21 @@
 
 use chrono::Utc;
 use gaia_scoring::aggregate::{
-    LeadMetrics, OverallOutcome, RunScoreRecord, ScoreRow as ComputedRow, UidHotkey,
+    LeadMetrics, OverallOutcome, OverallRequest, RunScoreRecord, ScoreRow as ComputedRow,
+    ScoreRowRequest, UidHotkey,
 };
 use gaia_store::{
     ForecastStats, ForecastStatus, Job, MinerResponse, ResponseMilestone, ResponseStatus, Run,
     RunStatus, ScoreRow, ScoreRowStatus, UidVector,
 };
-use serde::Deserialize;
 use serde_json::json;
 
 use super::context::SETTLED;
 use super::scoring::miner_score;
-use super::{payload, WeatherContext};
+use super::WeatherContext;
+use crate::jobs::weather::{BuildScoreRow, ScoreOverall};
 use crate::tasks::ledger::{StepError, StepOutcome};
-
-#[derive(Debug, Deserialize)]
-struct ResponsePayload {
-    response_id: i64,
-}
-
-#[derive(Debug, Deserialize)]
-struct RunPayload {
-    run_id: i64,
-}
+use crate::tasks::steps::{LeadRef, ResponseRef, RunRef, Step, WeatherStep, WeightsTrigger};
 
 /// The `score_table` task id of a run (spec §5.1).
 pub fn score_row_task_id(run: &Run) -> String {
@@ -50,8 +42,8 @@ fn wait(ctx: &WeatherContext, job: &Job, what: String) -> Result<StepOutcome, St
 pub(super) async fn overall_step(
     ctx: &WeatherContext,
     job: &Job,
+    p: ResponseRef,
 ) -> Result<StepOutcome, StepError> {
-    let p: ResponsePayload = payload(job)?;
     let response = ctx.response(p.response_id).await?;
     if SETTLED.contains(&response.status) {
         return Ok(StepOutcome::Done(Some(
@@ -60,7 +52,12 @@ pub(super) async fn overall_step(
     }
     let mut leads: Vec<LeadMetrics> = Vec::new();
     for lead in gaia_store::ERA5_LEADS {
-        let key = format!("weather.era5:{}:{lead}", response.id);
+        let key = WeatherStep::Era5(LeadRef {
+            lead_hours: lead.unsigned_abs(),
+            ..LeadRef::from(p)
+        })
+        .step()
+        .key();
         let Some(lead_job) = ctx.store.find_job_by_key(&key).await? else {
             return wait(ctx, job, format!("{key} not queued yet"));
         };
@@ -85,18 +82,14 @@ pub(super) async fn overall_step(
         refresh_score_row(ctx, &run, false).await;
         return Ok(StepOutcome::Done(None));
     }
-    let request = json!({"leads": leads, "day1_score": day1});
-    let outcome: OverallOutcome = match ctx
-        .dispatch(
-            format!("overall-{}-{}", response.id, job.attempts),
-            "weather.score.overall",
-            request,
-            ctx.weather.scoring_timeout_s,
-        )
-        .await
-    {
-        Ok(v) => serde_json::from_value(v)
-            .map_err(|e| StepError::fatal(format!("overall outcome: {e}")))?,
+    let request = OverallRequest {
+        leads,
+        day1_score: day1,
+        config: Default::default(),
+    };
+    let id = format!("overall-{}-{}", response.id, job.attempts);
+    let outcome: OverallOutcome = match ctx.compute::<ScoreOverall>(id, &request).await {
+        Ok(outcome) => outcome,
         Err(f) => return Err(StepError::retry(f.message, ctx.scoring_retry())),
     };
     let result = serde_json::to_value(&outcome).ok();
@@ -174,8 +167,8 @@ async fn settle_era5_failed(
 pub(super) async fn finalize_step(
     ctx: &WeatherContext,
     job: &Job,
+    p: RunRef,
 ) -> Result<StepOutcome, StepError> {
-    let p: RunPayload = payload(job)?;
     let run = ctx.run(p.run_id).await?;
     settle_abandoned(ctx, run.id).await?;
     let responses = ctx.store.list_responses(run.id).await?;
@@ -192,16 +185,10 @@ pub(super) async fn finalize_step(
         .update_run_status(run.id, RunStatus::Completed, None, Some(Utc::now()))
         .await?;
     ctx.metrics.pipeline.run("completed");
-    ctx.enqueue(
-        format!("weights.set:run:{}", run.id),
-        crate::tasks::weights::SET_WEIGHTS,
-        json!({"reason": format!("run {} completed", run.id)}),
-        50,
-        3,
-        Utc::now(),
-        None,
-    )
-    .await?;
+    let weights = Step::SetWeights(WeightsTrigger::run_completed(run.id));
+    ctx.store
+        .enqueue_job(&weights.new_job(3, Utc::now()), Utc::now())
+        .await?;
     let completed = responses
         .iter()
         .filter(|r| r.status == ResponseStatus::Completed)
@@ -228,8 +215,9 @@ async fn settle_abandoned(ctx: &WeatherContext, run_id: i64) -> Result<(), StepE
         }
         let mine: Vec<&Job> = jobs
             .iter()
-            .filter(|j| j.job_type != super::FINALIZE && j.job_type != super::RUN)
-            .filter(|j| j.payload["uid"].as_u64() == Some(u64::from(response.miner_uid)))
+            .filter(|j| {
+                Step::from_job(j).ok().and_then(|s| s.miner_uid()) == Some(response.miner_uid)
+            })
             .collect();
         if mine.is_empty() || mine.iter().any(|j| !j.status.is_terminal()) {
             continue;
@@ -285,19 +273,14 @@ pub(super) async fn rebuild_score_row(
             hotkey: n.hotkey,
         })
         .collect();
-    let request = json!({"records": records, "current_hotkeys": current});
-    let row: ComputedRow = match ctx
-        .dispatch(
-            format!("row-{}-{}", run.id, Utc::now().timestamp_micros()),
-            "weather.score.row",
-            request,
-            ctx.weather.scoring_timeout_s,
-        )
-        .await
-    {
-        Ok(v) => {
-            serde_json::from_value(v).map_err(|e| StepError::fatal(format!("score row: {e}")))?
-        }
+    let request = ScoreRowRequest {
+        records,
+        current_hotkeys: current,
+        config: Default::default(),
+    };
+    let id = format!("row-{}-{}", run.id, Utc::now().timestamp_micros());
+    let row: ComputedRow = match ctx.compute::<BuildScoreRow>(id, &request).await {
+        Ok(row) => row,
         Err(f) => return Err(StepError::retry(f.message, ctx.wait_retry())),
     };
     let scores = UidVector::new(row.scores.iter().map(|v| Some(*v)).collect())
@@ -322,8 +305,8 @@ pub(super) async fn rebuild_score_row(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tasks::steps::MinerRef;
     use crate::tasks::weather::lifecycle::test_support::{add_miner, create_run};
-    use gaia_store::NewJob;
 
     #[tokio::test]
     async fn a_response_whose_steps_all_ended_is_settled_with_the_last_error() {
@@ -335,20 +318,16 @@ mod tests {
             add_miner(&ctx, &run, uid, 1, ResponseStatus::InferenceRunning).await;
         }
         // uid 1: its only step failed for good; uid 2: a step still pending; uid 3: no step.
-        for (uid, key) in [(1u8, "q1"), (2, "q2")] {
+        let query = |uid| {
+            WeatherStep::Query(MinerRef {
+                run_id: run.id,
+                uid,
+            })
+            .step()
+        };
+        for uid in [1u8, 2] {
             ctx.store
-                .enqueue_job(
-                    &NewJob {
-                        job_key: key.into(),
-                        job_type: super::super::QUERY.into(),
-                        priority: 1,
-                        payload: json!({"run_id": run.id, "uid": uid}),
-                        max_attempts: 1,
-                        scheduled_at: now,
-                        run_id: Some(run.id),
-                    },
-                    now,
-                )
+                .enqueue_job(&query(uid).new_job(1, now), now)
                 .await
                 .unwrap();
         }
@@ -358,7 +337,7 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(claimed.job_key, "q1");
+        assert_eq!(claimed.job_key, query(1).key());
         ctx.store
             .fail_job(claimed.id, "t", "connection refused", None, now)
             .await

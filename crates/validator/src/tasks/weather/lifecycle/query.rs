@@ -7,23 +7,19 @@
 //! settled with a named status, so no miner is left open.
 
 use chrono::{Duration, Utc};
-use gaia_scoring::verify::{RemoteManifestRequest, VerifyManifestReport, VERIFY_MANIFEST_TASK};
+use gaia_scoring::verify::{RemoteManifestRequest, VerifyManifestReport};
 use gaia_store::{
     Job, MinerResponse, NewResponse, ResponseMilestone, ResponseStatus, Run, Verification,
 };
-use serde::Deserialize;
 use serde_json::json;
 
 use super::context::SETTLED;
-use super::{payload, WeatherContext, DAY1};
+use super::WeatherContext;
+use crate::jobs::weather::{ManifestSource, VerifyManifest};
+use crate::miners::client::StoreLocation;
+use crate::miners::url_policy::MinerAddress;
 use crate::tasks::ledger::{StepError, StepOutcome};
-use crate::tasks::weather::url_policy::MinerAddress;
-
-#[derive(Debug, Deserialize)]
-struct QueryPayload {
-    run_id: i64,
-    uid: u8,
-}
+use crate::tasks::steps::{MinerRef, ResponseRef, WeatherStep};
 
 /// Poll answers meaning "still working" (spec §1.4).
 const PROCESSING: [&str; 5] = [
@@ -43,8 +39,11 @@ const FAILED: [&str; 6] = [
     "input_poll_error",
 ];
 
-pub(super) async fn query_step(ctx: &WeatherContext, job: &Job) -> Result<StepOutcome, StepError> {
-    let p: QueryPayload = payload(job)?;
+pub(super) async fn query_step(
+    ctx: &WeatherContext,
+    job: &Job,
+    p: MinerRef,
+) -> Result<StepOutcome, StepError> {
     let run = ctx.run(p.run_id).await?;
     let response = ctx.response_of(p.run_id, p.uid).await?;
     let done_states = [
@@ -225,6 +224,8 @@ async fn poll(
     })
 }
 
+/// The miner reports its forecast ready: locate its store, check the freeze window, then verify
+/// and freeze the manifest.
 async fn verify(
     ctx: &WeatherContext,
     run: &Run,
@@ -240,41 +241,9 @@ async fn verify(
             Utc::now(),
         )
         .await?;
-    let answer = match ctx.client.kerchunk(address, job_id).await {
-        Ok(a) if a.status.as_deref() == Some("completed") => a,
-        other => {
-            let reason = match other {
-                Ok(a) => format!(
-                    "kerchunk answered {:?} after the miner reported completed",
-                    a.status
-                ),
-                Err(e) => format!("kerchunk: {e}"),
-            };
-            if last_attempt {
-                ctx.settle(response, ResponseStatus::Failed, Some(&reason))
-                    .await?;
-                return Ok(StepOutcome::Done(None));
-            }
-            ctx.settle(
-                response,
-                ResponseStatus::AwaitingMinerCompletion,
-                Some(&reason),
-            )
-            .await?;
-            return Ok(StepOutcome::Again {
-                at: Utc::now() + poll_interval(ctx),
-                reason,
-            });
-        }
-    };
-    let location = match ctx.client.store_location(address, &answer) {
-        Ok(l) => l,
-        Err(e) => {
-            let reason = format!("store location refused: {e}");
-            ctx.settle(response, ResponseStatus::VerificationFailed, Some(&reason))
-                .await?;
-            return Ok(StepOutcome::Done(None));
-        }
+    let location = match locate_store(ctx, response, address, job_id, last_attempt).await? {
+        Ok(location) => location,
+        Err(outcome) => return Ok(outcome),
     };
     let window = Duration::milliseconds((ctx.weather.manifest_freeze_window_hours * 3.6e6) as i64);
     if Utc::now() > run.run_initiation_time + window {
@@ -298,28 +267,78 @@ async fn verify(
             response_time: Utc::now(),
         })
         .await?;
-    let request = RemoteManifestRequest {
+    verify_and_freeze(ctx, run, response, &location).await
+}
+
+/// Ask the miner where its finished store is (kerchunk) and check the answer against the URL
+/// policy; `Err(outcome)` when the step ends or runs again here.
+async fn locate_store(
+    ctx: &WeatherContext,
+    response: &MinerResponse,
+    address: &MinerAddress,
+    job_id: &str,
+    last_attempt: bool,
+) -> Result<Result<StoreLocation, StepOutcome>, StepError> {
+    let answer = match ctx.client.kerchunk(address, job_id).await {
+        Ok(a) if a.status.as_deref() == Some("completed") => a,
+        other => {
+            let reason = match other {
+                Ok(a) => format!(
+                    "kerchunk answered {:?} after the miner reported completed",
+                    a.status
+                ),
+                Err(e) => format!("kerchunk: {e}"),
+            };
+            if last_attempt {
+                ctx.settle(response, ResponseStatus::Failed, Some(&reason))
+                    .await?;
+                return Ok(Err(StepOutcome::Done(None)));
+            }
+            ctx.settle(
+                response,
+                ResponseStatus::AwaitingMinerCompletion,
+                Some(&reason),
+            )
+            .await?;
+            return Ok(Err(StepOutcome::Again {
+                at: Utc::now() + poll_interval(ctx),
+                reason,
+            }));
+        }
+    };
+    match ctx.client.store_location(address, &answer) {
+        Ok(location) => Ok(Ok(location)),
+        Err(e) => {
+            let reason = format!("store location refused: {e}");
+            ctx.settle(response, ResponseStatus::VerificationFailed, Some(&reason))
+                .await?;
+            Ok(Err(StepOutcome::Done(None)))
+        }
+    }
+}
+
+/// Verify the manifest in the pool (hash, signer, signature, policy) and freeze it; a verified
+/// response gets its Day-1 step.
+async fn verify_and_freeze(
+    ctx: &WeatherContext,
+    run: &Run,
+    response: &MinerResponse,
+    location: &StoreLocation,
+) -> Result<StepOutcome, StepError> {
+    let request = ManifestSource::Remote(RemoteManifestRequest {
         store_url: location.url.clone(),
         bearer_token: Some(location.token.clone()),
         claimed_hash: location.claimed_hash.clone(),
         miner_hotkey_ss58: response.miner_hotkey.clone(),
         require_sha256: ctx.weather.require_sha256_manifests,
         timeout_seconds: Some(60),
-    };
-    let payload = serde_json::to_value(&request)
-        .map_err(|e| StepError::fatal(format!("manifest request: {e}")))?;
+    });
     let result = ctx
-        .dispatch(
-            format!("verify-{}", response.id),
-            VERIFY_MANIFEST_TASK,
-            payload,
-            ctx.weather.scoring_timeout_s,
-        )
+        .compute::<VerifyManifest>(format!("verify-{}", response.id), &request)
         .await;
     let report: VerifyManifestReport = match result {
-        Ok(v) => serde_json::from_value(v)
-            .map_err(|e| StepError::fatal(format!("manifest report: {e}")))?,
-        Err(f) if f.transient => {
+        Ok(report) => report,
+        Err(f) if f.is_transient() => {
             return Err(StepError::retry(
                 format!("manifest verification: {}", f.message),
                 poll_interval(ctx),
@@ -379,16 +398,13 @@ async fn queue_day1(
     run: &Run,
     response: &MinerResponse,
 ) -> Result<(), StepError> {
-    ctx.enqueue(
-        format!("weather.day1:{}", response.id),
-        DAY1,
-        json!({"run_id": run.id, "uid": response.miner_uid, "response_id": response.id}),
-        60,
-        ctx.weather.scoring_max_attempts,
-        Utc::now(),
-        Some(run.id),
-    )
-    .await
+    let day1 = WeatherStep::Day1(ResponseRef {
+        run_id: run.id,
+        uid: response.miner_uid,
+        response_id: response.id,
+    });
+    ctx.enqueue(day1, ctx.weather.scoring_max_attempts, Utc::now())
+        .await
 }
 
 #[cfg(test)]

@@ -5,19 +5,24 @@
 use serde_json::Value;
 
 use super::*;
+use crate::tasks::ledger::StepError;
 use crate::tasks::weather::lifecycle::test_support::{
     self as support, scripted_miner, settled, setup,
 };
 
 /// The query job of `uid` at its `attempts`-th run.
 fn job(run: &Run, uid: u8, attempts: i32) -> Job {
-    let mut job = support::job(
-        super::super::QUERY,
-        json!({"run_id": run.id, "uid": uid}),
+    support::job(
+        WeatherStep::Query(MinerRef {
+            run_id: run.id,
+            uid,
+        }),
         attempts,
-    );
-    job.run_id = Some(run.id);
-    job
+    )
+}
+
+async fn query_step(ctx: &WeatherContext, job: &Job) -> Result<StepOutcome, StepError> {
+    super::super::handle(ctx, job).await
 }
 
 fn accepted(job_id: &str) -> Value {

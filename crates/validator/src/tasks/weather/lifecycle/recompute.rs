@@ -13,7 +13,7 @@ use super::WeatherContext;
 use crate::tasks::ledger::{StepError, StepOutcome};
 
 /// How many recent runs are rebuilt (production: 32).
-pub const RECENT_RUNS: usize = 32;
+pub(crate) const RECENT_RUNS: usize = 32;
 
 pub(super) async fn recompute_step(ctx: &WeatherContext) -> Result<StepOutcome, StepError> {
     // 32 daily runs fit in 40 days; the rows older than the 15-day weights window no longer count.

@@ -2,37 +2,21 @@
 //! cycle, seed one response and one stats row per served node, queue a query step per miner and
 //! the run's finalize step.
 
-use chrono::{DateTime, Utc};
-use gaia_store::{
-    ForecastStats, ForecastStatus, Job, NewResponse, NewRun, ResponseStatus, RunStatus,
-};
-use serde::{Deserialize, Serialize};
+use chrono::Utc;
+use gaia_store::{ForecastStats, ForecastStatus, NewResponse, NewRun, ResponseStatus, RunStatus};
 use serde_json::json;
 
-use super::{payload, WeatherContext, FINALIZE, QUERY};
+use super::WeatherContext;
 use crate::tasks::ledger::{StepError, StepOutcome};
+use crate::tasks::steps::{MinerRef, RunPayload, RunRef, WeatherStep};
 
-/// Payload of `weather.run`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunPayload {
-    /// The GFS cycle (00Z of the run's day).
-    pub gfs_init: DateTime<Utc>,
-}
-
-/// The ledger key of the run step of a cycle.
-pub fn run_key(gfs_init: DateTime<Utc>) -> String {
-    format!("weather.run:{}", gfs_init.format("%Y%m%d%H"))
-}
-
-/// Priority of the query steps (spec §1.6: 80).
-const QUERY_PRIORITY: i32 = 80;
-/// Priority of the finalize step.
-const FINALIZE_PRIORITY: i32 = 110;
 /// Checks of the finalize step before it gives up (it waits for every miner to settle).
 const FINALIZE_MAX_ATTEMPTS: u32 = 10_000;
 
-pub(super) async fn run_step(ctx: &WeatherContext, job: &Job) -> Result<StepOutcome, StepError> {
-    let p: RunPayload = payload(job)?;
+pub(super) async fn run_step(
+    ctx: &WeatherContext,
+    p: &RunPayload,
+) -> Result<StepOutcome, StepError> {
     let now = Utc::now();
     let run = ctx
         .store
@@ -100,26 +84,17 @@ pub(super) async fn run_step(ctx: &WeatherContext, job: &Job) -> Result<StepOutc
                 ))
                 .await?;
         }
-        ctx.enqueue(
-            format!("weather.query:{}:{}", run.id, node.uid),
-            QUERY,
-            json!({"run_id": run.id, "uid": node.uid}),
-            QUERY_PRIORITY,
-            query_attempts,
-            now,
-            Some(run.id),
-        )
-        .await?;
+        let query = WeatherStep::Query(MinerRef {
+            run_id: run.id,
+            uid: node.uid,
+        });
+        ctx.enqueue(query, query_attempts, now).await?;
     }
     let last_lead = *gaia_store::ERA5_LEADS.last().unwrap_or(&240);
     ctx.enqueue(
-        format!("weather.finalize:{}", run.id),
-        FINALIZE,
-        json!({"run_id": run.id}),
-        FINALIZE_PRIORITY,
+        WeatherStep::Finalize(RunRef { run_id: run.id }),
         FINALIZE_MAX_ATTEMPTS,
         ctx.era5_eligible_at(p.gfs_init, last_lead),
-        Some(run.id),
     )
     .await?;
     ctx.store

@@ -4,25 +4,24 @@
 
 use chrono::{DateTime, Utc};
 use gaia_scoring::day1::Day1Report;
+use gaia_scoring::day1::Day1Request;
 use gaia_scoring::era5::Era5LeadReport;
+use gaia_scoring::era5::{Era5Config, Era5Request};
+use gaia_scoring::verify::FrozenManifest;
 use gaia_store::{
     ForecastStats, ForecastStatus, Job, MinerResponse, MinerScore, ResponseMilestone,
     ResponseStatus, Run,
 };
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::context::SETTLED;
-use super::{overall, payload, store_rows, WeatherContext, ERA5, OVERALL};
+use super::{overall, store_rows, WeatherContext};
+use crate::io_engine::ComputeFailure;
+use crate::jobs::weather::{ScoreDay1, ScoreEra5Lead};
+use crate::jobs::{ComputeJob, FailureKind};
 use crate::tasks::ledger::{StepError, StepOutcome};
-use crate::tasks::weather::sources::DataKind;
-
-#[derive(Debug, Deserialize)]
-struct ScorePayload {
-    response_id: i64,
-    #[serde(default)]
-    lead_hours: Option<u32>,
-}
+use crate::tasks::steps::{LeadRef, ResponseRef, WeatherStep};
+use crate::truth::sources::DataKind;
 
 /// What a scoring step needs about its response, checked.
 struct Scoring {
@@ -30,7 +29,19 @@ struct Scoring {
     response: MinerResponse,
     url: String,
     token: String,
-    frozen: Value,
+    frozen: serde_json::Value,
+}
+
+/// The stored frozen manifest in its typed form; a stored manifest that does not decode fails
+/// the job as a request of the wrong shape did when the worker decoded it.
+fn frozen_manifest(
+    task: &str,
+    stored: &serde_json::Value,
+) -> Result<FrozenManifest, ComputeFailure> {
+    serde_json::from_value(stored.clone()).map_err(|e| ComputeFailure {
+        kind: FailureKind::Internal,
+        message: format!("bad payload for {task}: frozen_manifest: {e}"),
+    })
 }
 
 /// Load the response and its run, refresh the token; `Err(outcome)` when the step ends here.
@@ -126,8 +137,11 @@ macro_rules! ready {
     };
 }
 
-pub(super) async fn day1_step(ctx: &WeatherContext, job: &Job) -> Result<StepOutcome, StepError> {
-    let p: ScorePayload = payload(job)?;
+pub(super) async fn day1_step(
+    ctx: &WeatherContext,
+    job: &Job,
+    p: ResponseRef,
+) -> Result<StepOutcome, StepError> {
     let s = ready!(prepare(ctx, p.response_id).await);
     if s.response.status == ResponseStatus::Day1Scored {
         queue_era5(ctx, &s.run, &s.response).await?;
@@ -138,25 +152,30 @@ pub(super) async fn day1_step(ctx: &WeatherContext, job: &Job) -> Result<StepOut
     let truth = ready!(locate(ctx, DataKind::GfsAnalysis, init, day1_lead).await);
     let reference = ready!(locate(ctx, DataKind::GfsForecast, init, day1_lead).await);
     let climatology = ready!(locate(ctx, DataKind::Climatology, init, day1_lead).await);
-    let request = json!({
-        "forecast": s.url, "truth": truth, "reference": reference, "climatology": climatology,
-        "bearer_token": s.token, "frozen_manifest": s.frozen, "gfs_init_time": init,
-        "lead_hours": ctx.weather.day1_lead_hours, "threads": ctx.weather.scoring_threads,
-    });
-    let result = ctx
-        .dispatch(
-            format!("day1-{}-{}", s.response.id, job.attempts),
-            "weather.score.day1",
-            request,
-            ctx.weather.scoring_timeout_s,
-        )
-        .await;
-    let report: Day1Report = match result {
-        Ok(v) => {
-            serde_json::from_value(v).map_err(|e| StepError::fatal(format!("Day-1 report: {e}")))?
+    let result = match frozen_manifest(ScoreDay1::TASK, &s.frozen) {
+        Ok(frozen) => {
+            let request = Day1Request {
+                forecast: s.url.clone(),
+                truth,
+                reference,
+                climatology,
+                bearer_token: Some(s.token.clone()),
+                frozen_manifest: Some(frozen),
+                gfs_init_time: init,
+                lead_hours: day1_lead,
+                valid_time: None,
+                config: Default::default(),
+                threads: ctx.weather.scoring_threads,
+            };
+            let id = format!("day1-{}-{}", s.response.id, job.attempts);
+            ctx.compute::<ScoreDay1>(id, &request).await
         }
-        Err(f) if f.transient => return Err(StepError::retry(f.message, ctx.scoring_retry())),
-        Err(f) if f.verification => {
+        Err(f) => Err(f),
+    };
+    let report: Day1Report = match result {
+        Ok(report) => report,
+        Err(f) if f.is_transient() => return Err(StepError::retry(f.message, ctx.scoring_retry())),
+        Err(f) if f.is_verification() => {
             store_rows::day1_failure(ctx, &s.response, &s.run, &f.message).await?;
             ctx.settle(
                 &s.response,
@@ -206,58 +225,60 @@ async fn queue_era5(
 ) -> Result<(), StepError> {
     let init = run.gfs_init_time_utc;
     for lead in gaia_store::ERA5_LEADS {
-        ctx.enqueue(
-            format!("weather.era5:{}:{lead}", response.id),
-            ERA5,
-            json!({"run_id": run.id, "uid": response.miner_uid, "response_id": response.id, "lead_hours": lead}),
-            100,
-            ctx.weather.scoring_max_attempts,
-            ctx.era5_eligible_at(init, lead),
-            Some(run.id),
-        )
-        .await?;
+        let step = WeatherStep::Era5(LeadRef {
+            run_id: run.id,
+            uid: response.miner_uid,
+            response_id: response.id,
+            lead_hours: lead.unsigned_abs(),
+        });
+        let eligible = ctx.era5_eligible_at(init, lead);
+        ctx.enqueue(step, ctx.weather.scoring_max_attempts, eligible)
+            .await?;
     }
     let last = *gaia_store::ERA5_LEADS.last().unwrap_or(&240);
-    ctx.enqueue(
-        format!("weather.overall:{}", response.id),
-        OVERALL,
-        json!({"run_id": run.id, "uid": response.miner_uid, "response_id": response.id}),
-        105,
-        10_000,
-        ctx.era5_eligible_at(init, last),
-        Some(run.id),
-    )
-    .await
+    let overall = WeatherStep::Overall(ResponseRef {
+        run_id: run.id,
+        uid: response.miner_uid,
+        response_id: response.id,
+    });
+    ctx.enqueue(overall, 10_000, ctx.era5_eligible_at(init, last))
+        .await
 }
 
-pub(super) async fn era5_step(ctx: &WeatherContext, job: &Job) -> Result<StepOutcome, StepError> {
-    let p: ScorePayload = payload(job)?;
-    let lead = p
-        .lead_hours
-        .ok_or_else(|| StepError::fatal("weather.era5 payload without lead_hours"))?;
+pub(super) async fn era5_step(
+    ctx: &WeatherContext,
+    job: &Job,
+    p: LeadRef,
+) -> Result<StepOutcome, StepError> {
+    let lead = p.lead_hours;
     let s = ready!(prepare(ctx, p.response_id).await);
     let init = s.run.gfs_init_time_utc;
     let truth = ready!(locate(ctx, DataKind::Era5, init, f64::from(lead)).await);
     let climatology = ready!(locate(ctx, DataKind::Climatology, init, f64::from(lead)).await);
-    let request = json!({
-        "forecast": s.url, "truth": truth, "climatology": climatology,
-        "bearer_token": s.token, "frozen_manifest": s.frozen, "gfs_init_time": init,
-        "lead_hours": lead, "config": {"threads": ctx.weather.scoring_threads},
-    });
-    let result = ctx
-        .dispatch(
-            format!("era5-{}-{lead}-{}", s.response.id, job.attempts),
-            "weather.score.era5",
-            request,
-            ctx.weather.scoring_timeout_s,
-        )
-        .await;
-    let report: Era5LeadReport = match result {
-        Ok(v) => {
-            serde_json::from_value(v).map_err(|e| StepError::fatal(format!("ERA5 report: {e}")))?
+    let result = match frozen_manifest(ScoreEra5Lead::TASK, &s.frozen) {
+        Ok(frozen) => {
+            let request = Era5Request {
+                forecast: s.url.clone(),
+                truth,
+                climatology,
+                bearer_token: Some(s.token.clone()),
+                frozen_manifest: Some(frozen),
+                gfs_init_time: init,
+                lead_hours: lead,
+                config: Era5Config {
+                    threads: ctx.weather.scoring_threads,
+                    ..Era5Config::default()
+                },
+            };
+            let id = format!("era5-{}-{lead}-{}", s.response.id, job.attempts);
+            ctx.compute::<ScoreEra5Lead>(id, &request).await
         }
-        Err(f) if f.transient => return Err(StepError::retry(f.message, ctx.scoring_retry())),
-        Err(f) if f.verification => {
+        Err(f) => Err(f),
+    };
+    let report: Era5LeadReport = match result {
+        Ok(report) => report,
+        Err(f) if f.is_transient() => return Err(StepError::retry(f.message, ctx.scoring_retry())),
+        Err(f) if f.is_verification() => {
             store_rows::era5_failure(ctx, &s.response, &s.run, lead, &f.message).await?;
             ctx.settle(
                 &s.response,

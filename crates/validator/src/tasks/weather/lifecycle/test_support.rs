@@ -11,8 +11,9 @@ use gaia_store::{Job, JobStatus, MinerResponse, NewResponse, NewRun, ResponseSta
 use serde_json::Value;
 
 use super::WeatherContext;
-use crate::tasks::weather::miner_client::{MinerClient, PlainJsonTransport};
-use crate::tasks::weather::url_policy::UrlPolicy;
+use crate::miners::client::{MinerClient, PlainJsonTransport};
+use crate::miners::url_policy::UrlPolicy;
+use crate::tasks::steps::WeatherStep;
 
 /// Answers per endpoint path, used in order; the last one repeats.
 pub(crate) type Script = Arc<Mutex<HashMap<String, Vec<Value>>>>;
@@ -111,25 +112,26 @@ pub(crate) async fn add_miner(
         .unwrap()
 }
 
-/// A `job_type` job with `payload` at its `attempts`-th run.
-pub(crate) fn job(job_type: &str, payload: Value, attempts: i32) -> Job {
+/// The ledger job of `step` at its `attempts`-th run.
+pub(crate) fn job(step: WeatherStep, attempts: i32) -> Job {
     let now = Utc::now();
+    let new = step.step().new_job(30, now);
     Job {
         id: 1,
-        job_key: format!("{job_type}:{payload}"),
-        job_type: job_type.into(),
-        priority: 1,
-        payload,
+        job_key: new.job_key,
+        job_type: new.job_type,
+        priority: new.priority,
+        payload: new.payload,
         status: JobStatus::InProgress,
         attempts,
-        max_attempts: 30,
+        max_attempts: new.max_attempts,
         scheduled_at: now,
         next_retry_at: None,
         lease_expires_at: None,
         claimed_by: None,
         last_error: None,
         result: None,
-        run_id: None,
+        run_id: new.run_id,
         created_at: now,
         updated_at: now,
     }

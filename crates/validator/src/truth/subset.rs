@@ -19,7 +19,7 @@ use futures::{StreamExt, TryStreamExt};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::truth_cache::{check_key, write, CacheError, TruthCache};
+use super::cache::{check_key, write, CacheError, TruthCache};
 
 /// Which coordinate values of one dimension are wanted.
 #[derive(Debug, Clone, PartialEq)]
@@ -442,5 +442,5 @@ impl Picked {
 }
 
 #[cfg(test)]
-#[path = "truth_subset_tests.rs"]
+#[path = "subset_tests.rs"]
 mod tests;

@@ -5,7 +5,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::tasks::weather::url_policy::MinerAddress;
+use crate::miners::url_policy::MinerAddress;
 
 /// The IP of an axon: `ip_type` 4 takes the low 32 bits, 6 the whole value. `None` for 0 or
 /// an IPv4 value that does not fit 32 bits or an unknown type.

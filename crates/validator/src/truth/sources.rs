@@ -14,9 +14,9 @@ use std::path::Path;
 use chrono::{DateTime, Datelike, Utc};
 use gaia_scoring::zarr::long_name;
 
+use super::cache::{CacheError, TruthCache};
 use super::gfs::{self, GfsFetcher};
-use super::truth_cache::{CacheError, TruthCache};
-use super::truth_subset::{Selection, Subset};
+use super::subset::{Selection, Subset};
 
 /// The four datasets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,8 +9,8 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::StatusCode;
 use gaia_scoring::zarr::{Climatology, Dataset, OpenOptions};
 
-use crate::tasks::weather::sources::{DataKind, DataSources};
-use crate::tasks::weather::truth_cache::CacheLimits;
+use crate::truth::cache::CacheLimits;
+use crate::truth::sources::{DataKind, DataSources};
 
 type Served = (PathBuf, Arc<Mutex<Vec<String>>>, Arc<AtomicUsize>);
 
@@ -138,7 +138,7 @@ async fn archives_are_mirrored_as_subsets_the_scorer_reads() {
     assert!(
         matches!(
             err,
-            crate::tasks::weather::sources::DataError::NotYetAvailable { .. }
+            crate::truth::sources::DataError::NotYetAvailable { .. }
         ),
         "{err}"
     );

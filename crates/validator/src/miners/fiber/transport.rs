@@ -21,10 +21,8 @@ use super::wire::{
     request_plaintext, system_unix_ns, HotkeySigner, SignedHeaders, SymmetricKey, WireError,
     EXCHANGE_PATH, PUBLIC_KEY_PATH,
 };
-use crate::tasks::weather::miner_client::{
-    MinerError, MinerTransport, TransportFuture, MAX_ANSWER_BYTES,
-};
-use crate::tasks::weather::url_policy::MinerAddress;
+use crate::miners::client::{MinerError, MinerTransport, TransportFuture, MAX_ANSWER_BYTES};
+use crate::miners::url_policy::MinerAddress;
 
 /// fiber's default timeout of the encrypted POST (`make_non_streamed_post(..., timeout=10)`).
 pub const POST_TIMEOUT: Duration = Duration::from_secs(10);

@@ -4,7 +4,7 @@
 //!
 //! * [`wire`] — the wire format as pure functions, checked against the test vectors of §8.
 //! * [`axon`] — chain axon (integer IP, port) → the `https://ip:port` address.
-//! * [`FiberTransport`] — the [`MinerTransport`](super::miner_client::MinerTransport) with the
+//! * [`FiberTransport`] — the [`MinerTransport`](super::client::MinerTransport) with the
 //!   per-miner session-key cache, timeouts and the one bounded retry.
 
 pub mod axon;

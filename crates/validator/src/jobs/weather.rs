@@ -1,0 +1,108 @@
+//! The weather jobs (spec §2–§5): manifest verification, the Day-1 score, one ERA5 lead, the
+//! per-miner aggregation and the run's score row — thin typed wrappers over the pure functions
+//! of `gaia-scoring`.
+//!
+//! | job | task | function |
+//! |---|---|---|
+//! | [`VerifyManifest`] | `weather.verify.manifest` | `verify::fetch_and_verify_manifest` / `verify::verify_manifest` |
+//! | [`ScoreDay1`] | `weather.score.day1` | `day1::score_day1` |
+//! | [`ScoreEra5Lead`] | `weather.score.era5` | `era5::score_era5_lead` |
+//! | [`ScoreOverall`] | `weather.score.overall` | `aggregate::aggregate_overall` (§4.4) |
+//! | [`BuildScoreRow`] | `weather.score.row` | `aggregate::build_score_row` (§5.1) |
+
+use gaia_scoring::{aggregate, day1, era5, verify};
+use serde::{Deserialize, Serialize};
+
+use super::{ComputeJob, JobContext, JobError};
+
+/// Where the manifest to verify comes from: the worker fetches it from the miner's store, or the
+/// IO-Engine already fetched its bytes. On the wire the request is the chosen form's fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ManifestSource {
+    /// The worker fetches `manifest.json` and `manifest.sig` from the store URL.
+    Remote(verify::RemoteManifestRequest),
+    /// The IO-Engine fetched the files; their bytes travel in the request.
+    Fetched(verify::VerifyManifestRequest),
+}
+
+/// Manifest verification (spec §2.2 steps 4–5). Every failure — fetch, hash, signer, signature,
+/// hash policy — is a verification failure.
+#[derive(Debug)]
+pub struct VerifyManifest;
+
+impl ComputeJob for VerifyManifest {
+    const TASK: &'static str = "weather.verify.manifest";
+    type Request = ManifestSource;
+    type Response = verify::VerifyManifestReport;
+
+    fn run(_ctx: &JobContext<'_>, request: Self::Request) -> Result<Self::Response, JobError> {
+        match request {
+            ManifestSource::Remote(r) => verify::fetch_and_verify_manifest(&r),
+            ManifestSource::Fetched(r) => verify::verify_manifest(&r),
+        }
+        .map_err(JobError::verification)
+    }
+}
+
+/// The Day-1 score of one forecast (spec §3).
+#[derive(Debug)]
+pub struct ScoreDay1;
+
+impl ComputeJob for ScoreDay1 {
+    const TASK: &'static str = "weather.score.day1";
+    type Request = day1::Day1Request;
+    type Response = day1::Day1Report;
+
+    fn run(_ctx: &JobContext<'_>, request: Self::Request) -> Result<Self::Response, JobError> {
+        day1::score_day1(&request).map_err(|e| match e.is_verification_failure() {
+            true => JobError::verification(e),
+            false => JobError::scoring(e),
+        })
+    }
+}
+
+/// One ERA5 lead of one forecast (spec §4).
+#[derive(Debug)]
+pub struct ScoreEra5Lead;
+
+impl ComputeJob for ScoreEra5Lead {
+    const TASK: &'static str = "weather.score.era5";
+    type Request = era5::Era5Request;
+    type Response = era5::Era5LeadReport;
+
+    fn run(_ctx: &JobContext<'_>, request: Self::Request) -> Result<Self::Response, JobError> {
+        era5::score_era5_lead(&request).map_err(|e| match e.is_verification_failure() {
+            true => JobError::verification(e),
+            false => JobError::scoring(e),
+        })
+    }
+}
+
+/// The per-lead and overall scores of one miner's response (spec §4.4).
+#[derive(Debug)]
+pub struct ScoreOverall;
+
+impl ComputeJob for ScoreOverall {
+    const TASK: &'static str = "weather.score.overall";
+    type Request = aggregate::OverallRequest;
+    type Response = aggregate::OverallOutcome;
+
+    fn run(_ctx: &JobContext<'_>, request: Self::Request) -> Result<Self::Response, JobError> {
+        aggregate::aggregate_overall(&request).map_err(JobError::scoring)
+    }
+}
+
+/// A run's 256-UID `score_table` row (spec §5.1).
+#[derive(Debug)]
+pub struct BuildScoreRow;
+
+impl ComputeJob for BuildScoreRow {
+    const TASK: &'static str = "weather.score.row";
+    type Request = aggregate::ScoreRowRequest;
+    type Response = aggregate::ScoreRow;
+
+    fn run(_ctx: &JobContext<'_>, request: Self::Request) -> Result<Self::Response, JobError> {
+        aggregate::build_score_row(&request).map_err(JobError::scoring)
+    }
+}
