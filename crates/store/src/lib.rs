@@ -5,7 +5,8 @@
 //!   `postgresql://` or `sqlite://`); the caller resolves defaults.
 //! - Migrations are versioned per backend (`migrations/postgres`, `migrations/sqlite`, same
 //!   logical schema) and embedded in the binary.
-//! - All SQL lives in `postgres::queries` and `sqlite::queries`.
+//! - All SQL lives in `sql`, written once for both backends; `postgres::dialect` and
+//!   `sqlite::dialect` hold the few places where the dialects differ.
 //! - Transient failures (lost connection, server restart, busy database) are retried with
 //!   back-off per [`RetryPolicy`]; every write is idempotent, so a retry never duplicates.
 //!
@@ -16,6 +17,7 @@ mod error;
 mod postgres;
 pub mod records;
 mod retry;
+mod sql;
 mod sqlite;
 mod store;
 mod url;

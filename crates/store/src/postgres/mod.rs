@@ -1,4 +1,5 @@
-//! The PostgreSQL backend: pool set-up and embedded migrations; its SQL lives in [`queries`].
+//! The PostgreSQL backend: pool set-up and embedded migrations. Its SQL is shared with SQLite
+//! ([`crate::sql`]) except where the dialects differ ([`dialect`]).
 
 use std::str::FromStr;
 
@@ -8,7 +9,7 @@ use sqlx::{Connection, PgConnection, PgPool};
 
 use crate::config::StoreConfig;
 
-pub(crate) mod queries;
+pub(crate) mod dialect;
 
 /// Migrations of the PostgreSQL schema (`crates/store/migrations/postgres`).
 pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");

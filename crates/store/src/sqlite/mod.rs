@@ -1,5 +1,5 @@
-//! The SQLite backend: pool set-up (WAL, foreign keys, busy timeout) and embedded migrations; its
-//! SQL lives in [`queries`].
+//! The SQLite backend: pool set-up (WAL, foreign keys, busy timeout) and embedded migrations. Its
+//! SQL is shared with PostgreSQL ([`crate::sql`]) except where the dialects differ ([`dialect`]).
 //!
 //! The file is created on first start, together with its directory.
 
@@ -13,7 +13,7 @@ use sqlx::{Connection, SqliteConnection, SqlitePool};
 
 use crate::config::StoreConfig;
 
-pub(crate) mod queries;
+pub(crate) mod dialect;
 
 /// Migrations of the SQLite schema (`crates/store/migrations/sqlite`).
 pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");

@@ -67,17 +67,18 @@ impl MigrationStatus {
 }
 
 /// Run one query function on whichever backend the store has, with retries and error mapping.
-/// `$q` names the backend's queries module and `$pool` its pool inside `$call`.
+/// `$q` names the backend's statements (`crate::sql::postgres` or `crate::sql::sqlite`) and
+/// `$pool` its pool inside `$call`.
 macro_rules! on_backend {
     ($self:expr, $op:literal, |$q:ident, $pool:ident| $call:expr) => {{
         let store: &$crate::store::Store = $self;
         let result = match &*store.pool {
             $crate::store::Pool::Postgres($pool) => {
-                use $crate::postgres::queries as $q;
+                use $crate::sql::postgres as $q;
                 $crate::retry::with_retry(&store.retry, $op, &store.redacted_url, || $call).await
             }
             $crate::store::Pool::Sqlite($pool) => {
-                use $crate::sqlite::queries as $q;
+                use $crate::sql::sqlite as $q;
                 $crate::retry::with_retry(&store.retry, $op, &store.redacted_url, || $call).await
             }
         };

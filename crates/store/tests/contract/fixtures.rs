@@ -8,19 +8,19 @@ use gaia_testkit::{TestPostgres, TestSqlite};
 
 /// What keeps the database alive for the test's duration.
 #[allow(dead_code)]
-pub enum Guard {
+pub(crate) enum Guard {
     Pg(TestPostgres),
     Sqlite(TestSqlite),
 }
 
 /// A connected but not yet migrated store.
-pub struct Fixture {
-    pub store: Store,
+pub(crate) struct Fixture {
+    pub(crate) store: Store,
     #[allow(dead_code)]
-    pub guard: Guard,
+    pub(crate) guard: Guard,
 }
 
-pub async fn sqlite() -> Fixture {
+pub(crate) async fn sqlite() -> Fixture {
     let db = TestSqlite::create().expect("temp dir");
     let url = db.url();
     let store = Store::connect(&StoreConfig::new(&url).with_pool(1, 4))
@@ -32,7 +32,7 @@ pub async fn sqlite() -> Fixture {
     }
 }
 
-pub async fn postgres() -> Fixture {
+pub(crate) async fn postgres() -> Fixture {
     let db = TestPostgres::create().await.expect("test postgres");
     let url = db.url().to_owned();
     let store = Store::connect(&StoreConfig::new(&url).with_pool(1, 4))
@@ -45,11 +45,11 @@ pub async fn postgres() -> Fixture {
 }
 
 /// A fixed reference time (microsecond precision, as both backends store).
-pub fn t0() -> DateTime<Utc> {
+pub(crate) fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 28, 0, 0, 0).unwrap()
 }
 
-pub fn node(uid: u8) -> NodeRecord {
+pub(crate) fn node(uid: u8) -> NodeRecord {
     NodeRecord {
         uid,
         hotkey: format!("hk-{uid}"),
@@ -65,7 +65,7 @@ pub fn node(uid: u8) -> NodeRecord {
     }
 }
 
-pub fn new_run(days_before_t0: i64) -> NewRun {
+pub(crate) fn new_run(days_before_t0: i64) -> NewRun {
     let gfs = t0() - Duration::days(days_before_t0);
     NewRun {
         run_initiation_time: gfs + Duration::minutes(5),
@@ -75,7 +75,7 @@ pub fn new_run(days_before_t0: i64) -> NewRun {
     }
 }
 
-pub fn new_response(run_id: i64, uid: u8) -> NewResponse {
+pub(crate) fn new_response(run_id: i64, uid: u8) -> NewResponse {
     NewResponse {
         run_id,
         miner_uid: uid,
@@ -88,7 +88,7 @@ pub fn new_response(run_id: i64, uid: u8) -> NewResponse {
     }
 }
 
-pub fn score(response_id: i64, run_id: i64, uid: u8, lead: i32, value: f64) -> MinerScore {
+pub(crate) fn score(response_id: i64, run_id: i64, uid: u8, lead: i32, value: f64) -> MinerScore {
     MinerScore {
         response_id,
         run_id,
@@ -106,7 +106,7 @@ pub fn score(response_id: i64, run_id: i64, uid: u8, lead: i32, value: f64) -> M
 }
 
 /// Migrate and create a run with `uids` as nodes and responses; returns (run id, response ids).
-pub async fn seeded(store: &Store, days_before_t0: i64, uids: &[u8]) -> (i64, Vec<i64>) {
+pub(crate) async fn seeded(store: &Store, days_before_t0: i64, uids: &[u8]) -> (i64, Vec<i64>) {
     store.migrate().await.expect("migrate");
     let run = store
         .create_run(&new_run(days_before_t0))
@@ -127,7 +127,7 @@ pub async fn seeded(store: &Store, days_before_t0: i64, uids: &[u8]) -> (i64, Ve
 }
 
 #[allow(dead_code)]
-pub fn stats(run_id: i64, uid: u8) -> gaia_store::ForecastStats {
+pub(crate) fn stats(run_id: i64, uid: u8) -> gaia_store::ForecastStats {
     gaia_store::ForecastStats::new(
         run_id,
         uid,

@@ -10,7 +10,7 @@ use gaia_store::{
 
 use crate::fixtures::{new_response, new_run, node, score, seeded, stats, t0};
 
-pub async fn migrate_creates_schema_and_second_run_is_noop(store: &Store) {
+pub(crate) async fn migrate_creates_schema_and_second_run_is_noop(store: &Store) {
     let before = store.migration_status().await.unwrap();
     assert!(before.applied.is_empty(), "{before:?}");
     assert_eq!(before.current(), None);
@@ -31,7 +31,7 @@ pub async fn migrate_creates_schema_and_second_run_is_noop(store: &Store) {
     assert_eq!(store.migration_status().await.unwrap().current(), Some(1));
 }
 
-pub async fn nodes_upsert_list_delete_cascades(store: &Store) {
+pub(crate) async fn nodes_upsert_list_delete_cascades(store: &Store) {
     let (run_id, _) = seeded(store, 0, &[3, 1, 2]).await;
     let mut changed = node(2);
     changed.hotkey = "new-hotkey".into();
@@ -57,7 +57,7 @@ pub async fn nodes_upsert_list_delete_cascades(store: &Store) {
     assert_eq!(uids, vec![1, 3], "deleting a node removes its responses");
 }
 
-pub async fn run_create_is_idempotent_and_status_updates(store: &Store) {
+pub(crate) async fn run_create_is_idempotent_and_status_updates(store: &Store) {
     store.migrate().await.unwrap();
     let a = store.create_run(&new_run(1)).await.unwrap();
     assert_eq!(a.status, RunStatus::Created);
@@ -98,7 +98,7 @@ pub async fn run_create_is_idempotent_and_status_updates(store: &Store) {
     assert_eq!(recent.iter().map(|r| r.id).collect::<Vec<_>>(), vec![b.id]);
 }
 
-pub async fn response_upsert_keeps_one_row_and_updates(store: &Store) {
+pub(crate) async fn response_upsert_keeps_one_row_and_updates(store: &Store) {
     let (run_id, ids) = seeded(store, 0, &[7]).await;
     let mut again = new_response(run_id, 7);
     again.job_id = None; // keeps the stored job id
@@ -209,7 +209,7 @@ pub async fn response_upsert_keeps_one_row_and_updates(store: &Store) {
     );
 }
 
-pub async fn score_upsert_same_key_twice_keeps_latest(store: &Store) {
+pub(crate) async fn score_upsert_same_key_twice_keeps_latest(store: &Store) {
     let (run_id, ids) = seeded(store, 0, &[5]).await;
     let first = score(ids[0], run_id, 5, 24, 0.5);
     store
@@ -233,7 +233,7 @@ pub async fn score_upsert_same_key_twice_keeps_latest(store: &Store) {
     store.upsert_miner_scores(&[]).await.unwrap();
 }
 
-pub async fn non_finite_score_is_rejected_and_nothing_written(store: &Store) {
+pub(crate) async fn non_finite_score_is_rejected_and_nothing_written(store: &Store) {
     let (run_id, ids) = seeded(store, 0, &[5]).await;
     let good = score(ids[0], run_id, 5, 24, 0.5);
     let mut bad = score(ids[0], run_id, 5, 48, 0.5);
@@ -258,7 +258,7 @@ pub async fn non_finite_score_is_rejected_and_nothing_written(store: &Store) {
     ));
 }
 
-pub async fn component_scores_upsert_by_key(store: &Store) {
+pub(crate) async fn component_scores_upsert_by_key(store: &Store) {
     let (run_id, ids) = seeded(store, 0, &[9]).await;
     let mut c = ComponentScore {
         response_id: ids[0],
@@ -301,7 +301,7 @@ pub async fn component_scores_upsert_by_key(store: &Store) {
     assert!(store.upsert_component_scores(&[bad]).await.is_err());
 }
 
-pub async fn stats_upsert_merges_partial_writes(store: &Store) {
+pub(crate) async fn stats_upsert_merges_partial_writes(store: &Store) {
     let (run_id, _) = seeded(store, 0, &[4, 6]).await;
     let mut day1 = stats(run_id, 4);
     day1.forecast_status = ForecastStatus::Day1Scored;
@@ -334,7 +334,7 @@ pub async fn stats_upsert_merges_partial_writes(store: &Store) {
     assert_eq!(all[0], stored);
 }
 
-pub async fn score_table_rows_upsert_and_window_read(store: &Store) {
+pub(crate) async fn score_table_rows_upsert_and_window_read(store: &Store) {
     store.migrate().await.unwrap();
     let mut ids = Vec::new();
     for days in [20, 10, 1] {
@@ -399,7 +399,7 @@ pub async fn score_table_rows_upsert_and_window_read(store: &Store) {
     assert!(store.upsert_score_row(&empty_id).await.is_err());
 }
 
-pub async fn weight_history_is_idempotent_by_key(store: &Store) {
+pub(crate) async fn weight_history_is_idempotent_by_key(store: &Store) {
     store.migrate().await.unwrap();
     let mut w = UidVector::new(vec![Some(0.0); 256]).unwrap();
     w.set(252, Some(0.75)).unwrap();
@@ -430,7 +430,7 @@ pub async fn weight_history_is_idempotent_by_key(store: &Store) {
     assert!(store.record_weights(&bad).await.is_err());
 }
 
-pub async fn retention_deletes_old_runs_with_their_rows(store: &Store) {
+pub(crate) async fn retention_deletes_old_runs_with_their_rows(store: &Store) {
     let (old_run, old_resp) = seeded(store, 100, &[1, 2]).await;
     let new_run_row = store.create_run(&new_run(5)).await.unwrap();
     let new_resp = store

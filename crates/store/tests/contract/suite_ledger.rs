@@ -23,7 +23,7 @@ fn job(key: &str, priority: i32, max_attempts: i32, at: DateTime<Utc>) -> NewJob
     }
 }
 
-pub async fn enqueue_is_idempotent_by_key(store: &Store) {
+pub(crate) async fn enqueue_is_idempotent_by_key(store: &Store) {
     store.migrate().await.unwrap();
     let a = store
         .enqueue_job(&job("k1", 10, 3, t0()), t0())
@@ -57,7 +57,7 @@ pub async fn enqueue_is_idempotent_by_key(store: &Store) {
     assert!(store.enqueue_job(&no_type, t0()).await.is_err());
 }
 
-pub async fn claim_respects_priority_schedule_and_lease_holder(store: &Store) {
+pub(crate) async fn claim_respects_priority_schedule_and_lease_holder(store: &Store) {
     store.migrate().await.unwrap();
     let later = store
         .enqueue_job(&job("later", 1, 3, t0() + Duration::hours(1)), t0())
@@ -151,7 +151,7 @@ pub async fn claim_respects_priority_schedule_and_lease_holder(store: &Store) {
         .is_err());
 }
 
-pub async fn expired_lease_is_reclaimed_until_max_attempts_then_quarantined(store: &Store) {
+pub(crate) async fn expired_lease_is_reclaimed_until_max_attempts_then_quarantined(store: &Store) {
     store.migrate().await.unwrap();
     let id = store
         .enqueue_job(&job("fragile", 10, 3, t0()), t0())
@@ -196,7 +196,7 @@ pub async fn expired_lease_is_reclaimed_until_max_attempts_then_quarantined(stor
     }
 }
 
-pub async fn failure_retries_then_ends_failed(store: &Store) {
+pub(crate) async fn failure_retries_then_ends_failed(store: &Store) {
     store.migrate().await.unwrap();
     let id = store
         .enqueue_job(&job("flaky", 10, 2, t0()), t0())
@@ -283,7 +283,7 @@ pub async fn failure_retries_then_ends_failed(store: &Store) {
     assert_eq!(report.jobs, 2);
 }
 
-pub async fn reaper_requeues_and_quarantines_expired_leases(store: &Store) {
+pub(crate) async fn reaper_requeues_and_quarantines_expired_leases(store: &Store) {
     store.migrate().await.unwrap();
     let a = store
         .enqueue_job(&job("a", 1, 1, t0()), t0())
@@ -334,7 +334,7 @@ pub async fn reaper_requeues_and_quarantines_expired_leases(store: &Store) {
 }
 
 /// Acceptance 3: two claimers working concurrently over 1 000 queued jobs claim each exactly once.
-pub async fn two_concurrent_claimers_claim_each_job_once(store: &Store) {
+pub(crate) async fn two_concurrent_claimers_claim_each_job_once(store: &Store) {
     store.migrate().await.unwrap();
     let mut all = HashSet::new();
     for i in 0..1000 {
@@ -381,7 +381,7 @@ pub async fn two_concurrent_claimers_claim_each_job_once(store: &Store) {
     }
 }
 
-pub async fn jobs_are_listed_per_run(store: &Store) {
+pub(crate) async fn jobs_are_listed_per_run(store: &Store) {
     let (run_id, _) = crate::fixtures::seeded(store, 0, &[1]).await;
     let mut tied = job("r1", 1, 3, t0());
     tied.run_id = Some(run_id);
