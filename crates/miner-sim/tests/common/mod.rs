@@ -14,13 +14,13 @@ use gaia_scoring::zarr::{Dataset, OpenOptions, ZarrError};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-pub const VALIDATOR: &str = "5DfhGyQdFobKM8NsWvEeAKk5EQQgYe9AydgJ7rMB6E1EqRzV";
+pub(crate) const VALIDATOR: &str = "5DfhGyQdFobKM8NsWvEeAKk5EQQgYe9AydgJ7rMB6E1EqRzV";
 
-pub fn gfs_init() -> DateTime<Utc> {
+pub(crate) fn gfs_init() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 28, 0, 0, 0).unwrap()
 }
 
-pub async fn fleet(
+pub(crate) async fn fleet(
     dir: &std::path::Path,
     miners: &[(u16, Behaviour)],
     allowed: Option<Vec<String>>,
@@ -44,11 +44,11 @@ pub async fn fleet(
     Fleet::start(cfg).await.unwrap()
 }
 
-pub fn base(m: &MinerInfo) -> String {
+pub(crate) fn base(m: &MinerInfo) -> String {
     format!("http://{}:{}", m.ip, m.port)
 }
 
-pub async fn post(m: &MinerInfo, path: &str, body: Value) -> (StatusCode, Value) {
+pub(crate) async fn post(m: &MinerInfo, path: &str, body: Value) -> (StatusCode, Value) {
     let r = reqwest::Client::new()
         .post(format!("{}{path}", base(m)))
         .json(&body)
@@ -59,7 +59,7 @@ pub async fn post(m: &MinerInfo, path: &str, body: Value) -> (StatusCode, Value)
     (status, r.json().await.unwrap())
 }
 
-pub fn initiate_body(hotkey: &str) -> Value {
+pub(crate) fn initiate_body(hotkey: &str) -> Value {
     json!({"nonce": "n1", "data": {
         "forecast_start_time": "2026-11-28T00:00:00+00:00",
         "previous_step_time": "2026-11-27T18:00:00+00:00",
@@ -68,11 +68,11 @@ pub fn initiate_body(hotkey: &str) -> Value {
     }})
 }
 
-pub async fn job(m: &MinerInfo, path: &str, job_id: &str) -> (StatusCode, Value) {
+pub(crate) async fn job(m: &MinerInfo, path: &str, job_id: &str) -> (StatusCode, Value) {
     post(m, path, json!({"nonce": null, "data": {"job_id": job_id}})).await
 }
 
-pub async fn get(url: &str, token: Option<&str>) -> reqwest::Response {
+pub(crate) async fn get(url: &str, token: Option<&str>) -> reqwest::Response {
     let mut r = reqwest::Client::new().get(url);
     if let Some(t) = token {
         r = r.bearer_auth(t);
@@ -81,7 +81,7 @@ pub async fn get(url: &str, token: Option<&str>) -> reqwest::Response {
 }
 
 /// Run the validator's blocking manifest fetch + verification.
-pub async fn verify_remote(
+pub(crate) async fn verify_remote(
     url: String,
     token: String,
     claimed: String,
@@ -102,7 +102,7 @@ pub async fn verify_remote(
 }
 
 /// Open the store over HTTP with verify-on-read and read `var` at time index `t`.
-pub async fn read_verified(
+pub(crate) async fn read_verified(
     url: String,
     token: String,
     frozen: FrozenManifest,
@@ -122,7 +122,7 @@ pub async fn read_verified(
     .unwrap()
 }
 
-pub async fn kerchunk_grant(m: &MinerInfo, job_id: &str) -> (String, String, String) {
+pub(crate) async fn kerchunk_grant(m: &MinerInfo, job_id: &str) -> (String, String, String) {
     let (status, k) = job(m, "/weather-kerchunk-request", job_id).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(k["status"], "completed", "{k}");

@@ -24,7 +24,7 @@ const SLACK: u64 = 64;
 const METADATA_NAMES: [&str; 5] = [".zarray", ".zattrs", ".zgroup", "zarr.json", ".zmetadata"];
 
 /// A store wrapper that checks every chunk of a registered array against its decoded size.
-pub struct GuardedStore {
+pub(super) struct GuardedStore {
     inner: Arc<dyn ReadableStorageTraits>,
     guards: RwLock<HashMap<String, (Compression, u64)>>,
     sink: ErrorSink,
@@ -32,7 +32,7 @@ pub struct GuardedStore {
 
 impl GuardedStore {
     /// Wrap `inner`; errors are recorded in `sink`.
-    pub fn new(inner: Arc<dyn ReadableStorageTraits>, sink: ErrorSink) -> Self {
+    pub(super) fn new(inner: Arc<dyn ReadableStorageTraits>, sink: ErrorSink) -> Self {
         Self {
             inner,
             guards: RwLock::new(HashMap::new()),
@@ -42,7 +42,7 @@ impl GuardedStore {
 
     /// Register array `name`: its chunks are compressed with `compression` and decode to at most
     /// `chunk_bytes` bytes.
-    pub fn register(&self, name: &str, compression: Compression, chunk_bytes: u64) {
+    pub(super) fn register(&self, name: &str, compression: Compression, chunk_bytes: u64) {
         if let Ok(mut g) = self.guards.write() {
             g.insert(name.to_owned(), (compression, chunk_bytes));
         }

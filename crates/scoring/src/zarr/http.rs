@@ -18,7 +18,7 @@ use super::{OpenOptions, ZarrError};
 type Sent = (ureq::http::Response<ureq::Body>, Option<u64>);
 
 /// A read-only Zarr store served over HTTP(S).
-pub struct HttpStore {
+pub(super) struct HttpStore {
     base: String,
     token: Option<String>,
     agent: ureq::Agent,
@@ -36,7 +36,11 @@ impl std::fmt::Debug for HttpStore {
 
 impl HttpStore {
     /// A store whose keys are fetched from `base_url/<key>`.
-    pub fn new(base_url: &str, options: &OpenOptions, sink: ErrorSink) -> Result<Self, ZarrError> {
+    pub(super) fn new(
+        base_url: &str,
+        options: &OpenOptions,
+        sink: ErrorSink,
+    ) -> Result<Self, ZarrError> {
         let base = base_url.trim_end_matches('/').to_owned();
         if base.contains(['?', '#']) {
             return Err(ZarrError::BadLocation(base_url.to_owned()));

@@ -239,7 +239,7 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
 }
 
 /// Validate and describe an array from its v2 `.zarray` and `.zattrs` documents.
-pub fn parse_v2(
+pub(super) fn parse_v2(
     name: &str,
     zarray: &Value,
     zattrs: Option<&Value>,
@@ -308,7 +308,7 @@ pub fn parse_v2(
 }
 
 /// Validate and describe an array from its v3 `zarr.json` document.
-pub fn parse_v3(name: &str, doc: &Value) -> Result<ArrayMeta, ZarrError> {
+pub(super) fn parse_v3(name: &str, doc: &Value) -> Result<ArrayMeta, ZarrError> {
     let key = format!("{name}/zarr.json");
     let dtype_s = doc
         .get("data_type")
@@ -459,7 +459,11 @@ impl ArrayMeta {
 }
 
 /// Parse a JSON document read from the store, enforcing the metadata size limit.
-pub fn parse_json(key: &str, bytes: &[u8], options: &OpenOptions) -> Result<Value, ZarrError> {
+pub(super) fn parse_json(
+    key: &str,
+    bytes: &[u8],
+    options: &OpenOptions,
+) -> Result<Value, ZarrError> {
     if bytes.len() as u64 > options.max_metadata_bytes {
         return Err(ZarrError::TooLarge {
             what: format!("metadata `{key}`"),
@@ -471,7 +475,7 @@ pub fn parse_json(key: &str, bytes: &[u8], options: &OpenOptions) -> Result<Valu
 }
 
 /// All arrays of a v2 consolidated `.zmetadata` document, by name.
-pub fn arrays_from_zmetadata(doc: &Value) -> Result<BTreeMap<String, ArrayMeta>, ZarrError> {
+pub(super) fn arrays_from_zmetadata(doc: &Value) -> Result<BTreeMap<String, ArrayMeta>, ZarrError> {
     let md = doc
         .get("metadata")
         .and_then(Value::as_object)
@@ -491,7 +495,9 @@ pub fn arrays_from_zmetadata(doc: &Value) -> Result<BTreeMap<String, ArrayMeta>,
 
 /// All arrays of a v3 root `zarr.json` with inline consolidated metadata, by name; `None` when
 /// the document has no consolidated metadata.
-pub fn arrays_from_v3_root(doc: &Value) -> Result<Option<BTreeMap<String, ArrayMeta>>, ZarrError> {
+pub(super) fn arrays_from_v3_root(
+    doc: &Value,
+) -> Result<Option<BTreeMap<String, ArrayMeta>>, ZarrError> {
     let Some(md) = doc
         .pointer("/consolidated_metadata/metadata")
         .and_then(Value::as_object)

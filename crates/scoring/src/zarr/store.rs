@@ -41,7 +41,7 @@ impl ErrorSink {
 /// A read-only store over a directory that refuses keys larger than a limit before reading them
 /// and keys that would escape the directory.
 #[derive(Debug)]
-pub struct DiskStore {
+pub(super) struct DiskStore {
     root: PathBuf,
     max_bytes: u64,
     sink: ErrorSink,
@@ -49,7 +49,7 @@ pub struct DiskStore {
 
 impl DiskStore {
     /// A store rooted at `root`.
-    pub fn new(root: &Path, max_bytes: u64, sink: ErrorSink) -> Self {
+    pub(super) fn new(root: &Path, max_bytes: u64, sink: ErrorSink) -> Self {
         Self {
             root: root.to_path_buf(),
             max_bytes,
@@ -145,7 +145,7 @@ pub fn slice_whole<'a>(
 }
 
 /// The store stack of one opened location.
-pub struct StoreStack {
+pub(super) struct StoreStack {
     /// What zarrs reads through.
     pub storage: Arc<GuardedStore>,
     /// Where stores leave their named errors.
@@ -204,7 +204,7 @@ pub fn fetch_raw(
 }
 
 /// Build the stack for `location`: a directory or an `http(s)://` URL.
-pub fn open_stack(location: &str, options: &OpenOptions) -> Result<StoreStack, ZarrError> {
+pub(super) fn open_stack(location: &str, options: &OpenOptions) -> Result<StoreStack, ZarrError> {
     let sink = ErrorSink::default();
     let (base, root_dir) = open_base(location, options, &sink)?;
     let verified: Arc<dyn ReadableStorageTraits> = match &options.verify {

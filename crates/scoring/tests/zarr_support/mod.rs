@@ -13,7 +13,7 @@ use std::time::Duration;
 /// The fixture directory: written once by the fixture script and shared by every test process
 /// (nextest runs each test in its own process) under `target/test-fixtures/`, keyed by the
 /// script's content so that an edited script regenerates it.
-pub fn fixtures() -> &'static Path {
+pub(crate) fn fixtures() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let root = gaia_testkit::workspace_root();
@@ -44,7 +44,7 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 }
 
 /// Copy fixture store `name` into a fresh temp dir (for tests that modify it).
-pub fn fresh_copy(name: &str) -> (tempfile::TempDir, PathBuf) {
+pub(crate) fn fresh_copy(name: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
     let dst = dir.path().join(format!("{name}.zarr"));
     copy_dir(&fixtures().join(format!("{name}.zarr")), &dst);
@@ -52,7 +52,7 @@ pub fn fresh_copy(name: &str) -> (tempfile::TempDir, PathBuf) {
 }
 
 /// Recursive directory copy.
-pub fn copy_dir(src: &Path, dst: &Path) {
+pub(crate) fn copy_dir(src: &Path, dst: &Path) {
     std::fs::create_dir_all(dst).expect("mkdir");
     for e in std::fs::read_dir(src).expect("read_dir") {
         let e = e.expect("entry");
@@ -66,7 +66,7 @@ pub fn copy_dir(src: &Path, dst: &Path) {
 }
 
 /// The expected-values JSON the fixture script wrote for store `name`.
-pub fn expected(name: &str) -> serde_json::Value {
+pub(crate) fn expected(name: &str) -> serde_json::Value {
     let text = std::fs::read_to_string(fixtures().join(format!("{name}.expected.json")))
         .expect("expected json");
     serde_json::from_str(&text).expect("json")
@@ -74,7 +74,7 @@ pub fn expected(name: &str) -> serde_json::Value {
 
 /// Behaviour switches of the test server.
 #[derive(Default)]
-pub struct ServerControl {
+pub(crate) struct ServerControl {
     /// Stall this long before answering.
     pub delay_ms: AtomicUsize,
     /// Claim this Content-Length (0 = the true length) — to test the declared-size limit.
@@ -84,7 +84,7 @@ pub struct ServerControl {
 }
 
 /// A file server on 127.0.0.1 serving `root`.
-pub struct TestServer {
+pub(crate) struct TestServer {
     /// `http://127.0.0.1:PORT`.
     pub base: String,
     /// Request lines received (`GET /path`), for asserting what was fetched.
@@ -95,7 +95,7 @@ pub struct TestServer {
 
 impl TestServer {
     /// Serve `root`; when `token` is set, requests without `Authorization: Bearer <token>` get 401.
-    pub fn start(root: &Path, token: Option<&str>) -> Self {
+    pub(crate) fn start(root: &Path, token: Option<&str>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -119,12 +119,12 @@ impl TestServer {
     }
 
     /// URL of a path under the server root.
-    pub fn url(&self, rel: &str) -> String {
+    pub(crate) fn url(&self, rel: &str) -> String {
         format!("{}/{}", self.base, rel)
     }
 
     /// Paths requested so far.
-    pub fn requested(&self) -> Vec<String> {
+    pub(crate) fn requested(&self) -> Vec<String> {
         self.requests.lock().expect("lock").clone()
     }
 }

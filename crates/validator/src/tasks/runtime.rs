@@ -126,18 +126,15 @@ async fn open_store(settings: &Settings) -> Result<Store, TaskStartError> {
     Ok(Store::open(&config).await?)
 }
 
+/// The miner client over whichever transport the settings chose.
+type SharedMinerClient = MinerClient<Arc<dyn MinerTransport>>;
+
 /// The miner client of `WEATHER__MINER_TRANSPORT` (fiber, or plain JSON for tests), and the
 /// directory the fiber transport looks miners' hotkeys up in.
 fn miner_client(
     settings: &Settings,
     signer: Signer,
-) -> Result<
-    (
-        MinerClient<Arc<dyn MinerTransport>>,
-        Option<Arc<MinerDirectory>>,
-    ),
-    TaskStartError,
-> {
+) -> Result<(SharedMinerClient, Option<Arc<MinerDirectory>>), TaskStartError> {
     let (transport, directory): (Arc<dyn MinerTransport>, _) =
         if settings.weather.miner_transport == "plain" {
             (Arc::new(PlainJsonTransport::new()?), None)

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use gaia_validator::runtime::{RuntimeDir, SupervisorState};
 use serde_json::Value;
 
-pub struct Validator {
+pub(crate) struct Validator {
     pub child: Child,
     pub tmp: tempfile::TempDir,
     pub runtime: RuntimeDir,
@@ -22,7 +22,12 @@ pub struct Validator {
     pub log: PathBuf,
 }
 
-pub fn http(addr: &str, method: &str, path: &str, body: Option<&str>) -> std::io::Result<String> {
+pub(crate) fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> std::io::Result<String> {
     let mut s = TcpStream::connect(addr)?;
     s.set_read_timeout(Some(Duration::from_secs(120)))?;
     let body = body.unwrap_or("");
@@ -40,7 +45,7 @@ pub fn http(addr: &str, method: &str, path: &str, body: Option<&str>) -> std::io
 }
 
 impl Validator {
-    pub fn start(env: &[(&str, &str)]) -> Self {
+    pub(crate) fn start(env: &[(&str, &str)]) -> Self {
         let tmp = tempfile::tempdir().unwrap();
         let runtime = RuntimeDir::new(tmp.path().join("rt"));
         let shm_dir = tmp.path().join("shm");
@@ -81,19 +86,19 @@ impl Validator {
         v
     }
 
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
-    pub fn addr(&self) -> String {
+    pub(crate) fn addr(&self) -> String {
         std::fs::read_to_string(self.runtime.metrics_addr_file()).unwrap_or_default()
     }
 
-    pub fn state(&self) -> SupervisorState {
+    pub(crate) fn state(&self) -> SupervisorState {
         SupervisorState::read(&self.runtime).unwrap_or_default()
     }
 
-    pub fn pid_of(&self, name: &str) -> Option<u32> {
+    pub(crate) fn pid_of(&self, name: &str) -> Option<u32> {
         self.state()
             .children
             .iter()
@@ -102,7 +107,7 @@ impl Validator {
     }
 
     /// Wait until /health answers and `workers` workers are connected.
-    pub fn wait_ready(&self, workers: i64) {
+    pub(crate) fn wait_ready(&self, workers: i64) {
         let until = Instant::now() + Duration::from_secs(60);
         loop {
             if let Ok(body) = http(&self.addr(), "GET", "/health", None) {
@@ -121,7 +126,7 @@ impl Validator {
         }
     }
 
-    pub fn dispatch(&self, unit: &Value) -> Value {
+    pub(crate) fn dispatch(&self, unit: &Value) -> Value {
         let body = http(
             &self.addr(),
             "POST",
@@ -132,19 +137,19 @@ impl Validator {
         serde_json::from_str(&body).unwrap_or_else(|e| panic!("bad dispatch answer {body:?}: {e}"))
     }
 
-    pub fn metrics(&self) -> String {
+    pub(crate) fn metrics(&self) -> String {
         http(&self.addr(), "GET", "/metrics", None).unwrap_or_default()
     }
 
-    pub fn logs(&self) -> String {
+    pub(crate) fn logs(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    pub fn signal(&self, sig: nix::sys::signal::Signal) {
+    pub(crate) fn signal(&self, sig: nix::sys::signal::Signal) {
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid() as i32), sig).unwrap();
     }
 
-    pub fn wait_exit(&mut self, within: Duration) -> Option<ExitStatus> {
+    pub(crate) fn wait_exit(&mut self, within: Duration) -> Option<ExitStatus> {
         let until = Instant::now() + within;
         while Instant::now() < until {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -156,7 +161,7 @@ impl Validator {
     }
 
     /// Wait until `cond` holds on the published state.
-    pub fn wait_state(
+    pub(crate) fn wait_state(
         &self,
         what: &str,
         within: Duration,
@@ -198,11 +203,11 @@ impl Drop for Validator {
     }
 }
 
-pub fn unit(job_id: &str, task: &str, payload: Value) -> Value {
+pub(crate) fn unit(job_id: &str, task: &str, payload: Value) -> Value {
     serde_json::json!({ "job_id": job_id, "task_name": task, "payload": payload })
 }
 
-pub fn alive(pid: u32) -> bool {
+pub(crate) fn alive(pid: u32) -> bool {
     // A zombie is not alive; /proc/<pid>/stat field 3 is the state.
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .map(|s| {
@@ -214,7 +219,7 @@ pub fn alive(pid: u32) -> bool {
 }
 
 /// Value of a metric sample line that starts with `prefix`.
-pub fn metric_value(text: &str, prefix: &str) -> Option<f64> {
+pub(crate) fn metric_value(text: &str, prefix: &str) -> Option<f64> {
     text.lines()
         .find(|l| l.starts_with(prefix))
         .and_then(|l| l.rsplit(' ').next()?.parse().ok())
