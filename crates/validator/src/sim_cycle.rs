@@ -16,7 +16,7 @@ use gaia_miner_sim::{
 use gaia_store::{ForecastStats, MinerResponse, Run, RunStatus, Store, StoreConfig};
 
 use crate::chain::MetagraphNode;
-use crate::tasks::steps::{RunPayload, WeatherStep};
+use crate::tasks::steps::{RunPayload, Step, WeatherStep, WeightsTrigger};
 
 /// Why the cycle could not be set up or did not finish.
 #[derive(Debug, thiserror::Error)]
@@ -191,7 +191,7 @@ impl SimCycle {
                 .into_iter()
                 .find(|r| r.gfs_init_time_utc == self.gfs_init)
             {
-                let key = format!("weights.set:run:{}", run.id);
+                let key = Step::SetWeights(WeightsTrigger::run_completed(run.id)).key();
                 let weights = store
                     .weight_history_since(self.gfs_init)
                     .await?

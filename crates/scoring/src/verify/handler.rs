@@ -101,10 +101,7 @@ pub fn verify_manifest_bytes(
     })
 }
 
-/// Task name of the compute handler.
-pub const TASK_NAME: &str = "weather.verify.manifest";
-
-/// JSON-in entry point for the compute handler: a payload with `store_url` is a
+/// JSON-in entry point (the validator's `weather.verify.manifest` job takes the typed forms): a payload with `store_url` is a
 /// [`RemoteManifestRequest`](super::RemoteManifestRequest) (the worker fetches the files), any
 /// other a [`VerifyManifestRequest`] (the IO-Engine fetched them).
 pub fn handle_verify_manifest(

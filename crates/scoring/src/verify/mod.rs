@@ -17,7 +17,7 @@ use std::path::PathBuf;
 
 pub use handler::{
     handle_verify_manifest, verify_manifest, verify_manifest_bytes, VerifyManifestReport,
-    VerifyManifestRequest, MAX_MANIFEST_BYTES, TASK_NAME as VERIFY_MANIFEST_TASK,
+    VerifyManifestRequest, MAX_MANIFEST_BYTES,
 };
 pub use manifest::{
     build_manifest, check_store, file_hash, file_hash_streaming, list_store_files,

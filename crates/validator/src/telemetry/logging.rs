@@ -357,9 +357,9 @@ mod tests {
             let _m = miner.enter();
             // A field recorded after the span was entered is in the lines that follow.
             miner.record("job_id", "day1-12");
-            let job = tracing::info_span!("job", task = "weather.score.day1");
+            let job = tracing::info_span!("job", task = "test.task.scored");
             job.in_scope(|| tracing::info!("scored"));
-            tracing::warn!(task = "weather.verify.manifest", "outside the job span");
+            tracing::warn!(task = "test.task.outside", "outside the job span");
         });
         let lines = buf.lines();
         assert_eq!(lines.len(), 2, "{lines:?}");
@@ -368,9 +368,9 @@ mod tests {
         assert_eq!(scored["run_id"], "r-2026112818");
         assert_eq!(scored["miner_uid"], 12);
         assert_eq!(scored["job_id"], "day1-12");
-        assert_eq!(scored["task"], "weather.score.day1");
+        assert_eq!(scored["task"], "test.task.scored");
         // The event's own field wins over the same name in a span; the job span is gone.
-        assert_eq!(lines[1]["task"], "weather.verify.manifest");
+        assert_eq!(lines[1]["task"], "test.task.outside");
         assert_eq!(lines[1]["miner_uid"], 12);
     }
 
