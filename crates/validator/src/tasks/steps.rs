@@ -376,4 +376,4 @@ impl WeatherStep {
 
 #[cfg(test)]
 #[path = "steps_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -42,7 +42,8 @@ fn every_step() -> Vec<Step> {
     ]
 }
 
-fn claimed(new: &NewJob) -> Job {
+/// The ledger row of `new` as claimed for its `attempts`-th run.
+pub(crate) fn claimed(new: &NewJob, attempts: i32) -> Job {
     Job {
         id: 1,
         job_key: new.job_key.clone(),
@@ -50,7 +51,7 @@ fn claimed(new: &NewJob) -> Job {
         status: gaia_store::JobStatus::InProgress,
         priority: new.priority,
         payload: new.payload.clone(),
-        attempts: 1,
+        attempts,
         max_attempts: new.max_attempts,
         scheduled_at: new.scheduled_at,
         next_retry_at: None,
@@ -153,7 +154,7 @@ fn keys_types_priorities_and_payloads_are_those_earlier_versions_stored() {
 #[test]
 fn every_step_reads_back_from_its_ledger_row() {
     for step in every_step() {
-        let back = Step::from_job(&claimed(&step.new_job(1, at()))).unwrap();
+        let back = Step::from_job(&claimed(&step.new_job(1, at()), 1)).unwrap();
         assert_eq!(back, step);
     }
 }
@@ -166,7 +167,10 @@ fn payloads_of_earlier_versions_read_back() {
         ("weights.set", json!({"reason": "cadence"})),
         ("weights.set", json!({"reason": "run 4 completed"})),
     ] {
-        let mut job = claimed(&Step::SyncMetagraph(Occurrence::default()).new_job(1, at()));
+        let mut job = claimed(
+            &Step::SyncMetagraph(Occurrence::default()).new_job(1, at()),
+            1,
+        );
         job.job_type = job_type.into();
         job.payload = payload;
         assert!(Step::from_job(&job).is_ok(), "{job_type}");
@@ -175,7 +179,10 @@ fn payloads_of_earlier_versions_read_back() {
 
 #[test]
 fn a_job_of_another_type_or_a_bad_payload_is_a_named_error() {
-    let mut job = claimed(&Step::SyncMetagraph(Occurrence::default()).new_job(1, at()));
+    let mut job = claimed(
+        &Step::SyncMetagraph(Occurrence::default()).new_job(1, at()),
+        1,
+    );
     job.job_type = "t.script".into();
     let err = Step::from_job(&job).unwrap_err();
     assert!(

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use axum::extract::State;
 use axum::http::Uri;
 use chrono::Utc;
-use gaia_store::{Job, JobStatus, MinerResponse, NewResponse, NewRun, ResponseStatus, Run};
+use gaia_store::{Job, MinerResponse, NewResponse, NewRun, ResponseStatus, Run};
 use serde_json::Value;
 
 use super::WeatherContext;
@@ -114,27 +114,7 @@ pub(crate) async fn add_miner(
 
 /// The ledger job of `step` at its `attempts`-th run.
 pub(crate) fn job(step: WeatherStep, attempts: i32) -> Job {
-    let now = Utc::now();
-    let new = step.step().new_job(30, now);
-    Job {
-        id: 1,
-        job_key: new.job_key,
-        job_type: new.job_type,
-        priority: new.priority,
-        payload: new.payload,
-        status: JobStatus::InProgress,
-        attempts,
-        max_attempts: new.max_attempts,
-        scheduled_at: now,
-        next_retry_at: None,
-        lease_expires_at: None,
-        claimed_by: None,
-        last_error: None,
-        result: None,
-        run_id: new.run_id,
-        created_at: now,
-        updated_at: now,
-    }
+    crate::tasks::steps::tests::claimed(&step.step().new_job(30, Utc::now()), attempts)
 }
 
 pub(crate) async fn settled(ctx: &WeatherContext, run: &Run, uid: u8) -> (ResponseStatus, String) {
