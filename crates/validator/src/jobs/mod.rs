@@ -80,6 +80,15 @@ impl JobError {
         Self::new(FailureKind::Scoring, message)
     }
 
+    /// A verification failure when `verification`, otherwise a scoring failure (the scorers
+    /// say which of the two their error is).
+    pub fn verification_or_scoring(verification: bool, message: impl std::fmt::Display) -> Self {
+        match verification {
+            true => Self::verification(message),
+            false => Self::scoring(message),
+        }
+    }
+
     /// A defect or a broken contract.
     pub fn internal(message: impl std::fmt::Display) -> Self {
         Self::new(FailureKind::Internal, message)

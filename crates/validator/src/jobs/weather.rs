@@ -55,10 +55,8 @@ impl ComputeJob for ScoreDay1 {
     type Response = day1::Day1Report;
 
     fn run(_ctx: &JobContext<'_>, request: Self::Request) -> Result<Self::Response, JobError> {
-        day1::score_day1(&request).map_err(|e| match e.is_verification_failure() {
-            true => JobError::verification(e),
-            false => JobError::scoring(e),
-        })
+        day1::score_day1(&request)
+            .map_err(|e| JobError::verification_or_scoring(e.is_verification_failure(), e))
     }
 }
 
@@ -72,10 +70,8 @@ impl ComputeJob for ScoreEra5Lead {
     type Response = era5::Era5LeadReport;
 
     fn run(_ctx: &JobContext<'_>, request: Self::Request) -> Result<Self::Response, JobError> {
-        era5::score_era5_lead(&request).map_err(|e| match e.is_verification_failure() {
-            true => JobError::verification(e),
-            false => JobError::scoring(e),
-        })
+        era5::score_era5_lead(&request)
+            .map_err(|e| JobError::verification_or_scoring(e.is_verification_failure(), e))
     }
 }
 
