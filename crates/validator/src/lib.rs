@@ -9,7 +9,6 @@ pub mod config;
 pub mod io_engine;
 pub mod retry;
 pub mod runtime;
-pub mod sim_cycle;
 pub mod supervisor;
 pub mod tasks;
 pub mod telemetry;

@@ -1,12 +1,10 @@
 //! Handler sets, one module per task family.
 
-pub mod sys;
 pub mod weather;
 
 use super::HandlerRegistry;
 
 /// Register every handler the validator knows.
 pub fn register_all(registry: &mut HandlerRegistry) {
-    sys::register(registry);
     weather::register(registry);
 }

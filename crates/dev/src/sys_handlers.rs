@@ -1,6 +1,10 @@
-//! Diagnostic handlers (`sys.*`) used by tests, benchmarks, the demo and soak tests to exercise
-//! the pool: echo, sleep, crash, allocate, spin, and a checksum over bytes that arrive either
-//! inline (base64 in the payload) or through a shared-memory array.
+//! Diagnostic compute handlers (`sys.*`) used by tests, benchmarks, the spine demo and soak tests
+//! to exercise the pool: echo, sleep, crash, allocate, spin, and a checksum over bytes that arrive
+//! either inline (base64 in the payload) or through a shared-memory array.
+//!
+//! Only the developer binary registers them (`gaia_validator::commands::dispatch` takes
+//! [`register`] as its extra jobs): `sys.crash` aborts its worker and `sys.alloc` keeps memory,
+//! which a production validator must not offer.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -9,12 +13,12 @@ use base64::Engine;
 use gaia_ipc::SharedArray;
 use serde_json::{json, Value};
 
-use crate::compute::registry::{HandlerError, HandlerOutput, HandlerRegistry, JobContext};
+use gaia_validator::compute::{HandlerError, HandlerOutput, HandlerRegistry, JobContext};
 
 /// Memory kept alive by `sys.alloc` until the worker exits (that is the point of it).
 static RETAINED: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
 
-/// Register every `sys.*` handler.
+/// Register every `sys.*` handler (the developer binary's `ExtraJobs`).
 pub fn register(registry: &mut HandlerRegistry) {
     registry.register(
         "sys.echo",

@@ -16,8 +16,8 @@ use gaia_miner_sim::{
 use gaia_store::{ForecastStats, MinerResponse, NewJob, Run, RunStatus, Store, StoreConfig};
 use serde_json::json;
 
-use crate::chain::MetagraphNode;
-use crate::tasks::weather::lifecycle::{run_key, RUN};
+use gaia_validator::chain::MetagraphNode;
+use gaia_validator::tasks::weather::lifecycle::{run_key, RUN, SETTLED};
 
 /// Why the cycle could not be set up or did not finish.
 #[derive(Debug, thiserror::Error)]
@@ -211,7 +211,7 @@ impl SimCycle {
                     .list_responses(run.id)
                     .await?
                     .iter()
-                    .filter(|r| !crate::tasks::weather::lifecycle::SETTLED.contains(&r.status))
+                    .filter(|r| !SETTLED.contains(&r.status))
                     .map(|r| format!("{}:{}", r.miner_uid, r.status))
                     .collect::<Vec<_>>();
                 last = format!(
