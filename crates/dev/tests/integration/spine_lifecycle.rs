@@ -215,7 +215,7 @@ fn one_scrape_shows_the_whole_validator() {
         Some(2.0)
     );
     let t = Instant::now();
-    let health = common::http(&v.addr(), "GET", "/health", None).unwrap();
+    let health = gaia_dev::harness::http(&v.addr(), "GET", "/health", None).unwrap();
     assert!(
         health.contains("\"status\":\"ok\""),
         "{health} after {:?}",

@@ -169,7 +169,7 @@ fn a_crash_loop_exhausts_the_budget_and_names_the_class() {
     let mut n = 0;
     while Instant::now() < until && status.is_none() {
         n += 1;
-        let _ = common::http(
+        let _ = gaia_dev::harness::http(
             &v.addr(),
             "POST",
             "/admin/dispatch",
