@@ -5,6 +5,9 @@
 # their own layer, then our crates) -> runtime (debian slim, non-root, the binary + CA certificates).
 # Settings are environment variables (.env.example lists them all); docs/operations.md explains
 # deployment, upgrades and rollback.
+# Only the production binary is built: the developer binary `gaia-dev` (crates/dev: demo, simulated
+# miners, benchmarks, diagnostic jobs) is not in the image; scripts/check-lean-binary checks that
+# `gaia-validator` links none of it.
 
 ARG RUST_VERSION=1.95
 ARG DEBIAN_RELEASE=bookworm

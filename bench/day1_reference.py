@@ -3,7 +3,7 @@
 Independent of the Rust code: it re-implements the production formulas the way the Python
 validator evaluates them (xarray selection, `interp_like(method="linear")`, xskillscore weighted
 metrics), and serves both as the source of expected values for the Rust tests
-(scripts/fixtures/scoring_day1.py) and as the Python side of `gaia-validator bench score`.
+(scripts/fixtures/scoring_day1.py) and as the Python side of `gaia-dev bench score`.
 
 Usage: python bench/day1_reference.py FORECAST TRUTH REFERENCE CLIMATOLOGY GFS_INIT_ISO LEAD_HOURS
        [--time RUNS]

@@ -1,7 +1,9 @@
-//! Command-line interface: one binary, one subcommand per job.
+//! Command-line interface of the production binary: one subcommand per job.
 //!
 //! Every subcommand's implementation lives in `commands/<name>.rs`; this file only declares the
-//! arguments so `--help` shows the whole tool in one place.
+//! arguments so `--help` shows the whole tool in one place. The developer binary (`gaia-dev`, crate
+//! `crates/dev`) flattens [`GlobalArgs`] and [`Command`] into its own command line and adds the
+//! demo, the simulated miners and the benchmarks.
 
 use std::path::PathBuf;
 
@@ -11,15 +13,23 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "gaia-validator", version, about)]
 pub struct Cli {
+    /// Options every subcommand takes.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every subcommand takes (shared with the developer binary).
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
     /// Settings file (TOML). Built-in defaults < this file < `.env` < environment.
     #[arg(long, global = true, env = "GAIA_CONFIG")]
     pub config: Option<PathBuf>,
     /// Log line format.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Json, env = "LOG_FORMAT")]
     pub log_format: LogFormat,
-    /// What to do.
-    #[command(subcommand)]
-    pub command: Command,
 }
 
 pub use crate::telemetry::logging::LogFormat;
@@ -33,13 +43,8 @@ pub enum Command {
     CheckConfig,
     /// Print the version and exit.
     Version,
-    /// Run the validator's main job locally for a short while and print a summary.
-    Demo(DemoArgs),
     /// Apply pending database migrations (or only show the schema version with --status).
     Migrate(MigrateArgs),
-    /// Benchmarks that print figures.
-    #[command(subcommand)]
-    Bench(BenchCommand),
     /// Score a forecast store by hand (the same functions the compute handlers run).
     #[command(subcommand)]
     Score(ScoreCommand),
@@ -48,70 +53,12 @@ pub enum Command {
     /// Build or check a forecast store's manifest (spec §2; the simulated miner uses `build`).
     #[command(subcommand)]
     Manifest(ManifestCommand),
-    /// Write a synthetic world and serve simulated miners on loopback until Ctrl-C
-    /// (docs/miner-sim.md); prints one JSON line per miner.
-    SimMiners(SimMinersArgs),
     /// Internal: the IO-Engine process (started by the supervisor).
     #[command(hide = true)]
     IoEngine(ChildArgs),
     /// Internal: one compute worker process (started by the supervisor).
     #[command(hide = true)]
     ComputeWorker(ChildArgs),
-}
-
-/// Arguments of `sim-miners`.
-#[derive(Debug, Args)]
-pub struct SimMinersArgs {
-    /// Number of miners: the first K of the demo fleet (3 honest, slow, offline, GFS cloner,
-    /// lying hash, chunk swapper, NaN injector, wrong units), then honest ones.
-    #[arg(long, default_value_t = 10)]
-    pub count: usize,
-    /// Explicit comma-separated behaviours instead of --count (uids 0, 1, ...), e.g.
-    /// `honest:0.9,slow:3,offline,gfs_cloner,lying_hash,chunk_swapper,nan_injector,wrong_units`.
-    #[arg(long)]
-    pub behaviours: Option<String>,
-    /// Directory for the world's stores (`world/`) and the miners' forecasts (`miners/`).
-    #[arg(long)]
-    pub out: PathBuf,
-    /// Seed of the synthetic world.
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
-    /// Grid spacing in degrees (must divide 180 and 360).
-    #[arg(long, default_value_t = 4.0)]
-    pub grid_deg: f64,
-    /// GFS init time (RFC 3339 or YYYY-MM-DD); default today 00Z.
-    #[arg(long)]
-    pub gfs_init: Option<String>,
-    /// Lifetime of the miners' access tokens, minutes.
-    #[arg(long, default_value_t = 120)]
-    pub token_ttl_minutes: i64,
-    /// Only these validator hotkeys may call the miners (repeatable); default: anyone.
-    #[arg(long)]
-    pub allow_validator: Vec<String>,
-    /// What the miners speak: `fiber` (fiber as real miners, plus plain JSON for requests
-    /// without fiber headers), `fiber_only` (exactly as a real miner) or `plain`.
-    #[arg(long, default_value = "fiber")]
-    pub transport: String,
-}
-
-/// Arguments of `demo`.
-#[derive(Debug, Args)]
-pub struct DemoArgs {
-    /// Run the process-spine demo (diagnostic load, no weather) instead of a weather cycle.
-    #[arg(long)]
-    pub spine: bool,
-    /// How long the spine demo runs, in seconds.
-    #[arg(long, default_value_t = 20)]
-    pub seconds: u64,
-    /// Grid spacing of the simulated world in degrees.
-    #[arg(long, default_value_t = 4.0)]
-    pub grid_deg: f64,
-    /// Give up when the cycle has not completed after this many seconds.
-    #[arg(long, default_value_t = 900)]
-    pub timeout_s: u64,
-    /// Keep the world, the database and the logs in this directory (default: a temporary one).
-    #[arg(long)]
-    pub dir: Option<std::path::PathBuf>,
 }
 
 /// Arguments of `weights`.
@@ -266,58 +213,4 @@ pub struct MigrateArgs {
     /// Database to migrate (default: the settings' DATABASE_URL, else `<data_dir>/gaia.db`).
     #[arg(long)]
     pub database_url: Option<String>,
-}
-
-/// Arguments of `bench store`.
-#[derive(Debug, Args)]
-pub struct BenchStoreArgs {
-    /// Number of miners (UIDs), at most 256.
-    #[arg(long, default_value_t = 256)]
-    pub miners: u32,
-    /// Score rows per miner.
-    #[arg(long, default_value_t = 100)]
-    pub rows_per_miner: u32,
-    /// PostgreSQL to use (default: a throwaway database via gaia-testkit).
-    #[arg(long)]
-    pub postgres_url: Option<String>,
-    /// Skip the SQLite backend.
-    #[arg(long)]
-    pub skip_sqlite: bool,
-    /// Skip the PostgreSQL backend.
-    #[arg(long)]
-    pub skip_postgres: bool,
-}
-
-/// `bench` subcommands.
-#[derive(Debug, Subcommand)]
-pub enum BenchCommand {
-    /// IPC round-trip latency, throughput and shared memory vs socket.
-    Ipc,
-    /// Score-row write throughput (256 miners x 100 rows) on SQLite and PostgreSQL.
-    Store(BenchStoreArgs),
-    /// Day-1 at 0.25°: ours vs the Python reference vs the decode-only floor.
-    Score(BenchScoreArgs),
-}
-
-/// Arguments of `bench score`.
-#[derive(Debug, Args)]
-pub struct BenchScoreArgs {
-    /// Which score: `day1`, `era5` (one miner and lead: 9 variables, 13 levels) or `all`.
-    #[arg(long, default_value = "day1", value_parser = ["day1", "era5", "all"])]
-    pub kind: String,
-    /// Where the 0.25° stores are generated (once) and reused.
-    #[arg(long)]
-    pub dir: Option<PathBuf>,
-    /// Timed runs of ours and of the decode floor (the median is printed).
-    #[arg(long, default_value_t = 5)]
-    pub runs: usize,
-    /// Timed runs of the Python reference.
-    #[arg(long, default_value_t = 1)]
-    pub python_runs: usize,
-    /// Also time ours and the decode floor with this many concurrent variables (1 is always timed).
-    #[arg(long, default_value_t = 2)]
-    pub threads: usize,
-    /// Repository root (fixture script and Python reference); default: the build's source tree.
-    #[arg(long)]
-    pub repo: Option<PathBuf>,
 }

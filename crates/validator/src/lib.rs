@@ -11,7 +11,6 @@ pub mod jobs;
 pub mod miners;
 pub mod retry;
 pub mod runtime;
-pub mod sim_cycle;
 pub mod supervisor;
 pub mod tasks;
 pub mod telemetry;

@@ -1,8 +1,13 @@
-//! `gaia-validator`: the single binary. Parses the command line and hands off to a command.
+//! `gaia-validator`: the production binary. Parses the command line and hands off to a command;
+//! its compute workers offer the production jobs only (the diagnostics live in `gaia-dev`).
 
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let cli = gaia_validator::cli::Cli::parse();
-    gaia_validator::commands::dispatch(cli)
+    gaia_validator::commands::dispatch(
+        &cli.global,
+        &cli.command,
+        gaia_validator::commands::no_extra_jobs,
+    )
 }

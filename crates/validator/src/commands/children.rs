@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::cli::{ChildArgs, Cli};
+use super::ExtraJobs;
+use crate::cli::{ChildArgs, GlobalArgs};
 use crate::compute::{default_registry, worker};
 use crate::config;
 use crate::io_engine::{IoEngine, IoEngineConfig};
@@ -16,9 +17,9 @@ use crate::tasks::runtime::TaskRuntime;
 use crate::telemetry::logging;
 
 /// The IO-Engine process: serve until SIGTERM/SIGINT, then drain and exit 0.
-pub fn io_engine(cli: &Cli, args: &ChildArgs) -> anyhow::Result<ExitCode> {
-    let settings = config::load(cli.config.as_deref())?.settings;
-    logging::init("io-engine", cli.log_format, &settings.log_level);
+pub fn io_engine(global: &GlobalArgs, args: &ChildArgs) -> anyhow::Result<ExitCode> {
+    let settings = config::load(global.config.as_deref())?.settings;
+    logging::init("io-engine", global.log_format, &settings.log_level);
     let runtime_root = args
         .socket
         .parent()
@@ -54,10 +55,15 @@ pub fn io_engine(cli: &Cli, args: &ChildArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A compute worker process: run jobs until it recycles or is told to stop, then exit 0.
-pub fn compute_worker(cli: &Cli, args: &ChildArgs) -> anyhow::Result<ExitCode> {
-    let settings = config::load(cli.config.as_deref())?.settings;
-    logging::init("compute-worker", cli.log_format, &settings.log_level);
+/// A compute worker process: run jobs until it recycles or is told to stop, then exit 0. It offers
+/// the production jobs plus whatever `extra_jobs` registers (the developer binary's diagnostics).
+pub fn compute_worker(
+    global: &GlobalArgs,
+    args: &ChildArgs,
+    extra_jobs: ExtraJobs,
+) -> anyhow::Result<ExitCode> {
+    let settings = config::load(global.config.as_deref())?.settings;
+    logging::init("compute-worker", global.log_format, &settings.log_level);
     if settings.compute_worker_rlimit_as_mb > 0 {
         let bytes = settings.compute_worker_rlimit_as_mb << 20;
         nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_AS, bytes, bytes)
@@ -76,7 +82,8 @@ pub fn compute_worker(cli: &Cli, args: &ChildArgs) -> anyhow::Result<ExitCode> {
         max_rss_bytes: settings.process_max_rss_mb_compute_worker << 20,
         max_frame_bytes: settings.ipc_max_frame_bytes,
     };
-    let registry = default_registry();
+    let mut registry = default_registry();
+    extra_jobs(&mut registry);
     let reason = worker::serve(&registry, &cfg, stop);
     tracing::info!(reason = ?reason, "compute worker exiting");
     Ok(ExitCode::SUCCESS)

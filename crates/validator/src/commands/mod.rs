@@ -1,44 +1,49 @@
 //! One module per subcommand; `dispatch` maps the parsed command line onto them.
+//!
+//! The binary decides which compute jobs its workers offer beyond the production ones: the
+//! production binary passes [`no_extra_jobs`], the developer binary (`gaia-dev`) its diagnostic
+//! `sys.*` handlers. Everything else — the supervisor, the IO-Engine, the workers — is this code.
 
 use std::process::ExitCode;
 
-use crate::cli::{BenchCommand, Cli, Command};
+use crate::cli::{Command, GlobalArgs};
+use crate::compute::HandlerRegistry;
 
-pub mod bench_ipc;
-pub mod bench_score;
-pub mod bench_store;
 pub mod check_config;
 pub mod children;
-pub mod demo;
-pub mod demo_spine;
 pub mod manifest;
 pub mod migrate;
 pub mod run;
 pub mod score;
-pub mod sim_miners;
 pub mod weights;
 
+/// Registers compute handlers beside the production ones in every compute worker the binary
+/// starts (applied after [`crate::compute::default_registry`]).
+pub type ExtraJobs = fn(&mut HandlerRegistry);
+
+/// The production binary's [`ExtraJobs`]: none.
+pub fn no_extra_jobs(_: &mut HandlerRegistry) {}
+
 /// Run the chosen subcommand and turn its outcome into the process exit code.
-pub fn dispatch(cli: Cli) -> ExitCode {
-    let outcome: anyhow::Result<ExitCode> = match &cli.command {
+pub fn dispatch(global: &GlobalArgs, command: &Command, extra_jobs: ExtraJobs) -> ExitCode {
+    exit_code(match command {
         Command::Version => {
             println!("gaia-validator {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)
         }
-        Command::Run => run::run(&cli),
-        Command::CheckConfig => check_config::run(cli.config.as_deref()),
-        Command::Demo(args) => demo::run(&cli, args),
-        Command::Bench(BenchCommand::Ipc) => bench_ipc::run(),
-        Command::IoEngine(args) => children::io_engine(&cli, args),
-        Command::ComputeWorker(args) => children::compute_worker(&cli, args),
+        Command::Run => run::run(global),
+        Command::CheckConfig => check_config::run(global.config.as_deref()),
+        Command::IoEngine(args) => children::io_engine(global, args),
+        Command::ComputeWorker(args) => children::compute_worker(global, args, extra_jobs),
         Command::Weights(args) => weights::run(args),
         Command::Manifest(cmd) => manifest::run(cmd),
-        Command::SimMiners(args) => sim_miners::run(args),
         Command::Score(cmd) => score::run(cmd),
-        Command::Bench(BenchCommand::Score(args)) => bench_score::run(args),
-        Command::Migrate(args) => migrate::run(args, cli.config.as_deref()),
-        Command::Bench(BenchCommand::Store(args)) => bench_store::run(args),
-    };
+        Command::Migrate(args) => migrate::run(args, global.config.as_deref()),
+    })
+}
+
+/// A command's outcome as the process exit code; an error is printed to stderr first.
+pub fn exit_code(outcome: anyhow::Result<ExitCode>) -> ExitCode {
     match outcome {
         Ok(code) => code,
         Err(err) => {

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use crate::cli::{Cli, LogFormat};
+use crate::cli::{GlobalArgs, LogFormat};
 use crate::config;
 use crate::runtime::RuntimeDir;
 use crate::supervisor::child::ChildLaunch;
@@ -27,8 +27,8 @@ fn runtime_dir(settings: &config::Settings) -> anyhow::Result<(RuntimeDir, bool)
 }
 
 /// Start the supervisor and run until it stops.
-pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
-    let loaded = match config::load(cli.config.as_deref()) {
+pub fn run(global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let loaded = match config::load(global.config.as_deref()) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("error: {e}");
@@ -36,15 +36,15 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         }
     };
     let settings = loaded.settings;
-    logging::init("supervisor", cli.log_format, &settings.log_level);
+    logging::init("supervisor", global.log_format, &settings.log_level);
     for key in &loaded.unknown_keys {
         tracing::warn!(key = %key, "unknown setting ignored");
     }
     let (runtime, created) = runtime_dir(&settings)?;
     let launch = ChildLaunch {
         exe: std::env::current_exe()?,
-        config: cli.config.clone(),
-        log_format: match cli.log_format {
+        config: global.config.clone(),
+        log_format: match global.log_format {
             LogFormat::Json => "json".into(),
             LogFormat::Pretty => "pretty".into(),
         },

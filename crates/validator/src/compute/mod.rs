@@ -8,7 +8,7 @@ pub mod worker;
 
 pub use registry::{HandlerFn, HandlerRegistry};
 
-/// The registry every worker starts with: diagnostic jobs plus the validator's real ones.
+/// The registry every worker starts with: the validator's production handlers.
 pub fn default_registry() -> HandlerRegistry {
     let mut registry = HandlerRegistry::default();
     handlers::register_all(&mut registry);

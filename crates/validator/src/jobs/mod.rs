@@ -98,7 +98,7 @@ impl JobError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compute::handlers::register_validator_jobs as register_all;
+    use crate::compute::handlers::register_all;
     use crate::compute::HandlerRegistry;
 
     #[test]

@@ -1,4 +1,4 @@
-//! `gaia-validator bench score [--kind day1|era5|all]`: in one run on the same files, time our
+//! `gaia-dev bench score [--kind day1|era5|all]`: in one run on the same files, time our
 //! score, the Python reference (bench/day1_reference.py or bench/era5_reference.py: xarray +
 //! xskillscore with the same formulas) and a decode-only pass that reads every field the score
 //! needs once, and print the figures and the ratios (goal: ≥ 20× faster than Python, ≤ 1.5× the

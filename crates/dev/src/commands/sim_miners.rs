@@ -1,4 +1,4 @@
-//! `gaia-validator sim-miners`: write a synthetic world (GFS analysis and forecast, ERA5,
+//! `gaia-dev sim-miners`: write a synthetic world (GFS analysis and forecast, ERA5,
 //! climatology) and serve a fleet of simulated miners on loopback until Ctrl-C, for manual
 //! runs of the validator against known behaviours (docs/miner-sim.md).
 //!

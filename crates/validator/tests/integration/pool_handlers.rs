@@ -3,10 +3,9 @@
 //! function returns when called directly (whose numbers the scoring crate's tests check against
 //! the independent numpy/xarray references), failures included.
 
-mod common;
-
+use crate::BIN;
 use chrono::{DateTime, Utc};
-use common::{unit, Validator};
+use gaia_dev::harness::{unit, Validator};
 use gaia_scoring::{aggregate, day1, era5, weights};
 use gaia_validator::jobs::weather::{BuildScoreRow, ScoreDay1, ScoreEra5Lead, ScoreOverall};
 use gaia_validator::jobs::weights::CalculateWeights;
@@ -53,7 +52,7 @@ fn same_through_pool<J: ComputeJob, T: serde::Serialize, E: std::fmt::Display>(
 
 #[test]
 fn day1_and_era5_scores_run_through_the_pool() {
-    let v = Validator::start(&[]);
+    let v = Validator::start(BIN, &[]);
     let d1_dir = tempfile::tempdir().unwrap();
     let d1 = fixture("scripts/fixtures/scoring_day1.py", d1_dir.path());
     let cases = d1["cases"].as_object().unwrap();
@@ -115,7 +114,7 @@ fn day1_and_era5_scores_run_through_the_pool() {
 
 #[test]
 fn score_row_and_weights_run_through_the_pool() {
-    let v = Validator::start(&[]);
+    let v = Validator::start(BIN, &[]);
     let now: DateTime<Utc> = "2026-11-28T00:00:00Z".parse().unwrap();
     let rows: Vec<Value> = (0..15)
         .map(|d| {

@@ -1,16 +1,15 @@
 //! The operations files agree with the validator: every metric the Grafana dashboard and the
-//! Prometheus alert rules name is exported by a live `gaia-validator run` (scraped over HTTP),
+//! Prometheus alert rules name is exported by a live `run` (scraped over HTTP),
 //! and every alert carries a runbook line and has promtool unit tests.
 //!
 //! Metric names are parsed out of the files themselves (dashboard `expr` fields, rule `expr`
 //! fields), never kept by hand here.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use common::{unit, Validator};
+use crate::BIN;
+use gaia_dev::harness::{unit, Validator};
 use serde_json::{json, Value};
 
 fn repo_root() -> PathBuf {
@@ -429,7 +428,7 @@ fn every_metric_in_the_dashboard_and_rules_is_exported_by_a_live_validator() {
     ] {
         assert!(used.contains_key(sample), "{sample} not found in {used:?}");
     }
-    let v = Validator::start(&[]);
+    let v = Validator::start(BIN, &[]);
     // Touch the per-task families (job duration, outcomes) the way real work does.
     let answer = v.dispatch(&unit("ops-1", "sys.echo", json!({"x": 1})));
     assert_eq!(answer["outcome"], "success", "{answer}");
@@ -478,7 +477,7 @@ fn setting_names(value: &Value, prefix: &str, out: &mut BTreeSet<String>) {
 #[test]
 fn env_example_documents_every_setting_and_only_known_names() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gaia-validator"))
+    let out = std::process::Command::new(BIN)
         .arg("check-config")
         .current_dir(tmp.path())
         .env_clear()

@@ -12,8 +12,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
-use crate::cli::{Cli, DemoArgs};
-use crate::runtime::RuntimeDir;
+use gaia_validator::cli::GlobalArgs;
+use gaia_validator::runtime::RuntimeDir;
+
+use crate::cli::DemoArgs;
 
 /// Fetch `path` from `addr` with a plain HTTP/1.0 GET; returns the body.
 pub fn http_get(addr: &str, path: &str) -> anyhow::Result<String> {
@@ -50,11 +52,11 @@ pub fn sum_by_label(text: &str, metric: &str, label: &str) -> BTreeMap<String, f
 }
 
 /// Run the spine demo.
-pub fn run(cli: &Cli, args: &DemoArgs) -> anyhow::Result<ExitCode> {
+pub fn run(global: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     let tmp = tempfile::tempdir()?;
     let runtime = RuntimeDir::new(tmp.path().join("rt"));
     let mut cmd = Command::new(std::env::current_exe()?);
-    if let Some(c) = &cli.config {
+    if let Some(c) = &global.config {
         cmd.arg("--config").arg(c);
     }
     cmd.args(["--log-format", "json", "run"])

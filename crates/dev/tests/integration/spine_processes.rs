@@ -1,11 +1,10 @@
 //! The process spine under failure: separate process groups, selective restarts, crash budget,
-//! timeouts, recycling and memory limits — all against a real `gaia-validator run`.
-
-mod common;
+//! timeouts, recycling and memory limits — all against a real `gaia-dev run`.
 
 use std::time::{Duration, Instant};
 
-use common::{alive, metric_value, unit, Validator};
+use crate::BIN;
+use gaia_dev::harness::{alive, metric_value, unit, Validator};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde_json::json;
@@ -34,7 +33,7 @@ fn cmdline(pid: u32) -> String {
 
 #[test]
 fn children_run_in_their_own_process_groups_with_telling_arguments() {
-    let v = Validator::start(&[("NUM_COMPUTE_WORKERS", "3")]);
+    let v = Validator::start(BIN, &[("NUM_COMPUTE_WORKERS", "3")]);
     v.wait_ready(3);
     let state = v.state();
     assert_eq!(state.supervisor_pid, v.pid());
@@ -66,7 +65,7 @@ fn children_run_in_their_own_process_groups_with_telling_arguments() {
 
 #[test]
 fn a_killed_worker_fails_only_its_job_and_only_it_is_replaced() {
-    let v = Validator::start(&[]);
+    let v = Validator::start(BIN, &[]);
     let before = v.state();
     let engine = v.pid_of("io-engine").unwrap();
     let (w1, w2) = (
@@ -128,7 +127,7 @@ fn a_killed_worker_fails_only_its_job_and_only_it_is_replaced() {
 
 #[test]
 fn a_killed_io_engine_is_restarted_and_workers_keep_their_pids() {
-    let v = Validator::start(&[]);
+    let v = Validator::start(BIN, &[]);
     let engine = v.pid_of("io-engine").unwrap();
     let workers = (
         v.pid_of("compute-1").unwrap(),
@@ -156,18 +155,21 @@ fn a_killed_io_engine_is_restarted_and_workers_keep_their_pids() {
 
 #[test]
 fn a_crash_loop_exhausts_the_budget_and_names_the_class() {
-    let mut v = Validator::start(&[
-        ("NUM_COMPUTE_WORKERS", "1"),
-        ("RESTART_BUDGET_COUNT", "3"),
-        ("RESTART_BACKOFF_MAX_S", "0.2"),
-    ]);
+    let mut v = Validator::start(
+        BIN,
+        &[
+            ("NUM_COMPUTE_WORKERS", "1"),
+            ("RESTART_BUDGET_COUNT", "3"),
+            ("RESTART_BACKOFF_MAX_S", "0.2"),
+        ],
+    );
     v.wait_ready(1);
     let until = Instant::now() + Duration::from_secs(60);
     let mut status = None;
     let mut n = 0;
     while Instant::now() < until && status.is_none() {
         n += 1;
-        let _ = common::http(
+        let _ = gaia_dev::harness::http(
             &v.addr(),
             "POST",
             "/admin/dispatch",
@@ -186,7 +188,7 @@ fn a_crash_loop_exhausts_the_budget_and_names_the_class() {
 
 #[test]
 fn a_job_past_its_timeout_is_reported_and_its_worker_replaced() {
-    let v = Validator::start(&[]);
+    let v = Validator::start(BIN, &[]);
     let pids_before: Vec<u32> = v.state().children.iter().map(|c| c.pid).collect();
     let (slow, fast) = std::thread::scope(|s| {
         let slow = s.spawn(|| {
@@ -221,7 +223,7 @@ fn a_job_past_its_timeout_is_reported_and_its_worker_replaced() {
 
 #[test]
 fn workers_recycle_after_max_jobs_without_counting_crashes() {
-    let v = Validator::start(&[("MAX_JOBS_PER_WORKER", "5")]);
+    let v = Validator::start(BIN, &[("MAX_JOBS_PER_WORKER", "5")]);
     let mut pids = std::collections::BTreeSet::new();
     for i in 0..50 {
         let r = v.dispatch(&unit(&format!("e{i}"), "sys.echo", json!(i)));
@@ -244,10 +246,13 @@ fn workers_recycle_after_max_jobs_without_counting_crashes() {
 
 #[test]
 fn a_worker_over_its_rss_limit_delivers_then_is_replaced() {
-    let v = Validator::start(&[
-        ("NUM_COMPUTE_WORKERS", "1"),
-        ("PROCESS_MAX_RSS_MB_COMPUTE_WORKER", "64"),
-    ]);
+    let v = Validator::start(
+        BIN,
+        &[
+            ("NUM_COMPUTE_WORKERS", "1"),
+            ("PROCESS_MAX_RSS_MB_COMPUTE_WORKER", "64"),
+        ],
+    );
     v.wait_ready(1);
     let r = v.dispatch(&unit("big", "sys.alloc", json!({"mib": 100})));
     assert_eq!(r["outcome"], "success", "{r}");

@@ -8,13 +8,12 @@
 //! clusters use `trust` authentication, so the server does not check the password; what is
 //! checked here is that the validator never repeats it.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use common::{http, unit, Validator};
+use crate::BIN;
+use gaia_dev::harness::{http, unit, Validator};
 use gaia_testkit::{postgres_bin_dir, TestPostgres};
 use serde_json::{json, Value};
 
@@ -22,7 +21,7 @@ const PASSWORD: &str = "Pw7f3c9e1dOpsSecret";
 const TOKEN: &str = "tok-5d8a2b64-ops-token";
 const API_KEY: &str = "key-91c4e7aa-ops-apikey";
 /// A Bittensor hotkey file (the chain tests' fixture) for `CHAIN__HOTKEY_FILE`.
-const HOTKEY_FIXTURE: &str = "tests/fixtures/chain/wallets/gaia/hotkeys/default";
+const HOTKEY_FIXTURE: &str = "../validator/tests/fixtures/chain/wallets/gaia/hotkeys/default";
 
 fn hotkey_fixture() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(HOTKEY_FIXTURE)
@@ -124,7 +123,7 @@ fn assert_no_secret(what: &str, text: &str) {
 
 /// Run a CLI command of the validator in `dir` with `env` added; stdout and stderr together.
 fn cli(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (Output, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_gaia-validator"))
+    let out = Command::new(BIN)
         .args(args)
         .current_dir(dir)
         .env("DATA_DIR", dir.join("data"))
@@ -205,13 +204,16 @@ fn secrets_never_appear_in_logs_metrics_or_process_state() {
     let hotkey_file = tmp.path().join("hotkey");
     std::fs::copy(hotkey_fixture(), &hotkey_file).unwrap();
     let hotkey_path = hotkey_file.to_str().unwrap();
-    let mut v = Validator::start(&[
-        ("CHAIN__HOTKEY_FILE", hotkey_path),
-        ("DATABASE_URL", &url),
-        ("LOG_LEVEL", "debug"),
-        ("GAIA_API_TOKEN", TOKEN),
-        ("WEATHER__API_KEY", API_KEY),
-    ]);
+    let mut v = Validator::start(
+        BIN,
+        &[
+            ("CHAIN__HOTKEY_FILE", hotkey_path),
+            ("DATABASE_URL", &url),
+            ("LOG_LEVEL", "debug"),
+            ("GAIA_API_TOKEN", TOKEN),
+            ("WEATHER__API_KEY", API_KEY),
+        ],
+    );
     for i in 0..3 {
         let answer = v.dispatch(&unit(&format!("s-{i}"), "sys.echo", json!({"i": i})));
         assert_eq!(answer["outcome"], "success", "{answer}");
@@ -282,7 +284,7 @@ fn secrets_never_appear_in_logs_metrics_or_process_state() {
 #[test]
 fn log_lines_carry_role_pid_and_context_at_the_level_from_log_level() {
     // Default level (info, as LOG_LEVEL says in the harness): lines from every process kind.
-    let mut v = Validator::start(&[]);
+    let mut v = Validator::start(BIN, &[]);
     let answer = v.dispatch(&unit("ctx-1", "sys.echo", json!({})));
     assert_eq!(answer["outcome"], "success", "{answer}");
     let mut roles = std::collections::HashMap::from([(v.pid(), "supervisor")]);
@@ -340,7 +342,7 @@ fn log_lines_carry_role_pid_and_context_at_the_level_from_log_level() {
     }
 
     // LOG_LEVEL=warn: nothing below WARN from any process.
-    let mut quiet = Validator::start(&[("LOG_LEVEL", "warn")]);
+    let mut quiet = Validator::start(BIN, &[("LOG_LEVEL", "warn")]);
     let answer = quiet.dispatch(&unit("ctx-2", "sys.echo", json!({})));
     assert_eq!(answer["outcome"], "success", "{answer}");
     quiet.signal(nix::sys::signal::Signal::SIGTERM);

@@ -1,6 +1,10 @@
-//! Diagnostic jobs (`sys.*`) used by tests, benchmarks, the demo and soak tests to exercise the
-//! pool: echo, sleep, crash, panic, allocate, spin, and a checksum over bytes that arrive either
+//! Diagnostic jobs (`sys.*`) used by tests, benchmarks, the spine demo and soak tests to exercise
+//! the pool: echo, sleep, crash, panic, allocate, spin, and a checksum over bytes that arrive either
 //! inline (base64 in the request) or through a shared-memory array.
+//!
+//! Only the developer binary registers them (`gaia_validator::commands::dispatch` takes
+//! [`register`] as its extra jobs): `sys.crash` aborts its worker and `sys.alloc` keeps memory,
+//! which a production validator must not offer.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -10,8 +14,8 @@ use gaia_ipc::SharedArray;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::compute::HandlerRegistry;
-use crate::jobs::{ComputeJob, JobContext, JobError};
+use gaia_validator::compute::HandlerRegistry;
+use gaia_validator::jobs::{ComputeJob, JobContext, JobError};
 
 /// Memory kept alive by `sys.alloc` until the worker exits (that is the point of it).
 static RETAINED: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
@@ -21,7 +25,7 @@ const MAX_MS: u64 = 86_400_000;
 /// The largest `sys.alloc` accepted (64 GiB).
 const MAX_MIB: u64 = 64 * 1024;
 
-/// Register every `sys.*` job.
+/// Register every `sys.*` job (the developer binary's extra jobs).
 pub fn register(registry: &mut HandlerRegistry) {
     registry.register::<Echo>();
     registry.register::<Sleep>();

@@ -13,14 +13,16 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use gaia_store::{Store, StoreConfig};
 
-use crate::cli::{Cli, DemoArgs};
-use crate::runtime::RuntimeDir;
+use gaia_validator::cli::GlobalArgs;
+use gaia_validator::runtime::RuntimeDir;
+
+use crate::cli::DemoArgs;
 use crate::sim_cycle::{demo_specs, render, summary, SimCycle};
 
 /// Run the demo.
-pub fn run(cli: &Cli, args: &DemoArgs) -> anyhow::Result<ExitCode> {
+pub fn run(global: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     if args.spine {
-        return super::demo_spine::run(cli, args);
+        return super::demo_spine::run(global, args);
     }
     let started = Instant::now();
     let tmp = tempfile::tempdir()?;
@@ -47,7 +49,7 @@ pub fn run(cli: &Cli, args: &DemoArgs) -> anyhow::Result<ExitCode> {
         let log = std::fs::File::create(&log_path)
             .with_context(|| format!("creating {}", log_path.display()))?;
         let mut cmd = Command::new(std::env::current_exe()?);
-        if let Some(c) = &cli.config {
+        if let Some(c) = &global.config {
             cmd.arg("--config").arg(c);
         }
         cmd.args(["--log-format", "json", "run"])

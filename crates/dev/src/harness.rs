@@ -1,8 +1,12 @@
-//! Test harness: a real `gaia-validator run` process (supervisor, IO-Engine, workers) in its own
-//! process group, with a private runtime directory, shared-memory directory and metrics port,
-//! driven over HTTP on loopback through the admin dispatch endpoint.
-#![allow(dead_code)]
+//! Test harness: a real `run` process (supervisor, IO-Engine, workers) in its own process group,
+//! with a private runtime directory, shared-memory directory and metrics port, driven over HTTP on
+//! loopback through the admin dispatch endpoint.
+//!
+//! The caller names the binary: the validator's tests start the production `gaia-validator`
+//! (production jobs only), this crate's tests start `gaia-dev` (the same supervisor, IO-Engine and
+//! workers, whose workers also offer the diagnostic `sys.*` jobs).
 
+use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -14,20 +18,24 @@ use std::time::{Duration, Instant};
 use gaia_validator::runtime::{RuntimeDir, SupervisorState};
 use serde_json::Value;
 
-pub(crate) struct Validator {
+/// A running validator (`<bin> run`); stopped (SIGTERM, then SIGKILL of every process group it
+/// started) when dropped.
+#[derive(Debug)]
+pub struct Validator {
+    /// The supervisor process.
     pub child: Child,
+    /// The private directory: runtime, shared memory, data, log.
     pub tmp: tempfile::TempDir,
+    /// The runtime directory (socket, published state, metrics address).
     pub runtime: RuntimeDir,
+    /// The shared-memory directory.
     pub shm_dir: PathBuf,
+    /// The stderr of every process (JSON log lines).
     pub log: PathBuf,
 }
 
-pub(crate) fn http(
-    addr: &str,
-    method: &str,
-    path: &str,
-    body: Option<&str>,
-) -> std::io::Result<String> {
+/// One plain HTTP/1.0 request to `addr`; returns the body.
+pub fn http(addr: &str, method: &str, path: &str, body: Option<&str>) -> std::io::Result<String> {
     let mut s = TcpStream::connect(addr)?;
     s.set_read_timeout(Some(Duration::from_secs(120)))?;
     let body = body.unwrap_or("");
@@ -45,13 +53,15 @@ pub(crate) fn http(
 }
 
 impl Validator {
-    pub(crate) fn start(env: &[(&str, &str)]) -> Self {
+    /// Start `<bin> --log-format json run` with test settings overridden by `env`, and wait until
+    /// /health answers and its workers (`NUM_COMPUTE_WORKERS`, default 2) are connected.
+    pub fn start(bin: impl AsRef<OsStr>, env: &[(&str, &str)]) -> Self {
         let tmp = tempfile::tempdir().unwrap();
         let runtime = RuntimeDir::new(tmp.path().join("rt"));
         let shm_dir = tmp.path().join("shm");
         std::fs::create_dir_all(&shm_dir).unwrap();
         let log = tmp.path().join("validator.log");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_gaia-validator"));
+        let mut cmd = Command::new(bin);
         cmd.args(["--log-format", "json", "run"])
             .current_dir(tmp.path())
             .env("METRICS_ADDR", "127.0.0.1:0")
@@ -86,19 +96,23 @@ impl Validator {
         v
     }
 
-    pub(crate) fn pid(&self) -> u32 {
+    /// PID of the supervisor.
+    pub fn pid(&self) -> u32 {
         self.child.id()
     }
 
-    pub(crate) fn addr(&self) -> String {
+    /// The metrics/admin address the IO-Engine published (empty until it did).
+    pub fn addr(&self) -> String {
         std::fs::read_to_string(self.runtime.metrics_addr_file()).unwrap_or_default()
     }
 
-    pub(crate) fn state(&self) -> SupervisorState {
+    /// The supervisor's published state (default when not readable).
+    pub fn state(&self) -> SupervisorState {
         SupervisorState::read(&self.runtime).unwrap_or_default()
     }
 
-    pub(crate) fn pid_of(&self, name: &str) -> Option<u32> {
+    /// PID of the child named `name` (`io-engine`, `compute-1`, ...).
+    pub fn pid_of(&self, name: &str) -> Option<u32> {
         self.state()
             .children
             .iter()
@@ -107,7 +121,7 @@ impl Validator {
     }
 
     /// Wait until /health answers and `workers` workers are connected.
-    pub(crate) fn wait_ready(&self, workers: i64) {
+    pub fn wait_ready(&self, workers: i64) {
         let until = Instant::now() + Duration::from_secs(60);
         loop {
             if let Ok(body) = http(&self.addr(), "GET", "/health", None) {
@@ -126,7 +140,8 @@ impl Validator {
         }
     }
 
-    pub(crate) fn dispatch(&self, unit: &Value) -> Value {
+    /// Dispatch one unit through `/admin/dispatch`; returns the parsed answer.
+    pub fn dispatch(&self, unit: &Value) -> Value {
         let body = http(
             &self.addr(),
             "POST",
@@ -137,19 +152,23 @@ impl Validator {
         serde_json::from_str(&body).unwrap_or_else(|e| panic!("bad dispatch answer {body:?}: {e}"))
     }
 
-    pub(crate) fn metrics(&self) -> String {
+    /// One `/metrics` scrape (empty on failure).
+    pub fn metrics(&self) -> String {
         http(&self.addr(), "GET", "/metrics", None).unwrap_or_default()
     }
 
-    pub(crate) fn logs(&self) -> String {
+    /// Everything logged so far.
+    pub fn logs(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    pub(crate) fn signal(&self, sig: nix::sys::signal::Signal) {
+    /// Send `sig` to the supervisor.
+    pub fn signal(&self, sig: nix::sys::signal::Signal) {
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid() as i32), sig).unwrap();
     }
 
-    pub(crate) fn wait_exit(&mut self, within: Duration) -> Option<ExitStatus> {
+    /// Wait up to `within` for the supervisor to exit.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<ExitStatus> {
         let until = Instant::now() + within;
         while Instant::now() < until {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -161,7 +180,7 @@ impl Validator {
     }
 
     /// Wait until `cond` holds on the published state.
-    pub(crate) fn wait_state(
+    pub fn wait_state(
         &self,
         what: &str,
         within: Duration,
@@ -203,11 +222,13 @@ impl Drop for Validator {
     }
 }
 
-pub(crate) fn unit(job_id: &str, task: &str, payload: Value) -> Value {
+/// A work unit as `/admin/dispatch` takes it.
+pub fn unit(job_id: &str, task: &str, payload: Value) -> Value {
     serde_json::json!({ "job_id": job_id, "task_name": task, "payload": payload })
 }
 
-pub(crate) fn alive(pid: u32) -> bool {
+/// Whether `pid` is a live (not zombie) process.
+pub fn alive(pid: u32) -> bool {
     // A zombie is not alive; /proc/<pid>/stat field 3 is the state.
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .map(|s| {
@@ -219,7 +240,7 @@ pub(crate) fn alive(pid: u32) -> bool {
 }
 
 /// Value of a metric sample line that starts with `prefix`.
-pub(crate) fn metric_value(text: &str, prefix: &str) -> Option<f64> {
+pub fn metric_value(text: &str, prefix: &str) -> Option<f64> {
     text.lines()
         .find(|l| l.starts_with(prefix))
         .and_then(|l| l.rsplit(' ').next()?.parse().ok())

@@ -1,21 +1,23 @@
 //! The process spine's contract at its edges: back-pressure, graceful shutdown, hostile frames
 //! on the socket, the metrics a scrape shows, and `check-config`.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{alive, metric_value, unit, Validator};
+use crate::BIN;
+use gaia_dev::harness::{alive, metric_value, unit, Validator};
 use gaia_ipc::frame::{read_frame, write_frame};
 use gaia_ipc::Message;
 use serde_json::json;
 
 #[test]
 fn a_full_queue_applies_back_pressure_and_every_dispatch_completes() {
-    let v = Validator::start(&[("NUM_COMPUTE_WORKERS", "1"), ("IPC_QUEUE_SIZE", "4")]);
+    let v = Validator::start(
+        BIN,
+        &[("NUM_COMPUTE_WORKERS", "1"), ("IPC_QUEUE_SIZE", "4")],
+    );
     let max_depth = std::sync::atomic::AtomicU64::new(0);
     let done = std::sync::atomic::AtomicBool::new(false);
     let v = &v;
@@ -52,7 +54,7 @@ fn a_full_queue_applies_back_pressure_and_every_dispatch_completes() {
 
 #[test]
 fn sigterm_lets_in_flight_jobs_finish_then_leaves_nothing_behind() {
-    let mut v = Validator::start(&[("SHUTDOWN_GRACE_S", "10")]);
+    let mut v = Validator::start(BIN, &[("SHUTDOWN_GRACE_S", "10")]);
     let children: Vec<u32> = v.state().children.iter().map(|c| c.pid).collect();
     // A segment left by a crashed job of this supervisor must be swept at shutdown.
     let leftover = v.shm_dir.join(format!("gaia-{}-crashed-job-out", v.pid()));
@@ -88,7 +90,7 @@ fn sigterm_lets_in_flight_jobs_finish_then_leaves_nothing_behind() {
 
 #[test]
 fn garbage_and_oversized_frames_are_refused_with_a_logged_reason() {
-    let v = Validator::start(&[("IPC_MAX_FRAME_BYTES", "65536")]);
+    let v = Validator::start(BIN, &[("IPC_MAX_FRAME_BYTES", "65536")]);
     let socket = v.runtime.socket();
     // 1. An announced 1 GiB frame.
     let mut s = UnixStream::connect(&socket).unwrap();
@@ -143,7 +145,7 @@ fn garbage_and_oversized_frames_are_refused_with_a_logged_reason() {
 
 #[test]
 fn one_scrape_shows_the_whole_validator() {
-    let v = Validator::start(&[]);
+    let v = Validator::start(BIN, &[]);
     for i in 0..5 {
         assert_eq!(
             v.dispatch(&unit(&format!("m{i}"), "sys.echo", json!(i)))["outcome"],
@@ -213,7 +215,7 @@ fn one_scrape_shows_the_whole_validator() {
         Some(2.0)
     );
     let t = Instant::now();
-    let health = common::http(&v.addr(), "GET", "/health", None).unwrap();
+    let health = gaia_dev::harness::http(&v.addr(), "GET", "/health", None).unwrap();
     assert!(
         health.contains("\"status\":\"ok\""),
         "{health} after {:?}",
@@ -224,7 +226,7 @@ fn one_scrape_shows_the_whole_validator() {
 #[test]
 fn check_config_names_the_key_value_and_rule_and_redacts_secrets() {
     let dir = tempfile::tempdir().unwrap();
-    let bin = env!("CARGO_BIN_EXE_gaia-validator");
+    let bin = BIN;
     let out = Command::new(bin)
         .arg("check-config")
         .current_dir(dir.path())

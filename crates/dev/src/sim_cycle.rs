@@ -15,8 +15,8 @@ use gaia_miner_sim::{
 };
 use gaia_store::{ForecastStats, MinerResponse, Run, RunStatus, Store, StoreConfig};
 
-use crate::chain::MetagraphNode;
-use crate::tasks::steps::{RunPayload, Step, WeatherStep, WeightsTrigger};
+use gaia_validator::chain::MetagraphNode;
+use gaia_validator::tasks::steps::{RunPayload, Step, WeatherStep, WeightsTrigger};
 
 /// Why the cycle could not be set up or did not finish.
 #[derive(Debug, thiserror::Error)]
@@ -204,7 +204,9 @@ impl SimCycle {
                     .list_responses(run.id)
                     .await?
                     .iter()
-                    .filter(|r| !crate::tasks::weather::lifecycle::SETTLED.contains(&r.status))
+                    .filter(|r| {
+                        !gaia_validator::tasks::weather::lifecycle::SETTLED.contains(&r.status)
+                    })
                     .map(|r| format!("{}:{}", r.miner_uid, r.status))
                     .collect::<Vec<_>>();
                 last = format!(

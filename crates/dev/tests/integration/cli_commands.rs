@@ -8,12 +8,14 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+use crate::BIN;
+
 fn validator(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gaia-validator"))
+    Command::new(BIN)
         .args(args)
         .env_remove("DATABASE_URL")
         .output()
-        .expect("start gaia-validator")
+        .expect("start gaia-dev")
 }
 
 fn text(bytes: &[u8]) -> String {

@@ -7,13 +7,13 @@
 //! - `kill -9` of the IO-Engine mid-cycle: the cycle still finishes with the same scores as an
 //!   uninterrupted one and without duplicate rows.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::BIN;
 use chrono::Utc;
-use common::{unit, Validator};
+use gaia_dev::harness::{unit, Validator};
+use gaia_dev::sim_cycle::{demo_specs, SimCycle};
 use gaia_miner_sim::{Behaviour, MinerSpec};
 use gaia_scoring::verify::verify_manifest_bytes;
 use gaia_store::{
@@ -25,7 +25,6 @@ use gaia_validator::jobs::weather::ScoreDay1;
 use gaia_validator::jobs::ComputeJob;
 use gaia_validator::miners::client::{MinerClient, PlainJsonTransport};
 use gaia_validator::miners::url_policy::{MinerAddress, UrlPolicy};
-use gaia_validator::sim_cycle::{demo_specs, SimCycle};
 use gaia_validator::tasks::steps::{Occurrence, ResponseRef, WeatherStep};
 use serde_json::{json, Value};
 
@@ -37,7 +36,7 @@ fn start_validator(cycle: &SimCycle, extra: &[(&str, &str)]) -> Validator {
     let env = cycle.validator_env();
     let mut pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     pairs.extend_from_slice(extra);
-    tokio::task::block_in_place(|| Validator::start(&pairs))
+    tokio::task::block_in_place(|| Validator::start(BIN, &pairs))
 }
 
 async fn open(url: &str) -> Store {

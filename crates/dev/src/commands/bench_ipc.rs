@@ -10,8 +10,8 @@ use anyhow::{bail, Context};
 use base64::Engine;
 use gaia_ipc::{Dtype, SharedArray, WorkUnit};
 
-use crate::io_engine::{Dispatcher, IoEngine, IoEngineConfig};
-use crate::runtime::RuntimeDir;
+use gaia_validator::io_engine::{Dispatcher, IoEngine, IoEngineConfig};
+use gaia_validator::runtime::RuntimeDir;
 
 const BIG_FRAME: usize = 256 << 20;
 

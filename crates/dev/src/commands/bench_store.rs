@@ -1,4 +1,4 @@
-//! `gaia-validator bench store`: write 256 miners × 100 score rows on each backend and print
+//! `gaia-dev bench store`: write 256 miners × 100 score rows on each backend and print
 //! rows/s — first as inserts, then again on the same keys (the upsert-update path), one
 //! transaction per miner, which is how the scoring steps write.
 //!

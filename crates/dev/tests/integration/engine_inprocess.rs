@@ -8,6 +8,8 @@ use gaia_ipc::WorkUnit;
 use gaia_validator::io_engine::{DispatchError, IoEngine, IoEngineConfig};
 use gaia_validator::runtime::RuntimeDir;
 
+use crate::BIN;
+
 fn config(dir: &std::path::Path) -> (IoEngineConfig, RuntimeDir) {
     let runtime = RuntimeDir::new(dir.join("rt"));
     runtime.create().unwrap();
@@ -29,7 +31,7 @@ fn config(dir: &std::path::Path) -> (IoEngineConfig, RuntimeDir) {
 }
 
 fn worker(runtime: &RuntimeDir, name: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_gaia-validator"))
+    Command::new(BIN)
         .args(["compute-worker", "--name", name, "--socket"])
         .arg(runtime.socket())
         .env("LOG_LEVEL", "warn")
