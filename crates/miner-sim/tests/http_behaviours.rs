@@ -9,7 +9,7 @@ use std::sync::Arc;
 use common::*;
 use gaia_miner_sim::forecast::SWAPPED_CHUNK;
 use gaia_miner_sim::{Behaviour, Fleet, FleetConfig, MinerSpec, World, WorldConfig};
-use gaia_scoring::verify::{file_hash, verification_hash, VerifyError};
+use gaia_protocol::{file_hash, verification_hash, VerifyError};
 use gaia_scoring::zarr::ZarrError;
 use serde_json::json;
 

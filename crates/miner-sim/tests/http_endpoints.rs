@@ -5,8 +5,8 @@ mod common;
 
 use chrono::{TimeDelta, Utc};
 use common::*;
-use gaia_miner_sim::keys::weather_job_id;
 use gaia_miner_sim::{jwt, Behaviour};
+use gaia_protocol::weather_job_id;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -7,7 +7,7 @@ mod zarr_support;
 
 use std::path::Path;
 
-use gaia_scoring::verify::{
+use gaia_protocol::{
     build_manifest, check_store, verification_hash, verify_manifest, verify_manifest_bytes,
     Manifest, SignedForm, Signer, VerifyError, VerifyManifestReport, VerifyManifestRequest,
 };

@@ -6,7 +6,7 @@ mod zarr_support;
 
 use std::path::Path;
 
-use gaia_scoring::verify::{build_manifest, FrozenManifest, Manifest, VerifyError};
+use gaia_protocol::{build_manifest, FrozenManifest, Manifest, VerifyError};
 use gaia_scoring::zarr::{Dataset, OpenOptions, ZarrError};
 use zarr_support::{fresh_copy, TestServer};
 
@@ -132,7 +132,7 @@ fn verify_on_read_over_http_with_a_python_manifest() {
     let bytes = std::fs::read(&out).unwrap();
     let frozen = FrozenManifest::from_manifest(
         &Manifest::parse(&bytes).unwrap(),
-        gaia_scoring::verify::verification_hash(&bytes),
+        gaia_protocol::verification_hash(&bytes),
     );
     let server = TestServer::start(dir.path(), Some("tok"));
     let options = OpenOptions {

@@ -15,7 +15,7 @@ use std::time::Duration;
 use chrono::Utc;
 use common::{unit, Validator};
 use gaia_miner_sim::{Behaviour, MinerSpec};
-use gaia_scoring::verify::verify_manifest_bytes;
+use gaia_protocol::verify_manifest_bytes;
 use gaia_store::{
     ForecastStats, ForecastStatus, JobStatus, NewResponse, NewRun, ResponseStatus, RunStatus,
     Store, StoreConfig, Verification,

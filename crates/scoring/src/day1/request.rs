@@ -5,10 +5,10 @@
 //! The request is a serde struct so the IO-Engine can send it as a work-unit payload.
 
 use chrono::{DateTime, TimeDelta, Utc};
+use gaia_protocol::FrozenManifest;
 use serde::{Deserialize, Serialize};
 
 use crate::regrid::{nearest_level, nearest_time};
-use crate::verify::FrozenManifest;
 use crate::zarr::{Climatology, Dataset, OpenOptions, ZarrError};
 
 use super::config::{Day1Config, VariableSpec};

@@ -7,10 +7,10 @@
 //! variable; once a unit has failed, units that can no longer change the outcome are skipped.
 
 use chrono::{DateTime, TimeDelta, Utc};
+use gaia_protocol::FrozenManifest;
 use serde::{Deserialize, Serialize};
 
 use crate::regrid::{nearest_level, nearest_time};
-use crate::verify::FrozenManifest;
 use crate::zarr::{Climatology, Dataset, OpenOptions, ZarrError};
 
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -32,7 +32,7 @@ use crate::chain::Chain;
 use crate::config::Settings;
 use crate::io_engine::Dispatcher;
 use crate::telemetry::metrics::Metrics;
-use gaia_scoring::verify::Signer;
+use gaia_protocol::Signer;
 
 /// Why the tasks could not start.
 #[derive(Debug, thiserror::Error)]
