@@ -25,7 +25,7 @@ pub enum SimError {
     Zarr(#[from] gaia_scoring::zarr::write::WriteError),
     /// Building or signing the manifest failed.
     #[error("manifest: {0}")]
-    Manifest(#[from] gaia_scoring::verify::VerifyError),
+    Manifest(#[from] gaia_protocol::VerifyError),
     /// Binding or serving the HTTP listener failed.
     #[error("server: {0}")]
     Server(String),

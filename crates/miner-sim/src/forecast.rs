@@ -1,15 +1,15 @@
 //! A simulated miner's forecast store for one GFS cycle (spec §1.3 layout, §2.1 manifest): 40
 //! steps of 6 h written from the world with the behaviour's errors and defects, then
-//! `manifest.json` built with `gaia_scoring::verify` exactly as the Python miner does and
+//! `manifest.json` built with `gaia_protocol` exactly as the Python miner does and
 //! `manifest.sig` signed with the miner's sr25519 key.
 
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use gaia_scoring::verify::{build_manifest, verification_hash, Signer};
+use gaia_protocol::{build_manifest, verification_hash, weather_job_id, Signer};
 
 use crate::behaviour::Behaviour;
-use crate::keys::{store_dir_name, weather_job_id};
+use crate::keys::store_dir_name;
 use crate::world::fields::units;
 use crate::world::stores::{write_dataset, DatasetSpec};
 use crate::world::{ErrorModel, World};

@@ -1,8 +1,9 @@
-//! Development identities of simulated miners and the deterministic job id (spec §1.3, DJ):
-//! each uid gets a fixed sr25519 seed, so its SS58 hotkey is stable across runs.
+//! Development identities of simulated miners and the name of a forecast store (spec §1.3): each
+//! uid gets a fixed sr25519 seed, so its SS58 hotkey is stable across runs. The deterministic job
+//! id itself is `gaia_protocol::weather_job_id` (shared with the validator).
 
 use chrono::{DateTime, Utc};
-use gaia_scoring::verify::Signer;
+use gaia_protocol::Signer;
 use sha2::{Digest, Sha256};
 
 use crate::SimError;
@@ -22,8 +23,6 @@ pub fn dev_jwt_secret(uid: u16) -> Vec<u8> {
     Sha256::digest(format!("gaia-miner-sim/jwt/{uid}").as_bytes()).to_vec()
 }
 
-pub use gaia_scoring::protocol::weather_job_id;
-
 /// Name of the forecast store directory (spec §1.3):
 /// `weather_forecast_{YYYYmmddHH}_miner_hk_{hotkey[:10]}_{jobid[:8]}.zarr`.
 pub fn store_dir_name(gfs_init: DateTime<Utc>, hotkey: &str, job_id: &str) -> String {
@@ -39,6 +38,7 @@ pub fn store_dir_name(gfs_init: DateTime<Utc>, hotkey: &str, job_id: &str) -> St
 mod tests {
     use super::*;
     use chrono::TimeZone;
+    use gaia_protocol::weather_job_id;
 
     #[test]
     fn job_id_matches_python_uuid_construction() {

@@ -1,5 +1,6 @@
-//! The numeric core of the validator: Zarr reading, forecast verification (manifests, hashes,
-//! signatures), the Day-1 and ERA5 scores and the weight calculation.
+//! The numeric core of the validator: Zarr reading (with verify-on-read against a frozen
+//! manifest), the `weather.verify.manifest` handler, the Day-1 and ERA5 scores and the weight
+//! calculation. The manifest, hash and signature code it verifies with is `gaia_protocol`.
 //!
 //! Pure code over arrays and files: no tokio, no database. Every formula follows
 //! `shared/docs/gaia-weather-spec.md`; the compute workers wrap these functions as handlers.
@@ -9,7 +10,6 @@ pub mod day1;
 pub mod era5;
 pub mod field;
 pub mod metrics;
-pub mod protocol;
 pub mod regrid;
 pub mod verify;
 pub mod weights;

@@ -145,15 +145,15 @@ fn verify_request(app: &FiberApp, headers: &HeaderMap) -> Result<FiberHeaders, R
     let Some(hex_sig) = signature.strip_prefix("0x") else {
         return refuse(FiberRejection::SignatureFormat);
     };
-    let Ok(sig) = gaia_scoring::verify::parse_signature_hex(hex_sig) else {
+    let Ok(sig) = gaia_protocol::parse_signature_hex(hex_sig) else {
         return refuse(FiberRejection::SignatureFormat);
     };
-    if gaia_scoring::verify::ss58::decode(&validator).is_err() {
+    if gaia_protocol::ss58::decode(&validator).is_err() {
         return refuse(FiberRejection::BadValidatorHotkey);
     }
     // fiber does not check that `miner-hotkey` is this miner's own hotkey (§3.4).
     let message = format!("{nonce}:{miner}:{key_id}");
-    if gaia_scoring::verify::verify_signature(&validator, message.as_bytes(), &sig).is_err() {
+    if gaia_protocol::verify_signature(&validator, message.as_bytes(), &sig).is_err() {
         return refuse(FiberRejection::BadSignature);
     }
     Ok(FiberHeaders { validator, key_id })

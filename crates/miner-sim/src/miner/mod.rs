@@ -12,11 +12,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
-use gaia_scoring::verify::Signer;
+use gaia_protocol::{weather_job_id, Signer};
 
 use crate::behaviour::Behaviour;
 use crate::forecast::{build_forecast, ForecastStore};
-use crate::keys::{dev_jwt_secret, dev_signer, weather_job_id};
+use crate::keys::{dev_jwt_secret, dev_signer};
 use crate::world::World;
 use crate::{jwt, SimError};
 use protocol::{

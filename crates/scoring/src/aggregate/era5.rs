@@ -79,6 +79,7 @@ impl Default for BlendConfig {
 
 /// Request: every lead scored so far for one miner response, plus its Day-1 score.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct OverallRequest {
     /// Leads scored so far (any subset of [`LEAD_HOURS`], each at most once).
     pub leads: Vec<LeadMetrics>,

@@ -75,6 +75,7 @@ impl Default for ScoreRowConfig {
 
 /// Request of `weather.score.row`: one run's stored scores and the current UID → hotkey map.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ScoreRowRequest {
     /// Every stored score record of the run (any order, any number per hotkey).
     pub records: Vec<RunScoreRecord>,

@@ -46,7 +46,7 @@ impl VariableSpec {
 
 /// Day-1 settings (defaults = production configuration).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Day1Config {
     /// Variables scored (`WEATHER_DAY1_VARIABLES_LEVELS_JSON`): 2t, msl, 10u, 10v, z500.
     pub variables: Vec<VariableSpec>,

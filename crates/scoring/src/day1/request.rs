@@ -5,10 +5,10 @@
 //! The request is a serde struct so the IO-Engine can send it as a work-unit payload.
 
 use chrono::{DateTime, TimeDelta, Utc};
+use gaia_protocol::FrozenManifest;
 use serde::{Deserialize, Serialize};
 
 use crate::regrid::{nearest_level, nearest_time};
-use crate::verify::FrozenManifest;
 use crate::zarr::{Climatology, Dataset, OpenOptions, ZarrError};
 
 use super::config::{Day1Config, VariableSpec};
@@ -24,6 +24,7 @@ fn default_lead() -> f64 {
 
 /// Everything needed to compute one miner's Day-1 score.
 #[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Day1Request {
     /// The miner's forecast store (directory or http(s) URL).
     pub forecast: String,

@@ -6,7 +6,7 @@ use super::levels::ERA5_LEVELS_HPA;
 
 /// ERA5 settings (defaults = production configuration).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Era5Config {
     /// Surface variables (time, lat, lon).
     pub surface_variables: Vec<String>,

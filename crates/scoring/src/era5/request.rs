@@ -7,10 +7,10 @@
 //! variable; once a unit has failed, units that can no longer change the outcome are skipped.
 
 use chrono::{DateTime, TimeDelta, Utc};
+use gaia_protocol::FrozenManifest;
 use serde::{Deserialize, Serialize};
 
 use crate::regrid::{nearest_level, nearest_time};
-use crate::verify::FrozenManifest;
 use crate::zarr::{Climatology, Dataset, OpenOptions, ZarrError};
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -25,6 +25,7 @@ use super::Era5Error;
 
 /// Everything needed to score one miner at one lead against ERA5.
 #[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Era5Request {
     /// The miner's forecast store (directory or http(s) URL).
     pub forecast: String,

@@ -1,102 +1,16 @@
-//! Forecast verification (spec §2): the manifest exactly as the Python miner builds it, the
-//! verification hash, the sr25519 signature check against the miner's SS58 hotkey, the
-//! verify-on-read store wrapper and the `weather.verify.manifest` handler function.
+//! The reading side of forecast verification (spec §2.2 step 8, §2.3) and the
+//! `weather.verify.manifest` compute handler: the verify-on-read store wrapper the Zarr reader puts
+//! under every forecast read, the fetch of `manifest.json`/`manifest.sig` from a store location,
+//! and the handler function that picks between the two request shapes.
 //!
-//! Separate from `zarr` because it is about trust, not decoding: it decides which bytes may be
-//! read at all. See `docs/zarr-and-verification.md`.
+//! The manifest itself, its hash, the signature and SS58 checks and the pure manifest check are
+//! protocol code shared with the chain client and the simulated miners: `gaia_protocol`. This
+//! module holds only what needs the Zarr storage stack. See `docs/zarr-and-verification.md`.
 
 mod handler;
-mod manifest;
 mod on_read;
-pub mod pyjson;
 mod remote;
-mod signature;
-pub mod ss58;
 
-use std::path::PathBuf;
-
-pub use handler::{
-    handle_verify_manifest, verify_manifest, verify_manifest_bytes, VerifyManifestReport,
-    VerifyManifestRequest, MAX_MANIFEST_BYTES,
-};
-pub use manifest::{
-    build_manifest, check_store, file_hash, file_hash_streaming, list_store_files,
-    verification_hash, BuiltManifest, FrozenManifest, Manifest, StoreCheck, CHUNK_HASH_ALGORITHM,
-    EXCLUDED, MANIFEST_SCHEMA_VERSION, PROFILE_STRUCTURE_VERSION,
-};
+pub use handler::handle_verify_manifest;
 pub use on_read::{is_metadata_key, VerifyingStore};
 pub use remote::{fetch_and_verify_manifest, RemoteManifestRequest};
-pub use signature::{
-    parse_signature_hex, signature_bytes, verify as verify_signature, SignedForm, Signer,
-};
-
-/// Why a manifest, a signature or a verified read was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum VerifyError {
-    /// SHA-256 of the manifest bytes differs from the hash the miner claimed.
-    #[error("manifest hash {computed} differs from the claimed {claimed}")]
-    HashMismatch {
-        /// Claimed by the miner.
-        claimed: String,
-        /// Computed over the served bytes.
-        computed: String,
-    },
-    /// The manifest's `signer_hotkey_ss58` is not the miner's hotkey.
-    #[error("manifest signed for {manifest}, expected {expected}")]
-    SignerMismatch {
-        /// In the manifest.
-        manifest: String,
-        /// The miner's hotkey.
-        expected: String,
-    },
-    /// The signature does not verify (wrong signer, edited manifest, garbage).
-    #[error("signature does not verify")]
-    BadSignature,
-    /// The signature or seed is not well-formed (hex, length).
-    #[error("malformed signature: {0}")]
-    SignatureFormat(String),
-    /// The SS58 address does not decode.
-    #[error("invalid SS58 address {0}")]
-    BadSs58(String),
-    /// The manifest is not valid JSON or lacks a field.
-    #[error("invalid manifest: {0}")]
-    BadManifest(String),
-    /// `chunk_hash_algorithm` is not `sha256`.
-    #[error("chunk hash algorithm `{0}` is not accepted")]
-    UnsupportedHashAlgorithm(String),
-    /// Verify-on-read: a value's hash differs from the frozen manifest.
-    #[error("`{key}` does not match the frozen manifest")]
-    ChunkMismatch {
-        /// Store key.
-        key: String,
-    },
-    /// Verify-on-read: a chunk the server serves is not in the frozen manifest.
-    #[error("`{key}` is not in the frozen manifest")]
-    NotInManifest {
-        /// Store key.
-        key: String,
-    },
-    /// Verify-on-read: a file listed in the manifest is gone.
-    #[error("`{key}` is in the manifest but missing from the store")]
-    MissingFile {
-        /// Store key.
-        key: String,
-    },
-    /// Reading a local file failed.
-    #[error("reading {path}: {source}")]
-    Io {
-        /// File or directory.
-        path: PathBuf,
-        /// OS error.
-        source: std::io::Error,
-    },
-    /// The handler payload does not deserialise.
-    #[error("bad request: {0}")]
-    BadRequest(String),
-    /// `manifest.json` or `manifest.sig` could not be fetched (status, timeout, size limit).
-    #[error("fetching the manifest failed: {0}")]
-    Fetch(String),
-    /// A file name in the store is not UTF-8 (Python's miner cannot hash it either).
-    #[error("non-UTF-8 path {0}")]
-    NonUtf8Path(String),
-}

@@ -11,13 +11,12 @@
 
 use std::sync::Arc;
 
+use gaia_protocol::{file_hash, FrozenManifest, VerifyError};
 use zarrs::storage::byte_range::ByteRangeIterator;
 use zarrs::storage::{
     MaybeBytes, MaybeBytesIterator, ReadableStorageTraits, StorageError, StoreKey,
 };
 
-use super::manifest::file_hash;
-use super::{FrozenManifest, VerifyError};
 use crate::zarr::ErrorSink;
 
 const METADATA_SUFFIXES: [&str; 5] = [".zarray", ".zattrs", ".zgroup", ".zmetadata", "zarr.json"];

@@ -1,18 +1,19 @@
 //! `weather.verify.manifest` end to end from a store location (spec §2.2 step 4): fetch
 //! `manifest.json` and `manifest.sig` with the miner's Bearer token (bounded size and time), then
-//! run the pure checks of [`verify_manifest_bytes`](super::verify_manifest_bytes).
+//! run the pure checks of [`gaia_protocol::verify_manifest_bytes`].
 //!
 //! For a compute handler that is handed the store URL instead of the fetched bytes.
 
 use std::time::Duration;
 
+use gaia_protocol::{verify_manifest_bytes, VerifyError, VerifyManifestReport, MAX_MANIFEST_BYTES};
 use serde::{Deserialize, Serialize};
 
-use super::{verify_manifest_bytes, VerifyError, VerifyManifestReport, MAX_MANIFEST_BYTES};
 use crate::zarr::{fetch_raw, OpenOptions};
 
 /// Payload of `weather.verify.manifest` when the worker fetches the files itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RemoteManifestRequest {
     /// The store: `https://ip:port/forecasts/<job>.zarr` or a directory.
     pub store_url: String,

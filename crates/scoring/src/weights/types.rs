@@ -96,6 +96,7 @@ impl Default for WeightsConfig {
 
 /// Request of `weights.calculate`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct WeightsRequest {
     /// The reference time of the 15-day window (the caller's clock).
     pub now: DateTime<Utc>,

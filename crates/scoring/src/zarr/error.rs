@@ -4,7 +4,8 @@
 //! variant: callers (the Day-1 and ERA5 handlers) map them onto verification or scoring failures
 //! without parsing messages.
 
-use crate::verify::VerifyError;
+use gaia_protocol::VerifyError;
+
 use crate::FieldError;
 
 /// Why a store could not be opened or a field could not be read.

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::verify::FrozenManifest;
+use gaia_protocol::FrozenManifest;
 
 /// Default per-request timeout for HTTP stores.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);

@@ -318,8 +318,8 @@ mod tests {
             Err(ZarrError::TooLarge { .. })
         ));
         // The verifying layer reports sizes of verified values only.
-        let frozen = crate::verify::FrozenManifest {
-            files: [("k".to_owned(), crate::verify::file_hash("k", b"abc"))].into(),
+        let frozen = gaia_protocol::FrozenManifest {
+            files: [("k".to_owned(), gaia_protocol::file_hash("k", b"abc"))].into(),
             verification_hash: String::new(),
             signer_hotkey_ss58: String::new(),
         };

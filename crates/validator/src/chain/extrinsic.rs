@@ -22,7 +22,7 @@
 
 use blake2::digest::consts::U32;
 use blake2::{Blake2b, Digest};
-use gaia_scoring::verify::Signer;
+use gaia_protocol::Signer;
 use parity_scale_codec::{Compact, Decode, Encode};
 
 use super::ChainError;

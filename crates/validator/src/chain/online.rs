@@ -22,7 +22,7 @@ use std::time::Instant;
 
 use futures::future::BoxFuture;
 use futures::FutureExt;
-use gaia_scoring::verify::Signer;
+use gaia_protocol::Signer;
 
 use super::extrinsic::{
     require_commit_reveal_disabled, require_version_key, signed_extrinsic, CallIndex, Era,
@@ -384,7 +384,7 @@ impl OnlineChain {
 }
 
 fn ss58(account: &[u8; 32]) -> String {
-    gaia_scoring::verify::ss58::encode(account, 42)
+    gaia_protocol::ss58::encode(account, 42)
 }
 
 impl Chain for OnlineChain {

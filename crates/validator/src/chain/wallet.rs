@@ -3,7 +3,7 @@
 //! A hotkey lives in `<wallets>/<wallet_name>/hotkeys/<hotkey_name>`, one JSON object per file
 //! (`secretPhrase`, `secretSeed`, `privateKey`, `publicKey`, `accountId`, `ss58Address`). Like
 //! fiber, only `secretSeed` is used to make the key: the 32-byte mini secret is expanded in
-//! Ed25519 mode ([`gaia_scoring::verify::Signer::from_seed_hex`]). The derived public key and SS58
+//! Ed25519 mode ([`gaia_protocol::Signer::from_seed_hex`]). The derived public key and SS58
 //! address must equal the file's `publicKey`/`accountId` and `ss58Address` — a mismatch is
 //! [`WalletError::Mismatch`] naming the file, so a hand-edited or half-copied hotkey never signs.
 //!
@@ -13,7 +13,7 @@
 
 use std::path::{Path, PathBuf};
 
-use gaia_scoring::verify::Signer;
+use gaia_protocol::Signer;
 use serde::Deserialize;
 
 /// Largest hotkey file read (a real one is well under 1 KiB).

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
-use gaia_scoring::verify::{
+use gaia_protocol::{
     build_manifest, check_store, parse_signature_hex, verification_hash, verify_manifest_bytes,
     Manifest, Signer, StoreCheck,
 };
@@ -66,7 +66,7 @@ pub fn build(args: &ManifestBuildArgs) -> anyhow::Result<BuildOutcome> {
         }
         (Some(s), _) => s.ss58(),
         (None, Some(given)) => {
-            gaia_scoring::verify::ss58::decode(given)?;
+            gaia_protocol::ss58::decode(given)?;
             given.clone()
         }
         (None, None) => bail!("give --sign-seed (to sign) or --signer (to record an address)"),

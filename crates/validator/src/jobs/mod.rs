@@ -150,4 +150,61 @@ mod tests {
             );
         }
     }
+
+    /// A misspelt setting must not silently fall back to its default (`"thread": 4` would mean one
+    /// thread): every request type, and the settings inside it, refuse fields they do not know.
+    #[test]
+    fn an_unknown_field_is_refused_by_name() {
+        let mut reg = HandlerRegistry::default();
+        register_all(&mut reg);
+        let shared = Default::default();
+        let ctx = JobContext {
+            job_id: "j",
+            shm_dir: std::path::Path::new("/tmp"),
+            shared: &shared,
+            segment_prefix: "p",
+        };
+        let stores = serde_json::json!({
+            "forecast": "/nonexistent/f", "truth": "/nonexistent/t",
+            "climatology": "/nonexistent/c", "gfs_init_time": "2026-01-01T00:00:00Z",
+        });
+        let with = |extra: serde_json::Value| {
+            let mut v = stores.clone();
+            v.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            v
+        };
+        let cases = [
+            (
+                weather::ScoreDay1::TASK,
+                with(serde_json::json!({"reference": "/nonexistent/r", "thread": 4})),
+                "thread",
+            ),
+            (
+                weather::ScoreDay1::TASK,
+                with(serde_json::json!({"reference": "/nonexistent/r", "config": {"treads": 4}})),
+                "treads",
+            ),
+            (
+                weather::ScoreEra5Lead::TASK,
+                with(serde_json::json!({"lead_hours": 24, "config": {"thread": 4}})),
+                "thread",
+            ),
+            (
+                weather::ScoreEra5Lead::TASK,
+                with(serde_json::json!({"lead_hours": 24, "lead_hour": 48})),
+                "lead_hour",
+            ),
+        ];
+        for (task, payload, field) in cases {
+            let err = reg.get(task).unwrap()(&ctx, &payload).unwrap_err();
+            assert_eq!(err.kind, FailureKind::Internal, "{task}: {err}");
+            assert!(
+                err.message.contains(&format!("bad payload for {task}"))
+                    && err.message.contains(&format!("unknown field `{field}`")),
+                "{task} {field}: {err}"
+            );
+        }
+    }
 }

@@ -4,13 +4,15 @@
 //!
 //! | job | task | function |
 //! |---|---|---|
-//! | [`VerifyManifest`] | `weather.verify.manifest` | `verify::fetch_and_verify_manifest` / `verify::verify_manifest` |
+//! | [`VerifyManifest`] | `weather.verify.manifest` | `gaia_scoring::verify::fetch_and_verify_manifest` / `gaia_protocol::verify_manifest` |
 //! | [`ScoreDay1`] | `weather.score.day1` | `day1::score_day1` |
 //! | [`ScoreEra5Lead`] | `weather.score.era5` | `era5::score_era5_lead` |
 //! | [`ScoreOverall`] | `weather.score.overall` | `aggregate::aggregate_overall` (§4.4) |
 //! | [`BuildScoreRow`] | `weather.score.row` | `aggregate::build_score_row` (§5.1) |
 
-use gaia_scoring::{aggregate, day1, era5, verify};
+use gaia_protocol::{verify_manifest, VerifyManifestReport, VerifyManifestRequest};
+use gaia_scoring::verify::{fetch_and_verify_manifest, RemoteManifestRequest};
+use gaia_scoring::{aggregate, day1, era5};
 use serde::{Deserialize, Serialize};
 
 use super::{ComputeJob, JobContext, JobError};
@@ -21,9 +23,9 @@ use super::{ComputeJob, JobContext, JobError};
 #[serde(untagged)]
 pub enum ManifestSource {
     /// The worker fetches `manifest.json` and `manifest.sig` from the store URL.
-    Remote(verify::RemoteManifestRequest),
+    Remote(RemoteManifestRequest),
     /// The IO-Engine fetched the files; their bytes travel in the request.
-    Fetched(verify::VerifyManifestRequest),
+    Fetched(VerifyManifestRequest),
 }
 
 /// Manifest verification (spec §2.2 steps 4–5). Every failure — fetch, hash, signer, signature,
@@ -34,12 +36,12 @@ pub struct VerifyManifest;
 impl ComputeJob for VerifyManifest {
     const TASK: &'static str = "weather.verify.manifest";
     type Request = ManifestSource;
-    type Response = verify::VerifyManifestReport;
+    type Response = VerifyManifestReport;
 
     fn run(_ctx: &JobContext<'_>, request: Self::Request) -> Result<Self::Response, JobError> {
         match request {
-            ManifestSource::Remote(r) => verify::fetch_and_verify_manifest(&r),
-            ManifestSource::Fetched(r) => verify::verify_manifest(&r),
+            ManifestSource::Remote(r) => fetch_and_verify_manifest(&r),
+            ManifestSource::Fetched(r) => verify_manifest(&r),
         }
         .map_err(JobError::verification)
     }

@@ -33,7 +33,7 @@ use crate::telemetry::metrics::Metrics;
 use crate::truth::cache::{CacheError, CacheLimits, TruthCache};
 use crate::truth::gfs::{FieldSet, GfsError, GfsFetcher, GfsOptions};
 use crate::truth::sources::DataSources;
-use gaia_scoring::verify::Signer;
+use gaia_protocol::Signer;
 
 /// Why the tasks could not start.
 #[derive(Debug, thiserror::Error)]

@@ -8,7 +8,7 @@
 //! verifies over our payload; a signature we make verifies too. Plus chain.md §3.2's quantisation
 //! examples carried through to call bytes.
 
-use gaia_scoring::verify::{verify_signature, SignedForm};
+use gaia_protocol::{verify_signature, SignedForm};
 use gaia_scoring::weights::quantize_u16;
 use gaia_validator::chain::extrinsic::{
     assemble_signed, signature_range, signed_extrinsic, signing_payload, CallIndex, Era, Implicit,

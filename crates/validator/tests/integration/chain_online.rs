@@ -20,7 +20,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use blake2::digest::consts::U32;
 use blake2::{Blake2b, Digest};
-use gaia_scoring::verify::{verify_signature, SignedForm, Signer};
+use gaia_protocol::{verify_signature, SignedForm, Signer};
 use gaia_validator::chain::extrinsic::signature_range;
 use gaia_validator::chain::metadata::MetadataError;
 use gaia_validator::chain::online::{Confirmation, OnlineChain};

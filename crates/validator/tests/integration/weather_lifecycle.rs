@@ -15,7 +15,7 @@ use chrono::Utc;
 use gaia_dev::harness::{unit, Validator};
 use gaia_dev::sim_cycle::{demo_specs, SimCycle};
 use gaia_miner_sim::{Behaviour, MinerSpec};
-use gaia_scoring::verify::verify_manifest_bytes;
+use gaia_protocol::verify_manifest_bytes;
 use gaia_store::{
     ForecastStats, ForecastStatus, JobStatus, NewResponse, NewRun, ResponseStatus, RunStatus,
     Store, StoreConfig, Verification,

@@ -9,7 +9,7 @@ use std::fmt;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 use base64::Engine as _;
-use gaia_scoring::verify::Signer;
+use gaia_protocol::Signer;
 use rand::distr::{Alphanumeric, SampleString as _};
 use rand::RngCore as _;
 use rsa::pkcs8::DecodePublicKey as _;
@@ -263,7 +263,7 @@ pub fn encrypt_body(fernet: &fernet::Fernet, plaintext: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gaia_scoring::verify::{parse_signature_hex, verify_signature, SignedForm};
+    use gaia_protocol::{parse_signature_hex, verify_signature, SignedForm};
 
     // miner-protocol.md §8.
     const VALIDATOR_SS58: &str = "5DfhGyQdFobKM8NsWvEeAKk5EQQgYe9AydgJ7rMB6E1EqRzV";
@@ -296,14 +296,11 @@ mod tests {
         assert_eq!(HotkeySigner::ss58(&miner), MINER_SS58);
         // §8.2: the same validator key with prefix 0; both forms decode to one key.
         let public = dev_validator_signer().public_key();
-        let prefix0 = gaia_scoring::verify::ss58::encode(&public, 0);
+        let prefix0 = gaia_protocol::ss58::encode(&public, 0);
         assert_eq!(prefix0, "12bzRJfh7arnnfPPUZHeJUaE62QLEwhK48QnH9LXeK2m1iZU");
+        assert_eq!(gaia_protocol::ss58::decode(&prefix0).unwrap(), (0, public));
         assert_eq!(
-            gaia_scoring::verify::ss58::decode(&prefix0).unwrap(),
-            (0, public)
-        );
-        assert_eq!(
-            gaia_scoring::verify::ss58::decode(VALIDATOR_SS58).unwrap(),
+            gaia_protocol::ss58::decode(VALIDATOR_SS58).unwrap(),
             (42, public)
         );
     }

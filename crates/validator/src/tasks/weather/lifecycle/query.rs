@@ -7,7 +7,8 @@
 //! settled with a named status, so no miner is left open.
 
 use chrono::{Duration, Utc};
-use gaia_scoring::verify::{RemoteManifestRequest, VerifyManifestReport};
+use gaia_protocol::VerifyManifestReport;
+use gaia_scoring::verify::RemoteManifestRequest;
 use gaia_store::{
     Job, MinerResponse, NewResponse, ResponseMilestone, ResponseStatus, Run, Verification,
 };
@@ -146,8 +147,7 @@ async fn initiate(
             .await?;
         return Ok(StepOutcome::Done(None));
     }
-    let expected =
-        gaia_scoring::protocol::weather_job_id(run.gfs_init_time_utc, &response.miner_hotkey);
+    let expected = gaia_protocol::weather_job_id(run.gfs_init_time_utc, &response.miner_hotkey);
     if job_id != expected {
         tracing::info!(miner_uid = response.miner_uid, %job_id, %expected, "miner job id is not the deterministic one");
     }

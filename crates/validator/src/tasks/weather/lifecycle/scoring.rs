@@ -3,11 +3,11 @@
 //! stay authoritative, spec §2.3), runs the score in the compute pool and stores the result.
 
 use chrono::{DateTime, Utc};
+use gaia_protocol::FrozenManifest;
 use gaia_scoring::day1::Day1Report;
 use gaia_scoring::day1::Day1Request;
 use gaia_scoring::era5::Era5LeadReport;
 use gaia_scoring::era5::{Era5Config, Era5Request};
-use gaia_scoring::verify::FrozenManifest;
 use gaia_store::{
     ForecastStats, ForecastStatus, Job, MinerResponse, MinerScore, ResponseMilestone,
     ResponseStatus, Run,

@@ -2,7 +2,7 @@
 //! figures for in-memory values (what verify-on-read hashes), streamed files and a whole-store
 //! manifest, then a printed comparison with `sha256sum` on the same file (goal ≥ 0.9×).
 //!
-//! Run: `cargo bench -p gaia-scoring --bench hashing`. `GAIA_HASH_BENCH_MIB` sets the size of
+//! Run: `cargo bench -p gaia-protocol --bench hashing`. `GAIA_HASH_BENCH_MIB` sets the size of
 //! the comparison file (default 512).
 
 use std::hint::black_box;
@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
-use gaia_scoring::verify::{build_manifest, file_hash, file_hash_streaming};
+use gaia_protocol::{build_manifest, file_hash, file_hash_streaming};
 
 /// Deterministic pseudo-random bytes (xorshift), like compressed chunk data.
 fn bytes(n: usize) -> Vec<u8> {

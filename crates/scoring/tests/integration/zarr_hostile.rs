@@ -2,16 +2,14 @@
 //! unsupported data types and codecs, misbehaving HTTP servers. Each must give a named
 //! `ZarrError` without panicking and without allocating what the store claims.
 
-mod zarr_support;
-
 use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use crate::zarr_support::{fixtures, fresh_copy, TestServer};
 use gaia_scoring::zarr::{Dataset, OpenOptions, ZarrError};
 use serde_json::Value;
-use zarr_support::{fixtures, fresh_copy, TestServer};
 
 fn open(path: &Path) -> Result<Dataset, ZarrError> {
     Dataset::open(path.to_str().unwrap(), &OpenOptions::default())

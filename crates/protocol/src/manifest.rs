@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::{pyjson, VerifyError};
+use crate::{pyjson, VerifyError};
 
 /// `manifest_schema_version` written by miners.
 pub const MANIFEST_SCHEMA_VERSION: &str = "1.0";

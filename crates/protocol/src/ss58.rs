@@ -4,7 +4,7 @@
 
 use blake2::{Blake2b512, Digest};
 
-use super::VerifyError;
+use crate::VerifyError;
 
 /// The generic Substrate / Bittensor address prefix.
 pub const SS58_PREFIX: u16 = 42;

@@ -2,14 +2,12 @@
 //! the lying hash (manifest verification) and the chunk swap (verify-on-read), duplicate uids and
 //! forecasts built on demand for another GFS cycle.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::*;
+use crate::common::*;
 use gaia_miner_sim::forecast::SWAPPED_CHUNK;
 use gaia_miner_sim::{Behaviour, Fleet, FleetConfig, MinerSpec, World, WorldConfig};
-use gaia_scoring::verify::{file_hash, verification_hash, VerifyError};
+use gaia_protocol::{file_hash, verification_hash, VerifyError};
 use gaia_scoring::zarr::ZarrError;
 use serde_json::json;
 

@@ -1,12 +1,10 @@
 //! The simulated miners' endpoints over real loopback HTTP (reqwest): the honest exchange end
 //! to end, bad input, access tokens and path confinement, and the validator allow-list.
 
-mod common;
-
+use crate::common::*;
 use chrono::{TimeDelta, Utc};
-use common::*;
-use gaia_miner_sim::keys::weather_job_id;
 use gaia_miner_sim::{jwt, Behaviour};
+use gaia_protocol::weather_job_id;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

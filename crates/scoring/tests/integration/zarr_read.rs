@@ -2,12 +2,10 @@
 //! CF times, levels, the normalised grid and field values must equal what xarray itself returns
 //! (exactly: float32 → f64 is exact, so the tolerance is 0; NaN positions must coincide).
 
-mod zarr_support;
-
+use crate::zarr_support::{expected, fixtures, TestServer};
 use chrono::{DateTime, TimeZone, Utc};
 use gaia_scoring::zarr::{Climatology, Dataset, Format, OpenOptions, ZarrError};
 use serde_json::Value;
-use zarr_support::{expected, fixtures, TestServer};
 
 const FORECASTS: [&str; 8] = [
     "v2_blosc", "v2_gzip", "v2_zstd", "v3_zstd", "v3_blosc", "v3_gzip", "v3_none", "v2_miner",
@@ -239,9 +237,9 @@ fn climatology_selects_day_of_year_and_six_hourly_hour() {
 #[test]
 fn stores_without_consolidated_metadata_are_listed_on_disk_only() {
     // v2: drop `.zmetadata`; v3: drop the root's `consolidated_metadata`.
-    let (_d2, v2) = zarr_support::fresh_copy("v2_blosc");
+    let (_d2, v2) = crate::zarr_support::fresh_copy("v2_blosc");
     std::fs::remove_file(v2.join(".zmetadata")).unwrap();
-    let (_d3, v3) = zarr_support::fresh_copy("v3_zstd");
+    let (_d3, v3) = crate::zarr_support::fresh_copy("v3_zstd");
     let root = v3.join("zarr.json");
     let mut doc: Value = serde_json::from_slice(&std::fs::read(&root).unwrap()).unwrap();
     doc.as_object_mut().unwrap().remove("consolidated_metadata");

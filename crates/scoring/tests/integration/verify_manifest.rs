@@ -3,15 +3,13 @@
 //! `weather.verify.manifest` check accepts a valid signature and rejects a wrong signer, an
 //! edited manifest, a changed claimed hash and a foreign hash algorithm.
 
-mod zarr_support;
-
 use std::path::Path;
 
-use gaia_scoring::verify::{
+use crate::zarr_support::fresh_copy;
+use gaia_protocol::{
     build_manifest, check_store, verification_hash, verify_manifest, verify_manifest_bytes,
     Manifest, SignedForm, Signer, VerifyError, VerifyManifestReport, VerifyManifestRequest,
 };
-use zarr_support::fresh_copy;
 
 /// miner-protocol.md §8.1 "miner" key and its address.
 const MINER_SEED: &str = "ab58ab9317c17c98816ad970dbc533dc45687acd9e790f521cc656298e615c29";
@@ -213,7 +211,7 @@ fn fetches_and_verifies_a_served_manifest() {
         .unwrap()
         .sign(&built.bytes);
     std::fs::write(store.join("manifest.sig"), sig).unwrap();
-    let server = zarr_support::TestServer::start(dir.path(), Some("jwt"));
+    let server = crate::zarr_support::TestServer::start(dir.path(), Some("jwt"));
     let mut req = RemoteManifestRequest {
         store_url: server.url("v2_zstd.zarr"),
         bearer_token: Some("jwt".into()),

@@ -6,10 +6,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 use gaia_miner_sim::{Behaviour, Fleet, FleetConfig, MinerInfo, MinerSpec, World, WorldConfig};
-use gaia_scoring::verify::{
-    fetch_and_verify_manifest, FrozenManifest, RemoteManifestRequest, VerifyError,
-    VerifyManifestReport,
-};
+use gaia_protocol::{FrozenManifest, VerifyError, VerifyManifestReport};
+use gaia_scoring::verify::{fetch_and_verify_manifest, RemoteManifestRequest};
 use gaia_scoring::zarr::{Dataset, OpenOptions, ZarrError};
 use reqwest::StatusCode;
 use serde_json::{json, Value};

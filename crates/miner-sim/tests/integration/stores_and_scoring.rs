@@ -1,5 +1,5 @@
 //! The world's stores and the miners' forecast stores read back with the validator's own reader
-//! (`gaia_scoring::zarr`), verified with `gaia_scoring::verify`, scored with the validator's
+//! (`gaia_scoring::zarr`), verified with `gaia_protocol`, scored with the validator's
 //! Day-1 and ERA5 functions, and opened with xarray (Python) to prove the layout.
 
 use std::path::Path;
@@ -10,12 +10,12 @@ use gaia_miner_sim::forecast::{build_forecast, ForecastStore, SWAPPED_CHUNK};
 use gaia_miner_sim::keys::dev_signer;
 use gaia_miner_sim::world::fields::LEVELS_HPA;
 use gaia_miner_sim::{write_world, Behaviour, ErrorModel, World, WorldConfig, WorldPaths};
-use gaia_scoring::day1::{score_day1, Day1Request};
-use gaia_scoring::era5::{score_era5_lead, Era5Error, Era5Request};
-use gaia_scoring::verify::{
+use gaia_protocol::{
     build_manifest, check_store, verification_hash, verify_manifest, VerifyError,
     VerifyManifestRequest,
 };
+use gaia_scoring::day1::{score_day1, Day1Request};
+use gaia_scoring::era5::{score_era5_lead, Era5Error, Era5Request};
 use gaia_scoring::zarr::{Climatology, Dataset, OpenOptions};
 
 fn gfs_init() -> DateTime<Utc> {

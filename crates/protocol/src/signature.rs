@@ -5,7 +5,7 @@
 
 use schnorrkel::{ExpansionMode, Keypair, MiniSecretKey, PublicKey, Signature};
 
-use super::{ss58, VerifyError};
+use crate::{ss58, VerifyError};
 
 const CONTEXT: &[u8] = b"substrate";
 

@@ -2,13 +2,11 @@
 //! reads while the store is unchanged, and refuses a chunk swapped, removed or added after the
 //! manifest was frozen — on disk and over HTTP, with Rust- and Python-built manifests.
 
-mod zarr_support;
-
 use std::path::Path;
 
-use gaia_scoring::verify::{build_manifest, FrozenManifest, Manifest, VerifyError};
+use crate::zarr_support::{fresh_copy, TestServer};
+use gaia_protocol::{build_manifest, FrozenManifest, Manifest, VerifyError};
 use gaia_scoring::zarr::{Dataset, OpenOptions, ZarrError};
-use zarr_support::{fresh_copy, TestServer};
 
 const SIGNER: &str = "5GU2wYArpfPATbMJvm7WGM5wJqyWdWiZdn7Jo1GoQ4ixmrAo";
 
@@ -132,7 +130,7 @@ fn verify_on_read_over_http_with_a_python_manifest() {
     let bytes = std::fs::read(&out).unwrap();
     let frozen = FrozenManifest::from_manifest(
         &Manifest::parse(&bytes).unwrap(),
-        gaia_scoring::verify::verification_hash(&bytes),
+        gaia_protocol::verification_hash(&bytes),
     );
     let server = TestServer::start(dir.path(), Some("tok"));
     let options = OpenOptions {
