@@ -14,6 +14,8 @@ use gaia_ipc::SharedArray;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use gaia_ipc::WorkUnit;
+use gaia_validator::commands::Extensions;
 use gaia_validator::compute::HandlerRegistry;
 use gaia_validator::jobs::{ComputeJob, JobContext, JobError};
 
@@ -24,6 +26,24 @@ static RETAINED: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
 const MAX_MS: u64 = 86_400_000;
 /// The largest `sys.alloc` accepted (64 GiB).
 const MAX_MIB: u64 = 64 * 1024;
+
+/// What the developer binary adds to the validator: the `sys.*` jobs and, as diagnostic load,
+/// a steady mix of them ([`diagnostic_unit`]).
+pub const EXTENSIONS: Extensions = Extensions {
+    extra_jobs: register,
+    diagnostic_unit: Some(diagnostic_unit),
+};
+
+/// The `n`-th unit of diagnostic load (`DIAGNOSTIC_LOAD_JOBS_PER_S`): every fourth a 5 ms
+/// `sys.spin`, the others a `sys.echo`.
+pub fn diagnostic_unit(n: u64) -> WorkUnit {
+    let id = format!("diag-{n}");
+    if n % 4 == 0 {
+        WorkUnit::new(id, Spin::TASK, serde_json::json!(Millis { ms: 5 }))
+    } else {
+        WorkUnit::new(id, Echo::TASK, serde_json::json!({ "n": n }))
+    }
+}
 
 /// Register every `sys.*` job (the developer binary's extra jobs).
 pub fn register(registry: &mut HandlerRegistry) {

@@ -8,6 +8,6 @@ fn main() -> std::process::ExitCode {
     gaia_validator::commands::dispatch(
         &cli.global,
         &cli.command,
-        gaia_validator::commands::no_extra_jobs,
+        gaia_validator::commands::Extensions::PRODUCTION,
     )
 }

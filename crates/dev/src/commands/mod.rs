@@ -18,9 +18,11 @@ pub mod sim_miners;
 /// Run the chosen subcommand and turn its outcome into the process exit code.
 pub fn dispatch(cli: &DevCli) -> ExitCode {
     match &cli.command {
-        DevCommand::Validator(command) => {
-            gaia_validator::commands::dispatch(&cli.global, command, crate::sys_handlers::register)
-        }
+        DevCommand::Validator(command) => gaia_validator::commands::dispatch(
+            &cli.global,
+            command,
+            crate::sys_handlers::EXTENSIONS,
+        ),
         DevCommand::Demo(args) => exit_code(demo::run(&cli.global, args)),
         DevCommand::SimMiners(args) => exit_code(sim_miners::run(args)),
         DevCommand::Bench(BenchCommand::Ipc) => exit_code(bench_ipc::run()),

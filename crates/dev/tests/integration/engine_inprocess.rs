@@ -26,6 +26,7 @@ fn config(dir: &std::path::Path) -> (IoEngineConfig, RuntimeDir) {
         supervisor_pid: std::process::id(),
         shutdown_grace: Duration::from_secs(2),
         diagnostic_load_jobs_per_s: 0.0,
+        diagnostic_unit: None,
     };
     (cfg, runtime)
 }

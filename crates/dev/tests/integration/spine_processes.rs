@@ -268,3 +268,36 @@ fn a_worker_over_its_rss_limit_delivers_then_is_replaced() {
     assert_ne!(r["result"]["worker_pid"].as_u64().unwrap() as u32, old);
     assert_eq!(v.state().restarts.get("compute").copied().unwrap_or(0), 0);
 }
+
+/// `DIAGNOSTIC_LOAD_JOBS_PER_S` makes the developer binary's IO-Engine send its mix of `sys.echo`
+/// and `sys.spin` on its own, and its workers run them.
+#[test]
+fn diagnostic_load_runs_echo_and_spin_jobs() {
+    let v = Validator::start(
+        BIN,
+        &[
+            ("NUM_COMPUTE_WORKERS", "1"),
+            ("DIAGNOSTIC_LOAD_JOBS_PER_S", "100"),
+        ],
+    );
+    let until = Instant::now() + Duration::from_secs(60);
+    loop {
+        let m = v.metrics();
+        let echo = metric_value(
+            &m,
+            "gaia_compute_jobs_total{task=\"sys.echo\",outcome=\"success\"}",
+        );
+        let spin = metric_value(
+            &m,
+            "gaia_compute_jobs_total{task=\"sys.spin\",outcome=\"success\"}",
+        );
+        if echo.unwrap_or(0.0) >= 6.0 && spin.unwrap_or(0.0) >= 2.0 {
+            break;
+        }
+        assert!(
+            Instant::now() < until,
+            "no diagnostic load within 60 s:\n{m}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

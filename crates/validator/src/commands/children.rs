@@ -7,17 +7,22 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use super::ExtraJobs;
 use crate::cli::{ChildArgs, GlobalArgs};
+use crate::compute::HandlerRegistry;
 use crate::compute::{default_registry, worker};
 use crate::config;
-use crate::io_engine::{IoEngine, IoEngineConfig};
+use crate::io_engine::{DiagnosticUnit, IoEngine, IoEngineConfig};
 use crate::runtime::RuntimeDir;
 use crate::tasks::runtime::TaskRuntime;
 use crate::telemetry::logging;
 
-/// The IO-Engine process: serve until SIGTERM/SIGINT, then drain and exit 0.
-pub fn io_engine(global: &GlobalArgs, args: &ChildArgs) -> anyhow::Result<ExitCode> {
+/// The IO-Engine process: serve until SIGTERM/SIGINT, then drain and exit 0. `diagnostic_unit` is
+/// the binary's diagnostic load, if it has one.
+pub fn io_engine(
+    global: &GlobalArgs,
+    args: &ChildArgs,
+    diagnostic_unit: Option<DiagnosticUnit>,
+) -> anyhow::Result<ExitCode> {
     let settings = config::load(global.config.as_deref())?.settings;
     logging::init("io-engine", global.log_format, &settings.log_level);
     let runtime_root = args
@@ -32,6 +37,7 @@ pub fn io_engine(global: &GlobalArgs, args: &ChildArgs) -> anyhow::Result<ExitCo
     rt.block_on(async {
         let mut config = IoEngineConfig::from_settings(&settings, runtime, args.supervisor_pid)?;
         config.socket = args.socket.clone();
+        config.diagnostic_unit = diagnostic_unit;
         let engine = IoEngine::start(config).await?;
         let tasks = TaskRuntime::start(
             &settings,
@@ -60,7 +66,7 @@ pub fn io_engine(global: &GlobalArgs, args: &ChildArgs) -> anyhow::Result<ExitCo
 pub fn compute_worker(
     global: &GlobalArgs,
     args: &ChildArgs,
-    extra_jobs: ExtraJobs,
+    extra_jobs: fn(&mut HandlerRegistry),
 ) -> anyhow::Result<ExitCode> {
     let settings = config::load(global.config.as_deref())?.settings;
     logging::init("compute-worker", global.log_format, &settings.log_level);

@@ -1,13 +1,15 @@
 //! One module per subcommand; `dispatch` maps the parsed command line onto them.
 //!
-//! The binary decides which compute jobs its workers offer beyond the production ones: the
-//! production binary passes [`no_extra_jobs`], the developer binary (`gaia-dev`) its diagnostic
-//! `sys.*` handlers. Everything else — the supervisor, the IO-Engine, the workers — is this code.
+//! The binary decides what it offers beyond the production validator ([`Extensions`]): the
+//! production binary passes [`Extensions::PRODUCTION`] (nothing), the developer binary (`gaia-dev`)
+//! its diagnostic `sys.*` jobs and the generator of diagnostic load that uses them. Everything
+//! else — the supervisor, the IO-Engine, the workers — is this code.
 
 use std::process::ExitCode;
 
 use crate::cli::{Command, GlobalArgs};
 use crate::compute::HandlerRegistry;
+use crate::io_engine::DiagnosticUnit;
 
 pub mod check_config;
 pub mod children;
@@ -17,15 +19,29 @@ pub mod run;
 pub mod score;
 pub mod weights;
 
-/// Registers compute handlers beside the production ones in every compute worker the binary
-/// starts (applied after [`crate::compute::default_registry`]).
-pub type ExtraJobs = fn(&mut HandlerRegistry);
+/// What a binary adds to the production validator.
+#[derive(Debug, Clone, Copy)]
+pub struct Extensions {
+    /// Registers compute jobs beside the production ones in every compute worker the binary
+    /// starts (applied after [`crate::compute::default_registry`]).
+    pub extra_jobs: fn(&mut HandlerRegistry),
+    /// The work unit the IO-Engine sends as diagnostic load when `DIAGNOSTIC_LOAD_JOBS_PER_S` is
+    /// set; `None`: the binary has no diagnostic jobs and the setting is ignored with a warning.
+    pub diagnostic_unit: Option<DiagnosticUnit>,
+}
 
-/// The production binary's [`ExtraJobs`]: none.
-pub fn no_extra_jobs(_: &mut HandlerRegistry) {}
+impl Extensions {
+    /// The production binary's: nothing beyond the validator's own jobs.
+    pub const PRODUCTION: Self = Self {
+        extra_jobs: no_extra_jobs,
+        diagnostic_unit: None,
+    };
+}
+
+fn no_extra_jobs(_: &mut HandlerRegistry) {}
 
 /// Run the chosen subcommand and turn its outcome into the process exit code.
-pub fn dispatch(global: &GlobalArgs, command: &Command, extra_jobs: ExtraJobs) -> ExitCode {
+pub fn dispatch(global: &GlobalArgs, command: &Command, extensions: Extensions) -> ExitCode {
     exit_code(match command {
         Command::Version => {
             println!("gaia-validator {}", env!("CARGO_PKG_VERSION"));
@@ -33,8 +49,10 @@ pub fn dispatch(global: &GlobalArgs, command: &Command, extra_jobs: ExtraJobs) -
         }
         Command::Run => run::run(global),
         Command::CheckConfig => check_config::run(global.config.as_deref()),
-        Command::IoEngine(args) => children::io_engine(global, args),
-        Command::ComputeWorker(args) => children::compute_worker(global, args, extra_jobs),
+        Command::IoEngine(args) => children::io_engine(global, args, extensions.diagnostic_unit),
+        Command::ComputeWorker(args) => {
+            children::compute_worker(global, args, extensions.extra_jobs)
+        }
         Command::Weights(args) => weights::run(args),
         Command::Manifest(cmd) => manifest::run(cmd),
         Command::Score(cmd) => score::run(cmd),

@@ -9,4 +9,4 @@ pub mod queue;
 pub mod server;
 
 pub use dispatcher::{ComputeFailure, DispatchError, Dispatcher, Outcome};
-pub use server::{IoEngine, IoEngineConfig};
+pub use server::{DiagnosticUnit, IoEngine, IoEngineConfig};

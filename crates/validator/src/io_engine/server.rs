@@ -40,7 +40,12 @@ pub struct IoEngineConfig {
     pub shutdown_grace: Duration,
     /// Self-generated diagnostic jobs per second (0 = none).
     pub diagnostic_load_jobs_per_s: f64,
+    /// The diagnostic job to generate (the developer binary's); `None` = no diagnostic load.
+    pub diagnostic_unit: Option<DiagnosticUnit>,
 }
+
+/// Builds the `n`-th unit of diagnostic load (the binary that offers diagnostic jobs knows them).
+pub type DiagnosticUnit = fn(u64) -> WorkUnit;
 
 impl IoEngineConfig {
     /// Configuration from settings for a socket in `runtime`.
@@ -60,6 +65,7 @@ impl IoEngineConfig {
             supervisor_pid,
             shutdown_grace: Duration::from_secs(settings.shutdown_grace_s),
             diagnostic_load_jobs_per_s: settings.diagnostic_load_jobs_per_s,
+            diagnostic_unit: None,
         })
     }
 }
@@ -167,10 +173,20 @@ impl IoEngine {
         });
         tasks.spawn(lag_monitor(dispatcher.clone()));
         if config.diagnostic_load_jobs_per_s > 0.0 {
-            tasks.spawn(diagnostic_load(
-                dispatcher.clone(),
-                config.diagnostic_load_jobs_per_s,
-            ));
+            match config.diagnostic_unit {
+                Some(unit) => {
+                    tasks.spawn(diagnostic_load(
+                        dispatcher.clone(),
+                        config.diagnostic_load_jobs_per_s,
+                        unit,
+                    ));
+                }
+                None => tracing::warn!(
+                    per_second = config.diagnostic_load_jobs_per_s,
+                    "DIAGNOSTIC_LOAD_JOBS_PER_S ignored: this binary has no diagnostic jobs \
+                     (gaia-dev has)"
+                ),
+            }
         }
         tracing::info!(socket = %config.socket.display(), %http_addr, "IO-Engine started");
         Ok(Self {
@@ -235,8 +251,9 @@ async fn lag_monitor(dispatcher: Arc<Dispatcher>) {
     }
 }
 
-/// Generate `sys.echo` and short `sys.spin` jobs at a steady rate (demo and soak tests).
-async fn diagnostic_load(dispatcher: Arc<Dispatcher>, per_second: f64) {
+/// Send `unit(n)` for n = 1, 2, … at a steady rate (demo and soak tests), without waiting for
+/// one to finish before the next.
+async fn diagnostic_load(dispatcher: Arc<Dispatcher>, per_second: f64, unit: DiagnosticUnit) {
     let period = Duration::from_secs_f64(1.0 / per_second.max(0.001));
     let mut ticker = tokio::time::interval(period);
     let mut n: u64 = 0;
@@ -246,20 +263,8 @@ async fn diagnostic_load(dispatcher: Arc<Dispatcher>, per_second: f64) {
             return;
         }
         n += 1;
-        let unit = if n % 4 == 0 {
-            WorkUnit::new(
-                format!("diag-{n}"),
-                "sys.spin",
-                serde_json::json!({ "ms": 5 }),
-            )
-        } else {
-            WorkUnit::new(
-                format!("diag-{n}"),
-                "sys.echo",
-                serde_json::json!({ "n": n }),
-            )
-        };
         let d = dispatcher.clone();
+        let unit = unit(n);
         tokio::spawn(async move {
             let _ = d.dispatch_and_wait(unit).await;
         });

@@ -26,7 +26,14 @@ fn production_binary_lists_no_developer_commands() {
 
 #[test]
 fn production_workers_refuse_the_diagnostic_jobs() {
-    let v = Validator::start(BIN, &[("NUM_COMPUTE_WORKERS", "1")]);
+    // The diagnostic load setting is ignored, with a warning, by a binary without diagnostic jobs.
+    let v = Validator::start(
+        BIN,
+        &[
+            ("NUM_COMPUTE_WORKERS", "1"),
+            ("DIAGNOSTIC_LOAD_JOBS_PER_S", "50"),
+        ],
+    );
     for task in ["sys.echo", "sys.crash"] {
         let answer = v.dispatch(&unit("diag", task, json!({})));
         assert_ne!(answer["outcome"], "success", "{task}: {answer}");
@@ -36,4 +43,18 @@ fn production_workers_refuse_the_diagnostic_jobs() {
             "{task}: {answer}"
         );
     }
+    assert!(
+        v.logs().contains("DIAGNOSTIC_LOAD_JOBS_PER_S ignored"),
+        "no warning about the ignored diagnostic load:\n{}",
+        v.logs()
+    );
+    // Only the two units above reached a worker: at 50/s the load would have added ~25 by now.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let diagnostic_jobs: f64 = v
+        .metrics()
+        .lines()
+        .filter(|l| l.starts_with("gaia_compute_jobs_total{") && l.contains("task=\"sys."))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert_eq!(diagnostic_jobs, 2.0, "{}", v.metrics());
 }
