@@ -2,8 +2,11 @@
 //! synthetic world and fleet on loopback, a metagraph file listing the fleet, the run queued in
 //! the database, and the compressed settings a validator needs to finish the cycle in minutes.
 //!
-//! The cycle's GFS init lies 16 days back, so every ERA5 lead is already eligible: the real
-//! lifecycle runs unchanged, only the waits (poll interval, retries) are shortened.
+//! The cycle's GFS init lies 11 days back and the synthetic ERA5 is available at once
+//! (`WEATHER__ERA5_DELAY_DAYS=0`), so every ERA5 lead is already eligible (h + 6 h ≤ 10¼ days)
+//! while the run's score row, stamped with the GFS init (spec §12-2), is still inside the 15-day
+//! weights window: the real lifecycle runs unchanged, only the waits (poll interval, retries)
+//! and the ERA5 publication delay are shortened.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,6 +20,9 @@ use gaia_store::{ForecastStats, MinerResponse, Run, RunStatus, Store, StoreConfi
 
 use gaia_validator::chain::MetagraphNode;
 use gaia_validator::tasks::steps::{RunPayload, Step, WeatherStep, WeightsTrigger};
+
+/// How many days before today (00:00 UTC) the cycle's GFS init lies.
+pub const GFS_INIT_DAYS_BACK: i64 = 11;
 
 /// Why the cycle could not be set up or did not finish.
 #[derive(Debug, thiserror::Error)]
@@ -87,7 +93,7 @@ impl SimCycle {
             .date_naive()
             .and_hms_opt(0, 0, 0)
             .unwrap_or_default();
-        let gfs_init = today.and_utc() - chrono::Duration::days(16);
+        let gfs_init = today.and_utc() - chrono::Duration::days(GFS_INIT_DAYS_BACK);
         let world = Arc::new(World::new(WorldConfig { seed: 42, grid_deg })?);
         let world_dir = dir.join("world");
         let w = world.clone();
@@ -165,6 +171,7 @@ impl SimCycle {
             ("WEATHER__SCORING_RETRY_DELAY_S", "2".into()),
             ("WEATHER__SCORING_TIMEOUT_S", "600".into()),
             ("WEATHER__LEDGER_IDLE_POLL_MS", "100".into()),
+            ("WEATHER__ERA5_DELAY_DAYS", "0".into()),
             ("WEATHER__GFS_ANALYSIS_SOURCE", p(&self.world.gfs_analysis)),
             ("WEATHER__GFS_FORECAST_SOURCE", p(&self.world.gfs_forecast)),
             ("WEATHER__ERA5_SOURCE", p(&self.world.era5)),

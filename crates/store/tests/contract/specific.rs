@@ -95,7 +95,7 @@ async fn sqlite_default_file_is_created_on_first_start() {
     let store = Store::open(&StoreConfig::new(&url)).await.unwrap();
     assert!(nested.exists());
     assert_eq!(store.backend(), Backend::Sqlite);
-    assert_eq!(store.migration_status().await.unwrap().current(), Some(1));
+    assert_eq!(store.migration_status().await.unwrap().current(), Some(2));
     store.ping().await.unwrap();
     store.close().await;
     // Reopening an existing file migrates nothing.
@@ -155,4 +155,77 @@ async fn postgres_restart_mid_write_loop_loses_and_duplicates_nothing() {
     for r in &rows {
         assert_eq!(r.score, Some(f64::from(r.lead_hours - 1) / 1000.0));
     }
+}
+
+/// A database written by a version before migration 2: its weather score row carries the run's
+/// wall-clock start (18:00) instead of the GFS init time. Forgetting migration 2 and migrating
+/// again replays it on that row; a row of another task keeps its time.
+async fn score_rows_are_restamped_at_gfs_init(store: &Store, url: &str) {
+    let (run_id, _) = seeded(store, 3, &[1]).await;
+    let run = store.get_run(run_id).await.unwrap().unwrap();
+    let gfs_init = run.gfs_init_time_utc;
+    let row = |task_name: &str, task_id: String, created_at| gaia_store::ScoreRow {
+        task_name: task_name.into(),
+        task_id,
+        run_id: Some(run_id),
+        scores: gaia_store::UidVector::empty(),
+        created_at,
+        status: gaia_store::ScoreRowStatus::InitialScoresCompiled,
+    };
+    let started = gfs_init + chrono::Duration::hours(18);
+    store
+        .upsert_score_row(&row("weather", format!("weather_scores_{run_id}"), started))
+        .await
+        .unwrap();
+    store
+        .upsert_score_row(&row("other", "other_1".into(), started))
+        .await
+        .unwrap();
+    let forget = "DELETE FROM _sqlx_migrations WHERE version = 2";
+    if url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+        sqlx::query(forget).execute(&pool).await.unwrap();
+        pool.close().await;
+    } else {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        sqlx::query(forget).execute(&pool).await.unwrap();
+        pool.close().await;
+    }
+    assert_eq!(store.migration_status().await.unwrap().pending, vec![2]);
+    assert_eq!(store.migrate().await.unwrap().current(), Some(2));
+    let stamp = |task: &str| {
+        let task = task.to_owned();
+        async move {
+            let rows = store
+                .score_rows_since(&task, gfs_init - chrono::Duration::days(1))
+                .await
+                .unwrap();
+            assert_eq!(rows.len(), 1, "{task}: {rows:?}");
+            rows[0].created_at
+        }
+    };
+    assert_eq!(
+        stamp("weather").await,
+        gfs_init,
+        "restamped at the GFS init"
+    );
+    assert_eq!(
+        stamp("other").await,
+        started,
+        "not a weather row: unchanged"
+    );
+}
+
+#[tokio::test]
+async fn migration_2_restamps_score_rows_on_sqlite() {
+    let db = TestSqlite::create().unwrap();
+    let store = Store::connect(&StoreConfig::new(db.url())).await.unwrap();
+    score_rows_are_restamped_at_gfs_init(&store, &db.url()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migration_2_restamps_score_rows_on_postgres() {
+    let pg = TestPostgres::create().await.unwrap();
+    let store = Store::connect(&StoreConfig::new(pg.url())).await.unwrap();
+    score_rows_are_restamped_at_gfs_init(&store, pg.url()).await;
 }

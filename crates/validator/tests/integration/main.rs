@@ -15,6 +15,7 @@ mod miner_client;
 mod pool_handlers;
 mod production_binary;
 mod weather_lifecycle;
+mod weather_window;
 
 /// The binary under test: the production one.
 const BIN: &str = env!("CARGO_BIN_EXE_gaia-validator");

@@ -217,7 +217,7 @@ async fn seed_lifecycle_day1_unit_through_the_io_engine_on_postgres() {
     let stored = loop {
         let scores = store.list_miner_scores(response.id).await.unwrap();
         let rows = store
-            .score_rows_since("weather", run.run_initiation_time)
+            .score_rows_since("weather", run.gfs_init_time_utc)
             .await
             .unwrap();
         if let (Some(s), Some(row)) = (
@@ -239,6 +239,7 @@ async fn seed_lifecycle_day1_unit_through_the_io_engine_on_postgres() {
         "same inputs, same score"
     );
     assert_eq!(score_row.run_id, Some(run.id));
+    assert_eq!(score_row.created_at, run.gfs_init_time_utc, "§12-2");
     assert!(score_row
         .task_id
         .starts_with(&format!("weather_scores_{}_", run.id)));
@@ -316,7 +317,7 @@ async fn full_cycle(url: &str) -> BTreeMap<u8, (ResponseStatus, Option<f64>, Opt
 
 /// The score row of `run` as stored.
 async fn score_row(store: &Store, run: &gaia_store::Run) -> Vec<f64> {
-    let since = run.run_initiation_time - chrono::Duration::seconds(1);
+    let since = run.gfs_init_time_utc - chrono::Duration::seconds(1);
     let rows = store.score_rows_since("weather", since).await.unwrap();
     let row = rows
         .iter()

@@ -5,15 +5,16 @@
 //! | `Run` | run row, responses and stats seeded, one query step per miner, the finalize step |
 //! | `Query` | initiate fetch, poll, verify and freeze the manifest, queue Day-1 |
 //! | `Day1` | Day-1 score in the pool, stored; ERA5 leads queued at eligibility |
-//! | `Era5` | one ERA5 lead in the pool, stored |
-//! | `Overall` | per-lead and overall scores once every lead is settled |
+//! | `Era5` | one ERA5 lead in the pool, stored; the overall score and score row updated (§12-1) |
+//! | `Overall` | the final aggregation once every lead has settled: response completed or failed |
 //! | `Finalize` | once every miner is settled: score row, run completed, weights |
-//! | `Recompute` | the recent runs' score rows rebuilt against the current node table |
+//! | `Recompute` | recent runs: overall scores re-aggregated, score rows rebuilt for current hotkeys |
 //!
 //! Keys, job types, priorities and payloads are the step catalogue's (`crate::tasks::steps`).
 //! Each step reads the state it needs from the database, so it can run again after a crash;
 //! everything it writes is keyed (upserts), so a repeat writes the same rows.
 
+mod aggregate;
 mod context;
 mod overall;
 mod query;

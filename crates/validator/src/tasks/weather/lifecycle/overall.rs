@@ -1,22 +1,18 @@
-//! Closing a miner's response and the run (spec §4.4, §5.1): the aggregation of the ERA5 leads
-//! into per-lead and overall scores (`weather.overall`), the run's `score_table` row, and the
-//! run's completion (`weather.finalize`), which also asks for weights.
+//! Closing a miner's response and the run (spec §4.4, §5.1): the final aggregation of the ERA5
+//! leads once all have settled (`weather.overall`), the run's `score_table` row, and the run's
+//! completion (`weather.finalize`), which also asks for weights.
 
 use chrono::Utc;
 use gaia_scoring::aggregate::{
-    LeadMetrics, OverallOutcome, OverallRequest, RunScoreRecord, ScoreRow as ComputedRow,
-    ScoreRowRequest, UidHotkey,
+    RunScoreRecord, ScoreRow as ComputedRow, ScoreRowRequest, UidHotkey,
 };
-use gaia_store::{
-    ForecastStats, ForecastStatus, Job, MinerResponse, ResponseMilestone, ResponseStatus, Run,
-    RunStatus, ScoreRow, ScoreRowStatus, UidVector,
-};
+use gaia_store::{Job, ResponseStatus, Run, RunStatus, ScoreRow, ScoreRowStatus, UidVector};
 use serde_json::json;
 
+use super::aggregate::{aggregate_response, Stage};
 use super::context::SETTLED;
-use super::scoring::miner_score;
 use super::WeatherContext;
-use crate::jobs::weather::{BuildScoreRow, ScoreOverall};
+use crate::jobs::weather::BuildScoreRow;
 use crate::tasks::ledger::{StepError, StepOutcome};
 use crate::tasks::steps::{LeadRef, ResponseRef, RunRef, Step, WeatherStep, WeightsTrigger};
 
@@ -39,6 +35,8 @@ fn wait(ctx: &WeatherContext, job: &Job, what: String) -> Result<StepOutcome, St
     })
 }
 
+/// `weather.overall`: once every ERA5 lead of the response has settled, the final aggregation
+/// (it also ran after each lead, see `aggregate`) completes or fails the response.
 pub(super) async fn overall_step(
     ctx: &WeatherContext,
     job: &Job,
@@ -50,7 +48,6 @@ pub(super) async fn overall_step(
             json!({"skipped": response.status.as_str()}),
         )));
     }
-    let mut leads: Vec<LeadMetrics> = Vec::new();
     for lead in gaia_store::ERA5_LEADS {
         let key = WeatherStep::Era5(LeadRef {
             lead_hours: lead.unsigned_abs(),
@@ -64,104 +61,12 @@ pub(super) async fn overall_step(
         if !lead_job.status.is_terminal() {
             return wait(ctx, job, format!("{key} is {}", lead_job.status));
         }
-        let metrics = lead_job
-            .result
-            .as_ref()
-            .and_then(|r| r.get("lead_metrics"))
-            .and_then(|m| serde_json::from_value::<LeadMetrics>(m.clone()).ok());
-        leads.extend(metrics);
     }
     let run = ctx.run(response.run_id).await?;
-    let stats = ctx.store.list_forecast_stats(run.id).await?;
-    let day1 = stats
-        .iter()
-        .find(|s| s.miner_uid == response.miner_uid)
-        .and_then(|s| s.forecast_score_initial);
-    if leads.is_empty() {
-        settle_era5_failed(ctx, &response, "no ERA5 lead could be scored").await?;
-        refresh_score_row(ctx, &run, false).await;
-        return Ok(StepOutcome::Done(None));
-    }
-    let request = OverallRequest {
-        leads,
-        day1_score: day1,
-        config: Default::default(),
-    };
-    let id = format!("overall-{}-{}", response.id, job.attempts);
-    let outcome: OverallOutcome = match ctx.compute::<ScoreOverall>(id, &request).await {
-        Ok(outcome) => outcome,
-        Err(f) => return Err(StepError::retry(f.message, ctx.scoring_retry())),
-    };
-    let result = serde_json::to_value(&outcome).ok();
-    match outcome {
-        OverallOutcome::Scored(score) => {
-            let mut st = ForecastStats::new(
-                run.id,
-                response.miner_uid,
-                &response.miner_hotkey,
-                ForecastStatus::Completed,
-                Utc::now(),
-            );
-            for l in &score.leads {
-                st.set_era5(i32::try_from(l.lead_hours).unwrap_or(-1), l.score)
-                    .map_err(|e| StepError::fatal(e.to_string()))?;
-            }
-            st.era5_combined_score = Some(score.era5_norm);
-            st.era5_completeness = Some(score.completeness);
-            st.overall_forecast_score = Some(score.overall);
-            st.current_forecast_stage = Some("completed".into());
-            ctx.store.upsert_forecast_stats(&st).await?;
-            let mut row = miner_score(
-                &response,
-                "overall_forecast_score",
-                -1,
-                "aggregated_final",
-                run.gfs_init_time_utc,
-                Some(score.overall),
-            );
-            row.metrics = serde_json::to_value(&score).ok();
-            ctx.store.upsert_miner_scores(&[row]).await?;
-            ctx.store
-                .mark_response_milestone(
-                    response.id,
-                    ResponseMilestone::Era5ScoringCompleted,
-                    Utc::now(),
-                )
-                .await?;
-            ctx.settle(&response, ResponseStatus::Completed, None)
-                .await?;
-            ctx.metrics.pipeline.score("overall");
-        }
-        OverallOutcome::Incomplete {
-            lead_hours,
-            missing,
-            ..
-        } => {
-            let reason = format!(
-                "ERA5 incomplete at lead {lead_hours} h: missing {}",
-                missing.join(", ")
-            );
-            settle_era5_failed(ctx, &response, &reason).await?;
-        }
-    }
-    refresh_score_row(ctx, &run, false).await;
-    Ok(StepOutcome::Done(result))
-}
-
-async fn settle_era5_failed(
-    ctx: &WeatherContext,
-    response: &MinerResponse,
-    reason: &str,
-) -> Result<(), StepError> {
-    ctx.store
-        .mark_response_milestone(
-            response.id,
-            ResponseMilestone::Era5ScoringCompleted,
-            Utc::now(),
-        )
-        .await?;
-    ctx.settle(response, ResponseStatus::Era5ScoringFailed, Some(reason))
-        .await
+    let outcome = aggregate_response(ctx, &run, &response, Stage::Final).await?;
+    Ok(StepOutcome::Done(
+        outcome.and_then(|o| serde_json::to_value(o).ok()),
+    ))
 }
 
 pub(super) async fn finalize_step(
@@ -291,7 +196,8 @@ pub(super) async fn rebuild_score_row(
             task_id: score_row_task_id(run),
             run_id: Some(run.id),
             scores,
-            created_at: run.run_initiation_time,
+            // §12-2: the GFS init time, so the 15-day window holds whole cycles.
+            created_at: run.gfs_init_time_utc,
             status: if final_scores {
                 ScoreRowStatus::FinalScoresCompiled
             } else {

@@ -14,6 +14,7 @@ use gaia_store::{
 };
 use serde_json::json;
 
+use super::aggregate::{aggregate_response, Stage};
 use super::context::SETTLED;
 use super::{overall, store_rows, WeatherContext};
 use crate::io_engine::ComputeFailure;
@@ -313,6 +314,16 @@ pub(super) async fn era5_step(
         ctx.store.upsert_forecast_stats(&stats).await?;
     }
     ctx.metrics.pipeline.score("era5");
+    // §12-1: the overall score and the run's row grow with every lead, not only after the last.
+    // The lead itself is stored: if this fails, the next lead or the final pass aggregates it.
+    if let Err(e) = aggregate_response(ctx, &s.run, &s.response, Stage::AfterLead(lead)).await {
+        tracing::warn!(
+            response_id = s.response.id,
+            lead_hours = lead,
+            error = %e,
+            "overall score not updated after this lead"
+        );
+    }
     let metrics = report.to_lead_metrics();
     let keep = serde_json::to_value(&metrics)
         .map_err(|e| StepError::fatal(format!("lead metrics: {e}")))?;

@@ -1,0 +1,298 @@
+//! The aggregation of one response's ERA5 leads into its overall score (spec §4.4, §12-1).
+//!
+//! It runs after **every** ERA5 lead that completes, once more when the last lead has settled
+//! (`weather.overall`), and in the daily recompute. Each time it reads back every lead scored so
+//! far from the stored per-variable rows (`era5_{rmse,acc,skill_clim}_{var}_{lead}h`, as the
+//! reference reads `weather_miner_scores`), blends them with the Day-1 pass in the pool
+//! (overall = 0.95 · Σ L_h / 10 + 0.05 · pass) and stores the lead scores and the overall score;
+//! then the run's score row is refreshed. So a run's ERA5 credit grows day by day inside the
+//! 15-day window instead of sitting at the 0.05 Day-1 fallback until the last lead.
+//!
+//! Reading from the stored rows rather than from one step's own result makes concurrent leads of
+//! one response safe: each lead stores its rows before it aggregates, so of two aggregations the
+//! later one sees every lead the earlier saw, and an aggregation that saw fewer leads than the
+//! stored one does not overwrite it.
+
+use std::collections::BTreeMap;
+
+use chrono::Utc;
+use gaia_scoring::aggregate::{
+    LeadMetrics, OverallOutcome, OverallRequest, VariableMetrics, EXPECTED_VARIABLES, LEAD_HOURS,
+};
+use gaia_store::{
+    ForecastStats, ForecastStatus, MinerResponse, MinerScore, ResponseMilestone, ResponseStatus,
+    Run,
+};
+
+use super::overall::refresh_score_row;
+use super::scoring::miner_score;
+use super::WeatherContext;
+use crate::jobs::weather::ScoreOverall;
+use crate::tasks::ledger::StepError;
+
+/// When the aggregation runs; decides what it may change besides the scores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Stage {
+    /// Right after ERA5 lead `.0` was stored: the response stays in ERA5 scoring.
+    AfterLead(u32),
+    /// Every lead has settled (`weather.overall`): the response is completed or failed.
+    Final,
+    /// The daily recompute: scores only, no status changes.
+    Recompute,
+}
+
+/// The score types of the per-variable ERA5 rows and the metric each holds.
+const METRIC_PREFIXES: [(&str, Metric); 3] = [
+    ("era5_rmse_", Metric::Rmse),
+    ("era5_acc_", Metric::Acc),
+    ("era5_skill_clim_", Metric::Skill),
+];
+
+#[derive(Debug, Clone, Copy)]
+enum Metric {
+    Rmse,
+    Acc,
+    Skill,
+}
+
+/// Every ERA5 lead among a response's stored score rows, as the aggregation takes them: leads in
+/// ascending order, variables in the order of [`EXPECTED_VARIABLES`] (others after, by name).
+/// Rows of other kinds (Day-1, errors, the overall score) are ignored.
+pub(super) fn leads_from_scores(scores: &[MinerScore]) -> Vec<LeadMetrics> {
+    let mut leads: BTreeMap<u32, BTreeMap<(usize, String), VariableMetrics>> = BTreeMap::new();
+    for row in scores {
+        let Ok(lead) = u32::try_from(row.lead_hours) else {
+            continue;
+        };
+        if !LEAD_HOURS.contains(&lead) {
+            continue;
+        }
+        let Some(metric) = METRIC_PREFIXES
+            .iter()
+            .find(|(prefix, _)| row.score_type.starts_with(prefix))
+            .map(|(_, m)| *m)
+        else {
+            continue;
+        };
+        let variable = row.variable_level.clone();
+        let order = EXPECTED_VARIABLES
+            .iter()
+            .position(|v| *v == variable)
+            .unwrap_or(EXPECTED_VARIABLES.len());
+        let entry = leads
+            .entry(lead)
+            .or_default()
+            .entry((order, variable.clone()))
+            .or_insert_with(|| VariableMetrics {
+                variable,
+                skill: None,
+                acc: None,
+                rmse: None,
+            });
+        let value = row.score.filter(|v| v.is_finite());
+        match metric {
+            Metric::Rmse => entry.rmse = value,
+            Metric::Acc => entry.acc = value,
+            Metric::Skill => entry.skill = value,
+        }
+    }
+    leads
+        .into_iter()
+        .map(|(lead_hours, variables)| LeadMetrics {
+            lead_hours,
+            variables: variables.into_values().collect(),
+        })
+        .collect()
+}
+
+/// Aggregate the leads stored so far for `response` and store the result (see the module doc).
+/// Returns the outcome, or `None` when no lead has been stored.
+pub(super) async fn aggregate_response(
+    ctx: &WeatherContext,
+    run: &Run,
+    response: &MinerResponse,
+    stage: Stage,
+) -> Result<Option<OverallOutcome>, StepError> {
+    let leads = leads_from_scores(&ctx.store.list_miner_scores(response.id).await?);
+    if leads.is_empty() {
+        if stage == Stage::Final {
+            settle_era5_failed(ctx, response, "no ERA5 lead could be scored").await?;
+            refresh_score_row(ctx, run, false).await;
+        }
+        return Ok(None);
+    }
+    let stats = ctx.store.list_forecast_stats(run.id).await?;
+    let mine = stats.iter().find(|s| s.miner_uid == response.miner_uid);
+    let request = OverallRequest {
+        leads,
+        day1_score: mine.and_then(|s| s.forecast_score_initial),
+        config: Default::default(),
+    };
+    let id = format!("overall-{}-{}", response.id, Utc::now().timestamp_micros());
+    let outcome = ctx
+        .compute::<ScoreOverall>(id, &request)
+        .await
+        .map_err(|f| StepError::retry(f.message, ctx.scoring_retry()))?;
+    match &outcome {
+        OverallOutcome::Scored(score) => {
+            let stored = mine.and_then(|s| s.era5_completeness).unwrap_or(0.0);
+            if matches!(stage, Stage::AfterLead(_)) && score.completeness < stored {
+                // A concurrent aggregation already stored more leads than this one saw.
+                return Ok(Some(outcome));
+            }
+            let (status, stage_name) = match stage {
+                Stage::AfterLead(lead) => {
+                    (ForecastStatus::Era5Scoring, Some(format!("era5_{lead}h")))
+                }
+                Stage::Final => (ForecastStatus::Completed, Some("completed".to_string())),
+                Stage::Recompute => (
+                    mine.map_or(ForecastStatus::Completed, |s| s.forecast_status),
+                    None,
+                ),
+            };
+            let mut st = ForecastStats::new(
+                run.id,
+                response.miner_uid,
+                &response.miner_hotkey,
+                status,
+                Utc::now(),
+            );
+            for l in &score.leads {
+                st.set_era5(i32::try_from(l.lead_hours).unwrap_or(-1), l.score)
+                    .map_err(|e| StepError::fatal(e.to_string()))?;
+            }
+            st.era5_combined_score = Some(score.era5_norm);
+            st.era5_completeness = Some(score.completeness);
+            st.overall_forecast_score = Some(score.overall);
+            st.current_forecast_stage = stage_name;
+            ctx.store.upsert_forecast_stats(&st).await?;
+            let mut row = miner_score(
+                response,
+                "overall_forecast_score",
+                -1,
+                "aggregated_final",
+                run.gfs_init_time_utc,
+                Some(score.overall),
+            );
+            row.metrics = serde_json::to_value(score).ok();
+            ctx.store.upsert_miner_scores(&[row]).await?;
+            if stage == Stage::Final {
+                ctx.store
+                    .mark_response_milestone(
+                        response.id,
+                        ResponseMilestone::Era5ScoringCompleted,
+                        Utc::now(),
+                    )
+                    .await?;
+                ctx.settle(response, ResponseStatus::Completed, None)
+                    .await?;
+                ctx.metrics.pipeline.score("overall");
+            }
+        }
+        OverallOutcome::Incomplete {
+            lead_hours,
+            missing,
+            ..
+        } => {
+            // The completeness gate fails the response whenever it is checked (§4.4); the
+            // recompute only reports it.
+            if stage != Stage::Recompute {
+                let reason = format!(
+                    "ERA5 incomplete at lead {lead_hours} h: missing {}",
+                    missing.join(", ")
+                );
+                settle_era5_failed(ctx, response, &reason).await?;
+            }
+        }
+    }
+    if stage != Stage::Recompute {
+        refresh_score_row(ctx, run, false).await;
+    }
+    Ok(Some(outcome))
+}
+
+/// Settle a response whose ERA5 scoring failed (`era5_scoring_failed`); its earlier credit stays.
+pub(super) async fn settle_era5_failed(
+    ctx: &WeatherContext,
+    response: &MinerResponse,
+    reason: &str,
+) -> Result<(), StepError> {
+    ctx.store
+        .mark_response_milestone(
+            response.id,
+            ResponseMilestone::Era5ScoringCompleted,
+            Utc::now(),
+        )
+        .await?;
+    ctx.settle(response, ResponseStatus::Era5ScoringFailed, Some(reason))
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn row(score_type: &str, lead: i32, variable: &str, score: Option<f64>) -> MinerScore {
+        MinerScore {
+            response_id: 1,
+            run_id: 1,
+            miner_uid: 3,
+            miner_hotkey: "hk".into(),
+            score_type: score_type.into(),
+            lead_hours: lead,
+            variable_level: variable.into(),
+            valid_time_utc: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+            score,
+            metrics: None,
+            calculation_time: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+            error_message: None,
+        }
+    }
+
+    #[test]
+    fn stored_rows_read_back_as_the_leads_the_scorer_reported() {
+        let rows = vec![
+            row("day1_qc_score", 12, "overall_day1", Some(0.8)),
+            row("overall_forecast_score", -1, "aggregated_final", Some(0.3)),
+            row("era5_error_72h", 72, "error", None),
+            row("era5_rmse_z_48h", 48, "z", Some(120.0)),
+            row("era5_acc_2t_48h", 48, "2t", Some(0.9)),
+            row("era5_rmse_2t_24h", 24, "2t", Some(1.5)),
+            row("era5_acc_2t_24h", 24, "2t", Some(0.95)),
+            row("era5_skill_clim_2t_24h", 24, "2t", Some(0.4)),
+            row("era5_skill_clim_z_48h", 48, "z", Some(f64::NAN)),
+            row("era5_rmse_2t_48h", 48, "2t", None),
+            row("era5_acc_bogus_48h", 48, "bogus", Some(0.1)),
+            row("era5_rmse_2t_36h", 36, "2t", Some(9.0)),
+        ];
+        let leads = leads_from_scores(&rows);
+        let v = |variable: &str, skill, acc, rmse| VariableMetrics {
+            variable: variable.into(),
+            skill,
+            acc,
+            rmse,
+        };
+        assert_eq!(
+            leads,
+            vec![
+                LeadMetrics {
+                    lead_hours: 24,
+                    variables: vec![v("2t", Some(0.4), Some(0.95), Some(1.5))],
+                },
+                LeadMetrics {
+                    lead_hours: 48,
+                    // Expected variables in their canonical order, unknown ones after; a NaN
+                    // and a missing value are both "not computed".
+                    variables: vec![
+                        v("2t", None, Some(0.9), None),
+                        v("z", None, None, Some(120.0)),
+                        v("bogus", None, Some(0.1), None),
+                    ],
+                },
+            ],
+            "lead 36 is not an ERA5 lead; lead 72 only failed"
+        );
+        assert!(leads_from_scores(&rows[..3]).is_empty());
+    }
+}
