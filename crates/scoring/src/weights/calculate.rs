@@ -1,11 +1,13 @@
-//! The `weights.calculate` pipeline (spec §5.2 steps 1–6, §5.3, chain.md §3.2): select the
-//! rows of the window, average per UID, zero UIDs without an IP, optional coldkey smoothing,
-//! transform, fall back to UID 252 when degenerate, burn, quantise.
+//! The `weights.calculate` pipeline (spec §5.2 steps 1–6, §5.3, §5.4, §12-5, chain.md §3.2):
+//! select the rows of the window, average per UID, zero UIDs whose node has no IP, optional
+//! coldkey smoothing, transform, fall back to UID 252 when degenerate, burn, zero the active
+//! validators, quantise.
 //!
 //! One pure function of its request; each step lives in its own module.
 
 use chrono::Duration;
 
+use super::active::zero_active_validators;
 use super::burn::apply_burn;
 use super::quantize::quantize_dense;
 use super::smoothing::apply_smoothing;
@@ -68,9 +70,10 @@ pub fn calculate_weights(req: &WeightsRequest) -> Result<WeightsResult, WeightsE
     let nodes = index_nodes(&req.nodes)?;
     let (mut scores, rows_used) = mean_scores(&req.rows, req.now, cfg)?;
 
-    // Step 3: non-finite and non-positive means, and UIDs without an IP, get 0.
+    // Step 3: non-finite and non-positive means, and UIDs whose node has no IP, get 0. A UID
+    // with a score but no node row keeps it (§12-5: the reference only looks at rows it finds).
     for (uid, score) in scores.iter_mut().enumerate() {
-        let served = nodes[uid].is_some_and(NodeInfo::has_ip);
+        let served = nodes[uid].is_none_or(NodeInfo::has_ip);
         if !served || !score.is_finite() || *score <= 0.0 {
             *score = 0.0;
         }
@@ -94,6 +97,7 @@ pub fn calculate_weights(req: &WeightsRequest) -> Result<WeightsResult, WeightsE
         cv: None,
         contrast_applied: false,
         burn_uid: None,
+        zeroed_validators: Vec::new(),
         warnings: Vec::new(),
     };
 
@@ -102,6 +106,10 @@ pub fn calculate_weights(req: &WeightsRequest) -> Result<WeightsResult, WeightsE
         Err(FallbackReason::NoRows)
     } else if !scores.iter().any(|&s| s > 0.0) {
         Err(FallbackReason::NoPositiveScores)
+    } else if !scores.iter().skip(1).any(|&s| s > 0.0) {
+        // §12-5: the reference tests `nz_indices.any()` on the indices of the positive scores,
+        // which is false when the only one is UID 0.
+        Err(FallbackReason::OnlyUidZero)
     } else {
         transform_scores(&scores, &cfg.transform).ok_or(FallbackReason::DegenerateTransform)
     };
@@ -140,6 +148,11 @@ pub fn calculate_weights(req: &WeightsRequest) -> Result<WeightsResult, WeightsE
             )),
         }
     }
+
+    // Spec §5.4: active validators get no weight, except the burn UID.
+    let burn_uid = result.burn_uid.or(cfg.burn.uid);
+    result.zeroed_validators =
+        zero_active_validators(&mut weights, &req.active_validators, burn_uid);
 
     // chain.md §3.2: u16 quantisation over node ids 0..256.
     let quantized = quantize_dense(&weights)?;

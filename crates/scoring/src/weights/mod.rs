@@ -4,6 +4,7 @@
 //! [`calculate_weights`] is the pure function behind the `weights.calculate` handler; the
 //! other modules are its steps, public so that each can be tested and reused on its own.
 
+pub mod active;
 pub mod burn;
 pub mod cadence;
 pub mod calculate;
@@ -12,6 +13,7 @@ pub mod smoothing;
 pub mod transform;
 pub mod types;
 
+pub use active::{active_validator_uids, zero_active_validators, ACTIVE_VALIDATOR_BLOCKS};
 pub use burn::{apply_burn, BurnConfig, DEFAULT_BURN_HOTKEY};
 pub use cadence::{weights_due, MIN_BLOCKS_BETWEEN_WEIGHTS};
 pub use calculate::{calculate_weights, mean_scores};

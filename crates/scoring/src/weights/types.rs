@@ -104,6 +104,10 @@ pub struct WeightsRequest {
     pub rows: Vec<ScoreTableRow>,
     /// The metagraph's nodes.
     pub nodes: Vec<NodeInfo>,
+    /// UIDs of the active validators (permit and `LastUpdate` < 500 blocks ago, read from the
+    /// chain at submission; see [`super::active_validator_uids`]): their weight is zeroed.
+    #[serde(default)]
+    pub active_validators: Vec<u16>,
     /// Settings.
     #[serde(default)]
     pub config: WeightsConfig,
@@ -120,6 +124,9 @@ pub struct WeightsFile {
     /// The metagraph's nodes.
     #[serde(default)]
     pub nodes: Vec<NodeInfo>,
+    /// UIDs of the active validators (their weight is zeroed).
+    #[serde(default)]
+    pub active_validators: Vec<u16>,
     /// Settings.
     #[serde(default)]
     pub config: WeightsConfig,
@@ -132,6 +139,7 @@ impl WeightsFile {
             now: self.now.unwrap_or_else(|| DateTime::<Utc>::from(clock)),
             rows: self.rows,
             nodes: self.nodes,
+            active_validators: self.active_validators,
             config: self.config,
         }
     }
@@ -147,6 +155,8 @@ pub enum FallbackReason {
     NoPositiveScores,
     /// The transform produced no usable weights (non-finite or zero sum).
     DegenerateTransform,
+    /// The only positive score is UID 0's (the reference's `nz_indices.any()` is false).
+    OnlyUidZero,
 }
 
 /// Response of `weights.calculate`.
@@ -174,6 +184,9 @@ pub struct WeightsResult {
     pub contrast_applied: bool,
     /// The UID the burn went to (absent if the burn was off or skipped).
     pub burn_uid: Option<u16>,
+    /// Active validators whose positive weight was set to 0 before quantisation.
+    #[serde(default)]
+    pub zeroed_validators: Vec<u16>,
     /// Non-fatal notes for the operator (e.g. burn hotkey not in the node list).
     pub warnings: Vec<String>,
 }

@@ -69,6 +69,7 @@ fn calc(rows: Vec<ScoreTableRow>, nodes: Vec<NodeInfo>, config: WeightsConfig) -
         now: now(),
         rows,
         nodes,
+        active_validators: vec![],
         config,
     })
     .expect("valid request")
@@ -211,15 +212,13 @@ fn uid_without_ip_gets_no_weight() {
     let mut nodes = nodes_with_ip(&[1, 2, 3]);
     nodes[1].ip = Some("0".into());
     nodes[2].ip = Some("  ".into());
-    // uid 4 scores but is not in the node list at all.
     let r = calc(
-        vec![row(1, &[(1, 0.5), (2, 0.9), (3, 0.9), (4, 0.9)])],
+        vec![row(1, &[(1, 0.5), (2, 0.9), (3, 0.9)])],
         nodes,
         no_burn(),
     );
     close(r.aggregated_scores[2], 0.0);
     close(r.aggregated_scores[3], 0.0);
-    close(r.aggregated_scores[4], 0.0);
     close(r.weights[1], 1.0);
     assert_eq!(r.uids, vec![1]);
 }
@@ -268,6 +267,7 @@ fn malformed_requests_are_errors() {
         now: now(),
         rows,
         nodes,
+        active_validators: vec![],
         config,
     };
     let mut short = row(1, &[]);
@@ -298,15 +298,16 @@ fn malformed_requests_are_errors() {
 fn request_with_defaults_parses_from_minimal_json() {
     let json = r#"{"now": "2026-11-28T00:00:00Z",
         "rows": [{"task_id": "weather_scores_a", "created_at": "2026-11-27T00:00:00Z",
-                  "scores": [0.5]}],
-        "nodes": [{"uid": 0, "ip": "1.1.1.1"}]}"#;
+                  "scores": [null, 0.5]}],
+        "nodes": [{"uid": 1, "ip": "1.1.1.1"}]}"#;
     let mut req: WeightsRequest = serde_json::from_str(json).unwrap();
     assert_eq!(req.config, WeightsConfig::default());
     assert_eq!(req.rows[0].task_name, "weather");
+    assert!(req.active_validators.is_empty());
     req.rows[0].scores.resize(256, None);
     let r = calculate_weights(&req).unwrap();
     // Default burn hotkey is not in this node list: burn skipped with a warning.
-    close(r.weights[0], 1.0);
+    close(r.weights[1], 1.0);
     assert_eq!(r.warnings.len(), 1);
 }
 
@@ -347,4 +348,80 @@ fn weights_file_takes_the_clock_only_when_now_is_absent() {
     // A node without an IP field has no IP.
     let node: NodeInfo = serde_json::from_str(r#"{"uid": 3}"#).unwrap();
     assert!(!node.has_ip());
+}
+
+/// §12-5: a UID with a score but no node row keeps its weight; a node row without an IP does not.
+#[test]
+fn a_uid_without_a_node_row_keeps_its_weight() {
+    let mut nodes = nodes_with_ip(&[1]);
+    nodes.push(NodeInfo {
+        uid: 2,
+        hotkey: "hk2".into(),
+        ip: Some("0".into()),
+        coldkey: None,
+    });
+    // uid 3 has no node row at all.
+    let r = calc(
+        vec![row(1, &[(1, 0.8), (2, 0.8), (3, 0.4)])],
+        nodes,
+        no_burn(),
+    );
+    assert_eq!(r.fallback, None);
+    assert_eq!(r.aggregated_scores[2], 0.0, "node without IP");
+    close(r.aggregated_scores[3], 0.4);
+    assert!(
+        r.weights[3] > 0.0 && r.weights[1] > r.weights[3],
+        "{:?}",
+        &r.weights[..4]
+    );
+    assert_eq!(r.uids, vec![1, 3]);
+}
+
+/// §12-5: the reference tests `nz_indices.any()`, false when UID 0 holds the only positive score.
+#[test]
+fn a_lone_positive_score_at_uid_0_falls_back_to_uid_252() {
+    let r = calc(vec![row(1, &[(0, 0.9)])], nodes_with_ip(&[0]), no_burn());
+    assert_eq!(r.fallback, Some(FallbackReason::OnlyUidZero));
+    assert_eq!((r.uids, r.values), (vec![252], vec![65535]));
+    // With a second positive UID the transform runs and UID 0 gets weight.
+    let r = calc(
+        vec![row(1, &[(0, 0.9), (5, 0.3)])],
+        nodes_with_ip(&[0, 5]),
+        no_burn(),
+    );
+    assert_eq!(r.fallback, None);
+    assert!(r.weights[0] > r.weights[5], "{:?}", &r.weights[..6]);
+}
+
+/// §5.4 / §12-5: active validators lose their weight after the burn, except the burn UID; the
+/// rest is renormalised and quantised.
+#[test]
+fn active_validators_get_weight_zero_except_the_burn_uid() {
+    let rows = vec![row(1, &[(1, 0.8), (2, 0.4), (3, 0.2)])];
+    let nodes = nodes_with_ip(&[1, 2, 3]);
+    let base = calc(rows.clone(), nodes.clone(), burn_to(200));
+    let r = calculate_weights(&WeightsRequest {
+        now: now(),
+        rows,
+        nodes,
+        active_validators: vec![2, 200, 77],
+        config: burn_to(200),
+    })
+    .unwrap();
+    assert_eq!(
+        r.zeroed_validators,
+        vec![2],
+        "200 is the burn UID, 77 has no weight"
+    );
+    assert_eq!(
+        r.pre_burn_weights, base.pre_burn_weights,
+        "zeroed after the burn"
+    );
+    assert_eq!(r.weights[2], 0.0);
+    let kept = base.weights[1] + base.weights[3] + base.weights[200];
+    for uid in [1, 3, 200] {
+        close(r.weights[uid], base.weights[uid] / kept);
+    }
+    assert_eq!(r.uids, vec![1, 3, 200]);
+    assert_eq!(*r.values.last().unwrap(), 65535);
 }

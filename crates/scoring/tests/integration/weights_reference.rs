@@ -5,7 +5,7 @@
 //! rule, rows outside the window, UIDs without an IP and an empty window.
 
 use gaia_scoring::aggregate::{aggregate_overall, OverallOutcome, OverallRequest};
-use gaia_scoring::weights::{calculate_weights, WeightsRequest};
+use gaia_scoring::weights::{calculate_weights, FallbackReason, WeightsRequest};
 use serde_json::Value;
 
 /// |a − b| ≤ 1e-9 · max(|a|, |b|), with 1e-15 absolute slack for values at 0.
@@ -36,6 +36,8 @@ fn weights_match_numpy_on_random_inputs() {
     let all = cases("weights-random", 20261128, 40);
     let mut contrast = 0;
     let mut fallback = 0;
+    let mut zeroed_cases = 0;
+    let mut lone_uid_zero = 0;
     for (i, case) in all.iter().enumerate() {
         let req: WeightsRequest = serde_json::from_value(case["request"].clone()).unwrap();
         let got = calculate_weights(&req).unwrap();
@@ -77,10 +79,19 @@ fn weights_match_numpy_on_random_inputs() {
         let values: Vec<u16> = serde_json::from_value(exp["values"].clone()).unwrap();
         assert_eq!(got.uids, uids, "case {i}");
         assert_eq!(got.values, values, "case {i}");
+        let zeroed: Vec<u16> = serde_json::from_value(exp["zeroed_validators"].clone()).unwrap();
+        assert_eq!(got.zeroed_validators, zeroed, "case {i}");
+        zeroed_cases += usize::from(!zeroed.is_empty());
+        lone_uid_zero += usize::from(got.fallback == Some(FallbackReason::OnlyUidZero));
     }
     // The draw must exercise both special paths, or the comparison proves little.
     assert!(contrast >= 3, "only {contrast} contrast cases");
     assert!(fallback >= 1, "no fallback case");
+    assert!(
+        zeroed_cases >= 3,
+        "only {zeroed_cases} cases zero an active validator"
+    );
+    assert!(lone_uid_zero >= 1, "no lone-UID-0 case");
 }
 
 #[test]

@@ -187,6 +187,13 @@ pub trait Chain: Send + Sync {
         values: &'a [u16],
     ) -> BoxFuture<'a, Result<WeightsReceipt, ChainError>>;
 
+    /// UIDs of the active validators (spec §5.4: `ValidatorPermit` set and `LastUpdate` fewer
+    /// than 500 blocks behind the head), read before every weight calculation; their weight is
+    /// zeroed. The default (for chains without blocks, like the offline one) is none.
+    fn active_validators(&self) -> BoxFuture<'_, Result<Vec<u16>, ChainError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
     /// `CommitRevealWeightsEnabled(netuid)`: read before every submission and handed to
     /// [`extrinsic::require_commit_reveal_disabled`]. The default (for chains without the
     /// setting, like the offline one) is `false`.

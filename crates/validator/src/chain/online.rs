@@ -23,6 +23,7 @@ use std::time::Instant;
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use gaia_protocol::Signer;
+use gaia_scoring::weights::{active_validator_uids, ACTIVE_VALIDATOR_BLOCKS};
 
 use super::extrinsic::{
     require_commit_reveal_disabled, require_version_key, signed_extrinsic, CallIndex, Era,
@@ -211,11 +212,32 @@ impl OnlineChain {
         }
     }
 
-    async fn last_update_of(&self, uid: u16, at: Hash) -> Result<u64, ChainError> {
-        let all: Vec<u64> = match self.item("LastUpdate", at).await? {
+    async fn last_updates(&self, at: Hash) -> Result<Vec<u64>, ChainError> {
+        Ok(match self.item("LastUpdate", at).await? {
             Some(raw) => decode("LastUpdate", &raw)?,
             None => Vec::new(),
+        })
+    }
+
+    /// The active validators at the head block (spec §5.4): permit set and `LastUpdate`
+    /// fewer than [`ACTIVE_VALIDATOR_BLOCKS`] behind it.
+    pub async fn active_validators_at_head(&self) -> Result<Vec<u16>, ChainError> {
+        let (block, at) = self.node.head().await?;
+        let permits: Vec<bool> = match self.item("ValidatorPermit", at).await? {
+            Some(raw) => decode("ValidatorPermit", &raw)?,
+            None => Vec::new(),
         };
+        let last_update = self.last_updates(at).await?;
+        Ok(active_validator_uids(
+            &permits,
+            &last_update,
+            block,
+            ACTIVE_VALIDATOR_BLOCKS,
+        ))
+    }
+
+    async fn last_update_of(&self, uid: u16, at: Hash) -> Result<u64, ChainError> {
+        let all = self.last_updates(at).await?;
         Ok(all.get(usize::from(uid)).copied().unwrap_or_else(|| {
             tracing::warn!(
                 uid,
@@ -411,6 +433,10 @@ impl Chain for OnlineChain {
         values: &'a [u16],
     ) -> BoxFuture<'a, Result<WeightsReceipt, ChainError>> {
         self.submit_weights(uids, values).boxed()
+    }
+
+    fn active_validators(&self) -> BoxFuture<'_, Result<Vec<u16>, ChainError>> {
+        self.active_validators_at_head().boxed()
     }
 
     fn commit_reveal_enabled(&self) -> BoxFuture<'_, Result<bool, ChainError>> {

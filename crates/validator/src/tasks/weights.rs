@@ -93,10 +93,16 @@ impl WeightsStep {
                 coldkey: Some(n.coldkey).filter(|c| !c.is_empty()),
             })
             .collect();
+        // As the reference does, a failed read zeroes nobody rather than skipping the weights.
+        let active_validators = self.chain.active_validators().await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "active validators not read; none zeroed");
+            Vec::new()
+        });
         let request = WeightsRequest {
             now,
             rows,
             nodes,
+            active_validators,
             config: Default::default(),
         };
         let id = format!("weights-{}-{}", job.id, job.attempts);
@@ -240,6 +246,7 @@ mod tests {
             cv: None,
             contrast_applied: false,
             burn_uid: None,
+            zeroed_validators: vec![],
             warnings: vec![],
         }
     }

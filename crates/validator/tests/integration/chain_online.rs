@@ -267,6 +267,9 @@ async fn metagraph_head_and_last_update_match_the_fixture() {
         fx["head"].as_u64().unwrap()
     );
     assert_eq!(chain.last_update_block().await.unwrap(), 1000);
+    // Permits [1, 0, 1, 0], LastUpdate [100, 0, 1000, 50], head 1203: UID 0 is 1103 blocks
+    // behind, UID 2 (us) 203 — only UID 2 is an active validator (spec §5.4).
+    assert_eq!(chain.active_validators().await.unwrap(), vec![2]);
     assert!(!chain.commit_reveal_enabled().await.unwrap());
     set(&mock, "CommitRevealWeightsEnabled", None);
     assert!(
