@@ -247,13 +247,13 @@ fn behaviours_score_as_intended_with_the_validator_functions() {
         Err(Era5Error::InsufficientCoverage { coverage, .. }) => assert!(coverage < 0.9),
         other => panic!("NaN injector must fail coverage, got {other:?}"),
     }
-    let units_report = score_era5_lead(&era5_request(&paths, &units, 24)).unwrap();
-    let t2 = units_report
-        .variables
-        .iter()
-        .find(|v| v.variable == "2t")
-        .unwrap();
-    assert!(t2.error.is_some(), "ERA5 refuses degC: {t2:?}");
+    // §12-15: ERA5 refuses degC — the lead fails.
+    match score_era5_lead(&era5_request(&paths, &units, 24)) {
+        Err(Era5Error::WrongUnits {
+            variable, found, ..
+        }) => assert_eq!((variable.as_str(), found.as_str()), ("2t", "degC")),
+        other => panic!("ERA5 must refuse degC, got {other:?}"),
+    }
 }
 
 #[test]

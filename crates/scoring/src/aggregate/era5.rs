@@ -263,13 +263,13 @@ fn completeness_failure(lead: &LeadMetrics) -> Option<OverallOutcome> {
 
 /// `1 / (1 + rmse / reference)`; a zero reference (most RMSEs exactly zero) scores a zero RMSE
 /// as perfect (1) and any positive RMSE as 0, the limits of the formula.
+/// `1 / (1 + RMSE / r̃)`; when r̃ = 0 every term is `1 / (1 + 1)` = 0.5, as in the reference
+/// (spec §12-16), not the limit 1 of a perfect forecast.
 fn rmse_term(rmse: f64, reference: f64) -> f64 {
     if reference > 0.0 {
         1.0 / (1.0 + rmse / reference)
-    } else if rmse <= 0.0 {
-        1.0
     } else {
-        0.0
+        0.5
     }
 }
 
@@ -307,10 +307,29 @@ mod tests {
     }
 
     #[test]
-    fn rmse_term_limits_for_zero_reference() {
-        assert_eq!(rmse_term(0.0, 0.0), 1.0);
-        assert_eq!(rmse_term(2.0, 0.0), 0.0);
+    fn rmse_term_is_one_half_for_a_zero_reference() {
+        // §12-16: r̃ = 0 (the upper median of the RMSEs is 0) gives 0.5 for every term.
+        assert_eq!(rmse_term(0.0, 0.0), 0.5);
+        assert_eq!(rmse_term(2.0, 0.0), 0.5);
         assert_eq!(rmse_term(1.0, 1.0), 0.5);
+        assert_eq!(rmse_term(3.0, 1.0), 0.25);
+        let lead = LeadMetrics {
+            lead_hours: 24,
+            variables: EXPECTED_VARIABLES
+                .iter()
+                .enumerate()
+                .map(|(i, v)| VariableMetrics {
+                    variable: v.to_string(),
+                    skill: None,
+                    acc: None,
+                    // Five of nine RMSEs are 0: the upper median is 0.
+                    rmse: Some(if i < 5 { 0.0 } else { 1.0 + i as f64 }),
+                })
+                .collect(),
+        };
+        let scored = score_lead(&lead);
+        assert_eq!(scored.rmse_norm, Some(0.5));
+        assert_eq!(scored.score, 0.5);
     }
 
     #[test]

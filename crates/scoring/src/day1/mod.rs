@@ -71,6 +71,22 @@ pub enum Day1Error {
 }
 
 impl Day1Error {
+    /// True for a problem confined to one variable of the forecast, which skips that variable
+    /// instead of failing the Day-1 score (spec §12-4): the variable is missing from the
+    /// forecast, no level or time step lies within tolerance, its field does not go onto the
+    /// truth grid, or its metrics cannot be computed. Failures to open, read or verify a store,
+    /// and any problem of the validator's own data (truth, reference, climatology), still fail
+    /// the whole score.
+    pub fn confined_to_variable(&self) -> bool {
+        match self {
+            Self::MissingVariable { which, .. }
+            | Self::Select { which, .. }
+            | Self::Interp { which, .. } => *which == "forecast",
+            Self::Metric(_) => true,
+            Self::NoVariables | Self::Read { .. } => false,
+        }
+    }
+
     /// True for a verify-on-read failure of the forecast (a chunk that does not hash to its
     /// frozen manifest entry): production records the response as `verification_failed`.
     pub fn is_verification_failure(&self) -> bool {

@@ -23,6 +23,11 @@ pub enum VariableStatus {
     Scored,
     /// Failed a sanity check: excluded from the averages (not scored as zero; spec §10 item 9).
     SanityFailed,
+    /// Could not be scored — missing from the forecast, no level within tolerance, no time step
+    /// within tolerance, or a failure confined to this variable — and is skipped: the response
+    /// still gets a Day-1 score from the other variables (spec §12-4). The reason is in
+    /// `sanity_failures`.
+    Skipped,
 }
 
 /// The Day-1 numbers of one variable (one key such as `2t` or `z500`).
@@ -68,6 +73,33 @@ pub struct Day1VariableResult {
     pub bias: Option<f64>,
 }
 
+impl Day1VariableResult {
+    /// The result of a variable skipped for `reason` (spec §12-4): no metric, not averaged.
+    pub fn skipped(spec: &super::config::VariableSpec, reason: String) -> Self {
+        Self {
+            variable: spec.name.clone(),
+            level_hpa: spec.level_hpa,
+            key: spec.key(),
+            status: VariableStatus::Skipped,
+            sanity_failures: vec![reason],
+            unit_fix: None,
+            skill: None,
+            skill_penalised: None,
+            acc: None,
+            forecast_mse: None,
+            reference_mse: None,
+            bias_correction: None,
+            clone_distance: None,
+            clone_penalty: 0.0,
+            clone_flag: false,
+            pattern_correlation: None,
+            rmse: None,
+            mae: None,
+            bias: None,
+        }
+    }
+}
+
 /// The Day-1 result for one miner.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Day1Report {
@@ -96,7 +128,10 @@ pub struct Day1Report {
 /// Build the flat metric map from the per-variable results.
 pub fn flat_metrics(variables: &[Day1VariableResult]) -> BTreeMap<String, f64> {
     let mut out = BTreeMap::new();
-    for v in variables {
+    for v in variables
+        .iter()
+        .filter(|v| v.status != VariableStatus::Skipped)
+    {
         let entries = [
             ("rmse", v.rmse),
             ("mae", v.mae),

@@ -195,6 +195,13 @@ pub fn score_day1(request: &Day1Request) -> Result<Day1Report, Day1Error> {
     }
     let variables = parallel_map(&config.variables, request.threads, score_one)
         .into_iter()
+        .zip(&config.variables)
+        .map(|(outcome, spec)| match outcome {
+            Err(e) if e.confined_to_variable() => {
+                Ok(Day1VariableResult::skipped(spec, e.to_string()))
+            }
+            other => other,
+        })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(aggregate(
         variables,

@@ -9,6 +9,7 @@
 
 pub mod checks;
 pub mod config;
+pub mod identity;
 pub mod kernel;
 pub mod levels;
 pub mod report;
@@ -81,6 +82,26 @@ pub enum Era5Error {
         coverage: f64,
         /// Coverage required.
         required: f64,
+    },
+    /// The array read for a variable carries GRIB attributes of another quantity (§12-14).
+    #[error("the {which}'s {reason}")]
+    WrongVariable {
+        /// `forecast` or `truth`.
+        which: &'static str,
+        /// What the attributes say and what they should.
+        reason: String,
+    },
+    /// The array read for a variable has another unit (§12-15).
+    #[error("the {which}'s `{variable}` is in `{found}`, expected `{expected}`")]
+    WrongUnits {
+        /// `forecast` or `truth`.
+        which: &'static str,
+        /// Short variable name.
+        variable: String,
+        /// The `units` attribute as stored.
+        found: String,
+        /// The expected unit (normalised spelling).
+        expected: &'static str,
     },
     /// A surface variable's ACC is not finite: scoring aborts for the miner.
     #[error("ACC of surface variable `{0}` is not finite")]

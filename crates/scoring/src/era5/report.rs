@@ -44,7 +44,8 @@ pub struct Era5VariableResult {
     pub mse: Option<f64>,
     /// `Σ ω_k ACC_k` (`era5_acc_{var}_{h}h`); `None` when a level's ACC is NaN (see `error`).
     pub acc: Option<f64>,
-    /// `Σ ω_k S_k` with NaN levels counted as 0 (`era5_skill_clim_{var}_{h}h`).
+    /// `Σ ω_k S_k` with NaN levels counted as 0 (`era5_skill_clim_{var}_{h}h`); `None`, like
+    /// `acc`, when a level's ACC is NaN (spec §12-17).
     pub skill: Option<f64>,
     /// `Σ ω_k MAE_k` (diagnostic).
     pub mae: Option<f64>,

@@ -18,8 +18,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use crate::day1::parallel_map;
 
 use super::config::Era5Config;
+use super::identity::{identity_error, resolve_name};
 use super::kernel::LevelStats;
 use super::report::{Era5LeadReport, Era5VariableResult};
+use super::units::check_units;
 use super::variable::{assemble, level_outcome, units_error, Era5LevelFields};
 use super::Era5Error;
 
@@ -99,12 +101,53 @@ impl Source {
         })
     }
 
+    /// The array that holds `var` in this store (§12-13: the first accepted name present).
+    fn array_name(&self, var: &str) -> Option<String> {
+        resolve_name(var, &self.ds.variable_names())
+    }
+
     fn has(&self, var: &str) -> bool {
-        self.ds.variable_names().iter().any(|n| n == var)
+        self.array_name(var).is_some()
+    }
+
+    fn units(&self, var: &str) -> Option<String> {
+        self.ds.units(&self.array_name(var)?)
+    }
+
+    /// §12-14 and §12-15 on this store's array of `var`: its GRIB identity, then its units.
+    fn check_identity(&self, var: &str) -> Result<(), Era5Error> {
+        let which = self.which;
+        let Some(name) = self.array_name(var) else {
+            return Ok(());
+        };
+        let attrs = self
+            .ds
+            .array(&name)
+            .map_err(|source| Era5Error::Read { which, source })?
+            .attrs
+            .clone();
+        if let Some(reason) = identity_error(var, &attrs) {
+            return Err(Era5Error::WrongVariable { which, reason });
+        }
+        if let Err(expected) = check_units(var, self.units(var).as_deref()) {
+            return Err(Era5Error::WrongUnits {
+                which,
+                variable: var.to_string(),
+                found: self.units(var).unwrap_or_default(),
+                expected,
+            });
+        }
+        Ok(())
     }
 
     fn field(&self, var: &str, level: Option<f64>) -> Result<crate::Field2, Era5Error> {
         let which = self.which;
+        let name = self
+            .array_name(var)
+            .ok_or_else(|| Era5Error::MissingVariable {
+                variable: var.to_string(),
+                which,
+            })?;
         let level_index = match level {
             None => None,
             Some(l) => Some(
@@ -113,7 +156,7 @@ impl Source {
             ),
         };
         self.ds
-            .read_field(var, self.time_index, level_index)
+            .read_field(&name, self.time_index, level_index)
             .map_err(|source: ZarrError| Era5Error::Read { which, source })
     }
 }
@@ -172,8 +215,9 @@ impl Inputs<'_> {
     }
 }
 
-/// Score one (miner, lead) against ERA5. Any error fails the miner for this lead; a variable's
-/// own problem (unit mismatch, NaN level ACC) is in that variable's `error`.
+/// Score one (miner, lead) against ERA5. Any error fails the miner for this lead (among them an
+/// array whose GRIB attributes or units say it is something else, §12-14/15); a variable's own
+/// problem (a NaN level ACC) is in that variable's `error`.
 pub fn score_era5_lead(request: &Era5Request) -> Result<Era5LeadReport, Era5Error> {
     let config = &request.config;
     let valid = request.valid_time();
@@ -208,6 +252,13 @@ pub fn score_era5_lead(request: &Era5Request) -> Result<Era5LeadReport, Era5Erro
             }
         }
     }
+    // §12-14/15: an array that says it is another quantity, or is in another unit, fails the
+    // lead before any data is read.
+    for (var, _) in &wanted {
+        for src in [&forecast, &truth] {
+            src.check_identity(var)?;
+        }
+    }
     struct Var<'a> {
         name: &'a str,
         levels: Vec<Option<f64>>,
@@ -222,7 +273,7 @@ pub fn score_era5_lead(request: &Era5Request) -> Result<Era5LeadReport, Era5Erro
         } else {
             vec![None]
         };
-        let (fu, tu) = (forecast.ds.units(var), truth.ds.units(var));
+        let (fu, tu) = (forecast.units(var), truth.units(var));
         let compute = units_error(var, fu.as_deref(), tu.as_deref()).is_none();
         let first_unit = units.len();
         let last_of_variable = first_unit + levels.len().max(1) - 1;

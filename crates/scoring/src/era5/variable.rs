@@ -231,6 +231,9 @@ pub fn assemble(
     } else if level_hpa.len() == 1 && level_hpa[0].is_none() {
         return Err(Era5Error::SurfaceAccNonFinite(var.to_string()));
     } else {
+        // §12-17: an error row; the RMSE row stays, the ACC and skill rows are not written, so
+        // the variable drops out of acc_norm and skill_norm but the lead stays complete.
+        result.skill = None;
         result.error = Some(format!("ACC is NaN at level(s) {nan_acc_levels:?} hPa"));
     }
     Ok(result)
@@ -267,4 +270,64 @@ pub fn score_era5_variable(
         outcomes,
         config,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn level(acc: f64, skill: f64) -> Option<Result<LevelStats, Era5Error>> {
+        Some(Ok(LevelStats {
+            edge_salvaged: 0,
+            extreme: false,
+            truth_finite: 100,
+            covered: 100,
+            filled: 0,
+            mse: 4.0,
+            mae: 1.5,
+            bias: 0.5,
+            acc,
+            skill,
+            diff_sum: 50.0,
+            diff_count: 100,
+        }))
+    }
+
+    /// §12-17: a pressure-level variable with a NaN ACC at one level keeps its RMSE and loses its
+    /// ACC and skill, so it counts as present for the completeness gate but only in rmse_norm.
+    #[test]
+    fn a_nan_level_acc_keeps_the_rmse_and_drops_acc_and_skill() {
+        let cfg = Era5Config::default();
+        let levels = [Some(500.0), Some(850.0)];
+        let ok = assemble(
+            "t",
+            None,
+            None,
+            &levels,
+            vec![level(0.9, 0.4), level(0.8, 0.2)],
+            &cfg,
+        )
+        .unwrap();
+        assert!(ok.acc.is_some() && ok.skill.is_some() && ok.error.is_none());
+        let r = assemble(
+            "t",
+            None,
+            None,
+            &levels,
+            vec![level(0.9, 0.4), level(f64::NAN, 0.2)],
+            &cfg,
+        )
+        .unwrap();
+        assert_eq!(r.rmse, ok.rmse, "the RMSE row stays");
+        assert_eq!((r.acc, r.skill), (None, None));
+        assert!(r.error.as_deref().unwrap().contains("ACC is NaN"), "{r:?}");
+        let m = r.to_variable_metrics();
+        assert!(m.is_present() && m.rmse.is_some() && m.acc.is_none() && m.skill.is_none());
+        // A surface variable with a NaN ACC fails the variable instead.
+        let surface = assemble("2t", None, None, &[None], vec![level(f64::NAN, 0.2)], &cfg);
+        assert!(
+            matches!(surface, Err(Era5Error::SurfaceAccNonFinite(_))),
+            "{surface:?}"
+        );
+    }
 }

@@ -221,12 +221,13 @@ fn weight_fallbacks_when_terms_are_missing() {
 }
 
 #[test]
-fn zero_median_rmse_scores_zero_errors_as_perfect() {
-    // Five of nine RMSEs are 0 → r̃ = 0: zero RMSEs score 1, positive ones 0 → rmse_norm 5/9.
+fn zero_median_rmse_scores_every_term_one_half() {
+    // Five of nine RMSEs are 0 → r̃ = 0: every term is 1/(1+1) = 0.5, zero RMSE or not
+    // (spec §12-16) → rmse_norm 0.5; skill 0 and ACC −1 add nothing → L_h = 0.1 · 0.5.
     let l = lead(24, 0.0, -1.0, [0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 2.0, 3.0, 4.0]);
     let s = score_lead(&l);
-    close(s.rmse_norm.unwrap(), 5.0 / 9.0);
-    close(s.score, 0.1 * 5.0 / 9.0);
+    close(s.rmse_norm.unwrap(), 0.5);
+    close(s.score, 0.1 * 0.5);
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
 use gaia_scoring::day1::{
-    score_day1, Day1Config, Day1Report, Day1Request, UnitFix, VariableStatus,
+    score_day1, Day1Config, Day1Report, Day1Request, UnitFix, VariableSpec, VariableStatus,
 };
 use serde_json::Value;
 
@@ -112,6 +112,7 @@ fn check_case(case: &str) -> Day1Report {
         let status = match v.status {
             VariableStatus::Scored => "scored",
             VariableStatus::SanityFailed => "sanity_failed",
+            VariableStatus::Skipped => "skipped",
         };
         assert_eq!(status, e["status"].as_str().unwrap(), "{}", what("status"));
         close_opt(v.skill, &e["skill"], &what("skill"));
@@ -219,4 +220,41 @@ fn seed_example_rmse_is_one() {
     assert_eq!(r.metrics["day1_rmse_2t"], 1.0);
     assert_eq!(r.metrics["day1_mae_2t"], 1.0);
     assert_eq!(r.metrics["day1_bias_2t"], 1.0);
+}
+
+/// §12-4: a variable the forecast lacks, or with no level within 10 hPa, is skipped; the score
+/// comes from the other variables and equals the reference's score of the same forecast.
+#[test]
+fn a_problem_confined_to_one_variable_skips_it() {
+    let mut req = request("honest");
+    req.config
+        .variables
+        .push(VariableSpec::surface("not_in_any_store"));
+    req.config
+        .variables
+        .push(VariableSpec::at_level("z", 775.0));
+    let r = score_day1(&req).unwrap();
+    let exp = &fixture().json["cases"]["honest"]["expected"];
+    close(
+        r.score,
+        exp["score"].as_f64().unwrap(),
+        "score from the other five",
+    );
+    assert_eq!(r.variables.len(), 7);
+    let skipped: Vec<(&str, &str)> = r
+        .variables
+        .iter()
+        .filter(|v| v.status == VariableStatus::Skipped)
+        .map(|v| (v.key.as_str(), v.sanity_failures[0].as_str()))
+        .collect();
+    assert_eq!(skipped.len(), 2, "{skipped:?}");
+    assert_eq!(skipped[0].0, "not_in_any_store");
+    assert!(
+        skipped[0].1.contains("missing from the forecast"),
+        "{skipped:?}"
+    );
+    assert_eq!(skipped[1].0, "z775");
+    assert!(skipped[1].1.starts_with("forecast:"), "{skipped:?}");
+    assert!(r.passed && !r.qc_failed);
+    assert!(!r.metrics.keys().any(|k| k.ends_with("z775")));
 }

@@ -209,3 +209,64 @@ fn wrong_lead_has_no_exact_time() {
         Err(Era5Error::Select { .. })
     ));
 }
+
+/// §12-13/15: the honest forecast stored as `t2m`, `u10`, `geopotential`, … on a `plev` axis,
+/// with `kelvin`, `m s**-1`, `pascal`, … and matching GRIB attributes scores exactly as the
+/// honest store, whose numbers match the reference.
+#[test]
+fn accepted_names_units_and_grib_attributes_score_as_the_short_names() {
+    let honest = check_ok("honest");
+    let aliased = score_era5_lead(&request("aliases")).unwrap_or_else(|e| panic!("aliases: {e}"));
+    assert_eq!(aliased.variables.len(), honest.variables.len());
+    for (a, h) in aliased.variables.iter().zip(&honest.variables) {
+        assert_eq!(a.variable, h.variable);
+        assert_eq!(a.levels, h.levels, "{}", a.variable);
+        assert_eq!(
+            (a.rmse, a.acc, a.skill, a.coverage),
+            (h.rmse, h.acc, h.skill, h.coverage),
+            "{}",
+            a.variable
+        );
+        assert!(a.error.is_none(), "{}: {:?}", a.variable, a.error);
+    }
+}
+
+/// §12-14/15: an array whose GRIB attributes or units say it is another quantity fails the lead.
+#[test]
+fn grib_identity_and_units_mismatches_fail_the_lead() {
+    match score_era5_lead(&request("wrong_param_id")) {
+        Err(Era5Error::WrongVariable { which, reason }) => {
+            assert_eq!(which, "forecast");
+            assert!(
+                reason.contains("GRIB_paramId 168, expected 167"),
+                "{reason}"
+            );
+        }
+        other => panic!("wrong_param_id: {other:?}"),
+    }
+    match score_era5_lead(&request("wrong_standard_name")) {
+        Err(Era5Error::WrongVariable { reason, .. }) => {
+            assert!(
+                reason.contains("standard_name \"air_temperature\""),
+                "{reason}"
+            );
+        }
+        other => panic!("wrong_standard_name: {other:?}"),
+    }
+    match score_era5_lead(&request("wrong_units")) {
+        Err(e @ Era5Error::WrongUnits { .. }) => {
+            let Era5Error::WrongUnits {
+                variable, found, ..
+            } = &e
+            else {
+                unreachable!()
+            };
+            assert_eq!((variable.as_str(), found.as_str()), ("z", "m^2/s^2"));
+            assert!(
+                !e.is_verification_failure(),
+                "a scoring failure of the lead"
+            );
+        }
+        other => panic!("wrong_units: {other:?}"),
+    }
+}

@@ -86,6 +86,7 @@ impl TaskRuntime {
             metrics: metrics.clone(),
             validator_hotkey,
             directory,
+            aggregation_locks: Default::default(),
         });
         let runner = ledger_runner(settings, &store, &chain, ctx, dispatcher, metrics);
         let (stop, stop_rx) = watch::channel(false);

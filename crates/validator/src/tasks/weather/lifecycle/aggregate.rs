@@ -8,10 +8,10 @@
 //! then the run's score row is refreshed. So a run's ERA5 credit grows day by day inside the
 //! 15-day window instead of sitting at the 0.05 Day-1 fallback until the last lead.
 //!
-//! Reading from the stored rows rather than from one step's own result makes concurrent leads of
-//! one response safe: each lead stores its rows before it aggregates, so of two aggregations the
-//! later one sees every lead the earlier saw, and an aggregation that saw fewer leads than the
-//! stored one does not overwrite it.
+//! Concurrent leads of one response are safe: each lead stores its rows before it aggregates,
+//! and the aggregations of one response take turns (`AggregationLocks`), so the last one reads
+//! every lead stored so far; an aggregation that read fewer leads than the stored result is
+//! dropped.
 
 use std::collections::BTreeMap;
 
@@ -113,6 +113,7 @@ pub(super) async fn aggregate_response(
     response: &MinerResponse,
     stage: Stage,
 ) -> Result<Option<OverallOutcome>, StepError> {
+    let _turn = ctx.aggregation_locks.lock(response.id).await;
     let leads = leads_from_scores(&ctx.store.list_miner_scores(response.id).await?);
     if leads.is_empty() {
         if stage == Stage::Final {

@@ -44,6 +44,29 @@ pub struct WeatherContext {
     pub validator_hotkey: String,
     /// Where the fiber transport looks up the hotkey of the miner it signs for.
     pub directory: Option<Arc<MinerDirectory>>,
+    /// One response's aggregations run one at a time.
+    pub aggregation_locks: Arc<AggregationLocks>,
+}
+
+/// Serialises the aggregations of one response (spec §12-1: after every lead, and the final
+/// one): ERA5 leads of a response may finish at the same moment, and an aggregation that read
+/// fewer leads must not overwrite one that read more. Striped by response id, so the memory is
+/// fixed; two responses rarely share a stripe and only wait for each other when they do.
+#[derive(Debug)]
+pub struct AggregationLocks([tokio::sync::Mutex<()>; 64]);
+
+impl Default for AggregationLocks {
+    fn default() -> Self {
+        Self(std::array::from_fn(|_| tokio::sync::Mutex::new(())))
+    }
+}
+
+impl AggregationLocks {
+    /// Wait for the lock of `response_id`'s stripe.
+    pub async fn lock(&self, response_id: i64) -> tokio::sync::MutexGuard<'_, ()> {
+        let stripe = usize::try_from(response_id.rem_euclid(64)).unwrap_or(0);
+        self.0[stripe].lock().await
+    }
 }
 
 /// Response statuses after which nothing more happens to a response.

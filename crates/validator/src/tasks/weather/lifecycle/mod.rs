@@ -25,7 +25,7 @@ mod store_rows;
 #[cfg(test)]
 mod test_support;
 
-pub use context::{WeatherContext, SETTLED};
+pub use context::{AggregationLocks, WeatherContext, SETTLED};
 pub use overall::score_row_task_id;
 
 use std::sync::Arc;
@@ -109,5 +109,6 @@ pub(crate) async fn test_context(dir: &std::path::Path) -> WeatherContext {
         metrics,
         validator_hotkey: "validator".into(),
         directory: None,
+        aggregation_locks: Default::default(),
     }
 }
