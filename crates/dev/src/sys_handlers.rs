@@ -39,9 +39,11 @@ pub const EXTENSIONS: Extensions = Extensions {
 pub fn diagnostic_unit(n: u64) -> WorkUnit {
     let id = format!("diag-{n}");
     if n % 4 == 0 {
-        WorkUnit::new(id, Spin::TASK, serde_json::json!(Millis { ms: 5 }))
+        // A struct of one integer always serialises.
+        let spin = serde_json::to_value(Millis { ms: 5 }).unwrap_or_default();
+        WorkUnit::new(id, Spin::TASK, spin)
     } else {
-        WorkUnit::new(id, Echo::TASK, serde_json::json!({ "n": n }))
+        WorkUnit::new(id, Echo::TASK, Value::from(n))
     }
 }
 

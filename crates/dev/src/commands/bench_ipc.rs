@@ -11,7 +11,15 @@ use base64::Engine;
 use gaia_ipc::{Dtype, SharedArray, WorkUnit};
 
 use gaia_validator::io_engine::{Dispatcher, IoEngine, IoEngineConfig};
+use gaia_validator::jobs::ComputeJob;
 use gaia_validator::runtime::RuntimeDir;
+
+use crate::sys_handlers::{Checksum, ChecksumRequest, Echo};
+
+/// A `sys.checksum` request (a struct of one optional string always serialises).
+fn checksum_request(data_b64: Option<String>) -> serde_json::Value {
+    serde_json::to_value(ChecksumRequest { data_b64 }).unwrap_or_default()
+}
 
 const BIG_FRAME: usize = 256 << 20;
 
@@ -60,7 +68,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 async fn latency(d: &Dispatcher, rounds: usize) -> anyhow::Result<(f64, f64)> {
     let mut samples = Vec::with_capacity(rounds);
     for i in 0..rounds {
-        let unit = WorkUnit::new(format!("lat-{i}"), "sys.echo", serde_json::json!(null));
+        let unit = WorkUnit::new(format!("lat-{i}"), Echo::TASK, serde_json::Value::Null);
         let t = Instant::now();
         d.dispatch_and_wait(unit)
             .await
@@ -85,7 +93,7 @@ async fn throughput(
         set.spawn(async move {
             let mut i = c;
             while i < jobs {
-                let unit = WorkUnit::new(format!("{tag}-{i}"), "sys.echo", serde_json::json!(null));
+                let unit = WorkUnit::new(format!("{tag}-{i}"), Echo::TASK, serde_json::Value::Null);
                 d.dispatch_and_wait(unit)
                     .await
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -117,7 +125,7 @@ async fn big_array(
         );
         let mut arr = SharedArray::create(shm_dir, &name, &[len], Dtype::U8)?;
         arr.bytes_mut().copy_from_slice(&data);
-        let mut unit = WorkUnit::new(format!("shm-{r}"), "sys.checksum", serde_json::json!({}));
+        let mut unit = WorkUnit::new(format!("shm-{r}"), Checksum::TASK, checksum_request(None));
         unit.shared_data = Some([("data".to_string(), arr.reference().clone())].into());
         d.dispatch_and_wait(unit)
             .await
@@ -129,8 +137,8 @@ async fn big_array(
         let b64 = base64::engine::general_purpose::STANDARD.encode(&data);
         let unit = WorkUnit::new(
             format!("sock-{r}"),
-            "sys.checksum",
-            serde_json::json!({ "data_b64": b64 }),
+            Checksum::TASK,
+            checksum_request(Some(b64)),
         );
         d.dispatch_and_wait(unit)
             .await
