@@ -10,10 +10,12 @@ pub mod day1;
 pub mod era5;
 pub mod field;
 pub mod metrics;
+pub mod profile;
 pub mod regrid;
 pub mod verify;
 pub mod weights;
 pub mod zarr;
 
 pub use field::{Field2, FieldError, Grid};
+pub use profile::ScoringProfile;
 pub use zarr::{Climatology, Dataset, OpenOptions, ZarrError};

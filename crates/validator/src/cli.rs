@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use gaia_scoring::ScoringProfile;
 
 /// The validator of the Gaia weather subnet.
 #[derive(Debug, Parser)]
@@ -73,6 +74,9 @@ pub struct WeightsArgs {
     /// Print the full result as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Scoring profile (spec §11): the weights are the same in both; accepted for symmetry.
+    #[arg(long, default_value = "production")]
+    pub profile: ScoringProfile,
 }
 
 /// `score` subcommands.
@@ -111,6 +115,9 @@ pub struct ScoreDay1Args {
     /// Print the full report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Scoring profile (spec §11): Day-1 is the same in both; accepted for symmetry.
+    #[arg(long, default_value = "production")]
+    pub profile: ScoringProfile,
 }
 
 /// Arguments of `score era5`.
@@ -141,6 +148,12 @@ pub struct ScoreEra5Args {
     /// Print the full reports as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Scoring profile (spec §11): `production` (the Python validators' numbers) or `spec`.
+    #[arg(long, default_value = "production")]
+    pub profile: ScoringProfile,
+    /// The response's Day-1 score: with it, the overall score of the leads scored is printed too.
+    #[arg(long)]
+    pub day1_score: Option<f64>,
 }
 
 /// Arguments the supervisor passes to its children.

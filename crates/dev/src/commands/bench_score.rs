@@ -432,7 +432,11 @@ fn run_era5(args: &BenchScoreArgs) -> anyhow::Result<ExitCode> {
         frozen_manifest: None,
         gfs_init_time: s(&j["gfs_init"])?.parse::<DateTime<Utc>>()?,
         lead_hours,
-        config: Era5Config::default(),
+        // The Python reference implements the spec's formulas (no §11 defects).
+        config: Era5Config {
+            profile: gaia_scoring::ScoringProfile::Spec,
+            ..Era5Config::default()
+        },
     };
     let runs = args.runs.max(1);
     // Warm the page cache once so every contender reads from memory.

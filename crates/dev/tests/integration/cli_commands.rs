@@ -112,6 +112,9 @@ fn demo_then_scoring_by_hand_agrees_with_the_cycle() {
     );
     assert_eq!(report["variables"].as_array().unwrap().len(), 5);
 
+    // All ten leads by hand, with the cycle's Day-1 score: each lead's L_h and the overall score
+    // equal the ones the cycle stored (the table rounds to 3 decimals).
+    let day1_arg = cycle_day1.to_string();
     let era5_out = validator(&[
         "score",
         "era5",
@@ -123,20 +126,60 @@ fn demo_then_scoring_by_hand_agrees_with_the_cycle() {
         &climatology,
         "--gfs-init",
         &init,
-        "--lead-hours",
-        "24,240",
+        "--day1-score",
+        &day1_arg,
         "--json",
     ]);
     assert!(era5_out.status.success(), "{}", text(&era5_out.stderr));
-    let leads: Value = serde_json::from_slice(&era5_out.stdout).unwrap();
-    let leads = leads.as_array().unwrap();
-    assert_eq!(leads.len(), 2);
-    for lead in leads {
+    let printed: Value = serde_json::from_slice(&era5_out.stdout).unwrap();
+    let leads = printed["leads"].as_array().unwrap();
+    assert_eq!(leads.len(), 10);
+    for (i, lead) in leads.iter().enumerate() {
         let vars = lead["report"]["variables"].as_array().unwrap();
         assert_eq!(vars.len(), 9, "all nine ERA5 variables");
         assert!(vars
             .iter()
             .all(|v| v["rmse"].as_f64().is_some_and(f64::is_finite)));
+        let by_hand = lead["lead_score"]["score"].as_f64().unwrap();
+        let cycle: f64 = honest[4 + i].parse().unwrap();
+        assert!(
+            (by_hand - cycle).abs() <= 0.0005,
+            "lead {}: L_h {by_hand} vs the cycle's {cycle}",
+            lead["lead_hours"]
+        );
+    }
+    let overall = printed["summary"]["overall"].as_f64().unwrap();
+    let cycle_overall: f64 = honest[14].parse().unwrap();
+    assert!(
+        (overall - cycle_overall).abs() <= 0.0005,
+        "overall {overall} vs the cycle's {cycle_overall}"
+    );
+    let text_out = validator(&[
+        "score",
+        "era5",
+        "--forecast",
+        &forecast,
+        "--truth",
+        &era5,
+        "--climatology",
+        &climatology,
+        "--gfs-init",
+        &init,
+        "--lead-hours",
+        "24",
+        "--day1-score",
+        &day1_arg,
+    ]);
+    let shown = text(&text_out.stdout);
+    for needle in [
+        "lead 24 h: scored  skill_norm",
+        " L_h ",
+        "500 hPa",
+        "ERA5_norm",
+        "(Σ L_h / 10 over 1 lead(s); completeness 0.1)",
+        "overall ",
+    ] {
+        assert!(shown.contains(needle), "`{needle}` missing from:\n{shown}");
     }
 
     // Without --gfs-init the truth store's several times are ambiguous: a clear error, exit ≠ 0.

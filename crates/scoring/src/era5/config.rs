@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::levels::ERA5_LEVELS_HPA;
+use crate::profile::ScoringProfile;
 
 /// ERA5 settings (defaults = production configuration).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -16,7 +17,7 @@ pub struct Era5Config {
     pub levels_hpa: Vec<f64>,
     /// Fill NaNs of the outer one-cell border from the inner neighbour (`WEATHER_ERA5_EDGE_SALVAGE`).
     pub edge_salvage: bool,
-    /// Any `|x|` above this is a verification failure.
+    /// Any `|x|` above this is a verification failure (`spec` profile only, §11-2).
     pub extreme_value_threshold: f64,
     /// Coverage below this is a NaN-injection verification failure.
     pub nan_injection_coverage: f64,
@@ -26,6 +27,8 @@ pub struct Era5Config {
     /// Levels (and variables) read and scored concurrently: 1 = sequential; a compute worker on a
     /// shared box should use at most cores ÷ workers. The result does not depend on it.
     pub threads: usize,
+    /// Which rules (spec §11): `production` (default) or `spec`.
+    pub profile: ScoringProfile,
 }
 
 impl Default for Era5Config {
@@ -40,6 +43,7 @@ impl Default for Era5Config {
             nan_injection_coverage: 0.1,
             min_finite_coverage: 0.9985,
             threads: 1,
+            profile: ScoringProfile::default(),
         }
     }
 }

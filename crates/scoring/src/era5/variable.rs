@@ -73,7 +73,12 @@ pub fn level_outcome(
     let w = LatWeights::cos_lat(&target.lat);
     let options = KernelOptions {
         edge_salvage: config.edge_salvage,
-        extreme_threshold: config.extreme_value_threshold,
+        // §11-2: production never applies the check (values of any size are scored).
+        extreme_threshold: if config.profile.checks_extreme_values() {
+            config.extreme_value_threshold
+        } else {
+            f64::INFINITY
+        },
     };
     let stats = level_stats(
         &forecast.values.view(),
@@ -206,6 +211,17 @@ pub fn assemble(
             mae: finite(s.mae),
             bias: finite(s.bias),
         });
+    }
+    // §11-1 (production): a pressure-level field that edge salvage left unchanged at every level
+    // has skill 0.0 at every level, as the Python validators compute it.
+    let pressure_levels = level_hpa.iter().any(Option::is_some);
+    if pressure_levels
+        && config.profile.zeroes_unsalvaged_level_skill()
+        && result.edge_salvaged_points == 0
+    {
+        for l in &mut result.levels {
+            l.skill = Some(0.0);
+        }
     }
     let wsum = |get: fn(&Era5LevelResult) -> Option<f64>| -> Option<f64> {
         let mut acc = 0.0;

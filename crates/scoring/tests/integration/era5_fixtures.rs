@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
 use gaia_scoring::era5::{score_era5_lead, Era5Config, Era5Error, Era5LeadReport, Era5Request};
+use gaia_scoring::ScoringProfile;
 use serde_json::Value;
 
 const REL_TOL: f64 = 1e-6;
@@ -47,8 +48,18 @@ fn request(case: &str) -> Era5Request {
             .parse::<DateTime<Utc>>()
             .unwrap(),
         lead_hours: j["lead_hours"].as_u64().unwrap() as u32,
-        config: Era5Config::default(),
+        // The reference (bench/era5_reference.py) implements the spec's formulas.
+        config: Era5Config {
+            profile: ScoringProfile::Spec,
+            ..Era5Config::default()
+        },
     }
+}
+
+fn in_profile(case: &str, profile: ScoringProfile) -> Result<Era5LeadReport, Era5Error> {
+    let mut req = request(case);
+    req.config.profile = profile;
+    score_era5_lead(&req)
 }
 
 fn close(actual: f64, expected: f64, what: &str) {
@@ -269,4 +280,64 @@ fn grib_identity_and_units_mismatches_fail_the_lead() {
         }
         other => panic!("wrong_units: {other:?}"),
     }
+}
+
+/// §11-1: in `production` the pressure-level skill against climatology is 0.0 at every level
+/// unless edge salvage changed the field; everything else equals the `spec` profile, whose numbers
+/// match the reference. In `border_nan`, `t` has a NaN border column: salvaged, so its skill is
+/// computed in both profiles.
+#[test]
+fn production_zeroes_unsalvaged_pressure_level_skill_and_nothing_else() {
+    for case in ["honest", "border_nan"] {
+        let spec = check_ok(case);
+        let prod = in_profile(case, ScoringProfile::Production).unwrap();
+        for (p, s) in prod.variables.iter().zip(&spec.variables) {
+            let pressure = s.levels.iter().any(|l| l.level_hpa.is_some());
+            let zeroed = pressure && s.edge_salvaged_points == 0;
+            let what = format!("{case} {}", s.variable);
+            if zeroed {
+                assert_eq!(p.skill, Some(0.0), "{what}");
+                assert!(p.levels.iter().all(|l| l.skill == Some(0.0)), "{what}");
+                assert!(s.skill.unwrap() > 0.0, "{what}: the spec skill is not 0");
+            } else {
+                assert_eq!(p.skill, s.skill, "{what}");
+                assert_eq!(p.levels, s.levels, "{what}");
+            }
+            assert_eq!(
+                (p.rmse, p.mse, p.acc, p.mae, p.bias, p.coverage),
+                (s.rmse, s.mse, s.acc, s.mae, s.bias, s.coverage),
+                "{what}"
+            );
+            for (pl, sl) in p.levels.iter().zip(&s.levels) {
+                assert_eq!(
+                    (pl.mse, pl.acc, pl.rmse),
+                    (sl.mse, sl.acc, sl.rmse),
+                    "{what}"
+                );
+            }
+        }
+        let salvaged_t = prod.variables.iter().find(|v| v.variable == "t").unwrap();
+        assert_eq!(
+            salvaged_t.skill.unwrap() != 0.0,
+            case == "border_nan",
+            "{case}: t is salvaged only in border_nan"
+        );
+    }
+}
+
+/// §11-2: `production` scores a forecast with |x| > 1e12; `spec` refuses it as a verification
+/// failure (checked against the reference by `extreme_values_are_a_verification_failure`).
+#[test]
+fn production_scores_extreme_values() {
+    let report = in_profile("extreme", ScoringProfile::Production).unwrap();
+    let u = report.variables.iter().find(|v| v.variable == "u").unwrap();
+    assert!(
+        u.rmse.unwrap() > 1e9,
+        "the 1e13 value is scored: {:?}",
+        u.rmse
+    );
+    assert!(matches!(
+        in_profile("extreme", ScoringProfile::Spec),
+        Err(Era5Error::ExtremeValues { .. })
+    ));
 }

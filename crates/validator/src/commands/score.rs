@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use chrono::{DateTime, TimeDelta, Utc};
+use gaia_scoring::aggregate::{aggregate_overall, score_lead, OverallOutcome, OverallRequest};
 use gaia_scoring::day1::{score_day1, Day1Config, Day1Report, Day1Request};
 use gaia_scoring::era5::{score_era5_lead, Era5Config, Era5Request};
 use gaia_scoring::zarr::{Dataset, OpenOptions};
@@ -102,10 +103,41 @@ pub fn render_day1(r: &Day1Report) -> String {
     s
 }
 
+/// The last lines of `score era5`: ERA5_norm and completeness of the leads scored, the overall
+/// score when the Day-1 score was given, or why the completeness gate fails.
+pub fn render_summary(summary: &OverallOutcome, with_day1: bool) -> String {
+    match summary {
+        OverallOutcome::Scored(s) => {
+            let mut text = format!(
+                "ERA5_norm {:.6} (Σ L_h / 10 over {} lead(s); completeness {:.1})",
+                s.era5_norm,
+                s.leads.len(),
+                s.completeness
+            );
+            if with_day1 {
+                text.push_str(&format!(
+                    "\noverall {:.6} = 0.95 · ERA5_norm + 0.05 · [Day-1 ≥ 0.1] (pass: {})",
+                    s.overall, s.day1_pass
+                ));
+            }
+            text
+        }
+        OverallOutcome::Incomplete {
+            lead_hours,
+            missing,
+            ..
+        } => format!(
+            "ERA5 incomplete at lead {lead_hours} h: missing {} (era5_scoring_failed)",
+            missing.join(", ")
+        ),
+    }
+}
+
 fn era5(args: &ScoreEra5Args) -> anyhow::Result<ExitCode> {
     let init = parse_time(&args.gfs_init)?;
     let mut out = Vec::new();
     let mut any_failed = false;
+    let mut scored = Vec::new();
     for &lead in &args.lead_hours {
         let req = Era5Request {
             forecast: args.forecast.clone(),
@@ -115,12 +147,24 @@ fn era5(args: &ScoreEra5Args) -> anyhow::Result<ExitCode> {
             frozen_manifest: None,
             gfs_init_time: init,
             lead_hours: lead,
-            config: Era5Config::default(),
+            config: Era5Config {
+                profile: args.profile,
+                ..Era5Config::default()
+            },
         };
         match score_era5_lead(&req) {
             Ok(report) => {
+                let metrics = report.to_lead_metrics();
+                let lead_score = score_lead(&metrics);
+                scored.push(metrics);
                 if !args.json {
-                    println!("lead {lead} h:");
+                    println!(
+                        "lead {lead} h: scored  skill_norm {} acc_norm {} rmse_norm {} L_h {:.6}",
+                        num(lead_score.skill_norm),
+                        num(lead_score.acc_norm),
+                        num(lead_score.rmse_norm),
+                        lead_score.score
+                    );
                     for v in &report.variables {
                         println!(
                             "  {:<4} rmse {:>14} acc {:>10} skill {:>10} coverage {:.5}{}",
@@ -134,9 +178,18 @@ fn era5(args: &ScoreEra5Args) -> anyhow::Result<ExitCode> {
                                 .map(|e| format!("  error: {e}"))
                                 .unwrap_or_default()
                         );
+                        for l in v.levels.iter().filter(|l| l.level_hpa.is_some()) {
+                            println!(
+                                "       {:>6} hPa  rmse {:>14} acc {:>10} skill {:>10}",
+                                l.level_hpa.unwrap_or_default(),
+                                num(l.rmse),
+                                num(l.acc),
+                                num(l.skill)
+                            );
+                        }
                     }
                 }
-                out.push(json!({ "lead_hours": lead, "report": report }));
+                out.push(json!({ "lead_hours": lead, "lead_score": lead_score, "report": report }));
             }
             Err(e) => {
                 any_failed = true;
@@ -151,8 +204,20 @@ fn era5(args: &ScoreEra5Args) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    // ERA5_norm (and the overall score given the Day-1 score) over the leads scored here; a lead
+    // not scored counts 0, as in the lifecycle.
+    let summary = aggregate_overall(&OverallRequest {
+        leads: scored,
+        day1_score: args.day1_score,
+        config: Default::default(),
+    })?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({ "leads": out, "summary": summary }))?
+        );
+    } else {
+        println!("{}", render_summary(&summary, args.day1_score.is_some()));
     }
     Ok(if any_failed {
         ExitCode::from(2)

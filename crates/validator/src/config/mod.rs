@@ -160,6 +160,17 @@ pub(super) mod tests {
             .unwrap_or(4);
         assert_eq!(s.num_compute_workers, cores.saturating_sub(2).max(1));
         assert!(s.resolved_database_url().starts_with("sqlite://"));
+        assert_eq!(
+            s.weather.scoring_profile,
+            gaia_scoring::ScoringProfile::Production
+        );
+        let spec = load_with_env(None, env(&[("WEATHER__SCORING_PROFILE", "spec")]))
+            .unwrap()
+            .settings;
+        assert_eq!(
+            spec.weather.scoring_profile,
+            gaia_scoring::ScoringProfile::Spec
+        );
     }
 
     #[test]
@@ -196,6 +207,7 @@ pub(super) mod tests {
             ("COMPUTE_WORKER_RLIMIT_AS_MB", "10", "0 (off)"),
             ("RESTART_BACKOFF_MAX_S", "-1", "> 0"),
             ("DIAGNOSTIC_LOAD_JOBS_PER_S", "-2", ">= 0"),
+            ("WEATHER__SCORING_PROFILE", "prod", "production"),
         ];
         for (key, value, rule) in cases {
             let err = load_with_env(None, env(&[(key, value)]))

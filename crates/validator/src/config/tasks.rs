@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use gaia_scoring::ScoringProfile;
 use serde::{Deserialize, Serialize};
 
 use super::load::{in_range, invalid};
@@ -52,6 +53,9 @@ pub struct WeatherSettings {
     pub scoring_timeout_s: u64,
     /// Threads one scoring job may use inside its worker.
     pub scoring_threads: usize,
+    /// Scoring rules: `production` (the Python validators' numbers, spec §11 items 1-2 included;
+    /// the default) or `spec` (the same without those two ERA5 defects). Recorded with every score.
+    pub scoring_profile: ScoringProfile,
     /// Seconds between checks of a step waiting for others (overall, run completion).
     pub wait_retry_s: u64,
     /// Accept miners on loopback/private addresses (the demo and tests; never in production).
@@ -118,6 +122,7 @@ impl Default for WeatherSettings {
             scoring_retry_delay_s: 1800,
             scoring_timeout_s: 3600,
             scoring_threads: 1,
+            scoring_profile: ScoringProfile::default(),
             wait_retry_s: 600,
             allow_private_miner_addresses: false,
             miner_scheme: "https".into(),

@@ -26,7 +26,7 @@ use gaia_store::{
 
 use super::overall::refresh_score_row;
 use super::scoring::miner_score;
-use super::WeatherContext;
+use super::{store_rows, WeatherContext};
 use crate::jobs::weather::ScoreOverall;
 use crate::tasks::ledger::StepError;
 
@@ -175,7 +175,7 @@ pub(super) async fn aggregate_response(
                 run.gfs_init_time_utc,
                 Some(score.overall),
             );
-            row.metrics = serde_json::to_value(score).ok();
+            row.metrics = store_rows::with_profile(ctx, serde_json::to_value(score).ok());
             ctx.store.upsert_miner_scores(&[row]).await?;
             if stage == Stage::Final {
                 ctx.store

@@ -268,6 +268,7 @@ pub(super) async fn era5_step(
                 lead_hours: lead,
                 config: Era5Config {
                     threads: ctx.weather.scoring_threads,
+                    profile: ctx.weather.scoring_profile,
                     ..Era5Config::default()
                 },
             };

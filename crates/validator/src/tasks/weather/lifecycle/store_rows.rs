@@ -25,6 +25,23 @@ fn finite(v: Option<f64>) -> Option<f64> {
     v.filter(|x| x.is_finite())
 }
 
+/// `metrics` (an object, or none) with the scoring profile that made the score, so a stored row
+/// says which rules produced it (`WEATHER__SCORING_PROFILE`).
+pub(super) fn with_profile(
+    ctx: &WeatherContext,
+    metrics: Option<serde_json::Value>,
+) -> Option<serde_json::Value> {
+    let mut object = match metrics {
+        Some(serde_json::Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    object.insert(
+        "scoring_profile".into(),
+        ctx.weather.scoring_profile.as_str().into(),
+    );
+    Some(serde_json::Value::Object(object))
+}
+
 fn level(v: Option<f64>) -> i32 {
     v.map_or(0, |l| l.round() as i32)
 }
@@ -79,7 +96,7 @@ pub(super) async fn day1_report(
         valid,
         Some(report.score),
     );
-    score.metrics = serde_json::to_value(&report.metrics).ok();
+    score.metrics = with_profile(ctx, serde_json::to_value(&report.metrics).ok());
     if !report.score.is_finite() {
         score.error_message = Some(format!("non-finite Day-1 score {}", report.score));
     }
@@ -177,6 +194,7 @@ pub(super) async fn era5_report(
                 value,
             );
             s.error_message = v.error.clone();
+            s.metrics = with_profile(ctx, None);
             scores.push(s);
         }
     }
