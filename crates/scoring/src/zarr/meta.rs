@@ -143,6 +143,27 @@ pub struct ArrayMeta {
     pub zarrs: ArrayMetadata,
 }
 
+impl ArrayMeta {
+    /// The CF `missing_value` attribute's values (a number or a list of numbers), in the array's
+    /// element type as xarray compares them (a float32 array's `-9999.0` is `-9999f32`); NaN and
+    /// non-numbers are ignored.
+    pub fn missing_values(&self) -> Vec<f64> {
+        let numbers: Vec<f64> = match self.attrs.get("missing_value") {
+            Some(Value::Array(items)) => items.iter().filter_map(Value::as_f64).collect(),
+            Some(v) => v.as_f64().into_iter().collect(),
+            None => Vec::new(),
+        };
+        numbers
+            .into_iter()
+            .filter(|x| !x.is_nan())
+            .map(|x| match self.dtype {
+                Dtype::F32 => f64::from(x as f32),
+                _ => x,
+            })
+            .collect()
+    }
+}
+
 fn bad(key: &str, reason: impl Into<String>) -> ZarrError {
     ZarrError::BadMetadata {
         key: key.to_owned(),

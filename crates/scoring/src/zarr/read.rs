@@ -82,6 +82,14 @@ impl Dataset {
                 .filter(|v| **v == fill)
                 .for_each(|v| *v = f64::NAN);
         }
+        // Spec §12-12: a CF `missing_value` (one number or a list) is masked like `_FillValue`.
+        let missing = m.missing_values();
+        if !missing.is_empty() {
+            values
+                .iter_mut()
+                .filter(|v| missing.contains(v))
+                .for_each(|v| *v = f64::NAN);
+        }
         let num = |k: &str| m.attrs.get(k).and_then(Value::as_f64);
         let (scale, offset) = (num("scale_factor"), num("add_offset"));
         if scale.is_some() || offset.is_some() {

@@ -7,8 +7,16 @@ use chrono::{DateTime, TimeZone, Utc};
 use gaia_scoring::zarr::{Climatology, Dataset, Format, OpenOptions, ZarrError};
 use serde_json::Value;
 
-const FORECASTS: [&str; 8] = [
-    "v2_blosc", "v2_gzip", "v2_zstd", "v3_zstd", "v3_blosc", "v3_gzip", "v3_none", "v2_miner",
+const FORECASTS: [&str; 9] = [
+    "v2_blosc",
+    "v2_gzip",
+    "v2_zstd",
+    "v3_zstd",
+    "v3_blosc",
+    "v3_gzip",
+    "v3_none",
+    "v2_miner",
+    "v2_missing_value",
 ];
 
 fn as_f64s(v: &Value) -> Vec<f64> {
