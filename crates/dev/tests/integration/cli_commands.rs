@@ -115,21 +115,25 @@ fn demo_then_scoring_by_hand_agrees_with_the_cycle() {
     // All ten leads by hand, with the cycle's Day-1 score: each lead's L_h and the overall score
     // equal the ones the cycle stored (the table rounds to 3 decimals).
     let day1_arg = cycle_day1.to_string();
-    let era5_out = validator(&[
-        "score",
-        "era5",
-        "--forecast",
-        &forecast,
-        "--truth",
-        &era5,
-        "--climatology",
-        &climatology,
-        "--gfs-init",
-        &init,
-        "--day1-score",
-        &day1_arg,
-        "--json",
-    ]);
+    let score_era5 = |extra: &[&str]| {
+        let mut args = vec![
+            "score",
+            "era5",
+            "--forecast",
+            &forecast,
+            "--truth",
+            &era5,
+            "--climatology",
+            &climatology,
+            "--gfs-init",
+            &init,
+            "--day1-score",
+            &day1_arg,
+        ];
+        args.extend_from_slice(extra);
+        validator(&args)
+    };
+    let era5_out = score_era5(&["--json"]);
     assert!(era5_out.status.success(), "{}", text(&era5_out.stderr));
     let printed: Value = serde_json::from_slice(&era5_out.stdout).unwrap();
     let leads = printed["leads"].as_array().unwrap();
@@ -154,22 +158,7 @@ fn demo_then_scoring_by_hand_agrees_with_the_cycle() {
         (overall - cycle_overall).abs() <= 0.0005,
         "overall {overall} vs the cycle's {cycle_overall}"
     );
-    let text_out = validator(&[
-        "score",
-        "era5",
-        "--forecast",
-        &forecast,
-        "--truth",
-        &era5,
-        "--climatology",
-        &climatology,
-        "--gfs-init",
-        &init,
-        "--lead-hours",
-        "24",
-        "--day1-score",
-        &day1_arg,
-    ]);
+    let text_out = score_era5(&["--lead-hours", "24"]);
     let shown = text(&text_out.stdout);
     for needle in [
         "lead 24 h: scored  skill_norm",
