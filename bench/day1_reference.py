@@ -56,7 +56,7 @@ def select(ds, var, level, valid_time, tolerance_h):
         if abs(float(sel[lev_name]) - level) > 10.0:
             raise ValueError(f"{var}: no level near {level}")
         sel = sel.drop_vars(lev_name)
-    return normalise(sel.drop_vars("time").load().astype("float64"))
+    return normalise(sel.drop_vars("time").load())
 
 
 def climatology(clim, var, level, valid_time):
@@ -64,14 +64,17 @@ def climatology(clim, var, level, valid_time):
     da = clim[LONG[var]].sel(dayofyear=t.day_of_year, hour=6 * (t.hour // 6), method="nearest")
     if level is not None:
         da = da.sel(level=level, method="nearest").drop_vars("level")
-    return normalise(da.drop_vars(["dayofyear", "hour"]).load().astype("float64"))
+    return normalise(da.drop_vars(["dayofyear", "hour"]).load())
 
 
 def on_grid(da, like):
-    same = (da.lat.size == like.lat.size and da.lon.size == like.lon.size
-            and np.array_equal(da.lat.values, like.lat.values)
-            and np.array_equal(da.lon.values, like.lon.values))
-    return da if same else da.interp_like(like, method="linear")
+    """Spec §12-6/8: always interpolate, even onto an identical grid, in the stored dtype. xarray's
+    interp_like on a field read from a Zarr store runs one 1-D interp1d pass per coordinate in the
+    order the store lists them (lat, then lon): written out here so the order does not depend on
+    the xarray version. A float32 field's first pass differences in float32; the result is
+    float64."""
+    out = da.interp(lat=like.lat.values, method="linear")
+    return out.interp(lon=like.lon.values, method="linear").astype("float64")
 
 
 def unit_fix(var, f, t):
@@ -92,6 +95,8 @@ def fin(x):
 
 def score_variable(var, level, f, t, r, c):
     key = key_of(var, level)
+    t = t.astype("float64")
+    # The unit fix is applied in the stored dtype (float32 stays float32, spec §12-18).
     f, fix = unit_fix(var, f, t)
     f, r, c = on_grid(f, t), on_grid(r, t), on_grid(c, t)
     w = np.cos(np.deg2rad(t.lat)).clip(min=0.0) * xr.ones_like(t)
@@ -152,7 +157,8 @@ def score_day1(forecast, truth, reference, clim_path, gfs_init, lead_hours):
     skill_term = float(np.mean(skills)) if skills else 0.0
     acc_term = float(np.mean(accs)) if accs else 0.0
     score = ALPHA * skill_term + BETA * acc_term
-    clamped = any(v["clone_flag"] for v in results)
+    # §12-18: only variables that passed the sanity checks can trigger the clone clamp.
+    clamped = any(v["clone_flag"] for v in scored)
     if clamped:
         score = min(score, CLAMP_VALUE)
     return {"score": score, "passed": score >= PASS, "clamped": clamped,

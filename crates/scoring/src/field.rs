@@ -3,7 +3,9 @@
 //! Readers produce [`Field2`] values already normalised to the dataset conventions of the spec
 //! (latitude descending 90 → −90, longitude ascending in [0, 360)); scoring functions consume them.
 //! Values are `f64` whatever the stored dtype, so that every formula is evaluated in double
-//! precision; missing values are NaN.
+//! precision; missing values are NaN. A field remembers when its values came from a `float32`
+//! array ([`Precision::F32`]): the reference interpolates such fields with a first pass in
+//! single precision (spec §12-8), and so does `regrid::interp_to_grid`.
 
 use std::sync::Arc;
 
@@ -59,6 +61,16 @@ impl Grid {
     }
 }
 
+/// The precision the values of a field were stored in (they are all exactly representable in it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Precision {
+    /// Read from a `float32` array (the usual miner, ERA5 and climatology dtype).
+    F32,
+    /// Double precision: read from a `float64` or integer array, or computed.
+    #[default]
+    F64,
+}
+
 /// One 2-D field: values on a shared grid.
 #[derive(Debug, Clone)]
 pub struct Field2 {
@@ -66,6 +78,8 @@ pub struct Field2 {
     pub grid: Arc<Grid>,
     /// Values indexed `[lat, lon]`; NaN where missing.
     pub values: Array2<f64>,
+    /// What the values were stored as ([`Precision::F64`] unless a reader says otherwise).
+    pub precision: Precision,
 }
 
 impl Field2 {
@@ -78,7 +92,18 @@ impl Field2 {
                 actual,
             });
         }
-        Ok(Self { grid, values })
+        Ok(Self {
+            grid,
+            values,
+            precision: Precision::F64,
+        })
+    }
+
+    /// The same field, marked as stored in `precision` (the caller guarantees every value is
+    /// exactly representable in it).
+    pub fn stored_as(mut self, precision: Precision) -> Self {
+        self.precision = precision;
+        self
     }
 }
 

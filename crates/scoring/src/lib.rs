@@ -16,6 +16,6 @@ pub mod verify;
 pub mod weights;
 pub mod zarr;
 
-pub use field::{Field2, FieldError, Grid};
+pub use field::{Field2, FieldError, Grid, Precision};
 pub use profile::ScoringProfile;
 pub use zarr::{Climatology, Dataset, OpenOptions, ZarrError};

@@ -4,7 +4,7 @@
 //! The decision compares unweighted NaN-skipping means of the forecast (on its own grid) and of
 //! the truth.
 
-use ndarray::Array2;
+use crate::field::{Field2, Precision};
 use serde::{Deserialize, Serialize};
 
 /// Standard gravity, m s⁻²: geopotential height (gpm) × g = geopotential (m² s⁻²).
@@ -41,13 +41,23 @@ impl UnitFix {
         }
     }
 
-    /// Apply the conversion in place.
-    pub fn apply(self, values: &mut Array2<f64>) {
-        match self {
-            Self::GeopotentialHeightToGeopotential => values.mapv_inplace(|x| x * STANDARD_GRAVITY),
-            Self::CelsiusToKelvin => values.mapv_inplace(|x| x + 273.15),
-            Self::HectopascalToPascal => values.mapv_inplace(|x| x * 100.0),
-        }
+    /// Apply the conversion in place, in the precision the field was stored in (§12-18: numpy
+    /// keeps a `float32` array `float32` when it is scaled or shifted by a Python number).
+    pub fn apply(self, field: &mut Field2) {
+        let single = field.precision == Precision::F32;
+        let op = |x: f64| -> f64 {
+            match (self, single) {
+                (Self::GeopotentialHeightToGeopotential, false) => x * STANDARD_GRAVITY,
+                (Self::CelsiusToKelvin, false) => x + 273.15,
+                (Self::HectopascalToPascal, false) => x * 100.0,
+                (Self::GeopotentialHeightToGeopotential, true) => {
+                    f64::from(x as f32 * STANDARD_GRAVITY as f32)
+                }
+                (Self::CelsiusToKelvin, true) => f64::from(x as f32 + 273.15f32),
+                (Self::HectopascalToPascal, true) => f64::from(x as f32 * 100f32),
+            }
+        };
+        field.values.mapv_inplace(op);
     }
 }
 
@@ -79,15 +89,34 @@ mod tests {
         assert_eq!(UnitFix::detect("2t", f64::NAN, 288.0), None);
     }
 
+    fn field(values: ndarray::Array2<f64>) -> Field2 {
+        let g = std::sync::Arc::new(
+            crate::Grid::new(vec![0.0], (0..values.ncols()).map(|j| j as f64).collect()).unwrap(),
+        );
+        Field2::new(g, values).unwrap()
+    }
+
     #[test]
     fn applies_conversions() {
-        let mut v = array![[1.0, 2.0]];
+        let mut v = field(array![[1.0, 2.0]]);
         UnitFix::HectopascalToPascal.apply(&mut v);
-        assert_eq!(v, array![[100.0, 200.0]]);
+        assert_eq!(v.values, array![[100.0, 200.0]]);
         UnitFix::CelsiusToKelvin.apply(&mut v);
-        assert_eq!(v, array![[373.15, 473.15]]);
-        let mut z = array![[1.0]];
+        assert_eq!(v.values, array![[373.15, 473.15]]);
+        let mut z = field(array![[1.0]]);
         UnitFix::GeopotentialHeightToGeopotential.apply(&mut z);
-        assert_eq!(z[[0, 0]], STANDARD_GRAVITY);
+        assert_eq!(z.values[[0, 0]], STANDARD_GRAVITY);
+    }
+
+    /// §12-18: a float32 field is converted in float32, as numpy does.
+    #[test]
+    fn a_float32_field_is_converted_in_float32() {
+        let mut t = field(array![[f64::from(15.3f32)]]).stored_as(Precision::F32);
+        UnitFix::CelsiusToKelvin.apply(&mut t);
+        assert_eq!(t.values[[0, 0]], f64::from(15.3f32 + 273.15f32));
+        assert_ne!(t.values[[0, 0]], f64::from(15.3f32) + 273.15);
+        let mut z = field(array![[f64::from(5600.7f32)]]).stored_as(Precision::F32);
+        UnitFix::GeopotentialHeightToGeopotential.apply(&mut z);
+        assert_eq!(z.values[[0, 0]], f64::from(5600.7f32 * 9.80665f32));
     }
 }

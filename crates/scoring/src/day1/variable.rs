@@ -2,12 +2,11 @@
 //! clone distance and penalty, sanity checks, bias-corrected MSE skill against the GFS
 //! reference, ACC against climatology, and the extra RMSE/MAE/bias diagnostics.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::field::{Field2, Grid};
 use crate::metrics::{clone_penalty, nan_mean, LatWeights};
-use crate::regrid::interp_to_grid_cow;
+use crate::regrid::interp_to_grid;
 
 use super::config::{Day1Config, VariableSpec};
 use super::kernel::day1_stats;
@@ -30,12 +29,9 @@ pub struct Day1Fields {
     pub climatology: Field2,
 }
 
-fn regrid<'a>(
-    field: &'a Field2,
-    target: &Arc<Grid>,
-    which: &'static str,
-) -> Result<Cow<'a, Field2>, Day1Error> {
-    interp_to_grid_cow(field, target).map_err(|source| Day1Error::Interp { which, source })
+/// §12-6: every field is interpolated onto the truth grid, even an identical one.
+fn regrid(field: &Field2, target: &Arc<Grid>, which: &'static str) -> Result<Field2, Day1Error> {
+    interp_to_grid(field, target).map_err(|source| Day1Error::Interp { which, source })
 }
 
 /// Score one variable. Errors only for structural problems (grids that cannot be interpolated,
@@ -55,7 +51,7 @@ pub fn score_variable(
         nan_mean(&truth),
     );
     if let Some(fix) = unit_fix {
-        fix.apply(&mut forecast_raw.values);
+        fix.apply(&mut forecast_raw);
     }
     let forecast = regrid(&forecast_raw, &target, "forecast")?;
     let reference = regrid(&input.reference, &target, "reference")?;

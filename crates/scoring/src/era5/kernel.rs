@@ -31,8 +31,12 @@ use crate::metrics::{skill_from_mse, LatWeights, MetricError, ACC_MIN_STD};
 pub struct KernelOptions {
     /// Fill NaNs of the one-cell border from the inner neighbour.
     pub edge_salvage: bool,
-    /// Any `|x|` above this (after salvage, before the fill) sets [`LevelStats::extreme`].
+    /// Any finite `|x|` above this (after salvage, before the fill) sets
+    /// [`LevelStats::extreme`] (§12-11: infinities are not extreme values, they are missing).
     pub extreme_threshold: f64,
+    /// Replace non-finite forecast values by the climatology (§12-10: surface variables only;
+    /// a pressure-level field keeps its NaNs and the statistics skip them pairwise).
+    pub climatology_fill: bool,
 }
 
 /// Everything the ERA5 score needs from one level.
@@ -40,6 +44,9 @@ pub struct KernelOptions {
 pub struct LevelStats {
     /// Border points filled by edge salvage.
     pub edge_salvaged: usize,
+    /// The forecast had a NaN in its outer one-cell border (before salvage), so edge salvage
+    /// rewrote the field (what decides the production profile's pressure-level skill, §11-1).
+    pub border_nan: bool,
     /// Some value had `|x| > extreme_threshold`; the statistics below are then not computed
     /// (they are zero) because the miner fails verification.
     pub extreme: bool,
@@ -256,32 +263,43 @@ fn row_moments_finite(x: &[f64], y: &[f64], k: &[f64]) -> Row {
     }
 }
 
-/// Copy the forecast row `i` into `buf` with the edge salvage applied; returns the points filled.
-fn salvaged_row(buf: &mut [f64], rows: &[&[f64]], i: usize, salvage: bool) -> usize {
-    buf.copy_from_slice(rows[i]);
+/// Copy the forecast row `i` into `buf` with the edge salvage applied; returns the points filled
+/// and whether the original row had a NaN on the border.
+///
+/// §12-9: the reference fills the top and bottom rows from the **original** rows 1 and n−2, then
+/// rewrites the left and right columns from the original columns 1 and m−2 — whole columns,
+/// corners included, so a corner takes its value from its own row's neighbour and the corner
+/// cells of a NaN row stay NaN.
+fn salvaged_row(buf: &mut [f64], rows: &[&[f64]], i: usize, salvage: bool) -> (usize, bool) {
+    let row = rows[i];
+    buf.copy_from_slice(row);
     let (nr, nc) = (rows.len(), buf.len());
-    if !salvage || nr < 3 || nc < 3 {
-        return 0;
+    let edge_row = i == 0 || i + 1 == nr;
+    let border_nan = if edge_row {
+        row.iter().any(|v| v.is_nan())
+    } else {
+        nc > 0 && (row[0].is_nan() || row[nc - 1].is_nan())
+    };
+    if !salvage || nr < 3 || nc < 3 || !border_nan {
+        return (0, border_nan);
     }
     let mut filled = 0;
-    // Rows first (top from row 1, bottom from row n−2), as `checks::edge_salvage` does ...
-    if i == 0 || i == nr - 1 {
+    if edge_row {
         let inner = rows[if i == 0 { 1 } else { nr - 2 }];
-        for (v, &s) in buf.iter_mut().zip(inner) {
+        for (v, &s) in buf[1..nc - 1].iter_mut().zip(&inner[1..nc - 1]) {
             if v.is_nan() && !s.is_nan() {
                 *v = s;
                 filled += 1;
             }
         }
     }
-    // ... then the left and right columns from columns 1 and m−2 of the row-salvaged field.
     for (edge, inner) in [(0, 1), (nc - 1, nc - 2)] {
-        if buf[edge].is_nan() && !buf[inner].is_nan() {
-            buf[edge] = buf[inner];
+        if row[edge].is_nan() && !row[inner].is_nan() {
+            buf[edge] = row[inner];
             filled += 1;
         }
     }
-    filled
+    (filled, border_nan)
 }
 
 fn standard<'a>(a: &'a ArrayView2<'_, f64>) -> CowArray<'a, f64, Ix2> {
@@ -327,17 +345,21 @@ pub fn level_stats(
     let mut buf = vec![0.0; nc];
     let mut rows = Vec::with_capacity(nr);
     for i in 0..nr {
-        out.edge_salvaged += salvaged_row(&mut buf, &fr, i, options.edge_salvage);
+        let (salvaged, border_nan) = salvaged_row(&mut buf, &fr, i, options.edge_salvage);
+        out.edge_salvaged += salvaged;
+        out.border_nan |= border_nan;
         let (mut extreme, mut all_finite) = (false, true);
         let (mut truth_finite, mut covered, mut filled) = (0usize, 0usize, 0usize);
+        let fill = options.climatology_fill;
         for ((x, &y), &k) in buf.iter_mut().zip(tr[i]).zip(cr[i]) {
-            extreme |= x.abs() > options.extreme_threshold;
+            let xf = x.is_finite();
+            extreme |= xf && x.abs() > options.extreme_threshold;
             let tf = y.is_finite();
             truth_finite += usize::from(tf);
-            covered += usize::from(tf & x.is_finite());
-            let missing = x.is_nan();
-            filled += usize::from(missing);
-            *x = if missing { k } else { *x };
+            covered += usize::from(tf & xf);
+            let replace = fill && !xf;
+            filled += usize::from(replace);
+            *x = if replace { k } else { *x };
             all_finite &= x.is_finite() & tf & k.is_finite();
         }
         if extreme {
@@ -460,8 +482,14 @@ mod tests {
         );
     }
 
-    /// The kernel against salvage + fill + the metric primitives.
+    /// The kernel against salvage + fill + the metric primitives, with and without the
+    /// climatology fill (surface and pressure-level variables).
     fn check(f: &Array2<f64>, t: &Array2<f64>, c: &Array2<f64>, salvage: bool) {
+        check_with(f, t, c, salvage, true);
+        check_with(f, t, c, salvage, false);
+    }
+
+    fn check_with(f: &Array2<f64>, t: &Array2<f64>, c: &Array2<f64>, salvage: bool, fill: bool) {
         let lat: Vec<f64> = (0..f.nrows())
             .map(|i| 80.0 - 160.0 * i as f64 / f.nrows().max(2) as f64)
             .collect();
@@ -469,17 +497,29 @@ mod tests {
         let opts = KernelOptions {
             edge_salvage: salvage,
             extreme_threshold: 1e12,
+            climatology_fill: fill,
         };
         let s = level_stats(&f.view(), &t.view(), &c.view(), &w, opts).unwrap();
         let mut g = f.clone();
         let salvaged = if salvage { edge_salvage(&mut g) } else { 0 };
         assert_eq!(s.edge_salvaged, salvaged);
+        let (nr, nc) = f.dim();
+        let border = f.iter().enumerate().any(|(k, v)| {
+            let (i, j) = (k / nc, k % nc);
+            v.is_nan() && (i == 0 || i + 1 == nr || j == 0 || j + 1 == nc)
+        });
+        assert_eq!(s.border_nan, border);
         assert_eq!(s.extreme, has_extreme(&g.view(), 1e12));
         assert_eq!(
             (s.truth_finite, s.covered),
             coverage_counts(&g.view(), &t.view())
         );
-        assert_eq!(s.filled, fill_from_climatology(&mut g, &c.view()));
+        let filled = if fill {
+            fill_from_climatology(&mut g, &c.view())
+        } else {
+            0
+        };
+        assert_eq!(s.filled, filled);
         let (gv, tv, cv) = (g.view(), t.view(), c.view());
         close(s.mse, weighted_mse(&gv, &tv, &w).unwrap(), "mse");
         close(s.mae, weighted_mae(&gv, &tv, &w).unwrap(), "mae");
@@ -596,6 +636,7 @@ mod tests {
         let opts = KernelOptions {
             edge_salvage: true,
             extreme_threshold: 1e12,
+            climatology_fill: true,
         };
         // forecast = climatology: zero anomaly, ACC NaN
         let s = level_stats(&c.view(), &t.view(), &c.view(), &w, opts).unwrap();
@@ -621,12 +662,11 @@ mod tests {
                 .unwrap()
                 .extreme
         );
+        // §12-11: an infinity is missing, not extreme: it lowers coverage and is filled.
         f[[3, 3]] = f64::INFINITY;
-        assert!(
-            level_stats(&f.view(), &t.view(), &c.view(), &w, opts)
-                .unwrap()
-                .extreme
-        );
+        let s = level_stats(&f.view(), &t.view(), &c.view(), &w, opts).unwrap();
+        assert!(!s.extreme);
+        assert_eq!((s.covered + 1, s.filled), (s.truth_finite, 1));
         // a non-standard layout gives the same numbers
         let ft = t.t().to_owned();
         let (tt, ct) = (t.t().to_owned(), c.t().to_owned());

@@ -22,7 +22,7 @@ pub use kernel::{level_stats, KernelOptions, LevelStats};
 pub use levels::{thickness_weights, ERA5_LEVELS_HPA};
 pub use report::{Era5LeadReport, Era5LevelResult, Era5VariableResult};
 pub use request::{score_era5_lead, Era5Request};
-pub use variable::{score_era5_variable, Era5LevelFields, Era5VariableInput};
+pub use variable::{score_era5_variable, Era5LevelFields, Era5VariableInput, ForecastOnTruth};
 
 use crate::metrics::MetricError;
 use crate::regrid::{InterpError, SelectError};

@@ -1,10 +1,11 @@
 //! The ERA5 entry point over stores for one (miner, lead): open the forecast (verify-on-read),
-//! ERA5 and the climatology, require the exact valid time and every level, then read and score
-//! every (variable, level) as one unit of work on up to `config.threads` threads. A unit reads
-//! its three fields, runs the fused kernel and keeps only the level's statistics, so at most
-//! `threads` levels are held in memory. The units' outcomes are then combined per variable, in
-//! configuration order, with the same error precedence as a sequential read-then-score of each
-//! variable; once a unit has failed, units that can no longer change the outcome are skipped.
+//! ERA5 and the climatology, require the exact valid time, then read and score every variable
+//! as one unit of work on up to `config.threads` threads. A unit reads the forecast levels its
+//! level plan needs in one read (a chunk holding all 13 levels is fetched and decoded once),
+//! then goes through the target levels in order — truth and climatology read level by level,
+//! the fused kernel, only the level's statistics kept. The outcomes are combined in
+//! configuration order with the error precedence of a sequential read-then-score; once a
+//! variable has failed, variables after it are skipped.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use gaia_protocol::FrozenManifest;
@@ -16,13 +17,14 @@ use crate::zarr::{Climatology, Dataset, OpenOptions, ZarrError};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::day1::parallel_map;
+use crate::field::Field2;
+use crate::regrid::{LevelPlan, Stencil};
 
 use super::config::Era5Config;
 use super::identity::{identity_error, resolve_name};
-use super::kernel::LevelStats;
 use super::report::{Era5LeadReport, Era5VariableResult};
 use super::units::check_units;
-use super::variable::{assemble, level_outcome, units_error, Era5LevelFields};
+use super::variable::{assemble, variable_stats, ForecastOnTruth};
 use super::Era5Error;
 
 /// Everything needed to score one miner at one lead against ERA5.
@@ -77,7 +79,10 @@ struct Source {
     ds: Dataset,
     which: &'static str,
     time_index: usize,
+    /// Levels in hPa (a coordinate in Pa converted): what the truth is selected by.
     levels: Vec<f64>,
+    /// The level coordinate as stored: what a forecast is interpolated from (§12-7).
+    stored_levels: Vec<f64>,
 }
 
 impl Source {
@@ -93,11 +98,13 @@ impl Source {
         let time_index = nearest_time(&times, valid, TimeDelta::zero())
             .map_err(|source| Era5Error::Select { which, source })?;
         let levels = ds.pressure_levels().map_err(read)?.unwrap_or_default();
+        let stored_levels = ds.level_coordinate().map_err(read)?.unwrap_or_default();
         Ok(Self {
             ds,
             which,
             time_index,
             levels,
+            stored_levels,
         })
     }
 
@@ -114,18 +121,18 @@ impl Source {
         self.ds.units(&self.array_name(var)?)
     }
 
+    fn read_err(&self) -> impl Fn(ZarrError) -> Era5Error {
+        let which = self.which;
+        move |source| Era5Error::Read { which, source }
+    }
+
     /// §12-14 and §12-15 on this store's array of `var`: its GRIB identity, then its units.
     fn check_identity(&self, var: &str) -> Result<(), Era5Error> {
         let which = self.which;
         let Some(name) = self.array_name(var) else {
             return Ok(());
         };
-        let attrs = self
-            .ds
-            .array(&name)
-            .map_err(|source| Era5Error::Read { which, source })?
-            .attrs
-            .clone();
+        let attrs = self.ds.array(&name).map_err(self.read_err())?.attrs.clone();
         if let Some(reason) = identity_error(var, &attrs) {
             return Err(Era5Error::WrongVariable { which, reason });
         }
@@ -140,14 +147,18 @@ impl Source {
         Ok(())
     }
 
-    fn field(&self, var: &str, level: Option<f64>) -> Result<crate::Field2, Era5Error> {
-        let which = self.which;
-        let name = self
-            .array_name(var)
+    fn name_of(&self, var: &str) -> Result<String, Era5Error> {
+        self.array_name(var)
             .ok_or_else(|| Era5Error::MissingVariable {
                 variable: var.to_string(),
-                which,
-            })?;
+                which: self.which,
+            })
+    }
+
+    /// The field of `var` at `level` hPa exactly (the truth).
+    fn field(&self, var: &str, level: Option<f64>) -> Result<Field2, Era5Error> {
+        let which = self.which;
+        let name = self.name_of(var)?;
         let level_index = match level {
             None => None,
             Some(l) => Some(
@@ -157,28 +168,24 @@ impl Source {
         };
         self.ds
             .read_field(&name, self.time_index, level_index)
-            .map_err(|source: ZarrError| Era5Error::Read { which, source })
+            .map_err(self.read_err())
+    }
+
+    /// The fields of `var` at the stored level indices `indices`, each chunk read once.
+    fn fields_at(&self, var: &str, indices: &[usize]) -> Result<Vec<Field2>, Era5Error> {
+        let name = self.name_of(var)?;
+        self.ds
+            .read_field_levels(&name, self.time_index, indices)
+            .map_err(self.read_err())
     }
 }
 
-/// One (variable, level) to read and score.
+/// One variable to read and score.
 struct Unit<'a> {
     index: usize,
-    /// Index of the last unit of the same variable.
-    last_of_variable: usize,
     var: &'a str,
-    level: Option<f64>,
-    /// False when the variable's units are wrong: read (for the read errors) but do not score.
-    compute: bool,
-}
-
-enum UnitOutcome {
-    /// Not run: an earlier unit already decided the result.
-    Skipped,
-    /// Reading one of the three fields failed.
-    ReadFailed(Era5Error),
-    /// Read; the level's statistics when computed.
-    Done(Option<Result<LevelStats, Era5Error>>),
+    /// Target levels in hPa; `[None]` for a surface variable.
+    levels: Vec<Option<f64>>,
 }
 
 struct Inputs<'a> {
@@ -189,29 +196,75 @@ struct Inputs<'a> {
     config: &'a Era5Config,
 }
 
+/// `plan` with its indices moved from stored levels to positions in `needed`.
+fn plan_over(plan: LevelPlan, needed: &[usize]) -> LevelPlan {
+    let at = |i: usize| needed.iter().position(|&n| n == i).unwrap_or(usize::MAX);
+    LevelPlan {
+        targets: plan
+            .targets
+            .into_iter()
+            .map(|st| {
+                st.map(|st| Stencil {
+                    lo: at(st.lo),
+                    hi: at(st.hi),
+                    ..st
+                })
+            })
+            .collect(),
+    }
+}
+
 impl Inputs<'_> {
-    fn read(&self, var: &str, level: Option<f64>) -> Result<Era5LevelFields, Era5Error> {
-        Ok(Era5LevelFields {
-            level_hpa: level,
-            forecast: self.forecast.field(var, level)?,
-            truth: self.truth.field(var, level)?,
-            climatology: self.clim.field(var, level, self.valid).map_err(|source| {
-                Era5Error::Read {
+    fn truth_and_climatology(
+        &self,
+        var: &str,
+        level: Option<f64>,
+    ) -> Result<(Field2, Field2), Era5Error> {
+        let truth = self.truth.field(var, level)?;
+        let climatology =
+            self.clim
+                .field(var, level, self.valid)
+                .map_err(|source| Era5Error::Read {
                     which: "climatology",
                     source,
-                }
-            })?,
-        })
+                })?;
+        Ok((truth, climatology))
     }
 
-    fn run(&self, unit: &Unit<'_>) -> UnitOutcome {
-        match self.read(unit.var, unit.level) {
-            Err(e) => UnitOutcome::ReadFailed(e),
-            Ok(fields) => UnitOutcome::Done(
-                unit.compute
-                    .then(|| level_outcome(unit.var, &fields, self.config)),
-            ),
-        }
+    fn run(&self, unit: &Unit<'_>) -> Result<Era5VariableResult, Era5Error> {
+        let var = unit.var;
+        let target = self.truth.ds.grid().map_err(self.truth.read_err())?;
+        let interp = |source| Era5Error::Interp {
+            variable: var.to_string(),
+            source,
+        };
+        let surface = unit.levels.first().is_some_and(Option::is_none);
+        let raw;
+        let mut forecast = if surface {
+            raw = vec![self.forecast.field(var, None)?];
+            ForecastOnTruth::surface(&raw[0], &target)
+        } else {
+            let targets: Vec<f64> = unit.levels.iter().flatten().copied().collect();
+            let plan = LevelPlan::new(&self.forecast.stored_levels, &targets).map_err(interp)?;
+            let needed = plan.needed();
+            raw = self.forecast.fields_at(var, &needed)?;
+            ForecastOnTruth::levels(&raw, plan_over(plan, &needed), &target)
+        };
+        let stats = variable_stats(
+            var,
+            &mut forecast,
+            &unit.levels,
+            |k| self.truth_and_climatology(var, unit.levels[k]),
+            self.config,
+        );
+        assemble(
+            var,
+            self.forecast.units(var),
+            self.truth.units(var),
+            &unit.levels,
+            Some(stats),
+            self.config,
+        )
     }
 }
 
@@ -259,40 +312,24 @@ pub fn score_era5_lead(request: &Era5Request) -> Result<Era5LeadReport, Era5Erro
             src.check_identity(var)?;
         }
     }
-    struct Var<'a> {
-        name: &'a str,
-        levels: Vec<Option<f64>>,
-        units: (Option<String>, Option<String>),
-        first_unit: usize,
-    }
-    let mut vars = Vec::with_capacity(wanted.len());
-    let mut units = Vec::new();
-    for (var, atmospheric) in wanted {
-        let levels: Vec<Option<f64>> = if atmospheric {
-            config.levels_hpa.iter().map(|&l| Some(l)).collect()
-        } else {
-            vec![None]
-        };
-        let (fu, tu) = (forecast.units(var), truth.units(var));
-        let compute = units_error(var, fu.as_deref(), tu.as_deref()).is_none();
-        let first_unit = units.len();
-        let last_of_variable = first_unit + levels.len().max(1) - 1;
-        for &level in &levels {
-            units.push(Unit {
-                index: units.len(),
-                last_of_variable,
-                var,
-                level,
-                compute,
-            });
-        }
-        vars.push(Var {
-            name: var,
-            levels,
-            units: (fu, tu),
-            first_unit,
-        });
-    }
+    let units: Vec<Unit<'_>> = wanted
+        .iter()
+        .enumerate()
+        .map(|(index, (var, atmospheric))| Unit {
+            index,
+            var: var.as_str(),
+            levels: if *atmospheric {
+                config.levels_hpa.iter().map(|&l| Some(l)).collect()
+            } else {
+                vec![None]
+            },
+        })
+        .collect();
+    // The costly pressure-level variables first, so that the threads finish together; the
+    // results are put back in configuration order.
+    let mut order: Vec<usize> = (0..units.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(units[i].levels.len()));
+    let scheduled: Vec<&Unit<'_>> = order.iter().map(|&i| &units[i]).collect();
     let inputs = Inputs {
         forecast: &forecast,
         truth: &truth,
@@ -300,49 +337,29 @@ pub fn score_era5_lead(request: &Era5Request) -> Result<Era5LeadReport, Era5Erro
         valid,
         config,
     };
-    // Units after `cutoff` cannot change the outcome: a read failure decides its variable at that
-    // level, a scoring failure once the whole variable has been read.
+    // Variables after a failed one cannot change the outcome (the first failure in
+    // configuration order is the result).
     let cutoff = AtomicUsize::new(usize::MAX);
-    let mut outcomes = parallel_map(&units, config.threads, |unit| {
+    let done = parallel_map(&scheduled, config.threads, |unit| {
         if unit.index > cutoff.load(Ordering::Relaxed) {
-            return UnitOutcome::Skipped;
+            return None;
         }
         let outcome = inputs.run(unit);
-        match &outcome {
-            UnitOutcome::ReadFailed(_) => {
-                cutoff.fetch_min(unit.index, Ordering::Relaxed);
-            }
-            UnitOutcome::Done(Some(Err(_))) => {
-                cutoff.fetch_min(unit.last_of_variable, Ordering::Relaxed);
-            }
-            _ => {}
+        if outcome.is_err() {
+            cutoff.fetch_min(unit.index, Ordering::Relaxed);
         }
-        outcome
-    })
-    .into_iter();
-
-    let mut variables: Vec<Era5VariableResult> = Vec::with_capacity(vars.len());
-    for var in vars {
-        let mut level_outcomes = Vec::with_capacity(var.levels.len());
-        for k in 0..var.levels.len() {
-            let outcome = match outcomes.next() {
-                Some(UnitOutcome::Skipped) | None => inputs.run(&units[var.first_unit + k]),
-                Some(o) => o,
-            };
-            match outcome {
-                UnitOutcome::ReadFailed(e) => return Err(e),
-                UnitOutcome::Done(stats) => level_outcomes.push(stats),
-                UnitOutcome::Skipped => unreachable!("a unit run inline is never skipped"),
-            }
-        }
-        variables.push(assemble(
-            var.name,
-            var.units.0,
-            var.units.1,
-            &var.levels,
-            level_outcomes,
-            config,
-        )?);
+        Some(outcome)
+    });
+    let mut outcomes: Vec<Option<Result<Era5VariableResult, Era5Error>>> =
+        (0..units.len()).map(|_| None).collect();
+    for (&i, outcome) in order.iter().zip(done) {
+        outcomes[i] = outcome;
+    }
+    let mut variables = Vec::with_capacity(units.len());
+    for (unit, outcome) in units.iter().zip(outcomes) {
+        // A skipped variable comes after a failed one; run it only if the failure vanished.
+        let outcome = outcome.unwrap_or_else(|| inputs.run(unit));
+        variables.push(outcome?);
     }
     Ok(Era5LeadReport {
         lead_hours: request.lead_hours,

@@ -1,18 +1,19 @@
-//! The ERA5 score of one variable at one lead (spec §4.3 items 3-7): interpolation onto the
-//! ERA5 grid, edge salvage, manipulation and coverage checks, climatology fill, then per-level
-//! MSE/ACC/skill/MAE/bias combined with the thickness weights.
+//! The ERA5 score of one variable at one lead (spec §4.3 items 3-7, §12-6..11): interpolation
+//! onto the ERA5 grid and levels, edge salvage, manipulation and coverage checks, climatology
+//! fill, then per-level MSE/ACC/skill/MAE/bias combined with the thickness weights.
 //!
-//! The work is split in two so that levels (and, in `request`, whole variables) can run on
-//! several threads: [`level_outcome`] interpolates one level and runs the fused
-//! [`kernel`](super::kernel) on it; [`assemble`] applies the checks in the production order
-//! (units, levels, per-level interpolation and extreme values, coverage) and combines the levels.
+//! [`ForecastOnTruth`] puts a variable's forecast on the truth grid one target level at a time
+//! (latitude, longitude, then pressure level, always interpolating, §12-6/7), each stored level
+//! interpolated once and dropped after its last use; [`variable_stats`] runs the fused
+//! [`kernel`](super::kernel) on every target level; [`assemble`] applies the checks in the
+//! production order (units, levels, per-level interpolation and extreme values, coverage) and
+//! combines the levels.
 
 use std::sync::Arc;
 
-use crate::day1::parallel_map;
 use crate::field::{Field2, Grid};
 use crate::metrics::LatWeights;
-use crate::regrid::interp_to_grid_cow;
+use crate::regrid::{interp_levels, interp_to_grid, missing_level, InterpError, LevelPlan};
 
 use super::config::Era5Config;
 use super::kernel::{level_stats, KernelOptions, LevelStats};
@@ -30,7 +31,7 @@ fn finite(x: f64) -> Option<f64> {
 pub struct Era5LevelFields {
     /// Pressure level in hPa; `None` for a surface variable.
     pub level_hpa: Option<f64>,
-    /// The miner's forecast (any grid).
+    /// The miner's forecast at this level (any lat/lon grid).
     pub forecast: Field2,
     /// ERA5 (its grid is the target grid).
     pub truth: Field2,
@@ -38,7 +39,7 @@ pub struct Era5LevelFields {
     pub climatology: Field2,
 }
 
-/// All levels of one variable.
+/// All levels of one variable; the forecast's stored levels are the target levels.
 #[derive(Debug, Clone)]
 pub struct Era5VariableInput {
     /// Short variable name.
@@ -51,27 +52,103 @@ pub struct Era5VariableInput {
     pub levels: Vec<Era5LevelFields>,
 }
 
-fn interp_err(variable: &str) -> impl FnOnce(crate::regrid::InterpError) -> Era5Error + '_ {
+fn interp_err(variable: &str) -> impl FnOnce(InterpError) -> Era5Error + '_ {
     move |source| Era5Error::Interp {
         variable: variable.to_string(),
         source,
     }
 }
 
-/// Interpolate one level's forecast and climatology onto the truth grid (borrowing them when
-/// they are already on it) and compute its statistics. An extreme value is reported as
-/// [`Era5Error::ExtremeValues`]; the coverage decision needs all levels and is [`assemble`]'s.
-pub fn level_outcome(
-    variable: &str,
-    level: &Era5LevelFields,
-    config: &Era5Config,
-) -> Result<LevelStats, Era5Error> {
-    let target: &Arc<Grid> = &level.truth.grid;
-    let forecast = interp_to_grid_cow(&level.forecast, target).map_err(interp_err(variable))?;
-    let climatology =
-        interp_to_grid_cow(&level.climatology, target).map_err(interp_err(variable))?;
-    let w = LatWeights::cos_lat(&target.lat);
-    let options = KernelOptions {
+/// A variable's forecast put on the truth grid and levels, one target level at a time.
+pub struct ForecastOnTruth<'a> {
+    /// The stored fields the plan reads (surface: the one field).
+    raw: &'a [Field2],
+    /// How each target level is made from `raw` (indices into `raw`); `None` for a surface
+    /// variable.
+    plan: Option<LevelPlan>,
+    target: Arc<Grid>,
+    /// `raw[i]` on the target lat/lon grid, while a later target level still needs it.
+    on_grid: Vec<Option<Field2>>,
+    /// The last target level that reads `raw[i]`.
+    last_use: Vec<Option<usize>>,
+}
+
+impl<'a> ForecastOnTruth<'a> {
+    /// A surface variable's forecast.
+    pub fn surface(raw: &'a Field2, target: &Arc<Grid>) -> Self {
+        Self::new(std::slice::from_ref(raw), None, target)
+    }
+
+    /// A pressure-level forecast: `plan` indexes `raw`.
+    pub fn levels(raw: &'a [Field2], plan: LevelPlan, target: &Arc<Grid>) -> Self {
+        Self::new(raw, Some(plan), target)
+    }
+
+    fn new(raw: &'a [Field2], plan: Option<LevelPlan>, target: &Arc<Grid>) -> Self {
+        let mut last_use = vec![None; raw.len()];
+        if let Some(plan) = &plan {
+            for (k, st) in plan.targets.iter().enumerate() {
+                for i in st.iter().flat_map(|st| [st.lo, st.hi]) {
+                    if let Some(slot) = last_use.get_mut(i) {
+                        *slot = Some(k);
+                    }
+                }
+            }
+        }
+        Self {
+            raw,
+            plan,
+            target: Arc::clone(target),
+            on_grid: vec![None; raw.len()],
+            last_use,
+        }
+    }
+
+    fn raw_on_grid(&mut self, i: usize) -> Result<(), InterpError> {
+        if self.on_grid[i].is_none() {
+            let raw = self.raw.get(i).ok_or(InterpError::TooFewPoints {
+                dim: "level",
+                points: self.raw.len(),
+            })?;
+            self.on_grid[i] = Some(interp_to_grid(raw, &self.target)?);
+        }
+        Ok(())
+    }
+
+    /// The forecast at target level `k` on the truth grid (for a surface variable, `k` = 0).
+    pub fn level(&mut self, k: usize) -> Result<Field2, InterpError> {
+        let Some(plan) = &self.plan else {
+            return self
+                .raw
+                .first()
+                .ok_or(InterpError::TooFewPoints {
+                    dim: "lat",
+                    points: 0,
+                })
+                .and_then(|raw| interp_to_grid(raw, &self.target));
+        };
+        let Some(st) = plan.targets.get(k).copied().flatten() else {
+            return Ok(missing_level(&self.target));
+        };
+        self.raw_on_grid(st.lo)?;
+        self.raw_on_grid(st.hi)?;
+        let out = match (&self.on_grid[st.lo], &self.on_grid[st.hi]) {
+            (Some(lo), Some(hi)) => interp_levels(lo, hi, &st),
+            _ => missing_level(&self.target),
+        };
+        for (slot, last) in self.on_grid.iter_mut().zip(&self.last_use) {
+            if last.is_some_and(|last| last <= k) {
+                *slot = None;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The kernel options of a variable: the profile's extreme-value rule and, for surface
+/// variables only, the climatology fill (§12-10).
+fn kernel_options(config: &Era5Config, surface: bool) -> KernelOptions {
+    KernelOptions {
         edge_salvage: config.edge_salvage,
         // §11-2: production never applies the check (values of any size are scored).
         extreme_threshold: if config.profile.checks_extreme_values() {
@@ -79,21 +156,64 @@ pub fn level_outcome(
         } else {
             f64::INFINITY
         },
-    };
+        climatology_fill: surface,
+    }
+}
+
+/// The statistics of one target level: `forecast` is already on the truth grid; the
+/// climatology is interpolated onto it. An extreme value is reported as
+/// [`Era5Error::ExtremeValues`]; the coverage decision needs all levels and is [`assemble`]'s.
+pub fn level_outcome(
+    variable: &str,
+    level_hpa: Option<f64>,
+    forecast: &Field2,
+    truth: &Field2,
+    climatology: &Field2,
+    config: &Era5Config,
+) -> Result<LevelStats, Era5Error> {
+    let target: &Arc<Grid> = &truth.grid;
+    let climatology = interp_to_grid(climatology, target).map_err(interp_err(variable))?;
+    let w = LatWeights::cos_lat(&target.lat);
     let stats = level_stats(
         &forecast.values.view(),
-        &level.truth.values.view(),
+        &truth.values.view(),
         &climatology.values.view(),
         &w,
-        options,
+        kernel_options(config, level_hpa.is_none()),
     )?;
     if stats.extreme {
         return Err(Era5Error::ExtremeValues {
             variable: variable.to_string(),
-            level_hpa: level.level_hpa,
+            level_hpa,
         });
     }
     Ok(stats)
+}
+
+/// Every target level of a variable in order: the forecast from `forecast`, the truth and the
+/// climatology from `truth_and_climatology(k)`. Stops at the first error, as a sequential
+/// read-then-score does.
+pub fn variable_stats(
+    variable: &str,
+    forecast: &mut ForecastOnTruth<'_>,
+    level_hpa: &[Option<f64>],
+    mut truth_and_climatology: impl FnMut(usize) -> Result<(Field2, Field2), Era5Error>,
+    config: &Era5Config,
+) -> Result<Vec<LevelStats>, Era5Error> {
+    let mut out = Vec::with_capacity(level_hpa.len());
+    for (k, &level) in level_hpa.iter().enumerate() {
+        let (truth, climatology) = truth_and_climatology(k)?;
+        let f = forecast.level(k).map_err(interp_err(variable))?;
+        out.push(level_outcome(
+            variable,
+            level,
+            &f,
+            &truth,
+            &climatology,
+            config,
+        )?);
+    }
+    Ok(out)
 }
 
 /// The units check of a variable: `Some(message)` when the forecast or truth unit is wrong.
@@ -138,13 +258,14 @@ fn empty_result(variable: &str, units: Option<String>) -> Era5VariableResult {
 /// extreme value, the coverage over all levels (NaN injection, then insufficient coverage), and
 /// last a NaN ACC (an error for a surface variable, the variable's `error` otherwise).
 ///
-/// `outcomes` may be `None` for every level when the units are wrong (nothing was computed).
+/// `outcome` is the statistics of every level in order, or the first error; `None` when the
+/// units are wrong (nothing was computed).
 pub fn assemble(
     variable: &str,
     forecast_units: Option<String>,
     truth_units: Option<String>,
     level_hpa: &[Option<f64>],
-    outcomes: Vec<Option<Result<LevelStats, Era5Error>>>,
+    outcome: Option<Result<Vec<LevelStats>, Era5Error>>,
     config: &Era5Config,
 ) -> Result<Era5VariableResult, Era5Error> {
     let var = variable;
@@ -159,14 +280,13 @@ pub fn assemble(
     } else {
         thickness_weights(&level_values).ok_or_else(|| Era5Error::BadLevels(var.to_string()))?
     };
-    if omega.len() != level_hpa.len() || omega.is_empty() || outcomes.len() != omega.len() {
+    if omega.len() != level_hpa.len() || omega.is_empty() {
         return Err(Era5Error::BadLevels(var.to_string()));
     }
-    let mut stats = Vec::with_capacity(outcomes.len());
-    for outcome in outcomes {
-        // `None` only happens when the units are wrong, which returned above.
-        let outcome = outcome.ok_or_else(|| Era5Error::BadLevels(var.to_string()))?;
-        stats.push(outcome?);
+    // `None` only happens when the units are wrong, which returned above.
+    let stats = outcome.ok_or_else(|| Era5Error::BadLevels(var.to_string()))??;
+    if stats.len() != omega.len() {
+        return Err(Era5Error::BadLevels(var.to_string()));
     }
     let (total, covered) = stats.iter().fold((0usize, 0usize), |(t, c), s| {
         (t + s.truth_finite, c + s.covered)
@@ -212,13 +332,12 @@ pub fn assemble(
             bias: finite(s.bias),
         });
     }
-    // §11-1 (production): a pressure-level field that edge salvage left unchanged at every level
-    // has skill 0.0 at every level, as the Python validators compute it.
+    // §11-1 (production): a pressure-level field that edge salvage did not rewrite (no NaN in
+    // its outer border at any level) has skill 0.0 at every level, as the Python validators
+    // compute it.
     let pressure_levels = level_hpa.iter().any(Option::is_some);
-    if pressure_levels
-        && config.profile.zeroes_unsalvaged_level_skill()
-        && result.edge_salvaged_points == 0
-    {
+    let salvage_rewrote = config.edge_salvage && stats.iter().any(|s| s.border_nan);
+    if pressure_levels && config.profile.zeroes_unsalvaged_level_skill() && !salvage_rewrote {
         for l in &mut result.levels {
             l.skill = Some(0.0);
         }
@@ -255,7 +374,8 @@ pub fn assemble(
     Ok(result)
 }
 
-/// Score one variable over already-read fields, its levels on up to `config.threads` threads.
+/// Score one variable over already-read fields: the forecast's stored levels are the entries'
+/// levels, interpolated like a store's onto the truth's (§12-7).
 /// Miner-level failures (manipulation, coverage, non-finite surface ACC, structural problems)
 /// are errors; a unit mismatch or a NaN level ACC is reported in the result's `error` field, as
 /// production writes an `era5_error_*` row for them.
@@ -264,26 +384,50 @@ pub fn score_era5_variable(
     config: &Era5Config,
 ) -> Result<Era5VariableResult, Era5Error> {
     let var = input.variable.as_str();
+    let level_hpa: Vec<Option<f64>> = input.levels.iter().map(|l| l.level_hpa).collect();
     let units_ok = units_error(
         var,
         input.forecast_units.as_deref(),
         input.truth_units.as_deref(),
     )
     .is_none();
-    let outcomes = if units_ok {
-        parallel_map(&input.levels, config.threads, |lvl| {
-            Some(level_outcome(var, lvl, config))
-        })
-    } else {
-        input.levels.iter().map(|_| None).collect()
+    let outcome = match input.levels.first() {
+        Some(first) if units_ok => {
+            let raw: Vec<Field2> = input.levels.iter().map(|l| l.forecast.clone()).collect();
+            let target = Arc::clone(&first.truth.grid);
+            let plan = if first.level_hpa.is_none() {
+                Ok(None)
+            } else {
+                let levels: Vec<f64> = level_hpa.iter().map(|l| l.unwrap_or(f64::NAN)).collect();
+                LevelPlan::new(&levels, &levels)
+                    .map(Some)
+                    .map_err(interp_err(var))
+            };
+            Some(plan.and_then(|plan| {
+                let mut forecast = match plan {
+                    None => ForecastOnTruth::surface(&raw[0], &target),
+                    Some(plan) => ForecastOnTruth::levels(&raw, plan, &target),
+                };
+                variable_stats(
+                    var,
+                    &mut forecast,
+                    &level_hpa,
+                    |k| {
+                        let l = &input.levels[k];
+                        Ok((l.truth.clone(), l.climatology.clone()))
+                    },
+                    config,
+                )
+            }))
+        }
+        _ => None,
     };
-    let level_hpa: Vec<Option<f64>> = input.levels.iter().map(|l| l.level_hpa).collect();
     assemble(
         var,
         input.forecast_units.clone(),
         input.truth_units.clone(),
         &level_hpa,
-        outcomes,
+        outcome,
         config,
     )
 }
@@ -292,9 +436,10 @@ pub fn score_era5_variable(
 mod tests {
     use super::*;
 
-    fn level(acc: f64, skill: f64) -> Option<Result<LevelStats, Era5Error>> {
-        Some(Ok(LevelStats {
+    fn level(acc: f64, skill: f64) -> LevelStats {
+        LevelStats {
             edge_salvaged: 0,
+            border_nan: false,
             extreme: false,
             truth_finite: 100,
             covered: 100,
@@ -306,7 +451,7 @@ mod tests {
             skill,
             diff_sum: 50.0,
             diff_count: 100,
-        }))
+        }
     }
 
     /// §12-17: a pressure-level variable with a NaN ACC at one level keeps its RMSE and loses its
@@ -320,7 +465,7 @@ mod tests {
             None,
             None,
             &levels,
-            vec![level(0.9, 0.4), level(0.8, 0.2)],
+            Some(Ok(vec![level(0.9, 0.4), level(0.8, 0.2)])),
             &cfg,
         )
         .unwrap();
@@ -330,7 +475,7 @@ mod tests {
             None,
             None,
             &levels,
-            vec![level(0.9, 0.4), level(f64::NAN, 0.2)],
+            Some(Ok(vec![level(0.9, 0.4), level(f64::NAN, 0.2)])),
             &cfg,
         )
         .unwrap();
@@ -340,7 +485,14 @@ mod tests {
         let m = r.to_variable_metrics();
         assert!(m.is_present() && m.rmse.is_some() && m.acc.is_none() && m.skill.is_none());
         // A surface variable with a NaN ACC fails the variable instead.
-        let surface = assemble("2t", None, None, &[None], vec![level(f64::NAN, 0.2)], &cfg);
+        let surface = assemble(
+            "2t",
+            None,
+            None,
+            &[None],
+            Some(Ok(vec![level(f64::NAN, 0.2)])),
+            &cfg,
+        );
         assert!(
             matches!(surface, Err(Era5Error::SurfaceAccNonFinite(_))),
             "{surface:?}"

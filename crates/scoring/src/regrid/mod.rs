@@ -3,6 +3,8 @@
 
 pub mod interp;
 pub mod select;
+pub mod vertical;
 
-pub use interp::{interp_to_grid, interp_to_grid_cow, InterpError};
+pub use interp::{interp_to_grid, stencils, InterpError, Stencil};
 pub use select::{nearest_level, nearest_time, SelectError};
+pub use vertical::{interp_levels, missing_level, LevelPlan};

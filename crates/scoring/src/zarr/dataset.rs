@@ -131,15 +131,24 @@ impl Dataset {
 
     /// Pressure levels in hPa (a coordinate in Pa is converted), or `None` without a level axis.
     pub fn pressure_levels(&self) -> Result<Option<Vec<f64>>, ZarrError> {
-        let Some(name) = self.coord_name(&LEVEL_NAMES) else {
+        let Some(mut values) = self.level_coordinate()? else {
             return Ok(None);
         };
-        let mut values = self.read_1d(&name)?;
-        let units = self.units(&name).unwrap_or_default();
-        if units == "Pa" {
+        let name = self.coord_name(&LEVEL_NAMES).unwrap_or_default();
+        if self.units(&name).unwrap_or_default() == "Pa" {
             values.iter_mut().for_each(|v| *v /= 100.0);
         }
         Ok(Some(values))
+    }
+
+    /// The level coordinate as stored, whatever its unit (the ERA5 reference interpolates on
+    /// these numbers, so levels in Pa miss every hPa target, spec §12-7), or `None` without a
+    /// level axis.
+    pub fn level_coordinate(&self) -> Result<Option<Vec<f64>>, ZarrError> {
+        match self.coord_name(&LEVEL_NAMES) {
+            Some(name) => self.read_1d(&name).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// The normalised grid (latitude 90 → −90, longitude ascending in [0, 360)).
@@ -175,6 +184,22 @@ impl Dataset {
             sel.push((&LEVEL_NAMES, l));
         }
         self.read_plane(var, &sel)
+    }
+
+    /// Read the 2-D fields of `var` at `time_index` for each of `level_indices`, reading every
+    /// stored chunk once (a chunk holding several levels is not fetched again per level).
+    pub fn read_field_levels(
+        &self,
+        var: &str,
+        time_index: usize,
+        level_indices: &[usize],
+    ) -> Result<Vec<Field2>, ZarrError> {
+        self.read_level_planes(
+            var,
+            &[(&TIME_NAMES, time_index)],
+            &LEVEL_NAMES,
+            level_indices,
+        )
     }
 }
 

@@ -162,6 +162,19 @@ impl ArrayMeta {
             })
             .collect()
     }
+
+    /// The precision of the values as read: single for a `float32` array without CF scaling
+    /// (xarray keeps it `float32`), double otherwise.
+    pub fn precision(&self) -> crate::field::Precision {
+        let scaled = ["scale_factor", "add_offset"]
+            .iter()
+            .any(|k| self.attrs.contains_key(*k));
+        if self.dtype == Dtype::F32 && !scaled {
+            crate::field::Precision::F32
+        } else {
+            crate::field::Precision::F64
+        }
+    }
 }
 
 fn bad(key: &str, reason: impl Into<String>) -> ZarrError {

@@ -14,7 +14,7 @@ use super::dataset::{Dataset, LAT_NAMES, LON_NAMES};
 use super::guard::GuardedStore;
 use super::meta::{ArrayMeta, Dtype};
 use super::ZarrError;
-use crate::Field2;
+use crate::field::{Field2, Precision};
 
 impl Dataset {
     fn zarr_array(&self, m: &ArrayMeta) -> Result<Array<GuardedStore>, ZarrError> {
@@ -120,11 +120,75 @@ impl Dataset {
         var: &str,
         sel: &[(&[&str], usize)],
     ) -> Result<Field2, ZarrError> {
-        let m = self.array(var)?;
-        let bad = |reason: String| ZarrError::BadDimensions {
-            var: var.to_owned(),
-            reason,
+        let (m, layout, ranges) = self.plane_subset(var, sel)?;
+        let flat = self.read_subset(m, &ranges)?;
+        let precision = m.precision();
+        let mut planes = self.planes(var, layout, flat, precision, 1)?;
+        planes
+            .pop()
+            .ok_or_else(|| bad_dims(var, "no plane read".into()))
+    }
+
+    /// Read the planes of `var` at several indices of its level dimension (`sel` as for
+    /// [`read_plane`](Self::read_plane) but without the level). Each stored chunk is fetched and
+    /// decoded once however many of the levels it holds (production miners chunk all 13 levels
+    /// together): one subset read covers the smallest index range holding every requested level.
+    pub(super) fn read_level_planes(
+        &self,
+        var: &str,
+        sel: &[(&[&str], usize)],
+        level_names: &[&str],
+        level_indices: &[usize],
+    ) -> Result<Vec<Field2>, ZarrError> {
+        let (Some(&lo), Some(&hi)) = (level_indices.iter().min(), level_indices.iter().max())
+        else {
+            return Ok(Vec::new());
         };
+        let m = self.array(var)?;
+        let level_d = m.dim_index(level_names);
+        let lat_d = m.dim_index(&LAT_NAMES);
+        let lon_d = m.dim_index(&LON_NAMES);
+        let contiguous =
+            matches!((level_d, lat_d, lon_d), (Some(l), Some(a), Some(o)) if l < a && l < o);
+        let one = |k: usize| -> Result<Field2, ZarrError> {
+            let mut s = sel.to_vec();
+            s.push((level_names, k));
+            self.read_plane(var, &s)
+        };
+        if !contiguous {
+            // The level axis is not outside the plane: read level by level.
+            return level_indices.iter().map(|&k| one(k)).collect();
+        }
+        let mut s = sel.to_vec();
+        s.push((level_names, lo));
+        let (m, layout, mut ranges) = self.plane_subset(var, &s)?;
+        if let Some(d) = level_d {
+            if hi as u64 >= m.shape[d] {
+                return Err(ZarrError::IndexOutOfRange {
+                    var: var.to_owned(),
+                    dim: m.dims[d].clone(),
+                    index: hi,
+                    len: m.shape[d],
+                });
+            }
+            ranges[d] = lo as u64..hi as u64 + 1;
+        }
+        let flat = self.read_subset(m, &ranges)?;
+        let planes = self.planes(var, layout, flat, m.precision(), hi - lo + 1)?;
+        Ok(level_indices
+            .iter()
+            .map(|&k| planes[k - lo].clone())
+            .collect())
+    }
+
+    /// The subset ranges of the plane of `var` selected by `sel`, with its layout.
+    fn plane_subset(
+        &self,
+        var: &str,
+        sel: &[(&[&str], usize)],
+    ) -> Result<(&ArrayMeta, PlaneLayout, Vec<Range<u64>>), ZarrError> {
+        let m = self.array(var)?;
+        let bad = |reason: String| bad_dims(var, reason);
         if m.dims.len() != m.shape.len() {
             return Err(bad("no dimension names".into()));
         }
@@ -178,17 +242,59 @@ impl Dataset {
         if let Some(k) = used.iter().position(|u| !u) {
             return Err(bad(format!("has no `{}` dimension", sel[k].0[0])));
         }
-        let flat = self.read_subset(m, &ranges)?;
-        if flat.len() != nlat * nlon {
-            return Err(bad(format!(
-                "read {} values for a {nlat} × {nlon} plane",
-                flat.len()
-            )));
+        let layout = PlaneLayout {
+            lat_first: lat_d < lon_d,
+        };
+        Ok((m, layout, ranges))
+    }
+
+    /// Split `flat` into `count` consecutive planes, each reoriented onto the normalised grid.
+    fn planes(
+        &self,
+        var: &str,
+        layout: PlaneLayout,
+        flat: Vec<f64>,
+        precision: Precision,
+        count: usize,
+    ) -> Result<Vec<Field2>, ZarrError> {
+        let orient = self.orientation()?;
+        let (nlat, nlon) = orient.grid.shape();
+        let plane = nlat * nlon;
+        if flat.len() != plane * count {
+            return Err(bad_dims(
+                var,
+                format!(
+                    "read {} values for {count} plane(s) of {nlat} × {nlon}",
+                    flat.len()
+                ),
+            ));
         }
-        let values = reorient(flat, &orient.lat_src, &orient.lon_src, lat_d < lon_d);
-        let values = Array2::from_shape_vec((nlat, nlon), values)
-            .map_err(|e| bad(format!("plane shape: {e}")))?;
-        Ok(Field2::new(orient.grid.clone(), values)?)
+        let mut out = Vec::with_capacity(count);
+        let mut pieces: Vec<Vec<f64>> = if count == 1 {
+            vec![flat]
+        } else {
+            flat.chunks_exact(plane).map(<[f64]>::to_vec).collect()
+        };
+        for piece in pieces.drain(..) {
+            let values = reorient(piece, &orient.lat_src, &orient.lon_src, layout.lat_first);
+            let values = Array2::from_shape_vec((nlat, nlon), values)
+                .map_err(|e| bad_dims(var, format!("plane shape: {e}")))?;
+            out.push(Field2::new(orient.grid.clone(), values)?.stored_as(precision));
+        }
+        Ok(out)
+    }
+}
+
+/// Whether latitude comes before longitude in a stored plane.
+#[derive(Debug, Clone, Copy)]
+struct PlaneLayout {
+    lat_first: bool,
+}
+
+fn bad_dims(var: &str, reason: String) -> ZarrError {
+    ZarrError::BadDimensions {
+        var: var.to_owned(),
+        reason,
     }
 }
 
