@@ -139,9 +139,10 @@ pub struct ScoreEra5Args {
         default_value = "24,48,72,96,120,144,168,192,216,240"
     )]
     pub lead_hours: Vec<u32>,
-    /// GFS initialisation time (RFC 3339).
+    /// GFS initialisation time (RFC 3339). Default: what the forecast store says (a root
+    /// `gfs_init_time`-style attribute, else the date of its `time` units at 00:00 UTC).
     #[arg(long)]
-    pub gfs_init: String,
+    pub gfs_init: Option<String>,
     /// Bearer token for a miner URL.
     #[arg(long, env = "GAIA_MINER_TOKEN", hide_env_values = true)]
     pub token: Option<String>,

@@ -125,15 +125,13 @@ fn demo_then_scoring_by_hand_agrees_with_the_cycle() {
             &era5,
             "--climatology",
             &climatology,
-            "--gfs-init",
-            &init,
             "--day1-score",
             &day1_arg,
         ];
         args.extend_from_slice(extra);
         validator(&args)
     };
-    let era5_out = score_era5(&["--json"]);
+    let era5_out = score_era5(&["--gfs-init", &init, "--json"]);
     assert!(era5_out.status.success(), "{}", text(&era5_out.stderr));
     let printed: Value = serde_json::from_slice(&era5_out.stdout).unwrap();
     let leads = printed["leads"].as_array().unwrap();
@@ -158,7 +156,15 @@ fn demo_then_scoring_by_hand_agrees_with_the_cycle() {
         (overall - cycle_overall).abs() <= 0.0005,
         "overall {overall} vs the cycle's {cycle_overall}"
     );
+    // Without --gfs-init the init comes from the forecast store's `time` units.
     let text_out = score_era5(&["--lead-hours", "24"]);
+    assert!(text_out.status.success(), "{}", text(&text_out.stderr));
+    let told = text(&text_out.stderr);
+    let init_day = &init[..10];
+    assert!(
+        told.contains("(from the forecast store)") && told.contains(init_day),
+        "{told}"
+    );
     let shown = text(&text_out.stdout);
     for needle in [
         "lead 24 h: scored  skill_norm",

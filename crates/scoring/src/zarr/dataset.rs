@@ -22,6 +22,29 @@ pub const LAT_NAMES: [&str; 2] = ["lat", "latitude"];
 pub const LON_NAMES: [&str; 2] = ["lon", "longitude"];
 /// Accepted names of the pressure-level dimension/coordinate.
 pub const LEVEL_NAMES: [&str; 5] = ["pressure_level", "level", "plev", "lev", "isobaricInhPa"];
+/// Root attributes that state a forecast's initialisation time, in the order they are looked up.
+const INIT_TIME_ATTRS: [&str; 4] = [
+    "gfs_init_time",
+    "gfs_init_time_utc",
+    "forecast_init_time",
+    "init_time",
+];
+
+/// `text` as a UTC time: RFC 3339, or a naive `YYYY-mm-ddTHH:MM:SS` / `YYYY-mm-dd HH:MM:SS`
+/// taken as UTC.
+fn parse_time_text(text: &str) -> Option<DateTime<Utc>> {
+    let text = text.trim();
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .ok()
+        .or_else(|| {
+            ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
+                .iter()
+                .find_map(|f| chrono::NaiveDateTime::parse_from_str(text, f).ok())
+                .map(|t| t.and_utc())
+        })
+}
+
 /// Accepted names of the time dimension/coordinate.
 pub const TIME_NAMES: [&str; 1] = ["time"];
 
@@ -30,6 +53,8 @@ pub struct Dataset {
     pub(super) stack: StoreStack,
     pub(super) format: Format,
     pub(super) arrays: BTreeMap<String, ArrayMeta>,
+    /// The root group's attributes.
+    root_attrs: serde_json::Map<String, Value>,
     pub(super) options: OpenOptions,
     orientation: OnceLock<Orientation>,
 }
@@ -50,7 +75,7 @@ impl Dataset {
     /// the limits in `options` here, before any chunk is read.
     pub fn open(location: &str, options: &OpenOptions) -> Result<Dataset, ZarrError> {
         let stack = open_stack(location, options)?;
-        let (format, arrays) = read_root(&stack, options)?;
+        let (format, arrays, root_attrs) = read_root(&stack, options)?;
         for m in arrays.values() {
             m.check_limits(options)?;
             stack
@@ -61,6 +86,7 @@ impl Dataset {
             stack,
             format,
             arrays,
+            root_attrs,
             options: options.clone(),
             orientation: OnceLock::new(),
         })
@@ -127,6 +153,34 @@ impl Dataset {
             units,
             m.attrs.get("calendar").and_then(Value::as_str),
         )
+    }
+
+    /// The forecast's initialisation time as the store states it: a root attribute
+    /// (`gfs_init_time`, `gfs_init_time_utc`, `forecast_init_time`, `init_time`; RFC 3339 or
+    /// `YYYY-mm-ddTHH:MM:SS`), else the reference date of the `time` units (`hours since …`)
+    /// at 00:00 UTC — the subnet's GFS runs are 00Z, and miners count hours from the init or from
+    /// its first 6-hourly step. `None` when the store says neither.
+    pub fn init_time(&self) -> Result<Option<DateTime<Utc>>, ZarrError> {
+        for key in INIT_TIME_ATTRS {
+            if let Some(text) = self.root_attrs.get(key).and_then(Value::as_str) {
+                let t = parse_time_text(text).ok_or_else(|| {
+                    ZarrError::BadTime(format!("root attribute `{key}` = `{text}` is not a time"))
+                })?;
+                return Ok(Some(t));
+            }
+        }
+        let Some(name) = self.coord_name(&TIME_NAMES) else {
+            return Ok(None);
+        };
+        let units = self.units(&name).unwrap_or_default();
+        let Some((_, since)) = units.split_once(" since ") else {
+            return Ok(None);
+        };
+        let reference = decode_cf_time(&[0.0], &format!("hours since {since}"), None)?;
+        Ok(reference
+            .first()
+            .and_then(|t| t.date_naive().and_hms_opt(0, 0, 0))
+            .map(|t| t.and_utc()))
     }
 
     /// Pressure levels in hPa (a coordinate in Pa is converted), or `None` without a level axis.
@@ -222,14 +276,23 @@ fn get_json(
     }
 }
 
+/// What [`read_root`] finds: the format, every array, the root group's attributes.
+type Root = (
+    Format,
+    BTreeMap<String, ArrayMeta>,
+    serde_json::Map<String, Value>,
+);
+
+fn attrs_of(v: Option<&Value>) -> serde_json::Map<String, Value> {
+    v.and_then(Value::as_object).cloned().unwrap_or_default()
+}
+
 /// Find the format and all arrays: consolidated metadata first, else list a directory.
-fn read_root(
-    stack: &StoreStack,
-    options: &OpenOptions,
-) -> Result<(Format, BTreeMap<String, ArrayMeta>), ZarrError> {
+fn read_root(stack: &StoreStack, options: &OpenOptions) -> Result<Root, ZarrError> {
     if let Some(root) = get_json(stack, "zarr.json", options)? {
+        let attrs = attrs_of(root.get("attributes"));
         if let Some(arrays) = meta::arrays_from_v3_root(&root)? {
-            return Ok((Format::V3, arrays));
+            return Ok((Format::V3, arrays, attrs));
         }
         let mut arrays = BTreeMap::new();
         for name in list_subdirs(stack)? {
@@ -239,14 +302,16 @@ fn read_root(
                 }
             }
         }
-        return Ok((Format::V3, arrays));
+        return Ok((Format::V3, arrays, attrs));
     }
     if let Some(z) = get_json(stack, ".zmetadata", options)? {
-        return Ok((Format::V2, meta::arrays_from_zmetadata(&z)?));
+        let attrs = attrs_of(z.get("metadata").and_then(|m| m.get(".zattrs")));
+        return Ok((Format::V2, meta::arrays_from_zmetadata(&z)?, attrs));
     }
     if get_json(stack, ".zgroup", options)?.is_none() {
         return Err(ZarrError::NotAZarrStore(stack.location.clone()));
     }
+    let attrs = attrs_of(get_json(stack, ".zattrs", options)?.as_ref());
     let mut arrays = BTreeMap::new();
     for name in list_subdirs(stack)? {
         if let Some(zarray) = get_json(stack, &format!("{name}/.zarray"), options)? {
@@ -257,7 +322,7 @@ fn read_root(
             );
         }
     }
-    Ok((Format::V2, arrays))
+    Ok((Format::V2, arrays, attrs))
 }
 
 /// Names of the sub-directories of a directory store (sorted); an error for a URL.
@@ -285,4 +350,19 @@ fn list_subdirs(stack: &StoreStack) -> Result<Vec<String>, ZarrError> {
 /// Whether `path` looks like a local Zarr store (used by callers choosing how to open).
 pub fn is_local_store(path: &Path) -> bool {
     path.join("zarr.json").is_file() || path.join(".zgroup").is_file()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_time_text;
+
+    #[test]
+    fn init_time_attributes_parse_in_the_usual_spellings() {
+        let want = "2026-11-28T00:00:00Z".parse().ok();
+        assert_eq!(parse_time_text("2026-11-28T00:00:00Z"), want);
+        assert_eq!(parse_time_text("2026-11-28T01:00:00+01:00"), want);
+        assert_eq!(parse_time_text(" 2026-11-28T00:00:00 "), want);
+        assert_eq!(parse_time_text("2026-11-28 00:00:00"), want);
+        assert_eq!(parse_time_text("yesterday"), None);
+    }
 }

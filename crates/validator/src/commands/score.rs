@@ -133,8 +133,30 @@ pub fn render_summary(summary: &OverallOutcome, with_day1: bool) -> String {
     }
 }
 
+/// The GFS init time of `score era5`: given, or what the forecast store says.
+fn era5_init(args: &ScoreEra5Args) -> anyhow::Result<DateTime<Utc>> {
+    if let Some(s) = &args.gfs_init {
+        return parse_time(s);
+    }
+    let options = OpenOptions {
+        bearer_token: args.token.clone(),
+        ..OpenOptions::default()
+    };
+    let forecast = Dataset::open(&args.forecast, &options).context("opening the forecast")?;
+    match forecast
+        .init_time()
+        .context("reading the forecast's init time")?
+    {
+        Some(t) => {
+            eprintln!("GFS init {} (from the forecast store)", t.to_rfc3339());
+            Ok(t)
+        }
+        None => bail!("the forecast store does not say its init time: pass --gfs-init"),
+    }
+}
+
 fn era5(args: &ScoreEra5Args) -> anyhow::Result<ExitCode> {
-    let init = parse_time(&args.gfs_init)?;
+    let init = era5_init(args)?;
     let mut out = Vec::new();
     let mut any_failed = false;
     let mut scored = Vec::new();

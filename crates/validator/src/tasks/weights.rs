@@ -65,7 +65,15 @@ pub struct WeightsStep {
 
 impl WeightsStep {
     async fn set(&self, job: &Job) -> Result<StepOutcome, StepError> {
-        let now = Utc::now();
+        self.set_at(job, Utc::now()).await
+    }
+
+    /// The step as it runs at `now` (the window of score rows ends there).
+    pub(crate) async fn set_at(
+        &self,
+        job: &Job,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<StepOutcome, StepError> {
         if self.mode == WeightsMode::Off {
             return Ok(StepOutcome::Done(Some(json!({ "outcome": "off" }))));
         }

@@ -24,6 +24,8 @@ mod scoring;
 mod store_rows;
 #[cfg(test)]
 mod test_support;
+#[cfg(test)]
+mod window_tests;
 
 pub use context::{AggregationLocks, WeatherContext, SETTLED};
 pub use overall::score_row_task_id;

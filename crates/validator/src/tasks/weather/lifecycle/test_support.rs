@@ -121,3 +121,71 @@ pub(crate) async fn settled(ctx: &WeatherContext, run: &Run, uid: u8) -> (Respon
     let r = ctx.response_of(run.id, uid).await.unwrap();
     (r.status, r.error_message.unwrap_or_default())
 }
+
+/// A compute pool for a test context: the IO-Engine on a socket in the test directory and one
+/// in-process worker thread serving the production handlers. Dropping it stops the worker.
+pub(crate) struct TestPool {
+    engine: Option<crate::io_engine::IoEngine>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    worker: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TestPool {
+    /// Stop the worker and the IO-Engine.
+    pub(crate) async fn shutdown(mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(engine) = self.engine.take() {
+            engine.shutdown().await;
+        }
+        if let Some(w) = self.worker.take() {
+            let _ = tokio::task::spawn_blocking(move || w.join()).await;
+        }
+    }
+}
+
+/// [`super::test_context`] whose compute calls run in a real pool (IPC over a Unix socket).
+pub(crate) async fn pooled_context(dir: &std::path::Path) -> (WeatherContext, TestPool) {
+    use crate::compute::worker::{serve, WorkerConfig};
+    use crate::io_engine::{IoEngine, IoEngineConfig};
+    let mut ctx = super::test_context(dir).await;
+    let socket = dir.join("io.sock");
+    let config = IoEngineConfig {
+        socket: socket.clone(),
+        runtime: None,
+        http_addr: "127.0.0.1:0".parse().unwrap(),
+        admin_api: false,
+        queue_size: 64,
+        max_frame_bytes: 16 * 1024 * 1024,
+        shm_dir: dir.to_path_buf(),
+        supervisor_pid: std::process::id(),
+        shutdown_grace: std::time::Duration::from_secs(1),
+        diagnostic_load_jobs_per_s: 0.0,
+        diagnostic_unit: None,
+    };
+    let engine = IoEngine::start(config).await.unwrap();
+    ctx.dispatcher = engine.dispatcher.clone();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let cfg = WorkerConfig {
+        name: "compute-test".into(),
+        socket,
+        shm_dir: dir.to_path_buf(),
+        supervisor_pid: std::process::id(),
+        max_jobs: u64::MAX,
+        idle_timeout: std::time::Duration::from_secs(3600),
+        max_rss_bytes: u64::MAX,
+        max_frame_bytes: 16 * 1024 * 1024,
+    };
+    let worker_stop = stop.clone();
+    let worker = std::thread::spawn(move || {
+        let registry = crate::compute::default_registry();
+        serve(&registry, &cfg, worker_stop);
+    });
+    (
+        ctx,
+        TestPool {
+            engine: Some(engine),
+            stop,
+            worker: Some(worker),
+        },
+    )
+}
