@@ -77,8 +77,9 @@ def on_grid(da, like):
     return out.interp(lon=like.lon.values, method="linear").astype("float64")
 
 
-def unit_fix(var, f, t):
-    fm, tm = float(f.mean()), float(t.mean())
+def unit_fix(var, f, t, fm_all=None):
+    # §12-18: a pressure-level variable's fix is decided on its mean over all levels.
+    fm, tm = (float(f.mean()) if fm_all is None else fm_all), float(t.mean())
     if var == "z" and fm < 10000 and tm > 40000:
         return f * 9.80665, "geopotential_height_to_geopotential"
     if var in ("2t", "t") and fm < 100 and tm > 200:
@@ -93,11 +94,11 @@ def fin(x):
     return x if np.isfinite(x) else None
 
 
-def score_variable(var, level, f, t, r, c):
+def score_variable(var, level, f, t, r, c, fm_all=None):
     key = key_of(var, level)
     t = t.astype("float64")
     # The unit fix is applied in the stored dtype (float32 stays float32, spec §12-18).
-    f, fix = unit_fix(var, f, t)
+    f, fix = unit_fix(var, f, t, fm_all)
     f, r, c = on_grid(f, t), on_grid(r, t), on_grid(c, t)
     w = np.cos(np.deg2rad(t.lat)).clip(min=0.0) * xr.ones_like(t)
     dims = ["lat", "lon"]
@@ -150,7 +151,10 @@ def score_day1(forecast, truth, reference, clim_path, gfs_init, lead_hours):
         t = select(tds, var, level, valid, 3.0)
         r = select(rds, var, level, valid, 3.0)
         c = climatology(cds, var, level, valid)
-        results.append(score_variable(var, level, f, t, r, c))
+        fm_all = None
+        if level is not None:
+            fm_all = float(fds[var].sel(time=valid, method="nearest").astype("float64").mean())
+        results.append(score_variable(var, level, f, t, r, c, fm_all))
     scored = [v for v in results if v["status"] == "scored"]
     skills = [max(0.0, v["skill_penalised"]) for v in scored if v["skill_penalised"] is not None]
     accs = [(v["acc"] + 1) / 2 for v in scored if v["acc"] is not None]

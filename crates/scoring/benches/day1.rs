@@ -41,6 +41,7 @@ fn inputs() -> Vec<Day1Fields> {
         .iter()
         .zip(bases.iter().zip(amps))
         .map(|(spec, (&b, a))| Day1Fields {
+            forecast_mean_all_levels: None,
             spec: spec.clone(),
             forecast: field(&g, b, a, 0.1),
             truth: field(&g, b, a, 0.0),

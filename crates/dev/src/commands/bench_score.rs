@@ -105,6 +105,12 @@ fn decode_only(req: &Day1Request, threads: usize) -> anyhow::Result<()> {
                 .transpose()?;
             std::hint::black_box(ds.read_field(&spec.name, *ti, li)?);
         }
+        // The forecast's every level, for the unit-fix mean (§12-18).
+        if spec.level_hpa.is_some() {
+            let (ds, ti, levels) = &sources[0];
+            let all: Vec<usize> = (0..levels.len()).collect();
+            std::hint::black_box(ds.read_field_levels(&spec.name, *ti, &all)?);
+        }
         std::hint::black_box(clim.field(&spec.name, spec.level_hpa, valid)?);
         Ok(())
     };

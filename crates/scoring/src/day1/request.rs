@@ -146,6 +146,36 @@ impl Source {
             .read_field(&spec.name, self.time_index, level_index)
             .map_err(read)
     }
+
+    /// §12-18: the NaN-skipping mean of a pressure-level variable over all its levels at the
+    /// selected time (one subset read: a chunk holding every level is decoded once); `None` for
+    /// a surface variable.
+    fn mean_all_levels(&self, spec: &VariableSpec) -> Result<Option<f64>, Day1Error> {
+        if spec.level_hpa.is_none() {
+            return Ok(None);
+        }
+        let read = |source: ZarrError| Day1Error::Read {
+            which: self.which,
+            source,
+        };
+        let n = self
+            .ds
+            .pressure_levels()
+            .map_err(read)?
+            .unwrap_or_default()
+            .len();
+        let all: Vec<usize> = (0..n).collect();
+        let fields = self
+            .ds
+            .read_field_levels(&spec.name, self.time_index, &all)
+            .map_err(read)?;
+        let (sum, count) = fields
+            .iter()
+            .flat_map(|f| f.values.iter())
+            .filter(|v| !v.is_nan())
+            .fold((0.0, 0usize), |(s, c), v| (s + v, c + 1));
+        Ok(Some(sum / count as f64))
+    }
 }
 
 /// Compute one miner's Day-1 score from the stores named in `request`.
@@ -179,6 +209,7 @@ pub fn score_day1(request: &Day1Request) -> Result<Day1Report, Day1Error> {
         let input = Day1Fields {
             spec: spec.clone(),
             forecast: forecast.field(spec, config)?,
+            forecast_mean_all_levels: forecast.mean_all_levels(spec)?,
             truth: truth.field(spec, config)?,
             reference: reference.field(spec, config)?,
             climatology: clim

@@ -27,6 +27,10 @@ pub struct Day1Fields {
     pub reference: Field2,
     /// The climatology (C).
     pub climatology: Field2,
+    /// The NaN-skipping mean of the forecast over all its levels at the valid time, for a
+    /// variable on a pressure level: what decides the unit fix (§12-18). `None`: the mean of
+    /// `forecast`.
+    pub forecast_mean_all_levels: Option<f64>,
 }
 
 /// §12-6: every field is interpolated onto the truth grid, even an identical one.
@@ -45,11 +49,10 @@ pub fn score_variable(
     let truth = input.truth.values.view();
 
     let mut forecast_raw = input.forecast.clone();
-    let unit_fix = UnitFix::detect(
-        &input.spec.name,
-        nan_mean(&forecast_raw.values.view()),
-        nan_mean(&truth),
-    );
+    let forecast_mean = input
+        .forecast_mean_all_levels
+        .unwrap_or_else(|| nan_mean(&forecast_raw.values.view()));
+    let unit_fix = UnitFix::detect(&input.spec.name, forecast_mean, nan_mean(&truth));
     if let Some(fix) = unit_fix {
         fix.apply(&mut forecast_raw);
     }

@@ -198,6 +198,16 @@ fn wrong_units_are_auto_fixed() {
     assert!(r.passed && !r.qc_failed);
 }
 
+/// §12-18: z500 is stored right, but the mean over all of z's levels decides the fix: the
+/// geopotential-height fix is applied and z500 then fails its bounds (matching the reference).
+#[test]
+fn the_unit_fix_is_decided_on_all_levels() {
+    let r = check_case("unit_fix_all_levels");
+    let z = r.variables.iter().find(|v| v.key == "z500").unwrap();
+    assert_eq!(z.unit_fix, Some(UnitFix::GeopotentialHeightToGeopotential));
+    assert_eq!(z.status, VariableStatus::SanityFailed, "{z:?}");
+}
+
 #[test]
 fn different_grid_is_interpolated() {
     let r = check_case("regrid");
