@@ -87,6 +87,12 @@ impl Day1Error {
         }
     }
 
+    /// A read that failed for a passing reason (a rate-limiting or busy miner, a timeout) after
+    /// its retries: the score is tried again later.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Read { source, .. } if source.is_transient())
+    }
+
     /// True for a verify-on-read failure of the forecast (a chunk that does not hash to its
     /// frozen manifest entry): production records the response as `verification_failed`.
     pub fn is_verification_failure(&self) -> bool {

@@ -124,6 +124,12 @@ pub enum Era5Error {
 }
 
 impl Era5Error {
+    /// A read that failed for a passing reason (a rate-limiting or busy miner, a timeout) after
+    /// its retries: the lead is scored again later, not counted as missing.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Read { source, .. } if source.is_transient())
+    }
+
     /// True for the failures production records as `verification_failed` (extreme values, NaN
     /// injection, verify-on-read mismatches); other errors are `era5_scoring_failed`.
     pub fn is_verification_failure(&self) -> bool {

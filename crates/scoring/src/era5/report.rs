@@ -86,6 +86,9 @@ pub struct Era5LeadReport {
     pub valid_time: DateTime<Utc>,
     /// One entry per variable, in configuration order.
     pub variables: Vec<Era5VariableResult>,
+    /// What reading the miner's store fetched over HTTP (zero for a local store).
+    #[serde(default)]
+    pub transfer: crate::zarr::TransferStats,
 }
 
 impl Era5LeadReport {

@@ -365,5 +365,6 @@ pub fn score_era5_lead(request: &Era5Request) -> Result<Era5LeadReport, Era5Erro
         lead_hours: request.lead_hours,
         valid_time: valid,
         variables,
+        transfer: forecast.ds.transfer(),
     })
 }

@@ -92,6 +92,11 @@ impl Dataset {
         })
     }
 
+    /// Requests, bytes, retries and waits of this store over HTTP so far (zero on disk).
+    pub fn transfer(&self) -> super::TransferStats {
+        self.stack.transfer()
+    }
+
     /// The store's Zarr format.
     pub fn format(&self) -> Format {
         self.format

@@ -141,3 +141,16 @@ pub enum ZarrError {
     #[error("climatology has no `{0}`")]
     ClimatologyMissing(String),
 }
+
+impl ZarrError {
+    /// A failure that may pass if the same read is tried later: a transport error, a timeout, or
+    /// HTTP 429 / 500 / 502 / 503 / 504 (a busy or rate-limiting miner). Callers turn it into a
+    /// step that runs again later rather than a failed score.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Transport { .. } | Self::Timeout { .. } => true,
+            Self::HttpStatus { status, .. } => matches!(status, 429 | 500 | 502 | 503 | 504),
+            _ => false,
+        }
+    }
+}

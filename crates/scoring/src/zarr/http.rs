@@ -11,6 +11,9 @@ use zarrs::storage::{
     Bytes, MaybeBytes, MaybeBytesIterator, ReadableStorageTraits, StorageError, StoreKey,
 };
 
+use std::sync::Arc;
+
+use super::polite::{parse_retry_after, Failed, Pacer};
 use super::store::{slice_whole, ErrorSink};
 use super::{OpenOptions, ZarrError};
 
@@ -24,6 +27,8 @@ pub(super) struct HttpStore {
     agent: ureq::Agent,
     max_bytes: u64,
     sink: ErrorSink,
+    /// Rate budget, retries and the transfer counters.
+    pacer: Arc<Pacer>,
 }
 
 impl std::fmt::Debug for HttpStore {
@@ -61,7 +66,13 @@ impl HttpStore {
             agent,
             max_bytes: options.max_chunk_bytes.max(options.max_metadata_bytes),
             sink,
+            pacer: Arc::new(Pacer::new(options.retry, options.requests_per_minute)),
         })
+    }
+
+    /// The pacer (its counters say what this store fetched).
+    pub(super) fn pacer(&self) -> Arc<Pacer> {
+        Arc::clone(&self.pacer)
     }
 
     fn url(&self, key: &StoreKey) -> String {
@@ -89,7 +100,7 @@ impl HttpStore {
     }
 
     /// Send a GET for `key`; `None` on 404; the declared length checked against the limit.
-    fn send(&self, key: &StoreKey) -> Result<Option<Sent>, ZarrError> {
+    fn send(&self, key: &StoreKey) -> Result<Option<Sent>, Failed> {
         let url = self.url(key);
         let mut builder = self.agent.get(&url);
         if let Some(token) = &self.token {
@@ -99,7 +110,18 @@ impl HttpStore {
         match response.status().as_u16() {
             200 => {}
             404 => return Ok(None),
-            status => return Err(ZarrError::HttpStatus { url, status }),
+            status => {
+                let retry_after = parse_retry_after(
+                    response
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok()),
+                );
+                return Err(Failed {
+                    error: ZarrError::HttpStatus { url, status },
+                    retry_after,
+                });
+            }
         }
         let declared = response
             .headers()
@@ -111,13 +133,14 @@ impl HttpStore {
                 what: format!("key `{}`", key.as_str()),
                 size: len,
                 limit: self.max_bytes,
-            });
+            }
+            .into());
         }
         Ok(Some((response, declared)))
     }
 
-    /// GET the whole value of `key`, reading at most the limit.
-    fn fetch(&self, key: &StoreKey) -> Result<Option<Bytes>, ZarrError> {
+    /// One try: GET the whole value of `key`, reading at most the limit.
+    fn fetch_once(&self, key: &StoreKey) -> Result<Option<Bytes>, Failed> {
         let Some((response, _)) = self.send(key)? else {
             return Ok(None);
         };
@@ -127,7 +150,13 @@ impl HttpStore {
             .limit(self.max_bytes)
             .read_to_vec()
             .map_err(|e| self.transport(&self.url(key), e))?;
+        self.pacer.counters.add_bytes(body.len() as u64);
         Ok(Some(Bytes::from(body)))
+    }
+
+    /// GET the whole value of `key` under the rate budget, retrying transient failures.
+    fn fetch(&self, key: &StoreKey) -> Result<Option<Bytes>, ZarrError> {
+        self.pacer.run(|| self.fetch_once(key))
     }
 }
 

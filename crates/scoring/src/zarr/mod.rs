@@ -16,6 +16,7 @@ mod guard;
 mod http;
 mod meta;
 mod options;
+mod polite;
 mod read;
 mod store;
 pub mod write;
@@ -30,4 +31,5 @@ pub use options::{
     OpenOptions, DEFAULT_MAX_ARRAY_ELEMENTS, DEFAULT_MAX_CHUNK_BYTES, DEFAULT_MAX_METADATA_BYTES,
     DEFAULT_TIMEOUT,
 };
+pub use polite::{RetryPolicy, TransferStats, DEFAULT_REQUESTS_PER_MINUTE};
 pub use store::{fetch_raw, slice_whole, ErrorSink};

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use gaia_protocol::FrozenManifest;
 
+use super::polite::{RetryPolicy, DEFAULT_REQUESTS_PER_MINUTE};
+
 /// Default per-request timeout for HTTP stores.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 /// Default limit on one stored key and on one decoded chunk: 256 MiB.
@@ -35,6 +37,10 @@ pub struct OpenOptions {
     /// Accept self-signed TLS certificates (miners serve HTTPS with them; Python used
     /// `ssl=False`).
     pub accept_invalid_certs: bool,
+    /// How an HTTP request that failed transiently (429, 5xx, timeout) is retried.
+    pub retry: RetryPolicy,
+    /// Request budget of one opened HTTP store per minute (0 = unlimited).
+    pub requests_per_minute: u32,
 }
 
 impl Default for OpenOptions {
@@ -48,6 +54,8 @@ impl Default for OpenOptions {
             verify: None,
             codec_concurrency: 1,
             accept_invalid_certs: true,
+            retry: RetryPolicy::default(),
+            requests_per_minute: DEFAULT_REQUESTS_PER_MINUTE,
         }
     }
 }
@@ -66,6 +74,8 @@ impl std::fmt::Debug for OpenOptions {
             .field("verify", &self.verify.as_ref().map(|m| m.files.len()))
             .field("codec_concurrency", &self.codec_concurrency)
             .field("accept_invalid_certs", &self.accept_invalid_certs)
+            .field("retry", &self.retry)
+            .field("requests_per_minute", &self.requests_per_minute)
             .finish()
     }
 }

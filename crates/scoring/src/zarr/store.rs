@@ -12,6 +12,7 @@ use zarrs::storage::{
 
 use super::guard::GuardedStore;
 use super::http::HttpStore;
+use super::polite::{Pacer, TransferStats};
 use super::{OpenOptions, ZarrError};
 use crate::verify::VerifyingStore;
 
@@ -154,18 +155,33 @@ pub(super) struct StoreStack {
     pub location: String,
     /// A directory store's root, when the location is a directory (enables listing).
     pub root_dir: Option<PathBuf>,
+    /// An HTTP store's pacer (its counters say what was fetched); `None` on disk.
+    pub pacer: Option<Arc<Pacer>>,
 }
 
-type Base = (Arc<dyn ReadableStorageTraits>, Option<PathBuf>);
+impl StoreStack {
+    /// What this store fetched over HTTP so far (zero for a directory).
+    pub(super) fn transfer(&self) -> TransferStats {
+        self.pacer
+            .as_ref()
+            .map(|p| p.counters.snapshot())
+            .unwrap_or_default()
+    }
+}
+
+type Base = (
+    Arc<dyn ReadableStorageTraits>,
+    Option<PathBuf>,
+    Option<Arc<Pacer>>,
+);
 
 /// The bounded base store (no verification, no guard) for a directory or URL.
 fn open_base(location: &str, options: &OpenOptions, sink: &ErrorSink) -> Result<Base, ZarrError> {
     Ok(
         if location.starts_with("http://") || location.starts_with("https://") {
-            (
-                Arc::new(HttpStore::new(location, options, sink.clone())?),
-                None,
-            )
+            let store = HttpStore::new(location, options, sink.clone())?;
+            let pacer = store.pacer();
+            (Arc::new(store), None, Some(pacer))
         } else {
             let dir = Path::new(location);
             if !dir.is_dir() {
@@ -175,6 +191,7 @@ fn open_base(location: &str, options: &OpenOptions, sink: &ErrorSink) -> Result<
             (
                 Arc::new(DiskStore::new(dir, limit, sink.clone())),
                 Some(dir.into()),
+                None,
             )
         },
     )
@@ -189,7 +206,7 @@ pub fn fetch_raw(
     options: &OpenOptions,
 ) -> Result<Option<Vec<u8>>, ZarrError> {
     let sink = ErrorSink::default();
-    let (base, _) = open_base(location, options, &sink)?;
+    let (base, _, _) = open_base(location, options, &sink)?;
     let store_key = StoreKey::new(key).map_err(|e| ZarrError::BadMetadata {
         key: key.to_owned(),
         reason: e.to_string(),
@@ -206,7 +223,7 @@ pub fn fetch_raw(
 /// Build the stack for `location`: a directory or an `http(s)://` URL.
 pub(super) fn open_stack(location: &str, options: &OpenOptions) -> Result<StoreStack, ZarrError> {
     let sink = ErrorSink::default();
-    let (base, root_dir) = open_base(location, options, &sink)?;
+    let (base, root_dir, pacer) = open_base(location, options, &sink)?;
     let verified: Arc<dyn ReadableStorageTraits> = match &options.verify {
         Some(manifest) => Arc::new(VerifyingStore::new(base, manifest.clone(), sink.clone())),
         None => base,
@@ -217,6 +234,7 @@ pub(super) fn open_stack(location: &str, options: &OpenOptions) -> Result<StoreS
         sink,
         location: location.to_owned(),
         root_dir,
+        pacer,
     })
 }
 

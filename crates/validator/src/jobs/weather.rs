@@ -15,7 +15,7 @@ use gaia_scoring::verify::{fetch_and_verify_manifest, RemoteManifestRequest};
 use gaia_scoring::{aggregate, day1, era5};
 use serde::{Deserialize, Serialize};
 
-use super::{ComputeJob, JobContext, JobError};
+use super::{ComputeJob, FailureKind, JobContext, JobError};
 
 /// Where the manifest to verify comes from: the worker fetches it from the miner's store, or the
 /// IO-Engine already fetched its bytes. On the wire the request is the chosen form's fields.
@@ -57,8 +57,13 @@ impl ComputeJob for ScoreDay1 {
     type Response = day1::Day1Report;
 
     fn run(_ctx: &JobContext<'_>, request: Self::Request) -> Result<Self::Response, JobError> {
-        day1::score_day1(&request)
-            .map_err(|e| JobError::verification_or_scoring(e.is_verification_failure(), e))
+        day1::score_day1(&request).map_err(|e| {
+            if e.is_transient() {
+                JobError::new(FailureKind::Transient, e)
+            } else {
+                JobError::verification_or_scoring(e.is_verification_failure(), e)
+            }
+        })
     }
 }
 
@@ -72,8 +77,15 @@ impl ComputeJob for ScoreEra5Lead {
     type Response = era5::Era5LeadReport;
 
     fn run(_ctx: &JobContext<'_>, request: Self::Request) -> Result<Self::Response, JobError> {
-        era5::score_era5_lead(&request)
-            .map_err(|e| JobError::verification_or_scoring(e.is_verification_failure(), e))
+        era5::score_era5_lead(&request).map_err(|e| {
+            // A miner that rate-limits or is busy beyond the read's retries: the step runs
+            // again later (ledger back-off); the lead is not lost.
+            if e.is_transient() {
+                JobError::new(FailureKind::Transient, e)
+            } else {
+                JobError::verification_or_scoring(e.is_verification_failure(), e)
+            }
+        })
     }
 }
 

@@ -46,12 +46,14 @@ pub enum MinerError {
         reason: String,
     },
     /// A non-success HTTP status.
-    #[error("{endpoint}: HTTP {status}")]
+    #[error("{endpoint}: HTTP {status}: {detail}")]
     Status {
         /// Endpoint path.
         endpoint: String,
         /// Status code.
         status: u16,
+        /// The miner's text (its `detail` or `error` field, truncated).
+        detail: String,
     },
     /// The answer is larger than [`MAX_ANSWER_BYTES`].
     #[error("{endpoint}: answer larger than {MAX_ANSWER_BYTES} bytes")]
@@ -164,9 +166,11 @@ impl MinerTransport for PlainJsonTransport {
                     })?;
                 let status = response.status();
                 if !status.is_success() {
+                    let body = read_bounded(endpoint, response).await.unwrap_or_default();
                     return Err(MinerError::Status {
                         endpoint: endpoint.into(),
                         status: status.as_u16(),
+                        detail: crate::miners::fiber::detail_of(&body),
                     });
                 }
                 let body = read_bounded(endpoint, response).await?;

@@ -66,6 +66,13 @@ pub struct PipelineMetrics {
     pub db_pool: Family<StateLabel, Gauge>,
     /// `gaia_db_errors_total`.
     pub db_errors: Counter,
+    /// `gaia_miner_fetch_requests_total{kind}`: HTTP requests to miners' stores while scoring
+    /// (`day1`, `era5`), retries included.
+    pub miner_fetch_requests: Family<KindLabel, Counter>,
+    /// `gaia_miner_fetch_bytes_total{kind}`: bytes received from miners' stores.
+    pub miner_fetch_bytes: Family<KindLabel, Counter>,
+    /// `gaia_miner_fetch_retries_total{kind}`: requests retried after a 429, 5xx or timeout.
+    pub miner_fetch_retries: Family<KindLabel, Counter>,
 }
 
 /// Response statuses touched at start (the terminal and scoring ones).
@@ -143,6 +150,39 @@ impl PipelineMetrics {
             "Database operations that failed",
             self.db_errors.clone(),
         );
+        for k in ["day1", "era5"] {
+            let kind = KindLabel { kind: k.into() };
+            let _ = self.miner_fetch_requests.get_or_create(&kind);
+            let _ = self.miner_fetch_bytes.get_or_create(&kind);
+            let _ = self.miner_fetch_retries.get_or_create(&kind);
+        }
+        reg.register(
+            "gaia_miner_fetch_requests",
+            "HTTP requests to miners' forecast stores while scoring, retries included",
+            self.miner_fetch_requests.clone(),
+        );
+        reg.register(
+            "gaia_miner_fetch_bytes",
+            "Bytes received from miners' forecast stores while scoring",
+            self.miner_fetch_bytes.clone(),
+        );
+        reg.register(
+            "gaia_miner_fetch_retries",
+            "Requests to miners' stores retried after a 429, a 5xx or a timeout",
+            self.miner_fetch_retries.clone(),
+        );
+    }
+
+    /// Count what a scoring step fetched from a miner's store.
+    pub fn fetched(&self, kind: &str, t: &gaia_scoring::zarr::TransferStats) {
+        let kind = KindLabel { kind: kind.into() };
+        self.miner_fetch_requests
+            .get_or_create(&kind)
+            .inc_by(t.requests);
+        self.miner_fetch_bytes.get_or_create(&kind).inc_by(t.bytes);
+        self.miner_fetch_retries
+            .get_or_create(&kind)
+            .inc_by(t.retries);
     }
 
     /// Count a response status reached.

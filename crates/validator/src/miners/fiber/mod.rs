@@ -13,7 +13,7 @@ pub mod wire;
 
 pub use axon::{axon_address, axon_ip, parse_axon_ip};
 pub use transport::{
-    classify_answer, Clock, FiberCounters, FiberError, FiberOptions, FiberTransport,
+    classify_answer, detail_of, Clock, FiberCounters, FiberError, FiberOptions, FiberTransport,
     MinerDirectory, NonceSource, KEY_TTL, POST_TIMEOUT,
 };
 pub use wire::{dev_validator_signer, HotkeySigner, SignedHeaders, SymmetricKey, WireError};

@@ -203,8 +203,14 @@ impl From<FiberError> for MinerError {
                 reason: e.to_string(),
             },
             FiberError::Status {
-                endpoint, status, ..
-            } => MinerError::Status { endpoint, status },
+                endpoint,
+                status,
+                detail,
+            } => MinerError::Status {
+                endpoint,
+                status,
+                detail,
+            },
             FiberError::Connection { ref endpoint, .. }
             | FiberError::NoSymmetricKey { ref endpoint, .. }
             | FiberError::NonceRefused { ref endpoint }
@@ -320,7 +326,8 @@ struct PublicKeyAnswer {
     public_key: String,
 }
 
-fn detail_of(body: &[u8]) -> String {
+/// A miner's error text: the `detail` or `error` field of a JSON body, else the body, truncated.
+pub fn detail_of(body: &[u8]) -> String {
     let text = match serde_json::from_slice::<Value>(body) {
         Ok(v) => match v.get("detail").or_else(|| v.get("error")) {
             Some(Value::String(s)) => s.clone(),

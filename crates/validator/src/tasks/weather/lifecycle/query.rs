@@ -17,7 +17,7 @@ use serde_json::json;
 use super::context::SETTLED;
 use super::WeatherContext;
 use crate::jobs::weather::{ManifestSource, VerifyManifest};
-use crate::miners::client::StoreLocation;
+use crate::miners::client::{MinerError, StoreLocation};
 use crate::miners::url_policy::MinerAddress;
 use crate::tasks::ledger::{StepError, StepOutcome};
 use crate::tasks::steps::{MinerRef, ResponseRef, WeatherStep};
@@ -176,6 +176,12 @@ async fn initiate(
     })
 }
 
+/// When the poll budget runs out: `max_poll_attempts` intervals after the job was accepted.
+fn poll_deadline(ctx: &WeatherContext, response: &MinerResponse) -> chrono::DateTime<Utc> {
+    let start = response.job_accepted_at.unwrap_or(response.response_time);
+    start + poll_interval(ctx) * i32::try_from(ctx.weather.max_poll_attempts).unwrap_or(i32::MAX)
+}
+
 fn poll_interval(ctx: &WeatherContext) -> Duration {
     Duration::seconds(i64::try_from(ctx.weather.poll_interval_s).unwrap_or(300))
 }
@@ -190,6 +196,21 @@ async fn poll(
 ) -> Result<StepOutcome, StepError> {
     let polls = response.retry_count + 1;
     let answer = ctx.client.poll(address, job_id).await;
+    // A failed job answers with HTTP 500 `{"error": "Internal server error: FETCH_ERROR"}`,
+    // never a `fetch_error` status: that answer is terminal (issue "real miners", item 4).
+    if let Err(MinerError::Status {
+        status: 500,
+        detail,
+        ..
+    }) = &answer
+    {
+        if detail.contains("FETCH_ERROR") {
+            let reason = format!("miner reported fetch_error: {detail}");
+            ctx.settle(response, ResponseStatus::Failed, Some(&reason))
+                .await?;
+            return Ok(StepOutcome::Done(None));
+        }
+    }
     let status = match &answer {
         Ok(a) => a.status.clone().unwrap_or_default(),
         Err(e) => format!("no answer ({e})"),
@@ -208,6 +229,20 @@ async fn poll(
         tracing::info!(miner_uid = response.miner_uid, %status, "unexpected poll answer; polling again");
     }
     let max = i32::try_from(ctx.weather.max_poll_attempts).unwrap_or(i32::MAX);
+    // A miner busy building its store may answer a poll late: without an answer the budget
+    // ends at its deadline (polls × interval after the job was accepted), not at the count.
+    let deadline = poll_deadline(ctx, response);
+    let unanswered = answer.is_err();
+    if polls >= max && unanswered && !last_attempt && Utc::now() < deadline {
+        let next = deadline.min(Utc::now() + poll_interval(ctx));
+        ctx.store
+            .set_response_retry(response.id, polls, Some(next))
+            .await?;
+        return Ok(StepOutcome::Again {
+            at: next,
+            reason: format!("poll {polls}/{max}: {status}; waiting for an answer until {deadline}"),
+        });
+    }
     if polls >= max || last_attempt {
         let reason = format!("no forecast after {polls} polls (last answer: {status})");
         ctx.settle(response, ResponseStatus::Failed, Some(&reason))

@@ -108,6 +108,62 @@ async fn polls_are_bounded_and_a_shared_job_id_is_refused() {
     );
 }
 
+/// Issue "real miners", items 3 and 4: the production miner fails a job with HTTP 500
+/// `{"error": "Internal server error: FETCH_ERROR"}` (terminal at once), and a miner busy building
+/// its store may not answer the last allowed poll: that is not a failure before the poll
+/// deadline (max polls × interval after the job was accepted).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_error_is_terminal_and_a_late_poll_waits_for_the_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    let fetch_error =
+        json!({"__status": 500, "body": {"error": "Internal server error: FETCH_ERROR"}});
+    let failed_job = scripted_miner(vec![
+        ("/weather-initiate-fetch", vec![accepted("job-5")]),
+        ("/weather-poll-job-status", vec![fetch_error]),
+    ])
+    .await;
+    let busy = scripted_miner(vec![
+        ("/weather-initiate-fetch", vec![accepted("job-6")]),
+        (
+            "/weather-poll-job-status",
+            vec![
+                json!({"status": "processing"}),
+                json!({"__status": 503, "body": {"detail": "busy"}}),
+            ],
+        ),
+    ])
+    .await;
+    let (mut ctx, run) = setup(dir.path(), &[(5, failed_job), (6, busy)]).await;
+
+    query_step(&ctx, &job(&run, 5, 1)).await.unwrap();
+    let out = query_step(&ctx, &job(&run, 5, 2)).await.unwrap();
+    assert!(matches!(out, StepOutcome::Done(None)), "{out:?}");
+    let (status, reason) = settled(&ctx, &run, 5).await;
+    assert_eq!(status, ResponseStatus::Failed);
+    assert!(reason.contains("miner reported fetch_error"), "{reason}");
+    assert!(reason.contains("FETCH_ERROR"), "{reason}");
+
+    // Poll 1 answers processing; poll 2 (the last allowed) gets no answer: run again.
+    query_step(&ctx, &job(&run, 6, 1)).await.unwrap();
+    query_step(&ctx, &job(&run, 6, 2)).await.unwrap();
+    match query_step(&ctx, &job(&run, 6, 3)).await.unwrap() {
+        StepOutcome::Again { reason, .. } => {
+            assert!(reason.contains("waiting for an answer until"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        ctx.response_of(run.id, 6).await.unwrap().status,
+        ResponseStatus::InferenceRunning
+    );
+    // Past the deadline, no answer is a failure.
+    ctx.weather.poll_interval_s = 0;
+    query_step(&ctx, &job(&run, 6, 4)).await.unwrap();
+    let (status, reason) = settled(&ctx, &run, 6).await;
+    assert_eq!(status, ResponseStatus::Failed);
+    assert!(reason.contains("HTTP 503"), "{reason}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_or_deregistered_miner_is_retried_then_settled() {
     let dir = tempfile::tempdir().unwrap();

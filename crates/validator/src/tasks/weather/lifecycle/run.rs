@@ -58,8 +58,10 @@ pub(super) async fn run_step(
         .update_run_status(run.id, RunStatus::QueryingMiners, None, None)
         .await?;
     let existing = ctx.store.list_responses(run.id).await?;
+    // Polls that get no answer may run past the count until the poll deadline: room for as many
+    // again.
     let query_attempts =
-        ctx.weather.query_retry_delays_s.len() as u32 + 1 + ctx.weather.max_poll_attempts + 1;
+        ctx.weather.query_retry_delays_s.len() as u32 + 1 + 2 * ctx.weather.max_poll_attempts + 1;
     for node in &served {
         if !existing.iter().any(|r| r.miner_uid == node.uid) {
             ctx.store

@@ -315,6 +315,7 @@ pub(super) async fn era5_step(
         ctx.store.upsert_forecast_stats(&stats).await?;
     }
     ctx.metrics.pipeline.score("era5");
+    ctx.metrics.pipeline.fetched("era5", &report.transfer);
     // §12-1: the overall score and the run's row grow with every lead, not only after the last.
     // The lead itself is stored: if this fails, the next lead or the final pass aggregates it.
     if let Err(e) = aggregate_response(ctx, &s.run, &s.response, Stage::AfterLead(lead)).await {
@@ -328,7 +329,9 @@ pub(super) async fn era5_step(
     let metrics = report.to_lead_metrics();
     let keep = serde_json::to_value(&metrics)
         .map_err(|e| StepError::fatal(format!("lead metrics: {e}")))?;
-    Ok(StepOutcome::Done(Some(json!({ "lead_metrics": keep }))))
+    Ok(StepOutcome::Done(Some(
+        json!({ "lead_metrics": keep, "fetched": report.transfer }),
+    )))
 }
 
 /// A score row for the response (used by the failure paths).

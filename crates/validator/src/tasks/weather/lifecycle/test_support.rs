@@ -18,7 +18,8 @@ use crate::tasks::steps::WeatherStep;
 /// Answers per endpoint path, used in order; the last one repeats.
 pub(crate) type Script = Arc<Mutex<HashMap<String, Vec<Value>>>>;
 
-/// A miner answering `script`; returns its port.
+/// A miner answering `script`; returns its port. An answer `{"__status": 500, "body": {...}}`
+/// is sent with that HTTP status and body.
 pub(crate) async fn scripted_miner(script: Vec<(&str, Vec<Value>)>) -> u16 {
     let script: Script = Arc::new(Mutex::new(
         script.into_iter().map(|(p, a)| (p.to_owned(), a)).collect(),
@@ -32,7 +33,14 @@ pub(crate) async fn scripted_miner(script: Vec<(&str, Vec<Value>)>) -> u16 {
             } else {
                 answers[0].clone()
             };
-            axum::Json(answer)
+            let status = answer
+                .get("__status")
+                .and_then(Value::as_u64)
+                .and_then(|s| axum::http::StatusCode::from_u16(s as u16).ok());
+            match status {
+                Some(code) => (code, axum::Json(answer["body"].clone())),
+                None => (axum::http::StatusCode::OK, axum::Json(answer)),
+            }
         })
         .with_state(script);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
