@@ -38,6 +38,23 @@ pub enum Behaviour {
     NanInjector,
     /// Honest values but `2t`/`t` in °C (`degC`) and `msl` in hPa.
     WrongUnits,
+    /// Honest, in the reference store layout (one chunk per level, `pressure_level`) instead of
+    /// the production one.
+    ReferenceLayout {
+        /// 1 = perfect forecast, 0 = large errors.
+        skill: f64,
+    },
+    /// Honest (skill 0.7), but like production miners answers 429 `Rate limit exceeded` (with
+    /// `Retry-After`) to any request beyond `per_minute` in the last 60 s, on every path.
+    RateLimited {
+        /// Requests allowed per sliding minute (production: 500).
+        per_minute: u32,
+    },
+    /// Honest (skill 0.7), but every store read waits `delay_ms` first (a busy miner).
+    SlowStore {
+        /// Milliseconds before each `/forecasts/` answer.
+        delay_ms: u64,
+    },
 }
 
 impl Behaviour {
@@ -52,13 +69,45 @@ impl Behaviour {
             Behaviour::ChunkSwapper => "chunk_swapper",
             Behaviour::NanInjector => "nan_injector",
             Behaviour::WrongUnits => "wrong_units",
+            Behaviour::ReferenceLayout { .. } => "reference_layout",
+            Behaviour::RateLimited { .. } => "rate_limited",
+            Behaviour::SlowStore { .. } => "slow_store",
+        }
+    }
+
+    /// The store layout this miner writes: production's for the honest kinds, the reference
+    /// layout for `reference_layout` and the failure modes (whose defects are per level chunk).
+    pub fn layout(&self) -> crate::world::stores::StoreLayout {
+        use crate::world::stores::StoreLayout;
+        match self {
+            Behaviour::Honest { .. }
+            | Behaviour::Slow { .. }
+            | Behaviour::RateLimited { .. }
+            | Behaviour::SlowStore { .. } => StoreLayout::Production,
+            _ => StoreLayout::Reference,
+        }
+    }
+
+    /// Requests allowed per sliding minute, if this miner rate-limits.
+    pub fn rate_limit_per_minute(&self) -> Option<u32> {
+        match self {
+            Behaviour::RateLimited { per_minute } => Some(*per_minute),
+            _ => None,
+        }
+    }
+
+    /// The wait before each store read, if this miner is slow to serve.
+    pub fn store_delay(&self) -> Option<std::time::Duration> {
+        match self {
+            Behaviour::SlowStore { delay_ms } => Some(std::time::Duration::from_millis(*delay_ms)),
+            _ => None,
         }
     }
 
     /// The forecast skill behind the values this miner serves (the cloner's is the GFS error).
     pub fn skill(&self) -> f64 {
         match self {
-            Behaviour::Honest { skill } => *skill,
+            Behaviour::Honest { skill } | Behaviour::ReferenceLayout { skill } => *skill,
             _ => 0.7,
         }
     }
@@ -77,6 +126,9 @@ impl fmt::Display for Behaviour {
         match self {
             Behaviour::Honest { skill } => write!(f, "honest:{skill}"),
             Behaviour::Slow { polls } => write!(f, "slow:{polls}"),
+            Behaviour::ReferenceLayout { skill } => write!(f, "reference_layout:{skill}"),
+            Behaviour::RateLimited { per_minute } => write!(f, "rate_limited:{per_minute}"),
+            Behaviour::SlowStore { delay_ms } => write!(f, "slow_store:{delay_ms}"),
             other => f.write_str(other.name()),
         }
     }
@@ -112,6 +164,19 @@ impl FromStr for Behaviour {
             ("chunk_swapper", None) => Behaviour::ChunkSwapper,
             ("nan_injector", None) => Behaviour::NanInjector,
             ("wrong_units", None) => Behaviour::WrongUnits,
+            ("reference_layout", Some(a)) => {
+                let skill: f64 = a.parse().map_err(|_| bad())?;
+                if !(0.0..=1.0).contains(&skill) {
+                    return Err(bad());
+                }
+                Behaviour::ReferenceLayout { skill }
+            }
+            ("rate_limited", a) => Behaviour::RateLimited {
+                per_minute: a.map_or(Ok(500), str::parse).map_err(|_| bad())?,
+            },
+            ("slow_store", a) => Behaviour::SlowStore {
+                delay_ms: a.map_or(Ok(500), str::parse).map_err(|_| bad())?,
+            },
             _ => return Err(bad()),
         };
         Ok(b)
@@ -133,6 +198,9 @@ mod tests {
             "chunk_swapper",
             "nan_injector",
             "wrong_units",
+            "reference_layout:0.6",
+            "rate_limited:120",
+            "slow_store:50",
         ] {
             let b: Behaviour = s.parse().unwrap();
             assert_eq!(b.to_string(), s);

@@ -12,8 +12,9 @@ use serde::{Deserialize, Serialize};
 use crate::behaviour::Behaviour;
 use crate::fiber::routes::{router as fiber_router, FiberApp};
 use crate::fiber::{rsa_key_for, FiberMiner, Transport};
+use crate::limits::{limited, Limiter, ServeLimits};
 use crate::miner::{MinerConfig, MinerCore, DEFAULT_TOKEN_TTL_MINUTES};
-use crate::server::{spawn, spawn_router, ServerHandle};
+use crate::server::{router, spawn_router, ServerHandle};
 use crate::world::World;
 use crate::SimError;
 
@@ -95,6 +96,7 @@ pub struct Fleet {
     fibers: Vec<(u16, Arc<FiberMiner>)>,
     transport: Transport,
     servers: Vec<ServerHandle>,
+    limiters: Vec<(u16, Arc<Limiter>)>,
 }
 
 /// The default demo fleet: three honest miners of different skill, then one of each failure
@@ -174,6 +176,7 @@ impl Fleet {
         let mut servers = Vec::new();
         let mut miners = Vec::new();
         let mut refused_ports = Vec::new();
+        let mut limiters = Vec::new();
         for core in &cores {
             let cfg = core.config();
             let (port, store) = if cfg.behaviour == Behaviour::Offline {
@@ -188,17 +191,20 @@ impl Fleet {
                 (port, None)
             } else {
                 let fiber = fibers.iter().find(|(u, _)| *u == cfg.uid);
-                let h = match fiber {
-                    Some((_, f)) => {
-                        let app = Arc::new(FiberApp {
-                            core: Arc::clone(core),
-                            fiber: Arc::clone(f),
-                            transport: config.transport,
-                        });
-                        spawn_router(fiber_router(app), loopback).await?
-                    }
-                    None => spawn(Arc::clone(core), loopback).await?,
+                let app = match fiber {
+                    Some((_, f)) => fiber_router(Arc::new(FiberApp {
+                        core: Arc::clone(core),
+                        fiber: Arc::clone(f),
+                        transport: config.transport,
+                    })),
+                    None => router(Arc::clone(core)),
                 };
+                let limiter = Limiter::new(ServeLimits {
+                    per_minute: cfg.behaviour.rate_limit_per_minute(),
+                    store_delay: cfg.behaviour.store_delay(),
+                });
+                limiters.push((cfg.uid, Arc::clone(&limiter)));
+                let h = spawn_router(limited(app, limiter), loopback).await?;
                 let port = h.addr.port();
                 servers.push(h);
                 (port, core.store_for(config.gfs_init))
@@ -221,7 +227,16 @@ impl Fleet {
             fibers,
             transport: config.transport,
             servers,
+            limiters,
         })
+    }
+
+    /// The request limiter of miner `uid` (what it served and refused with 429).
+    pub fn limiter(&self, uid: u16) -> Option<Arc<Limiter>> {
+        self.limiters
+            .iter()
+            .find(|(u, _)| *u == uid)
+            .map(|(_, l)| Arc::clone(l))
     }
 
     /// The started miners, in the order given.

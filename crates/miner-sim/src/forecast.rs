@@ -11,7 +11,7 @@ use gaia_protocol::{build_manifest, verification_hash, weather_job_id, Signer};
 use crate::behaviour::Behaviour;
 use crate::keys::store_dir_name;
 use crate::world::fields::units;
-use crate::world::stores::{write_dataset, DatasetSpec};
+use crate::world::stores::{write_dataset, DatasetSpec, StoreLayout};
 use crate::world::{ErrorModel, World};
 use crate::zarr_v2::{compress, f32_bytes};
 use crate::SimError;
@@ -112,11 +112,19 @@ pub fn build_forecast(
         .iter()
         .map(|h| gfs_init + TimeDelta::hours(*h))
         .collect();
+    let layout = behaviour.layout();
+    let production = layout == StoreLayout::Production;
     let spec = DatasetSpec {
         times: times.clone(),
-        time_origin: gfs_init,
-        lead_hours: Some(leads.clone()),
+        // Production miners count hours from the first step (T0+6h) and write no lead_time.
+        time_origin: if production {
+            gfs_init + TimeDelta::hours(STEP_HOURS)
+        } else {
+            gfs_init
+        },
+        lead_hours: (!production).then(|| leads.clone()),
         title: format!("Gaia weather forecast (simulated miner {uid}, {behaviour})"),
+        layout,
     };
     let err = error_model(behaviour, uid);
     let (nlat, nlon) = (world.lat().len(), world.lon().len());

@@ -20,6 +20,7 @@ pub mod fleet;
 pub mod forecast;
 pub mod jwt;
 pub mod keys;
+pub mod limits;
 pub mod miner;
 pub mod rng;
 pub mod server;

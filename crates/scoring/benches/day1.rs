@@ -92,6 +92,7 @@ fn bench_stores(c: &mut Criterion) {
         valid_time: None,
         config: Day1Config::default(),
         threads: 1,
+        miner_requests_per_minute: gaia_scoring::zarr::DEFAULT_REQUESTS_PER_MINUTE,
     };
     for threads in [1, 2] {
         let mut r = req.clone();

@@ -178,6 +178,7 @@ fn run_day1(args: &BenchScoreArgs) -> anyhow::Result<()> {
         valid_time: None,
         config: Day1Config::default(),
         threads: 1,
+        miner_requests_per_minute: gaia_scoring::zarr::DEFAULT_REQUESTS_PER_MINUTE,
     };
     let runs = args.runs.max(1);
     // Warm the page cache once so every contender reads from memory.

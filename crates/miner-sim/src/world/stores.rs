@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::fields::{self, ATMOS_VARS, LEVELS_HPA, SURFACE_VARS};
 use super::{ErrorModel, World};
-use crate::zarr_v2::{attrs, f32_bytes, ArraySpec, Dtype, StoreWriter};
+use crate::zarr_v2::{attrs, f32_bytes, ArraySpec, Compressor, Dtype, StoreWriter};
 use crate::SimError;
 
 /// ERA5 truth times written, as leads in hours after the GFS init.
@@ -47,6 +47,23 @@ pub struct DatasetSpec {
     pub lead_hours: Option<Vec<i64>>,
     /// Group `title` attribute.
     pub title: String,
+    /// How the store is laid out.
+    pub layout: StoreLayout,
+}
+
+/// The on-disk layout of a forecast-layout dataset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoreLayout {
+    /// The layout of the spec's miner (§1.3) and of the validator's truth stores: level dim
+    /// `pressure_level` (int64), float64 `time`, zstd, one chunk per time step and level.
+    #[default]
+    Reference,
+    /// The production miner's layout (Gaia v2.9.96): dims `time, plev, lat, lon`, no
+    /// `lead_time`, int64 `time` as hours since T0+6h, int32 `plev` (blosc-lz4), float32 values
+    /// blosc-zstd level 3 with bit-shuffle, `coordinates` attributes, and all 13 levels of a time
+    /// step in one chunk.
+    Production,
 }
 
 fn cf_origin(t: DateTime<Utc>) -> String {
@@ -73,25 +90,38 @@ pub fn write_dataset(
             ("source", json!("gaia-miner-sim synthetic world")),
         ]),
     )?;
+    let production = spec.layout == StoreLayout::Production;
+    let level_dim = if production { "plev" } else { "pressure_level" };
+    if production {
+        w.set_coord_compressor(Compressor::PRODUCTION_COORDS);
+    }
     let hours: Vec<f64> = spec
         .times
         .iter()
         .map(|t| (*t - spec.time_origin).num_seconds() as f64 / 3600.0)
         .collect();
-    w.put_coord_f64(
-        "time",
-        &hours,
-        attrs([
-            ("units", json!(cf_origin(spec.time_origin))),
-            ("calendar", json!("proleptic_gregorian")),
-            ("standard_name", json!("time")),
-        ]),
-    )?;
-    w.put_coord_i64(
-        "pressure_level",
-        &LEVELS_HPA,
-        attrs([("units", json!("hPa")), ("long_name", json!("pressure"))]),
-    )?;
+    let time_attrs = attrs([
+        ("units", json!(cf_origin(spec.time_origin))),
+        ("calendar", json!("proleptic_gregorian")),
+        ("standard_name", json!("time")),
+    ]);
+    if production {
+        let whole: Vec<i64> = hours.iter().map(|h| h.round() as i64).collect();
+        w.put_coord_i64("time", &whole, time_attrs)?;
+        let levels: Vec<i32> = LEVELS_HPA.iter().map(|&l| l as i32).collect();
+        w.put_coord_i32(
+            level_dim,
+            &levels,
+            attrs([("units", json!("hPa")), ("long_name", json!("pressure"))]),
+        )?;
+    } else {
+        w.put_coord_f64("time", &hours, time_attrs)?;
+        w.put_coord_i64(
+            level_dim,
+            &LEVELS_HPA,
+            attrs([("units", json!("hPa")), ("long_name", json!("pressure"))]),
+        )?;
+    }
     w.put_coord_f64(
         "lat",
         world.lat(),
@@ -111,6 +141,7 @@ pub fn write_dataset(
             chunks: vec![leads.len() as u64],
             dtype: Dtype::I64,
             attrs: attrs([("units", json!("hours"))]),
+            compressor: Compressor::Zstd,
         };
         w.add_array(&lead_spec)?;
         let raw: Vec<u8> = leads.iter().flat_map(|v| v.to_le_bytes()).collect();
@@ -126,11 +157,20 @@ pub fn write_dataset(
         if let Some(c) = &coordinates {
             a.insert("coordinates".into(), c.clone());
         }
+        if production {
+            let c = if atmos {
+                "time plev lat lon"
+            } else {
+                "time lat lon"
+            };
+            a.insert("coordinates".into(), json!(c));
+        }
+        let level_chunk = if production { nl } else { 1 };
         let (dims, shape, chunks) = if atmos {
             (
-                vec!["time", "pressure_level", "lat", "lon"],
+                vec!["time", level_dim, "lat", "lon"],
                 vec![nt, nl, nlat, nlon],
-                vec![1, 1, nlat, nlon],
+                vec![1, level_chunk, nlat, nlon],
             )
         } else {
             (
@@ -146,9 +186,20 @@ pub fn write_dataset(
             chunks,
             dtype: Dtype::F32,
             attrs: a,
+            compressor: if production {
+                Compressor::PRODUCTION_VALUES
+            } else {
+                Compressor::Zstd
+            },
         })?;
         for ti in 0..spec.times.len() {
-            if atmos {
+            if atmos && production {
+                let mut all = Vec::with_capacity((nl * nlat * nlon) as usize);
+                for lev in LEVELS_HPA {
+                    all.extend(plane(var, Some(lev as f64), ti)?);
+                }
+                w.put_chunk(var, &[ti as u64, 0, 0, 0], &f32_bytes(&all))?;
+            } else if atmos {
                 for (li, lev) in LEVELS_HPA.iter().enumerate() {
                     let v = plane(var, Some(*lev as f64), ti)?;
                     w.put_chunk(var, &[ti as u64, li as u64, 0, 0], &f32_bytes(&v))?;
@@ -183,6 +234,7 @@ fn truth_store(
         time_origin: gfs_init,
         lead_hours: None,
         title: title.into(),
+        layout: StoreLayout::Reference,
     };
     write_dataset(
         path,
@@ -242,6 +294,7 @@ pub fn write_climatology(world: &World, path: &Path, days: &[i64]) -> Result<Pat
             chunks,
             dtype: Dtype::F32,
             attrs: attrs([("units", json!(fields::units(var)))]),
+            compressor: Compressor::Zstd,
         })?;
         for (li, level) in levels.iter().enumerate() {
             // Stored south → north: flip the world's north → south rows.

@@ -55,10 +55,17 @@ pub struct Day1Request {
     /// box should use at most cores ÷ workers).
     #[serde(default = "one")]
     pub threads: usize,
+    /// Request budget for the miner's store per minute (production miners allow 500).
+    #[serde(default = "default_budget")]
+    pub miner_requests_per_minute: u32,
 }
 
 fn one() -> usize {
     1
+}
+
+fn default_budget() -> u32 {
+    crate::zarr::DEFAULT_REQUESTS_PER_MINUTE
 }
 
 impl std::fmt::Debug for Day1Request {
@@ -185,6 +192,7 @@ pub fn score_day1(request: &Day1Request) -> Result<Day1Report, Day1Error> {
     let miner_options = OpenOptions {
         bearer_token: request.bearer_token.clone(),
         verify: request.frozen_manifest.clone(),
+        requests_per_minute: request.miner_requests_per_minute,
         ..OpenOptions::default()
     };
     let plain = OpenOptions::default();

@@ -29,6 +29,8 @@ pub struct Era5Config {
     pub threads: usize,
     /// Which rules (spec §11): `production` (default) or `spec`.
     pub profile: ScoringProfile,
+    /// Request budget for the miner's store per minute (production miners allow 500).
+    pub miner_requests_per_minute: u32,
 }
 
 impl Default for Era5Config {
@@ -44,6 +46,7 @@ impl Default for Era5Config {
             min_finite_coverage: 0.9985,
             threads: 1,
             profile: ScoringProfile::default(),
+            miner_requests_per_minute: crate::zarr::DEFAULT_REQUESTS_PER_MINUTE,
         }
     }
 }

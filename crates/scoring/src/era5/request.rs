@@ -277,6 +277,7 @@ pub fn score_era5_lead(request: &Era5Request) -> Result<Era5LeadReport, Era5Erro
     let miner = OpenOptions {
         bearer_token: request.bearer_token.clone(),
         verify: request.frozen_manifest.clone(),
+        requests_per_minute: config.miner_requests_per_minute,
         ..OpenOptions::default()
     };
     let plain = OpenOptions::default();

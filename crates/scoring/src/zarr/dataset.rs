@@ -57,6 +57,8 @@ pub struct Dataset {
     root_attrs: serde_json::Map<String, Value>,
     pub(super) options: OpenOptions,
     orientation: OnceLock<Orientation>,
+    /// The level coordinate as stored, read once.
+    level_coord: OnceLock<Option<Vec<f64>>>,
 }
 
 impl std::fmt::Debug for Dataset {
@@ -89,6 +91,7 @@ impl Dataset {
             root_attrs,
             options: options.clone(),
             orientation: OnceLock::new(),
+            level_coord: OnceLock::new(),
         })
     }
 
@@ -204,10 +207,14 @@ impl Dataset {
     /// these numbers, so levels in Pa miss every hPa target, spec §12-7), or `None` without a
     /// level axis.
     pub fn level_coordinate(&self) -> Result<Option<Vec<f64>>, ZarrError> {
-        match self.coord_name(&LEVEL_NAMES) {
-            Some(name) => self.read_1d(&name).map(Some),
-            None => Ok(None),
+        if let Some(levels) = self.level_coord.get() {
+            return Ok(levels.clone());
         }
+        let levels = match self.coord_name(&LEVEL_NAMES) {
+            Some(name) => Some(self.read_1d(&name)?),
+            None => None,
+        };
+        Ok(self.level_coord.get_or_init(|| levels).clone())
     }
 
     /// The normalised grid (latitude 90 → −90, longitude ascending in [0, 360)).

@@ -41,6 +41,118 @@ pub enum Dtype {
     F64,
     /// Little-endian int64 (`<i8`), no fill value.
     I64,
+    /// Little-endian int32 (`<i4`), no fill value.
+    I32,
+}
+
+/// How a chunk is compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Compressor {
+    /// numcodecs `Zstd(level=1)` (the default).
+    #[default]
+    Zstd,
+    /// numcodecs `Blosc` with this inner compressor, level and shuffle (production miners:
+    /// zstd level 3 bit-shuffle for values, lz4 for coordinates).
+    Blosc {
+        /// Inner compressor.
+        cname: BloscName,
+        /// Level 0–9.
+        clevel: u8,
+        /// Shuffle before compressing.
+        shuffle: Shuffle,
+    },
+}
+
+/// Blosc's inner compressor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BloscName {
+    /// `zstd`.
+    Zstd,
+    /// `lz4`.
+    Lz4,
+}
+
+/// Blosc's shuffle filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shuffle {
+    /// None (numcodecs 0).
+    No,
+    /// Byte shuffle (numcodecs 1).
+    Byte,
+    /// Bit shuffle (numcodecs 2).
+    Bit,
+}
+
+impl Compressor {
+    /// Production miners' value compressor: blosc zstd level 3 with bit-shuffle.
+    pub const PRODUCTION_VALUES: Compressor = Compressor::Blosc {
+        cname: BloscName::Zstd,
+        clevel: 3,
+        shuffle: Shuffle::Bit,
+    };
+    /// Production miners' coordinate compressor: blosc lz4 level 5 with byte shuffle.
+    pub const PRODUCTION_COORDS: Compressor = Compressor::Blosc {
+        cname: BloscName::Lz4,
+        clevel: 5,
+        shuffle: Shuffle::Byte,
+    };
+
+    fn metadata(self) -> Value {
+        match self {
+            Compressor::Zstd => json!({ "id": "zstd", "level": ZSTD_LEVEL, "checksum": false }),
+            Compressor::Blosc {
+                cname,
+                clevel,
+                shuffle,
+            } => json!({
+                "id": "blosc",
+                "cname": match cname { BloscName::Zstd => "zstd", BloscName::Lz4 => "lz4" },
+                "clevel": clevel,
+                "shuffle": shuffle as u8,
+                "blocksize": 0,
+            }),
+        }
+    }
+
+    /// Compress one chunk of elements of `typesize` bytes.
+    pub fn compress(self, raw: &[u8], typesize: usize) -> Result<Vec<u8>, WriteError> {
+        use zarrs::array::codec::{
+            BloscCodec, BloscCompressionLevel, BloscCompressor, BloscShuffleMode,
+        };
+        use zarrs::array::BytesToBytesCodecTraits;
+        let Compressor::Blosc {
+            cname,
+            clevel,
+            shuffle,
+        } = self
+        else {
+            return compress(raw);
+        };
+        let enc = |e: String| WriteError::Encode(format!("blosc: {e}"));
+        let level = BloscCompressionLevel::try_from(clevel).map_err(|e| enc(format!("{e:?}")))?;
+        let codec = BloscCodec::new(
+            match cname {
+                BloscName::Zstd => BloscCompressor::Zstd,
+                BloscName::Lz4 => BloscCompressor::LZ4,
+            },
+            level,
+            None,
+            match shuffle {
+                Shuffle::No => BloscShuffleMode::NoShuffle,
+                Shuffle::Byte => BloscShuffleMode::Shuffle,
+                Shuffle::Bit => BloscShuffleMode::BitShuffle,
+            },
+            Some(typesize),
+        )
+        .map_err(|e| enc(e.to_string()))?;
+        let out = codec
+            .encode(
+                std::borrow::Cow::Borrowed(raw),
+                &zarrs::array::CodecOptions::default(),
+            )
+            .map_err(|e| enc(e.to_string()))?;
+        Ok(out.into_owned())
+    }
 }
 
 impl Dtype {
@@ -49,13 +161,14 @@ impl Dtype {
             Dtype::F32 => "<f4",
             Dtype::F64 => "<f8",
             Dtype::I64 => "<i8",
+            Dtype::I32 => "<i4",
         }
     }
 
     fn fill(self) -> Value {
         match self {
             Dtype::F32 | Dtype::F64 => Value::String("NaN".into()),
-            Dtype::I64 => Value::Null,
+            Dtype::I64 | Dtype::I32 => Value::Null,
         }
     }
 }
@@ -75,6 +188,8 @@ pub struct ArraySpec {
     pub dtype: Dtype,
     /// Attributes other than `_ARRAY_DIMENSIONS`.
     pub attrs: Map<String, Value>,
+    /// How its chunks are compressed.
+    pub compressor: Compressor,
 }
 
 /// Writes one v2 store; call [`StoreWriter::finish`] to write the consolidated metadata.
@@ -82,6 +197,10 @@ pub struct ArraySpec {
 pub struct StoreWriter {
     root: PathBuf,
     consolidated: BTreeMap<String, Value>,
+    /// Each declared array's compressor and element size.
+    arrays: BTreeMap<String, (Compressor, usize)>,
+    /// The compressor of coordinates written by the `put_coord_*` helpers.
+    coord_compressor: Compressor,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> WriteError + '_ {
@@ -106,12 +225,19 @@ impl StoreWriter {
         let mut w = Self {
             root: root.to_path_buf(),
             consolidated: BTreeMap::new(),
+            arrays: BTreeMap::new(),
+            coord_compressor: Compressor::Zstd,
         };
         let zgroup = json!({ "zarr_format": 2 });
         let zattrs = Value::Object(group_attrs);
         w.put_meta(".zgroup", &zgroup)?;
         w.put_meta(".zattrs", &zattrs)?;
         Ok(w)
+    }
+
+    /// Compress coordinates written from now on with `c`.
+    pub fn set_coord_compressor(&mut self, c: Compressor) {
+        self.coord_compressor = c;
     }
 
     fn put_meta(&mut self, key: &str, v: &Value) -> Result<(), WriteError> {
@@ -126,7 +252,7 @@ impl StoreWriter {
         fs::create_dir_all(&dir).map_err(io(&dir))?;
         let zarray = json!({
             "chunks": spec.chunks,
-            "compressor": { "id": "zstd", "level": ZSTD_LEVEL, "checksum": false },
+            "compressor": spec.compressor.metadata(),
             "dimension_separator": ".",
             "dtype": spec.dtype.code(),
             "fill_value": spec.dtype.fill(),
@@ -139,6 +265,12 @@ impl StoreWriter {
         attrs.insert("_ARRAY_DIMENSIONS".into(), json!(spec.dims));
         self.put_meta(&format!("{}/.zarray", spec.name), &zarray)?;
         self.put_meta(&format!("{}/.zattrs", spec.name), &Value::Object(attrs))?;
+        let typesize = match spec.dtype {
+            Dtype::F32 | Dtype::I32 => 4,
+            Dtype::F64 | Dtype::I64 => 8,
+        };
+        self.arrays
+            .insert(spec.name.clone(), (spec.compressor, typesize));
         Ok(())
     }
 
@@ -146,7 +278,8 @@ impl StoreWriter {
     pub fn put_chunk(&self, name: &str, index: &[u64], raw: &[u8]) -> Result<(), WriteError> {
         let key: Vec<String> = index.iter().map(u64::to_string).collect();
         let path = self.root.join(name).join(key.join("."));
-        fs::write(&path, compress(raw)?).map_err(io(&path))
+        let (compressor, typesize) = self.arrays.get(name).copied().unwrap_or_default();
+        fs::write(&path, compressor.compress(raw, typesize.max(1))?).map_err(io(&path))
     }
 
     /// A whole 1-D float64 coordinate in one chunk.
@@ -170,6 +303,17 @@ impl StoreWriter {
         self.put_1d(name, Dtype::I64, &raw, values.len(), attrs)
     }
 
+    /// A whole 1-D int32 coordinate in one chunk.
+    pub fn put_coord_i32(
+        &mut self,
+        name: &str,
+        values: &[i32],
+        attrs: Map<String, Value>,
+    ) -> Result<(), WriteError> {
+        let raw: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.put_1d(name, Dtype::I32, &raw, values.len(), attrs)
+    }
+
     fn put_1d(
         &mut self,
         name: &str,
@@ -185,6 +329,7 @@ impl StoreWriter {
             chunks: vec![n as u64],
             dtype,
             attrs,
+            compressor: self.coord_compressor,
         };
         self.add_array(&spec)?;
         self.put_chunk(name, &[0], raw)

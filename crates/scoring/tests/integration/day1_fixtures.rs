@@ -52,6 +52,7 @@ fn request(case: &str) -> Day1Request {
         valid_time: None,
         config: Day1Config::default(),
         threads: 1,
+        miner_requests_per_minute: gaia_scoring::zarr::DEFAULT_REQUESTS_PER_MINUTE,
     }
 }
 

@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::zarr_support::{fixtures, fresh_copy, TestServer};
-use gaia_scoring::zarr::{Dataset, OpenOptions, ZarrError};
+use gaia_scoring::zarr::{Dataset, OpenOptions, RetryPolicy, ZarrError};
 use serde_json::Value;
 
 fn open(path: &Path) -> Result<Dataset, ZarrError> {
@@ -280,8 +280,13 @@ fn misbehaving_http_servers() {
     let url = server.url("v3_zstd.zarr");
     // Stalls past the timeout.
     server.control.delay_ms.store(1500, Ordering::SeqCst);
+    let once = RetryPolicy {
+        attempts: 1,
+        ..RetryPolicy::default()
+    };
     let quick = OpenOptions {
         timeout: Duration::from_millis(300),
+        retry: once,
         ..OpenOptions::default()
     };
     assert!(matches!(
@@ -296,12 +301,22 @@ fn misbehaving_http_servers() {
         Err(ZarrError::TooLarge { .. })
     ));
     server.control.fake_length.store(0, Ordering::SeqCst);
-    // Server errors.
+    // Server errors: retried with back-off (three tries here), then reported as transient.
     server.control.fail.store(true, Ordering::SeqCst);
-    assert!(matches!(
-        Dataset::open(&url, &OpenOptions::default()),
-        Err(ZarrError::HttpStatus { status: 500, .. })
-    ));
+    let before = server.requested().len();
+    let three = OpenOptions {
+        retry: RetryPolicy {
+            attempts: 3,
+            base_delay: Duration::from_millis(5),
+            ..RetryPolicy::default()
+        },
+        ..OpenOptions::default()
+    };
+    match Dataset::open(&url, &three) {
+        Err(e @ ZarrError::HttpStatus { status: 500, .. }) => assert!(e.is_transient()),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(server.requested().len() - before, 3, "three tries");
     server.control.fail.store(false, Ordering::SeqCst);
     // Nothing listening.
     assert!(matches!(

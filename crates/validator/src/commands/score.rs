@@ -56,6 +56,7 @@ pub fn day1_request(args: &ScoreDay1Args) -> anyhow::Result<Day1Request> {
         valid_time: None,
         config: Day1Config::default(),
         threads: 1,
+        miner_requests_per_minute: gaia_scoring::zarr::DEFAULT_REQUESTS_PER_MINUTE,
     })
 }
 

@@ -53,6 +53,14 @@ pub struct WeatherSettings {
     pub scoring_timeout_s: u64,
     /// Threads one scoring job may use inside its worker.
     pub scoring_threads: usize,
+    /// How many scoring steps may read miners' stores at once, over all miners
+    /// (`WEATHER__MAX_CONCURRENT_MINER_DOWNLOADS`); one miner's store is read by one step at a
+    /// time, so its request budget holds per miner.
+    pub max_concurrent_miner_downloads: usize,
+    /// Requests per minute one scoring step may send to a miner's store
+    /// (`WEATHER__MINER_REQUESTS_PER_MINUTE`); production miners answer 429 beyond 500 a
+    /// minute per client, so keep it well under that.
+    pub miner_requests_per_minute: u32,
     /// Scoring rules: `production` (the Python validators' numbers, spec §11 items 1-2 included;
     /// the default) or `spec` (the same without those two ERA5 defects). Recorded with every score.
     pub scoring_profile: ScoringProfile,
@@ -122,6 +130,8 @@ impl Default for WeatherSettings {
             scoring_retry_delay_s: 1800,
             scoring_timeout_s: 3600,
             scoring_threads: 1,
+            max_concurrent_miner_downloads: 4,
+            miner_requests_per_minute: 240,
             scoring_profile: ScoringProfile::default(),
             wait_retry_s: 600,
             allow_private_miner_addresses: false,
@@ -275,6 +285,18 @@ fn validate_weather(w: &WeatherSettings) -> Result<(), ConfigError> {
     )?;
     in_range("WEATHER__SCORING_TIMEOUT_S", w.scoring_timeout_s, 1, 86_400)?;
     in_range("WEATHER__SCORING_THREADS", w.scoring_threads, 1, 256)?;
+    in_range(
+        "WEATHER__MINER_REQUESTS_PER_MINUTE",
+        w.miner_requests_per_minute,
+        1,
+        100_000,
+    )?;
+    in_range(
+        "WEATHER__MAX_CONCURRENT_MINER_DOWNLOADS",
+        w.max_concurrent_miner_downloads,
+        1,
+        256,
+    )?;
     in_range("WEATHER__WAIT_RETRY_S", w.wait_retry_s, 1, 86_400)?;
     in_range("WEATHER__LEDGER_WORKERS", w.ledger_workers, 1, 256)?;
     in_range(

@@ -16,7 +16,7 @@ use super::scheduled::{
     drive, MaintenanceTask, PeriodicStepTask, WeatherRunTask, WeightsCheckTask,
 };
 use super::steps::{Step, WeatherStep, SET_WEIGHTS, SYNC_METAGRAPH};
-use super::weather::lifecycle::{WeatherContext, WeatherSteps};
+use super::weather::lifecycle::{DownloadSlots, WeatherContext, WeatherSteps};
 use super::weights::{WeightsMode, WeightsStep};
 use super::GaiaTask;
 use crate::chain::offline::OfflineChain;
@@ -87,6 +87,9 @@ impl TaskRuntime {
             validator_hotkey,
             directory,
             aggregation_locks: Default::default(),
+            download_slots: Arc::new(DownloadSlots::new(
+                settings.weather.max_concurrent_miner_downloads,
+            )),
         });
         let runner = ledger_runner(settings, &store, &chain, ctx, dispatcher, metrics);
         let (stop, stop_rx) = watch::channel(false);

@@ -14,6 +14,7 @@ mod gfs_opendap;
 mod miner_client;
 mod pool_handlers;
 mod production_binary;
+mod real_miners;
 mod weather_lifecycle;
 mod weather_window;
 

@@ -365,6 +365,7 @@ impl GfsFetcher {
                 chunks,
                 dtype: Dtype::F32,
                 attrs: attrs([("units", json!(v.units)), ("gfs_name", json!(v.remote))]),
+                compressor: Default::default(),
             })
             .map_err(write)?;
         }

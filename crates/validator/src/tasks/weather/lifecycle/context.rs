@@ -46,6 +46,46 @@ pub struct WeatherContext {
     pub directory: Option<Arc<MinerDirectory>>,
     /// One response's aggregations run one at a time.
     pub aggregation_locks: Arc<AggregationLocks>,
+    /// Who may read a miner's store now (one step per miner, a few over all miners).
+    pub download_slots: Arc<DownloadSlots>,
+}
+
+/// Reading miners' stores politely (issue "real miners"): production miners allow 500 requests
+/// a minute per client, and the reader keeps each opened store under its own budget
+/// (`zarr::polite`), so one scoring step per miner at a time keeps the validator under the
+/// miner's limit however many leads are due (catch-up after downtime); a semaphore caps the
+/// downloads over all miners.
+#[derive(Debug)]
+pub struct DownloadSlots {
+    per_miner: [tokio::sync::Mutex<()>; 256],
+    all: tokio::sync::Semaphore,
+}
+
+impl DownloadSlots {
+    /// Slots for at most `concurrent` downloads at once.
+    pub fn new(concurrent: usize) -> Self {
+        Self {
+            per_miner: std::array::from_fn(|_| tokio::sync::Mutex::new(())),
+            all: tokio::sync::Semaphore::new(concurrent.max(1)),
+        }
+    }
+
+    /// Wait for miner `uid`'s turn and a free download slot.
+    pub async fn acquire(&self, uid: u8) -> DownloadTurn<'_> {
+        let miner = self.per_miner[usize::from(uid)].lock().await;
+        let slot = self.all.acquire().await.ok();
+        DownloadTurn {
+            _miner: miner,
+            _slot: slot,
+        }
+    }
+}
+
+/// Held while a step reads a miner's store.
+#[derive(Debug)]
+pub struct DownloadTurn<'a> {
+    _miner: tokio::sync::MutexGuard<'a, ()>,
+    _slot: Option<tokio::sync::SemaphorePermit<'a>>,
 }
 
 /// Serialises the aggregations of one response (spec §12-1: after every lead, and the final

@@ -27,7 +27,7 @@ mod test_support;
 #[cfg(test)]
 mod window_tests;
 
-pub use context::{AggregationLocks, WeatherContext, SETTLED};
+pub use context::{AggregationLocks, DownloadSlots, DownloadTurn, WeatherContext, SETTLED};
 pub use overall::score_row_task_id;
 
 use std::sync::Arc;
@@ -97,6 +97,7 @@ pub(crate) async fn test_context(dir: &std::path::Path) -> WeatherContext {
         std::process::id(),
     );
     let settings = crate::config::Settings::default();
+    let downloads = settings.weather.max_concurrent_miner_downloads;
     WeatherContext {
         store: store.clone(),
         dispatcher,
@@ -112,5 +113,6 @@ pub(crate) async fn test_context(dir: &std::path::Path) -> WeatherContext {
         validator_hotkey: "validator".into(),
         directory: None,
         aggregation_locks: Default::default(),
+        download_slots: Arc::new(context::DownloadSlots::new(downloads)),
     }
 }

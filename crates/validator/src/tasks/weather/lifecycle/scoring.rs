@@ -167,8 +167,10 @@ pub(super) async fn day1_step(
                 valid_time: None,
                 config: Default::default(),
                 threads: ctx.weather.scoring_threads,
+                miner_requests_per_minute: ctx.weather.miner_requests_per_minute,
             };
             let id = format!("day1-{}-{}", s.response.id, job.attempts);
+            let _turn = ctx.download_slots.acquire(s.response.miner_uid).await;
             ctx.compute::<ScoreDay1>(id, &request).await
         }
         Err(f) => Err(f),
@@ -269,10 +271,12 @@ pub(super) async fn era5_step(
                 config: Era5Config {
                     threads: ctx.weather.scoring_threads,
                     profile: ctx.weather.scoring_profile,
+                    miner_requests_per_minute: ctx.weather.miner_requests_per_minute,
                     ..Era5Config::default()
                 },
             };
             let id = format!("era5-{}-{lead}-{}", s.response.id, job.attempts);
+            let _turn = ctx.download_slots.acquire(s.response.miner_uid).await;
             ctx.compute::<ScoreEra5Lead>(id, &request).await
         }
         Err(f) => Err(f),
