@@ -172,6 +172,9 @@ impl SimCycle {
             ("WEATHER__SCORING_TIMEOUT_S", "600".into()),
             ("WEATHER__LEDGER_IDLE_POLL_MS", "100".into()),
             ("WEATHER__ERA5_DELAY_DAYS", "0".into()),
+            // Simulated miners on loopback do not rate-limit (except `rate_limited`, whose tests
+            // set their own budget): no need to pace the reads as for production's 500/min.
+            ("WEATHER__MINER_REQUESTS_PER_MINUTE", "6000".into()),
             ("WEATHER__GFS_ANALYSIS_SOURCE", p(&self.world.gfs_analysis)),
             ("WEATHER__GFS_FORECAST_SOURCE", p(&self.world.gfs_forecast)),
             ("WEATHER__ERA5_SOURCE", p(&self.world.era5)),

@@ -37,12 +37,17 @@ def main():
     assert "temperature" in ds.data_vars and "dayofyear" in ds.coords
     result["climatology"] = out
     ds, out = summary(forecast)
-    lead = ds["lead_time"].values
-    if np.issubdtype(lead.dtype, np.timedelta64):
-        lead = lead / np.timedelta64(1, "h")
+    if "lead_time" in ds.variables:
+        lead = ds["lead_time"].values
+        if np.issubdtype(lead.dtype, np.timedelta64):
+            lead = lead / np.timedelta64(1, "h")
+    else:
+        # The production layout has no lead_time: its steps are 6-hourly from T0+6h.
+        lead = (ds["time"].values - ds["time"].values[0]) / np.timedelta64(1, "h") + 6
     out["lead_time_hours"] = [float(x) for x in lead]
-    out["z_t3_l7_00"] = float(ds["z"].isel(time=3, pressure_level=7).values[0, 0])
-    out["levels"] = [float(x) for x in ds["pressure_level"].values]
+    level = "plev" if "plev" in ds.dims else "pressure_level"
+    out["z_t3_l7_00"] = float(ds["z"].isel({"time": 3, level: 7}).values[0, 0])
+    out["levels"] = [float(x) for x in ds[level].values]
     result["forecast"] = out
     print(json.dumps(result))
 

@@ -70,7 +70,7 @@ async fn honest_miner_full_exchange() {
         "manifest.json",
         "manifest.sig",
         "2t",
-        "lead_time",
+        "plev",
     ] {
         assert!(files.contains(&want), "{want} in {files:?}");
     }

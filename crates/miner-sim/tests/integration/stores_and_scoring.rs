@@ -150,7 +150,11 @@ fn forecasts_have_layout_manifest_and_signature() {
     assert_eq!(times.len(), 40);
     assert_eq!(times[0], gfs_init() + TimeDelta::hours(6));
     assert_eq!(times[39], gfs_init() + TimeDelta::hours(240));
-    assert!(ds.variable_names().contains(&"lead_time".to_owned()));
+    // The production layout: no lead_time, `plev`, every level of a step in one chunk.
+    assert!(!ds.variable_names().contains(&"lead_time".to_owned()));
+    assert_eq!(ds.array("t").unwrap().dims, ["time", "plev", "lat", "lon"]);
+    assert!(honest.path.join("t/3.0.0.0").is_file());
+    assert!(!honest.path.join("t/3.1.0.0").exists());
     // Manifest bytes are what gaia_scoring builds; hash and signature verify.
     let hotkey = dev_signer(1).unwrap().ss58();
     let bytes = std::fs::read(honest.path.join("manifest.json")).unwrap();
@@ -165,12 +169,14 @@ fn forecasts_have_layout_manifest_and_signature() {
         require_sha256: true,
     };
     let report = verify_manifest(&request(&honest.claimed_hash)).unwrap();
-    // root .zgroup/.zattrs/.zmetadata; 5 coordinates × (.zarray, .zattrs, chunk); 9 variables ×
-    // (.zarray, .zattrs); 40 steps × (4 surface + 5 × 13 level) chunks.
-    assert_eq!(
-        report.frozen.files.len(),
-        3 + 5 * 3 + 9 * 2 + 40 * (4 + 5 * 13)
-    );
+    // root .zgroup/.zattrs/.zmetadata; 4 coordinates × (.zarray, .zattrs, chunk); 9 variables ×
+    // (.zarray, .zattrs); 40 steps × (4 surface + 5 all-level) chunks.
+    assert_eq!(report.frozen.files.len(), 3 + 4 * 3 + 9 * 2 + 40 * (4 + 5));
+    // The reference layout keeps lead_time and one chunk per level.
+    let reference = miner(&w, dir.path(), 2, Behaviour::ReferenceLayout { skill: 0.9 });
+    let rds = Dataset::open(&s(&reference.path), &OpenOptions::default()).unwrap();
+    assert!(rds.variable_names().contains(&"lead_time".to_owned()));
+    assert!(reference.path.join("t/3.12.0.0").is_file());
     assert!(check_store(&honest.path, &report.frozen.files)
         .unwrap()
         .ok());
@@ -280,7 +286,7 @@ fn stores_open_with_xarray() {
     assert_eq!(fc["lead_time_hours"][39], 240.0);
     assert_eq!(
         fc["dims"]["t"],
-        serde_json::json!(["time", "pressure_level", "lat", "lon"])
+        serde_json::json!(["time", "plev", "lat", "lon"])
     );
     // xarray decodes the same numbers as the validator's reader.
     let ds = Dataset::open(&s(&f.path), &OpenOptions::default()).unwrap();

@@ -46,6 +46,7 @@ async fn a_rate_limited_miner_gets_every_lead_scored_without_a_refusal() {
         "production layout"
     );
     let mut env = cycle.validator_env();
+    env.retain(|(k, _)| k != "WEATHER__MINER_REQUESTS_PER_MINUTE");
     env.push((
         "WEATHER__MINER_REQUESTS_PER_MINUTE".into(),
         VALIDATOR_BUDGET.into(),

@@ -146,7 +146,8 @@ async fn seed_lifecycle_day1_unit_through_the_io_engine_on_postgres() {
         .await
         .unwrap();
 
-    let mut v = start_validator(&cycle, &[]);
+    // No ERA5 lead eligible during this test: the row must show the Day-1 fallback alone.
+    let mut v = start_validator(&cycle, &[("WEATHER__ERA5_DELAY_DAYS", "30")]);
 
     // The WorkUnit, dispatched through the IO-Engine to the pool.
     let client = MinerClient::new(
