@@ -120,6 +120,9 @@ pub enum BenchCommand {
     Store(BenchStoreArgs),
     /// Day-1 at 0.25°: ours vs the Python reference vs the decode-only floor.
     Score(BenchScoreArgs),
+    /// One ERA5 lead at 0.25° over loopback HTTP: requests, bytes and wall time per store
+    /// layout, against the minimum and a local read (uses `--dir`, `--runs`, `--repo`).
+    Net(BenchScoreArgs),
 }
 
 /// Arguments of `bench score`.

@@ -29,7 +29,7 @@ use serde_json::Value;
 use crate::cli::BenchScoreArgs;
 
 /// The repository root: `--repo`, else the source tree this binary was built from.
-fn repo_root(args: &BenchScoreArgs) -> PathBuf {
+pub(crate) fn repo_root(args: &BenchScoreArgs) -> PathBuf {
     args.repo.clone().unwrap_or_else(|| {
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .ancestors()
@@ -40,7 +40,7 @@ fn repo_root(args: &BenchScoreArgs) -> PathBuf {
 }
 
 /// `GAIA_PYTHON`, else `<repo>/.venv/bin/python`, else `python3`.
-fn python(repo: &Path) -> PathBuf {
+pub(crate) fn python(repo: &Path) -> PathBuf {
     if let Some(p) = std::env::var_os("GAIA_PYTHON").filter(|p| !p.is_empty()) {
         return PathBuf::from(p);
     }
@@ -52,7 +52,7 @@ fn python(repo: &Path) -> PathBuf {
     }
 }
 
-fn run_py(py: &Path, script: &Path, args: &[&str]) -> anyhow::Result<String> {
+pub(crate) fn run_py(py: &Path, script: &Path, args: &[&str]) -> anyhow::Result<String> {
     let out = Command::new(py)
         .arg(script)
         .args(args)
@@ -68,7 +68,7 @@ fn run_py(py: &Path, script: &Path, args: &[&str]) -> anyhow::Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }

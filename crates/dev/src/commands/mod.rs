@@ -9,6 +9,7 @@ use gaia_validator::commands::exit_code;
 use crate::cli::{BenchCommand, DevCli, DevCommand};
 
 pub mod bench_ipc;
+pub mod bench_net;
 pub mod bench_score;
 pub mod bench_store;
 pub mod demo;
@@ -28,5 +29,6 @@ pub fn dispatch(cli: &DevCli) -> ExitCode {
         DevCommand::Bench(BenchCommand::Ipc) => exit_code(bench_ipc::run()),
         DevCommand::Bench(BenchCommand::Store(args)) => exit_code(bench_store::run(args)),
         DevCommand::Bench(BenchCommand::Score(args)) => exit_code(bench_score::run(args)),
+        DevCommand::Bench(BenchCommand::Net(args)) => exit_code(bench_net::run(args)),
     }
 }
