@@ -4,14 +4,16 @@
 //!
 //! `config` holds the settings, `levels` the thickness weights, `units` the unit check,
 //! `checks` salvage/manipulation/coverage/fill, `kernel` the fused single-pass statistics of one
-//! level, `variable` the per-variable checks and metrics, `request` the store-reading entry point
-//! (levels and variables on `config.threads` threads), `report` the serde result.
+//! level, `on_truth` the forecast on the truth grid and levels, `variable` the per-variable
+//! checks and metrics, `request` the store-reading entry point
+//! (variables on `config.threads` threads), `report` the serde result.
 
 pub mod checks;
 pub mod config;
 pub mod identity;
 pub mod kernel;
 pub mod levels;
+pub mod on_truth;
 pub mod report;
 pub mod request;
 pub mod units;
