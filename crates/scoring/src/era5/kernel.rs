@@ -24,7 +24,8 @@
 
 use ndarray::{ArrayView2, CowArray, Ix2};
 
-use crate::metrics::{skill_from_mse, LatWeights, MetricError, ACC_MIN_STD};
+use super::moments::{finish, hsum, row_moments, row_moments_finite, LANES};
+use crate::metrics::{LatWeights, MetricError};
 
 /// What the kernel does to the forecast before the statistics.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -72,220 +73,105 @@ pub struct LevelStats {
     pub diff_count: usize,
 }
 
-/// Per-row counts, sums and centred second moments (weights applied when rows are combined).
-#[derive(Default, Clone, Copy)]
-struct Row {
-    // forecast/truth pairs: d = F − T
-    n_ft: usize,
-    s_d: f64,
-    s_d2: f64,
-    s_ad: f64,
-    m2_d: f64,
-    // unweighted mean of F − T (bias correction)
-    n_diff: usize,
-    s_diff: f64,
-    // climatology/truth pairs
-    n_ct: usize,
-    s_ct2: f64,
-    // anomalies fa = F − C, ta = T − C, each on its own points
-    n_fa: usize,
-    s_fa: f64,
-    m2_fa: f64,
-    n_ta: usize,
-    s_ta: f64,
-    m2_ta: f64,
-    // anomaly pairs
-    n_ab: usize,
-    s_a: f64,
-    s_b: f64,
-    c_aa: f64,
-    c_bb: f64,
-    c_ab: f64,
+/// What the per-point checks of one row found.
+struct RowChecks {
+    extreme: bool,
+    all_finite: bool,
+    truth_finite: usize,
+    covered: usize,
+    filled: usize,
 }
 
-#[inline]
-fn mean(sum: f64, n: usize) -> f64 {
-    sum / n as f64
-}
-
-/// Two passes over one cached row: `x` the salvaged and filled forecast, `y` truth, `k`
-/// climatology.
-fn row_moments(x: &[f64], y: &[f64], k: &[f64]) -> Row {
-    let mut r = Row::default();
-    for ((&x, &y), &k) in x.iter().zip(y).zip(k) {
-        let d = x - y;
-        let ft = !x.is_nan() && !y.is_nan();
-        if ft {
-            r.n_ft += 1;
-            r.s_d += d;
-            r.s_d2 += d * d;
-            r.s_ad += d.abs();
-        }
-        if !d.is_nan() {
-            r.n_diff += 1;
-            r.s_diff += d;
-        }
-        if !k.is_nan() && !y.is_nan() {
-            let e = k - y;
-            r.n_ct += 1;
-            r.s_ct2 += e * e;
-        }
-        let (fa, ta) = (x - k, y - k);
-        if !fa.is_nan() {
-            r.n_fa += 1;
-            r.s_fa += fa;
-        }
-        if !ta.is_nan() {
-            r.n_ta += 1;
-            r.s_ta += ta;
-        }
-        if !fa.is_nan() && !ta.is_nan() {
-            r.n_ab += 1;
-            r.s_a += fa;
-            r.s_b += ta;
-        }
-    }
-    let m_d = mean(r.s_d, r.n_ft);
-    let (m_fa, m_ta) = (mean(r.s_fa, r.n_fa), mean(r.s_ta, r.n_ta));
-    let (m_a, m_b) = (mean(r.s_a, r.n_ab), mean(r.s_b, r.n_ab));
-    for ((&x, &y), &k) in x.iter().zip(y).zip(k) {
-        if !x.is_nan() && !y.is_nan() {
-            let e = (x - y) - m_d;
-            r.m2_d += e * e;
-        }
-        let (fa, ta) = (x - k, y - k);
-        if !fa.is_nan() {
-            r.m2_fa += (fa - m_fa) * (fa - m_fa);
-        }
-        if !ta.is_nan() {
-            r.m2_ta += (ta - m_ta) * (ta - m_ta);
-        }
-        if !fa.is_nan() && !ta.is_nan() {
-            let (a, b) = (fa - m_a, ta - m_b);
-            r.c_aa += a * a;
-            r.c_bb += b * b;
-            r.c_ab += a * b;
-        }
-    }
-    r
-}
-
-/// Lanes of the vectorised row passes.
-const LANES: usize = 4;
-
-/// Sum of the lanes.
-#[inline]
-fn hsum(a: [f64; LANES]) -> f64 {
-    (a[0] + a[1]) + (a[2] + a[3])
-}
-
-/// [`row_moments`] for a row where every value is finite (the usual case): every NaN mask is
-/// true, so the sums need no masks and run on [`LANES`] independent accumulators.
-fn row_moments_finite(x: &[f64], y: &[f64], k: &[f64]) -> Row {
+/// `Some(max |x|)` when every forecast, truth and climatology value of the row is finite (one
+/// vectorised pass: `v · 0` is ±0 for a finite value and NaN otherwise), else `None`.
+fn finite_row_max_abs(x: &[f64], y: &[f64], k: &[f64]) -> Option<f64> {
     let n = x.len().min(y.len()).min(k.len());
-    let (x, y, k) = (&x[..n], &y[..n], &k[..n]);
     let whole = n - n % LANES;
-    let (xr, yr, kr) = (&x[whole..], &y[whole..], &k[whole..]);
-    let (xc, yc, kc) = (
-        x[..whole].chunks_exact(LANES),
-        y[..whole].chunks_exact(LANES),
-        k[..whole].chunks_exact(LANES),
-    );
-    let z = [0.0; LANES];
-    let (mut s_d, mut s_d2, mut s_ad, mut s_ct2, mut s_fa, mut s_ta) = (z, z, z, z, z, z);
-    for ((xs, ys), ks) in xc.clone().zip(yc.clone()).zip(kc.clone()) {
-        let (xs, ys, ks) = (&xs[..LANES], &ys[..LANES], &ks[..LANES]);
+    let (mut nan, mut max) = ([0.0; LANES], [0.0f64; LANES]);
+    let chunks = x[..whole]
+        .chunks_exact(LANES)
+        .zip(y[..whole].chunks_exact(LANES))
+        .zip(k[..whole].chunks_exact(LANES));
+    for ((xs, ys), ks) in chunks {
         for l in 0..LANES {
-            let d = xs[l] - ys[l];
-            s_d[l] += d;
-            s_d2[l] += d * d;
-            s_ad[l] += d.abs();
-            let e = ks[l] - ys[l];
-            s_ct2[l] += e * e;
-            s_fa[l] += xs[l] - ks[l];
-            s_ta[l] += ys[l] - ks[l];
+            nan[l] += xs[l] * 0.0 + ys[l] * 0.0 + ks[l] * 0.0;
+            let a = xs[l].abs();
+            max[l] = if a > max[l] { a } else { max[l] };
         }
     }
-    for ((&x, &y), &k) in xr.iter().zip(yr).zip(kr) {
-        let d = x - y;
-        s_d[0] += d;
-        s_d2[0] += d * d;
-        s_ad[0] += d.abs();
-        s_ct2[0] += (k - y) * (k - y);
-        s_fa[0] += x - k;
-        s_ta[0] += y - k;
+    for ((&x, &y), &k) in x[whole..n].iter().zip(&y[whole..n]).zip(&k[whole..n]) {
+        nan[0] += x * 0.0 + y * 0.0 + k * 0.0;
+        max[0] = if x.abs() > max[0] { x.abs() } else { max[0] };
     }
-    let (s_d, s_fa, s_ta) = (hsum(s_d), hsum(s_fa), hsum(s_ta));
-    let (m_d, m_fa, m_ta) = (mean(s_d, n), mean(s_fa, n), mean(s_ta, n));
-    let (mut m2_d, mut m2_fa, mut m2_ta, mut c_ab) = (z, z, z, z);
-    for ((xs, ys), ks) in xc.zip(yc).zip(kc) {
-        let (xs, ys, ks) = (&xs[..LANES], &ys[..LANES], &ks[..LANES]);
-        for l in 0..LANES {
-            let e = (xs[l] - ys[l]) - m_d;
-            m2_d[l] += e * e;
-            let (a, b) = ((xs[l] - ks[l]) - m_fa, (ys[l] - ks[l]) - m_ta);
-            m2_fa[l] += a * a;
-            m2_ta[l] += b * b;
-            c_ab[l] += a * b;
-        }
-    }
-    for ((&x, &y), &k) in xr.iter().zip(yr).zip(kr) {
-        let e = (x - y) - m_d;
-        m2_d[0] += e * e;
-        let (a, b) = ((x - k) - m_fa, (y - k) - m_ta);
-        m2_fa[0] += a * a;
-        m2_ta[0] += b * b;
-        c_ab[0] += a * b;
-    }
-    let (m2_fa, m2_ta) = (hsum(m2_fa), hsum(m2_ta));
-    Row {
-        n_ft: n,
-        s_d,
-        s_d2: hsum(s_d2),
-        s_ad: hsum(s_ad),
-        m2_d: hsum(m2_d),
-        n_diff: n,
-        s_diff: s_d,
-        n_ct: n,
-        s_ct2: hsum(s_ct2),
-        n_fa: n,
-        s_fa,
-        m2_fa,
-        n_ta: n,
-        s_ta,
-        m2_ta,
-        n_ab: n,
-        s_a: s_fa,
-        s_b: s_ta,
-        c_aa: m2_fa,
-        c_bb: m2_ta,
-        c_ab: hsum(c_ab),
-    }
+    (hsum(nan) == 0.0).then(|| max.into_iter().fold(0.0, f64::max))
 }
 
-/// Copy the forecast row `i` into `buf` with the edge salvage applied; returns the points filled
-/// and whether the original row had a NaN on the border.
+/// The per-point checks of a row with some non-finite value: extreme values (finite only,
+/// §12-11), truth and coverage counts, and the climatology fill of non-finite forecast points.
+fn check_and_fill(
+    buf: &mut [f64],
+    truth: &[f64],
+    clim: &[f64],
+    extreme_threshold: f64,
+    fill: bool,
+) -> RowChecks {
+    let mut c = RowChecks {
+        extreme: false,
+        all_finite: true,
+        truth_finite: 0,
+        covered: 0,
+        filled: 0,
+    };
+    for ((x, &y), &k) in buf.iter_mut().zip(truth).zip(clim) {
+        let xf = x.is_finite();
+        c.extreme |= xf && x.abs() > extreme_threshold;
+        let tf = y.is_finite();
+        c.truth_finite += usize::from(tf);
+        c.covered += usize::from(tf & xf);
+        let replace = fill && !xf;
+        c.filled += usize::from(replace);
+        *x = if replace { k } else { *x };
+        c.all_finite &= x.is_finite() & tf & k.is_finite();
+    }
+    c
+}
+
+/// A producer of one field's rows: `(i, out)` writes row `i` into `out` (one row long). The
+/// forecast and the climatology come to the kernel this way, interpolated row by row
+/// ([`crate::regrid::GridInterp`]), so neither is ever held on the truth grid.
+pub type RowFn<'a> = dyn FnMut(usize, &mut [f64]) + 'a;
+
+/// Write the forecast row `i` into `buf` with the edge salvage applied (`inner` is scratch for
+/// the inner neighbour row); returns the points filled and whether the original row had a NaN
+/// on the border.
 ///
 /// §12-9: the reference fills the top and bottom rows from the **original** rows 1 and n−2, then
 /// rewrites the left and right columns from the original columns 1 and m−2 — whole columns,
 /// corners included, so a corner takes its value from its own row's neighbour and the corner
 /// cells of a NaN row stay NaN.
-fn salvaged_row(buf: &mut [f64], rows: &[&[f64]], i: usize, salvage: bool) -> (usize, bool) {
-    let row = rows[i];
-    buf.copy_from_slice(row);
-    let (nr, nc) = (rows.len(), buf.len());
+fn salvaged_row(
+    buf: &mut [f64],
+    inner: &mut [f64],
+    forecast: &mut RowFn<'_>,
+    (i, nr): (usize, usize),
+    salvage: bool,
+) -> (usize, bool) {
+    forecast(i, buf);
+    let nc = buf.len();
     let edge_row = i == 0 || i + 1 == nr;
     let border_nan = if edge_row {
-        row.iter().any(|v| v.is_nan())
+        buf.iter().any(|v| v.is_nan())
     } else {
-        nc > 0 && (row[0].is_nan() || row[nc - 1].is_nan())
+        nc > 0 && (buf[0].is_nan() || buf[nc - 1].is_nan())
     };
     if !salvage || nr < 3 || nc < 3 || !border_nan {
         return (0, border_nan);
     }
+    // The original row's end columns and their inner neighbours, before the row fill.
+    let columns = [(0, 1), (nc - 1, nc - 2)].map(|(edge, next)| (edge, buf[edge], buf[next]));
     let mut filled = 0;
     if edge_row {
-        let inner = rows[if i == 0 { 1 } else { nr - 2 }];
+        forecast(if i == 0 { 1 } else { nr - 2 }, inner);
         for (v, &s) in buf[1..nc - 1].iter_mut().zip(&inner[1..nc - 1]) {
             if v.is_nan() && !s.is_nan() {
                 *v = s;
@@ -293,9 +179,9 @@ fn salvaged_row(buf: &mut [f64], rows: &[&[f64]], i: usize, salvage: bool) -> (u
             }
         }
     }
-    for (edge, inner) in [(0, 1), (nc - 1, nc - 2)] {
-        if row[edge].is_nan() && !row[inner].is_nan() {
-            buf[edge] = row[inner];
+    for (edge, value, next) in columns {
+        if value.is_nan() && !next.is_nan() {
+            buf[edge] = next;
             filled += 1;
         }
     }
@@ -329,39 +215,81 @@ pub fn level_stats(
             });
         }
     }
-    if w.len() != forecast.nrows() {
+    let nc = forecast.ncols();
+    let (f, c) = (standard(forecast), standard(climatology));
+    let (fr, cr) = (rows_of(&f, nc), rows_of(&c, nc));
+    level_stats_rows(
+        forecast.dim(),
+        &mut |i, out| out.copy_from_slice(fr[i]),
+        truth,
+        &mut |i, out| out.copy_from_slice(cr[i]),
+        w,
+        options,
+    )
+}
+
+/// [`level_stats`] with the forecast and the climatology given row by row: `shape` is theirs
+/// (the truth's), each producer is asked for rows `0..shape.0` in order (the forecast also for
+/// rows 1 and n−2 when the edge salvage needs them).
+pub fn level_stats_rows(
+    shape: (usize, usize),
+    forecast: &mut RowFn<'_>,
+    truth: &ArrayView2<f64>,
+    climatology: &mut RowFn<'_>,
+    w: &LatWeights,
+    options: KernelOptions,
+) -> Result<LevelStats, MetricError> {
+    if truth.dim() != shape {
+        return Err(MetricError::ShapeMismatch {
+            left: shape,
+            right: truth.dim(),
+        });
+    }
+    if w.len() != shape.0 {
         return Err(MetricError::WeightRows {
             weights: w.len(),
-            rows: forecast.nrows(),
+            rows: shape.0,
         });
     }
     let mut out = LevelStats::default();
-    let (nr, nc) = forecast.dim();
+    let (nr, nc) = shape;
     if nr == 0 || nc == 0 {
         return Ok(finish(&mut out, &[], w));
     }
-    let (f, t, c) = (standard(forecast), standard(truth), standard(climatology));
-    let (fr, tr, cr) = (rows_of(&f, nc), rows_of(&t, nc), rows_of(&c, nc));
-    let mut buf = vec![0.0; nc];
+    let t = standard(truth);
+    let tr = rows_of(&t, nc);
+    let (mut buf, mut inner, mut clim) = (vec![0.0; nc], vec![0.0; nc], vec![0.0; nc]);
     let mut rows = Vec::with_capacity(nr);
-    for i in 0..nr {
-        let (salvaged, border_nan) = salvaged_row(&mut buf, &fr, i, options.edge_salvage);
+    for (i, &truth_row) in tr.iter().enumerate() {
+        let (salvaged, border_nan) = salvaged_row(
+            &mut buf,
+            &mut inner,
+            forecast,
+            (i, nr),
+            options.edge_salvage,
+        );
         out.edge_salvaged += salvaged;
         out.border_nan |= border_nan;
-        let (mut extreme, mut all_finite) = (false, true);
-        let (mut truth_finite, mut covered, mut filled) = (0usize, 0usize, 0usize);
+        climatology(i, &mut clim);
         let fill = options.climatology_fill;
-        for ((x, &y), &k) in buf.iter_mut().zip(tr[i]).zip(cr[i]) {
-            let xf = x.is_finite();
-            extreme |= xf && x.abs() > options.extreme_threshold;
-            let tf = y.is_finite();
-            truth_finite += usize::from(tf);
-            covered += usize::from(tf & xf);
-            let replace = fill && !xf;
-            filled += usize::from(replace);
-            *x = if replace { k } else { *x };
-            all_finite &= x.is_finite() & tf & k.is_finite();
-        }
+        let row = match finite_row_max_abs(&buf, truth_row, &clim) {
+            // The usual row: nothing to fill, every point covered.
+            Some(max_abs) => RowChecks {
+                extreme: max_abs > options.extreme_threshold,
+                all_finite: true,
+                truth_finite: nc,
+                covered: nc,
+                filled: 0,
+            },
+            None => check_and_fill(&mut buf, truth_row, &clim, options.extreme_threshold, fill),
+        };
+        let RowChecks {
+            extreme,
+            all_finite,
+            truth_finite,
+            covered,
+            filled,
+        } = row;
         if extreme {
             return Ok(LevelStats {
                 extreme: true,
@@ -372,83 +300,12 @@ pub fn level_stats(
         out.covered += covered;
         out.filled += filled;
         rows.push(if all_finite {
-            row_moments_finite(&buf, tr[i], cr[i])
+            row_moments_finite(&buf, truth_row, &clim)
         } else {
-            row_moments(&buf, tr[i], cr[i])
+            row_moments(&buf, truth_row, &clim)
         });
     }
     Ok(finish(&mut out, &rows, w))
-}
-
-/// Combine the per-row moments with the row weights.
-fn finish(out: &mut LevelStats, rows: &[Row], w: &LatWeights) -> LevelStats {
-    let ws = w.as_slice();
-    let mut g = Row::default();
-    let (mut w_ft, mut w_d, mut w_d2, mut w_ad) = (0.0, 0.0, 0.0, 0.0);
-    let (mut w_ct, mut w_ct2) = (0.0, 0.0);
-    let (mut w_ab, mut w_a, mut w_b) = (0.0, 0.0, 0.0);
-    for (r, &wi) in rows.iter().zip(ws) {
-        w_ft += wi * r.n_ft as f64;
-        w_d += wi * r.s_d;
-        w_d2 += wi * r.s_d2;
-        w_ad += wi * r.s_ad;
-        w_ct += wi * r.n_ct as f64;
-        w_ct2 += wi * r.s_ct2;
-        w_ab += wi * r.n_ab as f64;
-        w_a += wi * r.s_a;
-        w_b += wi * r.s_b;
-        g.n_diff += r.n_diff;
-        g.s_diff += r.s_diff;
-        g.n_fa += r.n_fa;
-        g.s_fa += r.s_fa;
-        g.n_ta += r.n_ta;
-        g.s_ta += r.s_ta;
-    }
-    let bias_correction = mean(g.s_diff, g.n_diff);
-    let (fa_mean, ta_mean) = (mean(g.s_fa, g.n_fa), mean(g.s_ta, g.n_ta));
-    let (wa, wb) = (w_a / w_ab, w_b / w_ab);
-    let (mut skill_e2, mut fa_ss, mut ta_ss) = (0.0, 0.0, 0.0);
-    let (mut num, mut daa, mut dbb) = (0.0, 0.0, 0.0);
-    for (r, &wi) in rows.iter().zip(ws) {
-        if r.n_ft > 0 {
-            let n = r.n_ft as f64;
-            let e = r.s_d / n - bias_correction;
-            skill_e2 += wi * (r.m2_d + n * e * e);
-        }
-        if r.n_fa > 0 {
-            let n = r.n_fa as f64;
-            let e = r.s_fa / n - fa_mean;
-            fa_ss += r.m2_fa + n * e * e;
-        }
-        if r.n_ta > 0 {
-            let n = r.n_ta as f64;
-            let e = r.s_ta / n - ta_mean;
-            ta_ss += r.m2_ta + n * e * e;
-        }
-        if r.n_ab > 0 {
-            let n = r.n_ab as f64;
-            let (a, b) = (r.s_a / n - wa, r.s_b / n - wb);
-            num += wi * (r.c_ab + n * a * b);
-            daa += wi * (r.c_aa + n * a * a);
-            dbb += wi * (r.c_bb + n * b * b);
-        }
-    }
-    let forecast_mse = skill_e2 / w_ft;
-    let reference_mse = w_ct2 / w_ct;
-    let sf = (fa_ss / g.n_fa as f64).sqrt();
-    let st = (ta_ss / g.n_ta as f64).sqrt();
-    out.mse = w_d2 / w_ft;
-    out.mae = w_ad / w_ft;
-    out.bias = w_d / w_ft;
-    out.skill = skill_from_mse(forecast_mse, reference_mse);
-    out.acc = if sf < ACC_MIN_STD || st < ACC_MIN_STD {
-        f64::NAN
-    } else {
-        (num / (daa * dbb).sqrt()).clamp(-1.0, 1.0)
-    };
-    out.diff_sum = g.s_diff;
-    out.diff_count = g.n_diff;
-    *out
 }
 
 #[cfg(test)]
@@ -584,6 +441,25 @@ mod tests {
             &field(3, (1, 9), 0, 0.0),
             true,
         );
+    }
+
+    /// The all-finite check sees a non-finite value in any of the three rows and at any
+    /// position (lanes and tail), and gives the largest |forecast| otherwise.
+    #[test]
+    fn the_finite_row_check_finds_every_non_finite_value() {
+        let x: Vec<f64> = (0..11).map(|j| j as f64 - 7.5).collect();
+        let (y, k) = (vec![1.0; 11], vec![2.0; 11]);
+        assert_eq!(finite_row_max_abs(&x, &y, &k), Some(7.5));
+        for at in [0, 5, 10] {
+            for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+                for which in 0..3 {
+                    let mut rows = [x.clone(), y.clone(), k.clone()];
+                    rows[which][at] = bad;
+                    let [a, b, c] = &rows;
+                    assert_eq!(finite_row_max_abs(a, b, c), None, "{which} {at} {bad}");
+                }
+            }
+        }
     }
 
     #[test]

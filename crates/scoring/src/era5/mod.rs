@@ -13,6 +13,7 @@ pub mod config;
 pub mod identity;
 pub mod kernel;
 pub mod levels;
+mod moments;
 pub mod on_truth;
 pub mod report;
 pub mod request;

@@ -1,25 +1,36 @@
 //! A variable's forecast on the truth grid and levels (spec §12-6/7): latitude, longitude, then
-//! the pressure level, always interpolating, one target level at a time. Each stored level is put
-//! on the grid once, when the first target level needs it, and dropped after the last one that
-//! reads it, so at most the plan's window of levels is held besides the raw fields.
+//! the pressure level, always interpolating — produced one row of one target level at a time for
+//! the kernel, so the interpolated forecast is never materialised: a row of a target level is
+//! made from one row of each of its two stored levels (each from two source rows), then
+//! forgotten. Only the stored (raw) fields are held.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
-use crate::field::{Field2, Grid};
-use crate::regrid::{interp_levels, interp_to_grid, missing_level, InterpError, LevelPlan};
+use ndarray::Array2;
 
-/// A variable's forecast put on the truth grid and levels, one target level at a time.
+use crate::field::{Field2, Grid, Precision};
+use crate::regrid::{GridInterp, InterpError, LevelPlan};
+
+/// One stored field's values in row-major order, with its interpolation plan.
+struct RawRows<'a> {
+    values: Cow<'a, [f64]>,
+    precision: Precision,
+    /// Index into [`ForecastOnTruth::plans`].
+    plan: usize,
+}
+
+/// A variable's forecast put on the truth grid and levels, row by row.
 pub struct ForecastOnTruth<'a> {
-    /// The stored fields the plan reads (surface: the one field).
-    raw: &'a [Field2],
-    /// How each target level is made from `raw` (indices into `raw`); `None` for a surface
-    /// variable.
-    plan: Option<LevelPlan>,
+    raw: Vec<RawRows<'a>>,
+    /// How each target level is made from `raw`; `None` for a surface variable.
+    levels: Option<LevelPlan>,
+    /// One plan per distinct source grid (normally one), or why the grid cannot be interpolated.
+    plans: Result<Vec<GridInterp>, InterpError>,
     target: Arc<Grid>,
-    /// `raw[i]` on the target lat/lon grid, while a later target level still needs it.
-    on_grid: Vec<Option<Field2>>,
-    /// The last target level that reads `raw[i]`.
-    last_use: Vec<Option<usize>>,
+    mid: Vec<f64>,
+    lo: Vec<f64>,
+    hi: Vec<f64>,
 }
 
 impl<'a> ForecastOnTruth<'a> {
@@ -33,63 +44,191 @@ impl<'a> ForecastOnTruth<'a> {
         Self::new(raw, Some(plan), target)
     }
 
-    fn new(raw: &'a [Field2], plan: Option<LevelPlan>, target: &Arc<Grid>) -> Self {
-        let mut last_use = vec![None; raw.len()];
-        if let Some(plan) = &plan {
+    #[cfg(test)]
+    fn surface_of_nothing(target: &Arc<Grid>) -> Self {
+        Self::new(&[], None, target)
+    }
+
+    fn new(raw: &'a [Field2], levels: Option<LevelPlan>, target: &Arc<Grid>) -> Self {
+        let mut grids: Vec<&Arc<Grid>> = Vec::new();
+        let mut rows = Vec::with_capacity(raw.len());
+        for field in raw {
+            let plan = match grids.iter().position(|g| **g == field.grid) {
+                Some(k) => k,
+                None => {
+                    grids.push(&field.grid);
+                    grids.len() - 1
+                }
+            };
+            let values = match field.values.as_slice() {
+                Some(flat) => Cow::Borrowed(flat),
+                None => Cow::Owned(field.values.iter().copied().collect()),
+            };
+            rows.push(RawRows {
+                values,
+                precision: field.precision,
+                plan,
+            });
+        }
+        // A level plan may read no stored level at all (every target outside the stored range).
+        let plans = if raw.is_empty() && levels.is_none() {
+            Err(InterpError::TooFewPoints {
+                dim: "lat",
+                points: 0,
+            })
+        } else {
+            grids.iter().map(|g| GridInterp::new(g, target)).collect()
+        };
+        let widest = grids.iter().map(|g| g.lon.len()).max().unwrap_or(0);
+        let nlon = target.lon.len();
+        Self {
+            raw: rows,
+            levels,
+            plans,
+            target: Arc::clone(target),
+            mid: vec![0.0; widest],
+            lo: vec![0.0; nlon],
+            hi: vec![0.0; nlon],
+        }
+    }
+
+    /// Whether the forecast can be put on the truth grid (an error names the axis that cannot).
+    pub fn check(&self) -> Result<(), InterpError> {
+        self.plans.as_ref().map(|_| ()).map_err(Clone::clone)
+    }
+
+    /// The truth grid's (rows, columns).
+    pub fn shape(&self) -> (usize, usize) {
+        self.target.shape()
+    }
+
+    /// Row `i` of target level `k` (a surface variable: `k` = 0) into `out` (one truth row).
+    /// NaN when the level lies outside the stored ones or [`Self::check`] fails.
+    pub fn row_into(&mut self, k: usize, i: usize, out: &mut [f64]) {
+        let Self {
+            raw,
+            levels,
+            plans,
+            mid,
+            lo,
+            hi,
+            ..
+        } = self;
+        let Ok(plans) = plans else {
+            out.fill(f64::NAN);
+            return;
+        };
+        let raw_row = |r: usize, mid: &mut [f64], out: &mut [f64]| match raw.get(r) {
+            Some(raw) => {
+                let plan = &plans[raw.plan];
+                let mid = &mut mid[..plan.src_shape().1];
+                plan.row_into(&raw.values, raw.precision, i, mid, out);
+            }
+            None => out.fill(f64::NAN),
+        };
+        let Some(levels) = levels else {
+            raw_row(0, mid, out);
+            return;
+        };
+        let Some(st) = levels.targets.get(k).copied().flatten() else {
+            out.fill(f64::NAN);
+            return;
+        };
+        raw_row(st.lo, mid, lo);
+        raw_row(st.hi, mid, hi);
+        for ((o, &a), &b) in out.iter_mut().zip(lo.iter()).zip(hi.iter()) {
+            *o = st.lerp(a, b);
+        }
+    }
+
+    /// Target level `k` as a whole field (tests and diagnostics; scoring uses [`Self::row_into`]).
+    pub fn level(&mut self, k: usize) -> Result<Field2, InterpError> {
+        self.check()?;
+        let (ni, nj) = self.shape();
+        let mut values = Array2::<f64>::zeros((ni, nj));
+        for (i, mut row) in values.outer_iter_mut().enumerate() {
+            if let Some(row) = row.as_slice_mut() {
+                self.row_into(k, i, row);
+            }
+        }
+        Ok(Field2 {
+            grid: Arc::clone(&self.target),
+            values,
+            precision: Precision::F64,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::regrid::{interp_levels, interp_to_grid};
+
+    /// Row by row equals interpolating whole fields (grid, then level), bit for bit, on an
+    /// identical and on a different grid, with the surface and the level plan.
+    #[test]
+    fn rows_equal_whole_field_interpolation() {
+        let src = Arc::new(Grid::new(vec![2.0, 1.0, 0.0], vec![0.0, 1.0, 2.0, 3.0]).unwrap());
+        let other = Arc::new(Grid::new(vec![1.5, 0.5], vec![0.5, 1.0, 2.5]).unwrap());
+        let raw: Vec<Field2> = (0..3)
+            .map(|l| {
+                let v = Array2::from_shape_fn((3, 4), |(i, j)| {
+                    f64::from((i * 4 + j) as f32 * 1.3 + l as f32 * 7.1)
+                });
+                Field2::new(Arc::clone(&src), v)
+                    .unwrap()
+                    .stored_as(Precision::F32)
+            })
+            .collect();
+        let plan = LevelPlan::new(&[1000.0, 500.0, 100.0], &[100.0, 300.0, 1000.0, 5.0]).unwrap();
+        for target in [&src, &other] {
+            let mut rows = ForecastOnTruth::levels(&raw, plan.clone(), target);
             for (k, st) in plan.targets.iter().enumerate() {
-                for i in st.iter().flat_map(|st| [st.lo, st.hi]) {
-                    if let Some(slot) = last_use.get_mut(i) {
-                        *slot = Some(k);
+                let got = rows.level(k).unwrap();
+                match st {
+                    Some(st) => {
+                        let lo = interp_to_grid(&raw[st.lo], target).unwrap();
+                        let hi = interp_to_grid(&raw[st.hi], target).unwrap();
+                        let want = interp_levels(&lo, &hi, st);
+                        assert_eq!(got.values, want.values, "level {k}");
                     }
+                    None => assert!(got.values.iter().all(|v| v.is_nan())),
                 }
             }
-        }
-        Self {
-            raw,
-            plan,
-            target: Arc::clone(target),
-            on_grid: vec![None; raw.len()],
-            last_use,
+            let mut surface = ForecastOnTruth::surface(&raw[1], target);
+            let want = interp_to_grid(&raw[1], target).unwrap();
+            assert_eq!(surface.level(0).unwrap().values, want.values);
         }
     }
 
-    fn raw_on_grid(&mut self, i: usize) -> Result<(), InterpError> {
-        if self.on_grid[i].is_none() {
-            let raw = self.raw.get(i).ok_or(InterpError::TooFewPoints {
-                dim: "level",
-                points: self.raw.len(),
-            })?;
-            self.on_grid[i] = Some(interp_to_grid(raw, &self.target)?);
-        }
-        Ok(())
-    }
-
-    /// The forecast at target level `k` on the truth grid (for a surface variable, `k` = 0).
-    pub fn level(&mut self, k: usize) -> Result<Field2, InterpError> {
-        let Some(plan) = &self.plan else {
-            return self
-                .raw
-                .first()
-                .ok_or(InterpError::TooFewPoints {
-                    dim: "lat",
-                    points: 0,
-                })
-                .and_then(|raw| interp_to_grid(raw, &self.target));
-        };
-        let Some(st) = plan.targets.get(k).copied().flatten() else {
-            return Ok(missing_level(&self.target));
-        };
-        self.raw_on_grid(st.lo)?;
-        self.raw_on_grid(st.hi)?;
-        let out = match (&self.on_grid[st.lo], &self.on_grid[st.hi]) {
-            (Some(lo), Some(hi)) => interp_levels(lo, hi, &st),
-            _ => missing_level(&self.target),
-        };
-        for (slot, last) in self.on_grid.iter_mut().zip(&self.last_use) {
-            if last.is_some_and(|last| last <= k) {
-                *slot = None;
+    #[test]
+    fn an_uninterpolable_grid_is_reported_by_check_and_rows_are_nan() {
+        let one = Arc::new(Grid::new(vec![0.0], vec![0.0, 1.0]).unwrap());
+        let target = Arc::new(Grid::new(vec![1.0, 0.0], vec![0.0, 1.0]).unwrap());
+        let raw = Field2::new(one, Array2::zeros((1, 2))).unwrap();
+        let mut f = ForecastOnTruth::surface(&raw, &target);
+        assert_eq!(
+            f.check().unwrap_err(),
+            InterpError::TooFewPoints {
+                dim: "lat",
+                points: 1
             }
-        }
-        Ok(out)
+        );
+        let mut row = [0.0; 2];
+        f.row_into(0, 0, &mut row);
+        assert!(row.iter().all(|v| v.is_nan()));
+        assert!(f.level(0).is_err());
+        assert!(ForecastOnTruth::surface_of_nothing(&target)
+            .check()
+            .is_err());
+        let mut none = ForecastOnTruth::levels(
+            &[],
+            LevelPlan {
+                targets: vec![None],
+            },
+            &target,
+        );
+        assert!(none.check().is_ok());
+        assert!(none.level(0).unwrap().values.iter().all(|v| v.is_nan()));
     }
 }

@@ -11,11 +11,11 @@
 use std::sync::Arc;
 
 use crate::field::{Field2, Grid};
-use crate::metrics::LatWeights;
-use crate::regrid::{interp_to_grid, InterpError, LevelPlan};
+use crate::metrics::{LatWeights, MetricError};
+use crate::regrid::{GridInterp, InterpError, LevelPlan};
 
 use super::config::Era5Config;
-use super::kernel::{level_stats, KernelOptions, LevelStats};
+use super::kernel::{level_stats_rows, KernelOptions, LevelStats, RowFn};
 use super::levels::thickness_weights;
 pub use super::on_truth::ForecastOnTruth;
 use super::report::{Era5LevelResult, Era5VariableResult};
@@ -74,24 +74,29 @@ fn kernel_options(config: &Era5Config, surface: bool) -> KernelOptions {
     }
 }
 
-/// The statistics of one target level: `forecast` is already on the truth grid; the
-/// climatology is interpolated onto it. An extreme value is reported as
-/// [`Era5Error::ExtremeValues`]; the coverage decision needs all levels and is [`assemble`]'s.
+/// The statistics of one target level: `forecast` gives the forecast's rows on the truth grid
+/// (before salvage and fill); the climatology is interpolated onto the truth grid row by row. An
+/// extreme value is reported as [`Era5Error::ExtremeValues`]; the coverage decision needs all
+/// levels and is [`assemble`]'s.
 pub fn level_outcome(
     variable: &str,
     level_hpa: Option<f64>,
-    forecast: &Field2,
+    forecast: &mut RowFn<'_>,
     truth: &Field2,
     climatology: &Field2,
     config: &Era5Config,
 ) -> Result<LevelStats, Era5Error> {
     let target: &Arc<Grid> = &truth.grid;
-    let climatology = interp_to_grid(climatology, target).map_err(interp_err(variable))?;
+    let plan = GridInterp::new(&climatology.grid, target).map_err(interp_err(variable))?;
+    let clim = climatology.values.as_standard_layout();
+    let clim = clim.as_slice().unwrap_or(&[]);
+    let mut mid = vec![0.0; climatology.grid.lon.len()];
     let w = LatWeights::cos_lat(&target.lat);
-    let stats = level_stats(
-        &forecast.values.view(),
+    let stats = level_stats_rows(
+        target.shape(),
+        forecast,
         &truth.values.view(),
-        &climatology.values.view(),
+        &mut |i, out| plan.row_into(clim, climatology.precision, i, &mut mid, out),
         &w,
         kernel_options(config, level_hpa.is_none()),
     )?;
@@ -106,7 +111,7 @@ pub fn level_outcome(
 
 /// Every target level of a variable in order: the forecast from `forecast`, the truth and the
 /// climatology from `truth_and_climatology(k)`. Stops at the first error, as a sequential
-/// read-then-score does.
+/// read-then-score does (a level's truth is read before its forecast is interpolated).
 pub fn variable_stats(
     variable: &str,
     forecast: &mut ForecastOnTruth<'_>,
@@ -117,11 +122,17 @@ pub fn variable_stats(
     let mut out = Vec::with_capacity(level_hpa.len());
     for (k, &level) in level_hpa.iter().enumerate() {
         let (truth, climatology) = truth_and_climatology(k)?;
-        let f = forecast.level(k).map_err(interp_err(variable))?;
+        forecast.check().map_err(interp_err(variable))?;
+        if forecast.shape() != truth.grid.shape() {
+            return Err(Era5Error::Metric(MetricError::ShapeMismatch {
+                left: forecast.shape(),
+                right: truth.grid.shape(),
+            }));
+        }
         out.push(level_outcome(
             variable,
             level,
-            &f,
+            &mut |i, row| forecast.row_into(k, i, row),
             &truth,
             &climatology,
             config,

@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use ndarray::Array2;
 
+use super::grid_interp::GridInterp;
 use crate::field::{Field2, Grid, Precision};
 
 /// Interpolation is impossible for this source grid.
@@ -92,101 +93,21 @@ pub fn stencils(src_ascending: &[f64], targets: &[f64]) -> Vec<Option<Stencil>> 
 /// Interpolate `field` onto `target` (two 1-D passes, latitude then longitude, xarray
 /// semantics), whatever the two grids; the result is double precision.
 pub fn interp_to_grid(field: &Field2, target: &Arc<Grid>) -> Result<Field2, InterpError> {
-    let src = &field.grid;
-    for (dim, len) in [("lat", src.lat.len()), ("lon", src.lon.len())] {
-        if len < 2 {
-            return Err(InterpError::TooFewPoints { dim, points: len });
-        }
+    let plan = GridInterp::new(&field.grid, target)?;
+    let (ni, nj) = target.shape();
+    let src = field.values.as_standard_layout();
+    let flat = src.as_slice().unwrap_or(&[]);
+    let mut mid = vec![0.0; field.grid.lon.len()];
+    let mut out = vec![0.0; ni * nj];
+    for (i, row) in out.chunks_exact_mut(nj).enumerate() {
+        plan.row_into(flat, field.precision, i, &mut mid, row);
     }
-    let single = field.precision == Precision::F32;
-    let values = if **src == **target {
-        same_grid(field, single)
-    } else {
-        any_grid(field, target, single)
-    };
     Ok(Field2 {
         grid: Arc::clone(target),
-        values,
+        values: Array2::from_shape_vec((ni, nj), out)
+            .unwrap_or_else(|_| Array2::from_elem((ni, nj), f64::NAN)),
         precision: Precision::F64,
     })
-}
-
-/// The general case: per-target stencils along both axes.
-fn any_grid(field: &Field2, target: &Grid, single: bool) -> Array2<f64> {
-    let src = &field.grid;
-    // Latitude is stored descending; interp1d works on it sorted ascending.
-    let nlat = src.lat.len();
-    let lat_asc: Vec<f64> = src.lat.iter().rev().copied().collect();
-    let lat_st = stencils(&lat_asc, &target.lat);
-    let lon_st = stencils(&src.lon, &target.lon);
-    let mut values = Array2::<f64>::from_elem(target.shape(), f64::NAN);
-    let mut mid = vec![f64::NAN; src.lon.len()];
-    for (mut out_row, st) in values.outer_iter_mut().zip(&lat_st) {
-        let Some(st) = st else { continue };
-        // Pass 1, along latitude: this target row on the source longitudes.
-        let row_lo = field.values.row(nlat - 1 - st.lo);
-        let row_hi = field.values.row(nlat - 1 - st.hi);
-        let pairs = mid.iter_mut().zip(row_lo.iter().zip(row_hi.iter()));
-        if single {
-            pairs.for_each(|(m, (&a, &b))| *m = st.lerp_f32(a, b));
-        } else {
-            pairs.for_each(|(m, (&a, &b))| *m = st.lerp(a, b));
-        }
-        // Pass 2, along longitude.
-        for (out, st) in out_row.iter_mut().zip(&lon_st) {
-            if let Some(st) = st {
-                *out = st.lerp(mid[st.lo], mid[st.hi]);
-            }
-        }
-    }
-    values
-}
-
-/// The same arithmetic when the target grid is the source grid (the usual case: miner, ERA5
-/// and climatology all on 0.25°), in straight loops the compiler vectorises: along an axis
-/// every point but the first reads the point before it in ascending order with
-/// `offset = span = x[k] − x[k−1]`, and the first reads the second with offset 0.
-fn same_grid(field: &Field2, single: bool) -> Array2<f64> {
-    let (nlat, nlon) = field.values.dim();
-    let src = &field.grid;
-    let standard = field.values.as_standard_layout();
-    let flat = standard.as_slice().unwrap_or(&[]);
-    let row = |i: usize| &flat[i * nlon..(i + 1) * nlon];
-    // Ascending latitude runs bottom-up through the rows: row i's "point before" is row i + 1.
-    let lat_span = |i: usize| src.lat[i] - src.lat[i + 1];
-    let lon_span: Vec<f64> = src.lon.windows(2).map(|w| w[1] - w[0]).collect();
-    let mut out = vec![0.0; nlat * nlon];
-    let mut mid = vec![0.0; nlon];
-    for (i, out_row) in out.chunks_exact_mut(nlon).enumerate() {
-        // Pass 1: (lo, hi, offset) = (row i+1, row i, span), or for the lowest latitude
-        // (row n−1, row n−2, 0).
-        let (lo, hi, span, offset) = if i + 1 < nlat {
-            let s = lat_span(i);
-            (row(i + 1), row(i), s, s)
-        } else {
-            (row(i), row(i - 1), lat_span(i - 1), 0.0)
-        };
-        if single {
-            for ((m, &a), &b) in mid.iter_mut().zip(lo).zip(hi) {
-                *m = f64::from(b as f32 - a as f32) / span * offset + a;
-            }
-        } else {
-            for ((m, &a), &b) in mid.iter_mut().zip(lo).zip(hi) {
-                *m = (b - a) / span * offset + a;
-            }
-        }
-        // Pass 2: point j reads j−1 (offset = span), point 0 reads point 1 with offset 0.
-        out_row[0] = (mid[1] - mid[0]) / lon_span[0] * 0.0 + mid[0];
-        for (((o, &a), &b), &s) in out_row[1..]
-            .iter_mut()
-            .zip(&mid[..nlon - 1])
-            .zip(&mid[1..])
-            .zip(&lon_span)
-        {
-            *o = (b - a) / s * s + a;
-        }
-    }
-    Array2::from_shape_vec((nlat, nlon), out).unwrap_or_else(|_| Array2::zeros((nlat, nlon)))
 }
 
 #[cfg(test)]
@@ -224,38 +145,6 @@ mod tests {
         assert!(out.values[[3, 0]].is_nan() && out.values[[3, 1]].is_nan());
         assert!(out.values[[2, 0]].is_nan() && out.values[[1, 0]].is_nan());
         assert!(!out.values[[0, 0]].is_nan());
-    }
-
-    /// The identical-grid loops give exactly the general stencil arithmetic.
-    #[test]
-    fn the_same_grid_path_equals_the_general_one() {
-        let lat: Vec<f64> = (0..7).map(|i| 60.0 - 17.5 * i as f64).collect();
-        let lon: Vec<f64> = (0..9)
-            .map(|j| 0.37 * j as f64 + 0.01 * (j * j) as f64)
-            .collect();
-        let g = grid(&lat, &lon);
-        let mut v = Array2::from_shape_fn((7, 9), |(i, j)| {
-            f64::from(((i * 31 + j * 17) % 13) as f32 * 1.37 - 7.1)
-        });
-        v[[3, 4]] = f64::NAN;
-        v[[6, 1]] = f64::INFINITY;
-        for single in [false, true] {
-            let f = Field2::new(g.clone(), v.clone())
-                .unwrap()
-                .stored_as(if single {
-                    Precision::F32
-                } else {
-                    Precision::F64
-                });
-            let fast = same_grid(&f, single);
-            let general = any_grid(&f, &g, single);
-            for (a, b) in fast.iter().zip(general.iter()) {
-                assert!(
-                    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
-                    "{a} vs {b}"
-                );
-            }
-        }
     }
 
     /// §12-8: a float32 field's first (latitude) pass differences in single precision, so an

@@ -1,0 +1,269 @@
+//! Per-row moments of the ERA5 kernel and their weighted combination into a level's
+//! statistics (see [`super::kernel`] for why per-row centred moments): the masked two-pass row
+//! for rows with a NaN or infinity, the unmasked [`LANES`]-lane row for finite ones, and
+//! [`finish`], the parallel-variance combination with the cos-latitude row weights.
+
+use super::kernel::LevelStats;
+use crate::metrics::{skill_from_mse, LatWeights, ACC_MIN_STD};
+
+/// Per-row counts, sums and centred second moments (weights applied when rows are combined).
+#[derive(Default, Clone, Copy)]
+pub(super) struct Row {
+    // forecast/truth pairs: d = F − T
+    pub(super) n_ft: usize,
+    pub(super) s_d: f64,
+    pub(super) s_d2: f64,
+    pub(super) s_ad: f64,
+    pub(super) m2_d: f64,
+    // unweighted mean of F − T (bias correction)
+    pub(super) n_diff: usize,
+    pub(super) s_diff: f64,
+    // climatology/truth pairs
+    pub(super) n_ct: usize,
+    pub(super) s_ct2: f64,
+    // anomalies fa = F − C, ta = T − C, each on its own points
+    pub(super) n_fa: usize,
+    pub(super) s_fa: f64,
+    pub(super) m2_fa: f64,
+    pub(super) n_ta: usize,
+    pub(super) s_ta: f64,
+    pub(super) m2_ta: f64,
+    // anomaly pairs
+    pub(super) n_ab: usize,
+    pub(super) s_a: f64,
+    pub(super) s_b: f64,
+    pub(super) c_aa: f64,
+    pub(super) c_bb: f64,
+    pub(super) c_ab: f64,
+}
+
+#[inline]
+fn mean(sum: f64, n: usize) -> f64 {
+    sum / n as f64
+}
+
+/// Two passes over one cached row: `x` the salvaged and filled forecast, `y` truth, `k`
+/// climatology.
+pub(super) fn row_moments(x: &[f64], y: &[f64], k: &[f64]) -> Row {
+    let mut r = Row::default();
+    for ((&x, &y), &k) in x.iter().zip(y).zip(k) {
+        let d = x - y;
+        let ft = !x.is_nan() && !y.is_nan();
+        if ft {
+            r.n_ft += 1;
+            r.s_d += d;
+            r.s_d2 += d * d;
+            r.s_ad += d.abs();
+        }
+        if !d.is_nan() {
+            r.n_diff += 1;
+            r.s_diff += d;
+        }
+        if !k.is_nan() && !y.is_nan() {
+            let e = k - y;
+            r.n_ct += 1;
+            r.s_ct2 += e * e;
+        }
+        let (fa, ta) = (x - k, y - k);
+        if !fa.is_nan() {
+            r.n_fa += 1;
+            r.s_fa += fa;
+        }
+        if !ta.is_nan() {
+            r.n_ta += 1;
+            r.s_ta += ta;
+        }
+        if !fa.is_nan() && !ta.is_nan() {
+            r.n_ab += 1;
+            r.s_a += fa;
+            r.s_b += ta;
+        }
+    }
+    let m_d = mean(r.s_d, r.n_ft);
+    let (m_fa, m_ta) = (mean(r.s_fa, r.n_fa), mean(r.s_ta, r.n_ta));
+    let (m_a, m_b) = (mean(r.s_a, r.n_ab), mean(r.s_b, r.n_ab));
+    for ((&x, &y), &k) in x.iter().zip(y).zip(k) {
+        if !x.is_nan() && !y.is_nan() {
+            let e = (x - y) - m_d;
+            r.m2_d += e * e;
+        }
+        let (fa, ta) = (x - k, y - k);
+        if !fa.is_nan() {
+            r.m2_fa += (fa - m_fa) * (fa - m_fa);
+        }
+        if !ta.is_nan() {
+            r.m2_ta += (ta - m_ta) * (ta - m_ta);
+        }
+        if !fa.is_nan() && !ta.is_nan() {
+            let (a, b) = (fa - m_a, ta - m_b);
+            r.c_aa += a * a;
+            r.c_bb += b * b;
+            r.c_ab += a * b;
+        }
+    }
+    r
+}
+
+/// Lanes of the vectorised row passes.
+pub(super) const LANES: usize = 4;
+
+/// Sum of the lanes.
+#[inline]
+pub(super) fn hsum(a: [f64; LANES]) -> f64 {
+    (a[0] + a[1]) + (a[2] + a[3])
+}
+
+/// [`row_moments`] for a row where every value is finite (the usual case): every NaN mask is
+/// true, so the sums need no masks and run on [`LANES`] independent accumulators.
+pub(super) fn row_moments_finite(x: &[f64], y: &[f64], k: &[f64]) -> Row {
+    let n = x.len().min(y.len()).min(k.len());
+    let (x, y, k) = (&x[..n], &y[..n], &k[..n]);
+    let whole = n - n % LANES;
+    let (xr, yr, kr) = (&x[whole..], &y[whole..], &k[whole..]);
+    let (xc, yc, kc) = (
+        x[..whole].chunks_exact(LANES),
+        y[..whole].chunks_exact(LANES),
+        k[..whole].chunks_exact(LANES),
+    );
+    let z = [0.0; LANES];
+    let (mut s_d, mut s_d2, mut s_ad, mut s_ct2, mut s_fa, mut s_ta) = (z, z, z, z, z, z);
+    for ((xs, ys), ks) in xc.clone().zip(yc.clone()).zip(kc.clone()) {
+        let (xs, ys, ks) = (&xs[..LANES], &ys[..LANES], &ks[..LANES]);
+        for l in 0..LANES {
+            let d = xs[l] - ys[l];
+            s_d[l] += d;
+            s_d2[l] += d * d;
+            s_ad[l] += d.abs();
+            let e = ks[l] - ys[l];
+            s_ct2[l] += e * e;
+            s_fa[l] += xs[l] - ks[l];
+            s_ta[l] += ys[l] - ks[l];
+        }
+    }
+    for ((&x, &y), &k) in xr.iter().zip(yr).zip(kr) {
+        let d = x - y;
+        s_d[0] += d;
+        s_d2[0] += d * d;
+        s_ad[0] += d.abs();
+        s_ct2[0] += (k - y) * (k - y);
+        s_fa[0] += x - k;
+        s_ta[0] += y - k;
+    }
+    let (s_d, s_fa, s_ta) = (hsum(s_d), hsum(s_fa), hsum(s_ta));
+    let (m_d, m_fa, m_ta) = (mean(s_d, n), mean(s_fa, n), mean(s_ta, n));
+    let (mut m2_d, mut m2_fa, mut m2_ta, mut c_ab) = (z, z, z, z);
+    for ((xs, ys), ks) in xc.zip(yc).zip(kc) {
+        let (xs, ys, ks) = (&xs[..LANES], &ys[..LANES], &ks[..LANES]);
+        for l in 0..LANES {
+            let e = (xs[l] - ys[l]) - m_d;
+            m2_d[l] += e * e;
+            let (a, b) = ((xs[l] - ks[l]) - m_fa, (ys[l] - ks[l]) - m_ta);
+            m2_fa[l] += a * a;
+            m2_ta[l] += b * b;
+            c_ab[l] += a * b;
+        }
+    }
+    for ((&x, &y), &k) in xr.iter().zip(yr).zip(kr) {
+        let e = (x - y) - m_d;
+        m2_d[0] += e * e;
+        let (a, b) = ((x - k) - m_fa, (y - k) - m_ta);
+        m2_fa[0] += a * a;
+        m2_ta[0] += b * b;
+        c_ab[0] += a * b;
+    }
+    let (m2_fa, m2_ta) = (hsum(m2_fa), hsum(m2_ta));
+    Row {
+        n_ft: n,
+        s_d,
+        s_d2: hsum(s_d2),
+        s_ad: hsum(s_ad),
+        m2_d: hsum(m2_d),
+        n_diff: n,
+        s_diff: s_d,
+        n_ct: n,
+        s_ct2: hsum(s_ct2),
+        n_fa: n,
+        s_fa,
+        m2_fa,
+        n_ta: n,
+        s_ta,
+        m2_ta,
+        n_ab: n,
+        s_a: s_fa,
+        s_b: s_ta,
+        c_aa: m2_fa,
+        c_bb: m2_ta,
+        c_ab: hsum(c_ab),
+    }
+}
+
+/// Combine the per-row moments with the row weights.
+pub(super) fn finish(out: &mut LevelStats, rows: &[Row], w: &LatWeights) -> LevelStats {
+    let ws = w.as_slice();
+    let mut g = Row::default();
+    let (mut w_ft, mut w_d, mut w_d2, mut w_ad) = (0.0, 0.0, 0.0, 0.0);
+    let (mut w_ct, mut w_ct2) = (0.0, 0.0);
+    let (mut w_ab, mut w_a, mut w_b) = (0.0, 0.0, 0.0);
+    for (r, &wi) in rows.iter().zip(ws) {
+        w_ft += wi * r.n_ft as f64;
+        w_d += wi * r.s_d;
+        w_d2 += wi * r.s_d2;
+        w_ad += wi * r.s_ad;
+        w_ct += wi * r.n_ct as f64;
+        w_ct2 += wi * r.s_ct2;
+        w_ab += wi * r.n_ab as f64;
+        w_a += wi * r.s_a;
+        w_b += wi * r.s_b;
+        g.n_diff += r.n_diff;
+        g.s_diff += r.s_diff;
+        g.n_fa += r.n_fa;
+        g.s_fa += r.s_fa;
+        g.n_ta += r.n_ta;
+        g.s_ta += r.s_ta;
+    }
+    let bias_correction = mean(g.s_diff, g.n_diff);
+    let (fa_mean, ta_mean) = (mean(g.s_fa, g.n_fa), mean(g.s_ta, g.n_ta));
+    let (wa, wb) = (w_a / w_ab, w_b / w_ab);
+    let (mut skill_e2, mut fa_ss, mut ta_ss) = (0.0, 0.0, 0.0);
+    let (mut num, mut daa, mut dbb) = (0.0, 0.0, 0.0);
+    for (r, &wi) in rows.iter().zip(ws) {
+        if r.n_ft > 0 {
+            let n = r.n_ft as f64;
+            let e = r.s_d / n - bias_correction;
+            skill_e2 += wi * (r.m2_d + n * e * e);
+        }
+        if r.n_fa > 0 {
+            let n = r.n_fa as f64;
+            let e = r.s_fa / n - fa_mean;
+            fa_ss += r.m2_fa + n * e * e;
+        }
+        if r.n_ta > 0 {
+            let n = r.n_ta as f64;
+            let e = r.s_ta / n - ta_mean;
+            ta_ss += r.m2_ta + n * e * e;
+        }
+        if r.n_ab > 0 {
+            let n = r.n_ab as f64;
+            let (a, b) = (r.s_a / n - wa, r.s_b / n - wb);
+            num += wi * (r.c_ab + n * a * b);
+            daa += wi * (r.c_aa + n * a * a);
+            dbb += wi * (r.c_bb + n * b * b);
+        }
+    }
+    let forecast_mse = skill_e2 / w_ft;
+    let reference_mse = w_ct2 / w_ct;
+    let sf = (fa_ss / g.n_fa as f64).sqrt();
+    let st = (ta_ss / g.n_ta as f64).sqrt();
+    out.mse = w_d2 / w_ft;
+    out.mae = w_ad / w_ft;
+    out.bias = w_d / w_ft;
+    out.skill = skill_from_mse(forecast_mse, reference_mse);
+    out.acc = if sf < ACC_MIN_STD || st < ACC_MIN_STD {
+        f64::NAN
+    } else {
+        (num / (daa * dbb).sqrt()).clamp(-1.0, 1.0)
+    };
+    out.diff_sum = g.s_diff;
+    out.diff_count = g.n_diff;
+    *out
+}
