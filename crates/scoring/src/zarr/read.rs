@@ -38,6 +38,20 @@ impl Dataset {
 
     /// Read `ranges` of array `m` as `f64` (C order over the subset), fill → NaN, CF scaling.
     fn read_subset(&self, m: &ArrayMeta, ranges: &[Range<u64>]) -> Result<Vec<f64>, ZarrError> {
+        let mut pieces = self.read_subset_pieces(m, ranges, usize::MAX)?;
+        Ok(pieces.pop().unwrap_or_default())
+    }
+
+    /// [`read_subset`](Self::read_subset) cut into consecutive pieces of `piece` values (the
+    /// last may be shorter): each piece is converted straight from the decoded elements into its
+    /// own vector, so reading many planes at once costs no more memory traffic than reading them
+    /// one by one.
+    fn read_subset_pieces(
+        &self,
+        m: &ArrayMeta,
+        ranges: &[Range<u64>],
+        piece: usize,
+    ) -> Result<Vec<Vec<f64>>, ZarrError> {
         let elements = ranges
             .iter()
             .map(|r| r.end - r.start)
@@ -54,17 +68,22 @@ impl Dataset {
         let subset = ArraySubset::new_with_ranges(ranges);
         let opts =
             CodecOptions::default().with_concurrent_target(self.options.codec_concurrency.max(1));
+        let piece = piece.max(1);
         macro_rules! fetch {
-            ($t:ty) => {
-                array
+            ($t:ty) => {{
+                let raw = array
                     .retrieve_array_subset_opt::<Vec<$t>>(&subset, &opts)
-                    .map_err(|e| self.decode_err(&m.name, e))?
-                    .into_iter()
-                    .map(|x| x as f64)
-                    .collect::<Vec<f64>>()
-            };
+                    .map_err(|e| self.decode_err(&m.name, e))?;
+                if raw.is_empty() {
+                    vec![Vec::new()]
+                } else {
+                    raw.chunks(piece)
+                        .map(|c| c.iter().map(|&x| x as f64).collect::<Vec<f64>>())
+                        .collect::<Vec<_>>()
+                }
+            }};
         }
-        let mut values = match m.dtype {
+        let mut pieces = match m.dtype {
             Dtype::F32 => fetch!(f32),
             Dtype::F64 => fetch!(f64),
             Dtype::I8 => fetch!(i8),
@@ -76,27 +95,10 @@ impl Dataset {
             Dtype::U32 => fetch!(u32),
             Dtype::U64 => fetch!(u64),
         };
-        if let Some(fill) = m.fill.filter(|f| !f.is_nan()) {
-            values
-                .iter_mut()
-                .filter(|v| **v == fill)
-                .for_each(|v| *v = f64::NAN);
+        for values in &mut pieces {
+            mask_and_scale(m, values);
         }
-        // Spec §12-12: a CF `missing_value` (one number or a list) is masked like `_FillValue`.
-        let missing = m.missing_values();
-        if !missing.is_empty() {
-            values
-                .iter_mut()
-                .filter(|v| missing.contains(v))
-                .for_each(|v| *v = f64::NAN);
-        }
-        let num = |k: &str| m.attrs.get(k).and_then(Value::as_f64);
-        let (scale, offset) = (num("scale_factor"), num("add_offset"));
-        if scale.is_some() || offset.is_some() {
-            let (s, o) = (scale.unwrap_or(1.0), offset.unwrap_or(0.0));
-            values.iter_mut().for_each(|v| *v = *v * s + o);
-        }
-        Ok(values)
+        Ok(pieces)
     }
 
     /// Read a whole 1-D array (a coordinate) as `f64`.
@@ -123,7 +125,7 @@ impl Dataset {
         let (m, layout, ranges) = self.plane_subset(var, sel)?;
         let flat = self.read_subset(m, &ranges)?;
         let precision = m.precision();
-        let mut planes = self.planes(var, layout, flat, precision, 1)?;
+        let mut planes = self.planes(var, layout, vec![flat], precision, 1)?;
         planes
             .pop()
             .ok_or_else(|| bad_dims(var, "no plane read".into()))
@@ -173,12 +175,26 @@ impl Dataset {
             }
             ranges[d] = lo as u64..hi as u64 + 1;
         }
-        let flat = self.read_subset(m, &ranges)?;
-        let planes = self.planes(var, layout, flat, m.precision(), hi - lo + 1)?;
-        Ok(level_indices
-            .iter()
-            .map(|&k| planes[k - lo].clone())
-            .collect())
+        let (nlat, nlon) = self.orientation()?.grid.shape();
+        let pieces = self.read_subset_pieces(m, &ranges, nlat * nlon)?;
+        let mut planes: Vec<Option<Field2>> = self
+            .planes(var, layout, pieces, m.precision(), hi - lo + 1)?
+            .into_iter()
+            .map(Some)
+            .collect();
+        // Each plane is moved out once; a level asked for twice is copied.
+        let mut out = Vec::with_capacity(level_indices.len());
+        for (n, &k) in level_indices.iter().enumerate() {
+            let again = level_indices[n + 1..].contains(&k);
+            let field = match &mut planes[k - lo] {
+                Some(f) if again => f.clone(),
+                slot => slot
+                    .take()
+                    .ok_or_else(|| bad_dims(var, format!("level index {k} read twice")))?,
+            };
+            out.push(field);
+        }
+        Ok(out)
     }
 
     /// The subset ranges of the plane of `var` selected by `sel`, with its layout.
@@ -248,40 +264,58 @@ impl Dataset {
         Ok((m, layout, ranges))
     }
 
-    /// Split `flat` into `count` consecutive planes, each reoriented onto the normalised grid.
+    /// The `count` consecutive planes read as `pieces` (one vector per plane), each reoriented
+    /// onto the normalised grid.
     fn planes(
         &self,
         var: &str,
         layout: PlaneLayout,
-        flat: Vec<f64>,
+        pieces: Vec<Vec<f64>>,
         precision: Precision,
         count: usize,
     ) -> Result<Vec<Field2>, ZarrError> {
         let orient = self.orientation()?;
         let (nlat, nlon) = orient.grid.shape();
         let plane = nlat * nlon;
-        if flat.len() != plane * count {
+        if pieces.len() != count || pieces.iter().any(|p| p.len() != plane) {
+            let read: usize = pieces.iter().map(Vec::len).sum();
             return Err(bad_dims(
                 var,
-                format!(
-                    "read {} values for {count} plane(s) of {nlat} × {nlon}",
-                    flat.len()
-                ),
+                format!("read {read} values for {count} plane(s) of {nlat} × {nlon}"),
             ));
         }
         let mut out = Vec::with_capacity(count);
-        let mut pieces: Vec<Vec<f64>> = if count == 1 {
-            vec![flat]
-        } else {
-            flat.chunks_exact(plane).map(<[f64]>::to_vec).collect()
-        };
-        for piece in pieces.drain(..) {
+        for piece in pieces {
             let values = reorient(piece, &orient.lat_src, &orient.lon_src, layout.lat_first);
             let values = Array2::from_shape_vec((nlat, nlon), values)
                 .map_err(|e| bad_dims(var, format!("plane shape: {e}")))?;
             out.push(Field2::new(orient.grid.clone(), values)?.stored_as(precision));
         }
         Ok(out)
+    }
+}
+
+/// Fill value and CF `missing_value` → NaN, then CF `scale_factor`/`add_offset`.
+fn mask_and_scale(m: &ArrayMeta, values: &mut [f64]) {
+    if let Some(fill) = m.fill.filter(|f| !f.is_nan()) {
+        values
+            .iter_mut()
+            .filter(|v| **v == fill)
+            .for_each(|v| *v = f64::NAN);
+    }
+    // Spec §12-12: a CF `missing_value` (one number or a list) is masked like `_FillValue`.
+    let missing = m.missing_values();
+    if !missing.is_empty() {
+        values
+            .iter_mut()
+            .filter(|v| missing.contains(v))
+            .for_each(|v| *v = f64::NAN);
+    }
+    let num = |k: &str| m.attrs.get(k).and_then(Value::as_f64);
+    let (scale, offset) = (num("scale_factor"), num("add_offset"));
+    if scale.is_some() || offset.is_some() {
+        let (s, o) = (scale.unwrap_or(1.0), offset.unwrap_or(0.0));
+        values.iter_mut().for_each(|v| *v = *v * s + o);
     }
 }
 
