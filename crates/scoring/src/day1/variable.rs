@@ -2,6 +2,7 @@
 //! clone distance and penalty, sanity checks, bias-corrected MSE skill against the GFS
 //! reference, ACC against climatology, and the extra RMSE/MAE/bias diagnostics.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::field::{Field2, Grid};
@@ -48,14 +49,19 @@ pub fn score_variable(
     let target = Arc::clone(&input.truth.grid);
     let truth = input.truth.values.view();
 
-    let mut forecast_raw = input.forecast.clone();
     let forecast_mean = input
         .forecast_mean_all_levels
-        .unwrap_or_else(|| nan_mean(&forecast_raw.values.view()));
+        .unwrap_or_else(|| nan_mean(&input.forecast.values.view()));
     let unit_fix = UnitFix::detect(&input.spec.name, forecast_mean, nan_mean(&truth));
-    if let Some(fix) = unit_fix {
-        fix.apply(&mut forecast_raw);
-    }
+    // The forecast is copied only when its units are fixed.
+    let forecast_raw = match unit_fix {
+        Some(fix) => {
+            let mut fixed = input.forecast.clone();
+            fix.apply(&mut fixed);
+            Cow::Owned(fixed)
+        }
+        None => Cow::Borrowed(&input.forecast),
+    };
     let forecast = regrid(&forecast_raw, &target, "forecast")?;
     let reference = regrid(&input.reference, &target, "reference")?;
     let climatology = regrid(&input.climatology, &target, "climatology")?;
