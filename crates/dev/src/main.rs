@@ -3,5 +3,6 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    gaia_validator::memory::tune_allocator();
     gaia_dev::commands::dispatch(&gaia_dev::cli::DevCli::parse())
 }

@@ -8,6 +8,7 @@ pub mod compute;
 pub mod config;
 pub mod io_engine;
 pub mod jobs;
+pub mod memory;
 pub mod miners;
 pub mod retry;
 pub mod runtime;

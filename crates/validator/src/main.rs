@@ -4,6 +4,7 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    gaia_validator::memory::tune_allocator();
     let cli = gaia_validator::cli::Cli::parse();
     gaia_validator::commands::dispatch(
         &cli.global,
