@@ -9,4 +9,4 @@ pub mod vertical;
 pub use grid_interp::GridInterp;
 pub use interp::{interp_to_grid, stencils, InterpError, Stencil};
 pub use select::{nearest_level, nearest_time, SelectError};
-pub use vertical::{interp_levels, missing_level, LevelPlan};
+pub use vertical::{interp_levels, LevelPlan};

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use ndarray::{Array2, Zip};
 
 use super::interp::{stencils, InterpError, Stencil};
-use crate::field::{Field2, Grid, Precision};
+use crate::field::{Field2, Precision};
 
 /// Which stored levels make each target level.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,18 +76,10 @@ pub fn interp_levels(lo: &Field2, hi: &Field2, st: &Stencil) -> Field2 {
     }
 }
 
-/// An all-NaN field on `grid` (a target level outside the stored levels).
-pub fn missing_level(grid: &Arc<Grid>) -> Field2 {
-    Field2 {
-        grid: Arc::clone(grid),
-        values: Array2::from_elem(grid.shape(), f64::NAN),
-        precision: Precision::F64,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::field::Grid;
     use ndarray::array;
 
     fn field(v: f64, nan_at: Option<(usize, usize)>) -> Field2 {
@@ -127,7 +119,6 @@ mod tests {
         assert_eq!(out.values, array![[15.0, 15.0], [15.0, 15.0]]);
         assert_eq!(plan.targets[1], None);
         assert_eq!(plan.targets[2], None);
-        assert!(missing_level(&out.grid).values.iter().all(|v| v.is_nan()));
         assert_eq!(
             LevelPlan::new(&[500.0], &[500.0]).unwrap_err(),
             InterpError::TooFewPoints {
