@@ -25,6 +25,7 @@ pub(crate) async fn connect(url: &str, config: &StoreConfig) -> Result<PgPool, s
         .min_connections(config.min_connections.min(config.max_connections.max(1)))
         .acquire_timeout(config.acquire_timeout)
         .test_before_acquire(true)
+        .after_release(|conn, _| Box::pin(crate::store::pool::reusable(conn)))
         .connect_with(options)
         .await
 }

@@ -71,8 +71,9 @@ for_each_backend! {
         .bind(j.scheduled_at)
         .bind(j.run_id)
         .bind(now)
-        .fetch_optional(pool)
-        .await?;
+        .fetch_all(pool)
+        .await?
+        .pop();
         if let Some(job_id) = inserted {
             return Ok(Enqueued {
                 job_id,
@@ -150,8 +151,9 @@ for_each_backend! {
             .bind(now)
             .bind(lease_until)
             .bind(type_prefix)
-            .fetch_optional(&mut *tx)
-            .await?;
+            .fetch_all(&mut *tx)
+            .await?
+            .pop();
         tx.commit().await?;
         Ok(job)
     }
@@ -215,8 +217,9 @@ for_each_backend! {
         .bind(retry_at.is_some())
         .bind(retry_at)
         .bind(now)
-        .fetch_optional(pool)
-        .await?;
+        .fetch_all(pool)
+        .await?
+        .pop();
         if let Some(s) = status {
             let parsed = s.parse::<JobStatus>().unwrap_or(JobStatus::Failed);
             return Ok(Finish::Applied(parsed));

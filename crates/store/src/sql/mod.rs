@@ -48,6 +48,14 @@ pub(crate) use ledger::claim_next;
 /// Result of one statement, before [`crate::Store`] adds context.
 pub(crate) type Res<T> = Result<T, sqlx::Error>;
 
+/// The one row of a `RETURNING` write. Such writes are read with `fetch_all`, never `fetch_one`
+/// or `fetch_optional`: those stop stepping after the first row, and on SQLite the autocommit
+/// COMMIT then happens when the statement is reset — its error (a full disk) was lost, so the
+/// write reported success, with its id, and had been rolled back.
+pub(crate) fn one_row<T>(rows: Vec<T>) -> Res<T> {
+    rows.into_iter().next().ok_or(sqlx::Error::RowNotFound)
+}
+
 /// Compile the given items once per backend: into `mod postgres` with
 /// `crate::postgres::dialect::*` in scope and into `mod sqlite` with `crate::sqlite::dialect::*`,
 /// each also seeing the enclosing file's imports.

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use sqlx::Pool;
 
-use super::{for_each_backend, Res};
+use super::{for_each_backend, one_row, Res};
 use crate::records::status::{ResponseMilestone, ResponseStatus, RunStatus};
 use crate::records::weather::{MinerResponse, NewResponse, NewRun, Run, Verification};
 
@@ -28,8 +28,9 @@ for_each_backend! {
         .bind(r.target_forecast_time_utc)
         .bind(r.gfs_init_time_utc)
         .bind(r.gfs_input_metadata.as_ref().map(Json))
-        .fetch_one(pool)
+        .fetch_all(pool)
         .await
+        .and_then(one_row)
     }
 
     pub(crate) async fn get_run(pool: &Pool<Db>, id: i64) -> Res<Option<Run>> {
@@ -111,8 +112,9 @@ for_each_backend! {
         .bind(&r.verification_hash_claimed)
         .bind(r.status.as_str())
         .bind(r.response_time)
-        .fetch_one(pool)
+        .fetch_all(pool)
         .await
+        .and_then(one_row)
     }
 
     pub(crate) async fn get_response(pool: &Pool<Db>, id: i64) -> Res<Option<MinerResponse>> {

@@ -6,7 +6,7 @@
 use sqlx::types::Json;
 use sqlx::{Pool, Transaction};
 
-use super::{for_each_backend, Res};
+use super::{for_each_backend, one_row, Res};
 use crate::records::weather::{ComponentScore, ForecastStats, MinerScore};
 
 for_each_backend! {
@@ -192,8 +192,9 @@ for_each_backend! {
         .bind(s.era5_completeness)
         .bind(s.overall_forecast_score)
         .bind(s.updated_at)
-        .fetch_one(pool)
+        .fetch_all(pool)
         .await
+        .and_then(one_row)
     }
 
     pub(crate) async fn list_stats(pool: &Pool<Db>, run_id: i64) -> Res<Vec<ForecastStats>> {

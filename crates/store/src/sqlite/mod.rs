@@ -49,6 +49,7 @@ pub(crate) async fn connect(
         .max_connections(config.max_connections.max(1))
         .min_connections(config.min_connections.min(config.max_connections.max(1)))
         .acquire_timeout(config.acquire_timeout)
+        .after_release(|conn, _| Box::pin(crate::store::pool::reusable(conn)))
         .connect_with(options)
         .await
 }

@@ -14,6 +14,7 @@ use crate::{postgres, sqlite};
 
 mod chain;
 mod ledger;
+pub(crate) mod pool;
 mod weather;
 
 pub(crate) enum Pool {

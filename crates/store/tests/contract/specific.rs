@@ -229,3 +229,116 @@ async fn migration_2_restamps_score_rows_on_postgres() {
     let store = Store::connect(&StoreConfig::new(pg.url())).await.unwrap();
     score_rows_are_restamped_at_gfs_init(&store, pg.url()).await;
 }
+
+/// A small tmpfs mounted for one test and unmounted when dropped (the test runs as root, as the
+/// PostgreSQL harness does).
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(size: &str) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("gaia-full-disk-")
+            .tempdir()
+            .unwrap();
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .output()
+            .expect("run mount");
+        assert!(
+            out.status.success(),
+            "mounting a {size} tmpfs needs root: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Self { dir }
+    }
+
+    /// Fill the remaining space with one file; returns its path.
+    fn fill(&self) -> std::path::PathBuf {
+        use std::io::Write;
+        let path = self.dir.path().join("filler");
+        let mut f = std::fs::File::create(&path).unwrap();
+        let block = vec![0u8; 64 * 1024];
+        while f.write_all(&block).is_ok() {}
+        while f.write_all(&block[..512]).is_ok() {}
+        path
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+/// Issue 15 point 1: a full disk must not poison the SQLite pool. Writes fail while the disk is
+/// full (SQLite rolls the transaction back by itself, so sqlx's own ROLLBACK failed and the
+/// connection went back to the pool at a non-zero transaction depth: every later claim failed
+/// with "attempted to call begin_with at non-zero transaction depth" until a restart). Once
+/// space returns, claims and writes work again on the same store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_full_disk_errors_end_when_space_returns() {
+    let disk = SmallDisk::mount("2m");
+    let url = format!("sqlite://{}", disk.dir.path().join("gaia.db").display());
+    let store = Store::connect(&quick_fail(&url).with_pool(1, 3))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let lease = StdDuration::from_secs(30);
+    let now = chrono::Utc::now();
+    let job = |k: usize| gaia_store::NewJob {
+        job_key: format!("job-{k}"),
+        job_type: "weather.day1".into(),
+        priority: 1,
+        payload: serde_json::json!({ "pad": "x".repeat(20_000), "k": k }),
+        max_attempts: 3,
+        scheduled_at: now,
+        run_id: None,
+    };
+    store.enqueue_job(&job(0), now).await.unwrap();
+    let filler = disk.fill();
+    // Pages freed by earlier writes are reused first: write until SQLite reports the full disk,
+    // then keep claiming and writing for a while (each failure used to poison a connection).
+    let (mut full_errors, mut reported) = (0, Vec::new());
+    for k in 1..400 {
+        match store.enqueue_job(&job(k), now).await {
+            Ok(e) if e.created => reported.push(k),
+            Ok(e) => panic!("job-{k} was new, got {e:?}"),
+            Err(e) => {
+                assert!(e.to_string().contains("full"), "{e}");
+                full_errors += 1;
+            }
+        }
+        let _ = store.claim_job("c1", now, lease).await;
+        if full_errors >= 10 {
+            break;
+        }
+    }
+    assert!(full_errors > 0, "the disk never filled");
+    std::fs::remove_file(filler).unwrap();
+    // Nothing reported written was lost (a `RETURNING` write used to report success, with an id,
+    // for a row its failed autocommit had rolled back).
+    for k in reported {
+        let key = format!("job-{k}");
+        assert!(
+            store.find_job_by_key(&key).await.unwrap().is_some(),
+            "{key} was reported enqueued but is not in the ledger"
+        );
+    }
+    // Space is back: every connection of the pool must be usable again.
+    for k in 100..110 {
+        store.enqueue_job(&job(k), now).await.unwrap();
+        let claimed = store.claim_job("c2", now, lease).await.unwrap();
+        let job = claimed.expect("a job to claim");
+        store
+            .complete_job(job.id, "c2", None, now)
+            .await
+            .unwrap_or_else(|e| panic!("complete after space returned: {e}"));
+    }
+    store.close().await;
+}

@@ -1,0 +1,20 @@
+//! Which connections go back into a pool. A transaction that ended in an error can leave its
+//! connection inside a transaction as far as sqlx knows: when SQLite hits a full disk or an I/O
+//! error it rolls the transaction back by itself, sqlx's own ROLLBACK then fails, and sqlx's
+//! transaction depth stays above zero, so every later `BEGIN` on that connection failed
+//! ("attempted to call begin_with at non-zero transaction depth") until the process restarted.
+//! Such a connection is closed on release instead; the pool opens a fresh one when needed.
+
+use sqlx::Connection;
+
+/// Whether `conn` may serve the next caller: the pending rollback of a dropped transaction is
+/// flushed first (a ping is queued behind it), then the connection must be outside any
+/// transaction. An error closes the connection too.
+pub(crate) async fn reusable<C: Connection>(conn: &mut C) -> Result<bool, sqlx::Error> {
+    conn.ping().await?;
+    if conn.is_in_transaction() {
+        tracing::warn!("a database connection was returned inside a transaction; closing it");
+        return Ok(false);
+    }
+    Ok(true)
+}
