@@ -6,6 +6,7 @@ pub mod cli;
 pub mod commands;
 pub mod compute;
 pub mod config;
+pub mod files;
 pub mod io_engine;
 pub mod jobs;
 pub mod memory;

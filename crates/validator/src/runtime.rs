@@ -110,7 +110,8 @@ pub struct SupervisorState {
 impl SupervisorState {
     /// Read the published state; `None` if absent or unreadable.
     pub fn read(dir: &RuntimeDir) -> Option<Self> {
-        let text = std::fs::read(dir.state_file()).ok()?;
+        let text =
+            crate::files::read_capped(&dir.state_file(), crate::files::SMALL_FILE_BYTES).ok()?;
         serde_json::from_slice(&text).ok()
     }
 

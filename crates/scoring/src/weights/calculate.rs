@@ -67,6 +67,13 @@ pub fn mean_scores(
 pub fn calculate_weights(req: &WeightsRequest) -> Result<WeightsResult, WeightsError> {
     let cfg = &req.config;
     check_uid(cfg.fallback_uid)?;
+    if cfg.burn.enabled && !(0.0..=1.0).contains(&cfg.burn.rate) {
+        return Err(WeightsError::SettingOutOfRange {
+            field: "burn.rate",
+            value: cfg.burn.rate,
+            range: "[0, 1]",
+        });
+    }
     let nodes = index_nodes(&req.nodes)?;
     let (mut scores, rows_used) = mean_scores(&req.rows, req.now, cfg)?;
 

@@ -53,6 +53,16 @@ pub enum WeightsError {
         /// Number of weights.
         weights: usize,
     },
+    /// A setting outside its range (e.g. `burn.rate` above 1).
+    #[error("setting `{field}` = {value} is outside {range}")]
+    SettingOutOfRange {
+        /// The setting's name in the request's `config`.
+        field: &'static str,
+        /// The value given.
+        value: f64,
+        /// The allowed range.
+        range: &'static str,
+    },
     /// A negative or non-finite weight given to the quantiser.
     #[error("weight {weight} of uid {uid} is negative or not finite")]
     InvalidWeight {

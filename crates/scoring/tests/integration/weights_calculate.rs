@@ -292,6 +292,20 @@ fn malformed_requests_are_errors() {
     };
     let e = calculate_weights(&req(vec![], vec![], cfg)).unwrap_err();
     assert_eq!(e, WeightsError::InvalidWindow(0));
+    // Issue 15 point 5: a burn rate outside [0, 1] is refused, not clamped.
+    for rate in [1.5, -0.1] {
+        let mut cfg = burn_to(1);
+        cfg.burn.rate = rate;
+        let e = calculate_weights(&req(vec![], vec![], cfg)).unwrap_err();
+        assert!(matches!(
+            e,
+            WeightsError::SettingOutOfRange {
+                field: "burn.rate",
+                ..
+            }
+        ));
+        assert!(e.to_string().contains("burn.rate"), "{e}");
+    }
 }
 
 #[test]

@@ -53,7 +53,8 @@ impl OfflineChain {
         if size > MAX_METAGRAPH_BYTES {
             return Err(err(format!("{size} bytes, over {MAX_METAGRAPH_BYTES}")));
         }
-        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+        let text = crate::files::read_text_capped(path, MAX_METAGRAPH_BYTES)
+            .map_err(|e| err(e.to_string()))?;
         let nodes: Vec<MetagraphNode> =
             serde_json::from_str(&text).map_err(|e| err(e.to_string()))?;
         let mut seen = std::collections::HashSet::new();

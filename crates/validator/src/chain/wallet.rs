@@ -178,7 +178,8 @@ pub fn load_hotkey(path: &Path) -> Result<Hotkey, WalletError> {
             size,
         });
     }
-    let data = std::fs::read(path).map_err(io)?;
+    // The size above can lie (a device, a file still growing): read no more than the cap.
+    let data = crate::files::read_capped(path, MAX_KEYFILE_BYTES).map_err(io)?;
     parse_hotkey(&data, path)
 }
 

@@ -121,7 +121,7 @@ pub struct VerifyOutcome {
 
 /// Check a manifest file and the store it describes.
 pub fn verify(args: &ManifestVerifyArgs) -> anyhow::Result<VerifyOutcome> {
-    let bytes = std::fs::read(&args.manifest)
+    let bytes = crate::files::read_capped(&args.manifest, crate::files::DATA_FILE_BYTES)
         .with_context(|| format!("reading {}", args.manifest.display()))?;
     let hash = verification_hash(&bytes);
     let manifest = Manifest::parse(&bytes)?;
@@ -132,7 +132,8 @@ pub fn verify(args: &ManifestVerifyArgs) -> anyhow::Result<VerifyOutcome> {
                 Some(hex) => parse_signature_hex(hex)?.to_vec(),
                 None => {
                     let path = sibling(&args.manifest, "manifest.sig");
-                    std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?
+                    crate::files::read_capped(&path, crate::files::SMALL_FILE_BYTES)
+                        .with_context(|| format!("reading {}", path.display()))?
                 }
             };
             let claimed = args.claimed_hash.clone().unwrap_or_else(|| hash.clone());

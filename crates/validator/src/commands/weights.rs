@@ -13,7 +13,7 @@ use crate::cli::WeightsArgs;
 
 /// Run the subcommand.
 pub fn run(args: &WeightsArgs) -> anyhow::Result<ExitCode> {
-    let text = std::fs::read_to_string(&args.scores_json)
+    let text = crate::files::read_text_capped(&args.scores_json, crate::files::DATA_FILE_BYTES)
         .with_context(|| format!("reading {}", args.scores_json.display()))?;
     let result = compute(&text, args.now.as_deref())?;
     if args.json {

@@ -71,10 +71,12 @@ pub fn load_with_env(
     };
     let mut figment = Figment::from(Serialized::defaults(&defaults));
     if let Some(path) = file {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::File {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text = crate::files::read_text_capped(path, crate::files::SMALL_FILE_BYTES).map_err(
+            |source| ConfigError::File {
+                path: path.display().to_string(),
+                source,
+            },
+        )?;
         figment = figment.merge(Toml::string(&text));
     }
     for (raw_key, raw_value) in env {

@@ -58,3 +58,29 @@ fn production_workers_refuse_the_diagnostic_jobs() {
         .sum();
     assert_eq!(diagnostic_jobs, 2.0, "{}", v.metrics());
 }
+
+/// Issue 15 point 5: a file named on the command line is read with a cap — `/dev/zero` as the
+/// scores file is a clear error at once, not a process growing to tens of gigabytes.
+#[test]
+fn an_endless_file_on_the_command_line_is_a_clear_error() {
+    let started = std::time::Instant::now();
+    let out = Command::new(BIN)
+        .args(["weights", "--scores-json", "/dev/zero"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/dev/zero is larger than"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    let out = Command::new(BIN)
+        .args(["check-config", "--config", "/dev/zero"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{out:?}");
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(all.contains("larger than"), "{all}");
+}
