@@ -41,6 +41,14 @@ pub fn run(global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         tracing::warn!(key = %key, "unknown setting ignored");
     }
     let (runtime, created) = runtime_dir(&settings)?;
+    let _instance = match crate::supervisor::instance::lock(&runtime) {
+        Ok(lock) => lock,
+        Err(e) => {
+            tracing::error!(error = %e, "refusing to start");
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(EXIT_STARTUP));
+        }
+    };
     let launch = ChildLaunch {
         exe: std::env::current_exe()?,
         config: global.config.clone(),

@@ -47,6 +47,23 @@ impl ChildLaunch {
             .arg(self.supervisor_pid.to_string())
             .stdin(Stdio::null())
             .process_group(0);
+        let supervisor =
+            nix::unistd::Pid::from_raw(i32::try_from(self.supervisor_pid).unwrap_or(i32::MAX));
+        // SAFETY: the closure runs in the forked child before exec and only makes two
+        // async-signal-safe system calls (prctl, getppid); it allocates nothing.
+        unsafe {
+            cmd.pre_exec(move || {
+                // A child dies with its supervisor, however the supervisor dies (SIGKILL
+                // included): orphans would finish the run, set weights, and run beside a
+                // restarted validator. SIGTERM lets the child drain its current work.
+                nix::sys::prctl::set_pdeathsig(Signal::SIGTERM)?;
+                // The supervisor may have died between fork and prctl.
+                if nix::unistd::getppid() != supervisor {
+                    return Err(std::io::Error::other("the supervisor is gone"));
+                }
+                Ok(())
+            });
+        }
         cmd.spawn()
     }
 }

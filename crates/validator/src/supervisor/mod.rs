@@ -7,6 +7,7 @@
 
 pub mod budget;
 pub mod child;
+pub mod instance;
 mod run;
 
 pub use run::{Supervisor, EXIT_BUDGET_EXHAUSTED, EXIT_FORCED, EXIT_OK, EXIT_STARTUP};

@@ -15,6 +15,7 @@ mod miner_client;
 mod pool_handlers;
 mod production_binary;
 mod real_miners;
+mod single_instance;
 mod weather_lifecycle;
 mod weather_window;
 

@@ -1,0 +1,93 @@
+//! Issue 15 point 2: children die with their supervisor, and a runtime directory serves one
+//! validator at a time.
+
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use gaia_dev::harness::Validator;
+use nix::sys::signal::Signal;
+
+use crate::BIN;
+
+/// Whether `pid` is a live (not zombie) process.
+fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the parenthesised command name.
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+/// `run` again on the runtime directory of `v`, with its settings; returns (status, stderr).
+fn second_run(v: &Validator) -> (std::process::ExitStatus, String) {
+    let mut child = Command::new(BIN)
+        .args(["--log-format", "json", "run"])
+        .current_dir(v.tmp.path())
+        .env("METRICS_ADDR", "127.0.0.1:0")
+        .env("RUNTIME_DIR", v.runtime.root())
+        .env("SHM_DIR", &v.shm_dir)
+        .env("DATA_DIR", v.tmp.path().join("data"))
+        .env("NUM_COMPUTE_WORKERS", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > until {
+            let group = nix::unistd::Pid::from_raw(child.id() as i32);
+            let _ = nix::sys::signal::killpg(group, Signal::SIGKILL);
+            panic!("a second validator started on the same runtime directory");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    if let Some(mut err) = child.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut err, &mut stderr);
+    }
+    (status, stderr)
+}
+
+#[test]
+fn a_second_run_is_refused_and_a_killed_supervisor_leaves_no_child() {
+    let mut v = Validator::start(BIN, &[]);
+    let children: Vec<u32> = v.state().children.iter().map(|c| c.pid).collect();
+    assert_eq!(children.len(), 3, "io-engine and two workers: {children:?}");
+
+    // While the first lives, a second validator on the same runtime directory does not start.
+    let (status, stderr) = second_run(&v);
+    assert!(!status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("another validator (pid {})", v.pid())),
+        "{stderr}"
+    );
+    assert!(
+        children.iter().all(|&p| alive(p)),
+        "the first validator is untouched"
+    );
+
+    // SIGKILL: no drain, no cleanup by the supervisor; its children must still go.
+    v.signal(Signal::SIGKILL);
+    v.wait_exit(Duration::from_secs(10))
+        .expect("supervisor gone");
+    let until = Instant::now() + Duration::from_secs(45);
+    while children.iter().any(|&p| alive(p)) {
+        assert!(
+            Instant::now() < until,
+            "children outlived their supervisor: {:?}\n{}",
+            children.iter().filter(|&&p| alive(p)).collect::<Vec<_>>(),
+            v.logs()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The lock went with the killed supervisor: the directory can be used again at once.
+    let lock = gaia_validator::supervisor::instance::lock(&v.runtime);
+    assert!(lock.is_ok(), "{lock:?}");
+}
