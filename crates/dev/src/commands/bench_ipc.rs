@@ -162,6 +162,7 @@ async fn bench_with(
         runtime: Some(runtime.clone()),
         http_addr: "127.0.0.1:0".parse()?,
         admin_api: false,
+        admin_token: None,
         queue_size: 1000,
         max_frame_bytes: BIG_FRAME,
         shm_dir: shm_dir.to_path_buf(),

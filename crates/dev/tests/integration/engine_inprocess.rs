@@ -20,6 +20,7 @@ fn config(dir: &std::path::Path) -> (IoEngineConfig, RuntimeDir) {
         runtime: Some(runtime.clone()),
         http_addr: "127.0.0.1:0".parse().unwrap(),
         admin_api: false,
+        admin_token: None,
         queue_size: 8,
         max_frame_bytes: 1 << 20,
         shm_dir: shm,

@@ -220,11 +220,22 @@ fn validate(s: &Settings) -> Result<(), ConfigError> {
             "must not exceed DB_POOL_MAX_CONNECTIONS",
         ));
     }
-    if s.metrics_addr.parse::<SocketAddr>().is_err() {
+    let Ok(metrics_addr) = s.metrics_addr.parse::<SocketAddr>() else {
         return Err(invalid(
             "METRICS_ADDR",
             &s.metrics_addr,
             "must be host:port, e.g. 127.0.0.1:9090",
+        ));
+    };
+    let token = s.admin_api_token.as_deref().unwrap_or_default();
+    if s.admin_api_enabled && !metrics_addr.ip().is_loopback() && token.trim().is_empty() {
+        return Err(invalid(
+            "ADMIN_API_ENABLED",
+            s.admin_api_enabled,
+            &format!(
+                "needs ADMIN_API_TOKEN when METRICS_ADDR ({metrics_addr}) is not a loopback \
+                 address: anyone who reaches the port could run jobs"
+            ),
         ));
     }
     if let Some(url) = &s.database_url {

@@ -70,6 +70,10 @@ pub struct Settings {
     /// Serve `POST /admin/dispatch` on the metrics address (tests, diagnostics). Off in
     /// production: it lets anyone who reaches the port run jobs.
     pub admin_api_enabled: bool,
+    /// Bearer token `/admin/dispatch` requires when set (`Authorization: Bearer <token>`);
+    /// required when the admin API listens on a non-loopback METRICS_ADDR. A secret: shown as
+    /// `***` by `check-config` and never logged.
+    pub admin_api_token: Option<String>,
     /// Diagnostic load the IO-Engine generates itself (jobs per second; 0 = none). Used by `demo`.
     pub diagnostic_load_jobs_per_s: f64,
     /// Weather task settings (`WEATHER__*`).
@@ -106,6 +110,7 @@ impl Default for Settings {
             shm_dir: PathBuf::from("/dev/shm"),
             log_level: "info".into(),
             admin_api_enabled: false,
+            admin_api_token: None,
             diagnostic_load_jobs_per_s: 0.0,
             weather: WeatherSettings::default(),
             chain: ChainSettings::default(),
@@ -126,6 +131,7 @@ impl Settings {
     pub fn redacted(&self) -> Settings {
         let mut copy = self.clone();
         copy.database_url = self.database_url.as_deref().map(redact_url);
+        copy.admin_api_token = self.admin_api_token.as_ref().map(|_| "***".into());
         copy
     }
 }
@@ -234,6 +240,41 @@ pub(super) mod tests {
         let err =
             load_with_env(Some(std::path::Path::new("/no/such/gaia.toml")), env(&[])).unwrap_err();
         assert!(err.to_string().contains("/no/such/gaia.toml"), "{err}");
+    }
+
+    /// Issue 15 point 7: the admin API on a reachable address needs a token, and the token is
+    /// never shown.
+    #[test]
+    fn an_exposed_admin_api_needs_a_token() {
+        let load = |pairs: &[(&str, &str)]| load_with_env(None, env(pairs));
+        let err = load(&[
+            ("ADMIN_API_ENABLED", "true"),
+            ("METRICS_ADDR", "0.0.0.0:9090"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("ADMIN_API_TOKEN") && err.contains("0.0.0.0:9090"),
+            "{err}"
+        );
+        let ok = load(&[
+            ("ADMIN_API_ENABLED", "true"),
+            ("METRICS_ADDR", "0.0.0.0:9090"),
+            ("ADMIN_API_TOKEN", "s3cret"),
+        ])
+        .unwrap()
+        .settings;
+        assert_eq!(ok.admin_api_token.as_deref(), Some("s3cret"));
+        assert_eq!(ok.redacted().admin_api_token.as_deref(), Some("***"));
+        assert!(load(&[
+            ("ADMIN_API_ENABLED", "true"),
+            ("METRICS_ADDR", "[::1]:9090")
+        ])
+        .is_ok());
+        assert!(
+            load(&[("METRICS_ADDR", "0.0.0.0:9090")]).is_ok(),
+            "admin API off"
+        );
     }
 
     #[test]

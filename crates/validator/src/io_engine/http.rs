@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -22,6 +22,8 @@ pub struct HttpState {
     pub dispatcher: Arc<Dispatcher>,
     /// Metrics registry.
     pub registry: Arc<Registry>,
+    /// The bearer token `/admin/dispatch` requires, if any.
+    pub admin_token: Option<Arc<str>>,
 }
 
 /// Build the router.
@@ -64,7 +66,32 @@ async fn health(State(state): State<HttpState>) -> Response {
     (StatusCode::OK, Json(body)).into_response()
 }
 
-async fn dispatch(State(state): State<HttpState>, Json(unit): Json<WorkUnit>) -> Response {
+/// Whether `headers` carry `Authorization: Bearer <token>` (compared in constant time).
+fn authorized(headers: &HeaderMap, token: &str) -> bool {
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    given.len() == token.len()
+        && given
+            .bytes()
+            .zip(token.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+async fn dispatch(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    Json(unit): Json<WorkUnit>,
+) -> Response {
+    if let Some(token) = &state.admin_token {
+        if !authorized(&headers, token) {
+            let body = json!({ "error": "unauthorized: Authorization: Bearer <ADMIN_API_TOKEN>" });
+            return (StatusCode::UNAUTHORIZED, Json(body)).into_response();
+        }
+    }
     let outcome = state.dispatcher.dispatch_and_wait(unit).await;
     let body = match outcome {
         Ok(result) => json!({ "outcome": "success", "result": result }),

@@ -28,6 +28,8 @@ pub struct IoEngineConfig {
     pub http_addr: SocketAddr,
     /// Serve `/admin/dispatch`.
     pub admin_api: bool,
+    /// The bearer token `/admin/dispatch` requires, if any.
+    pub admin_token: Option<String>,
     /// Work/result queue capacity.
     pub queue_size: usize,
     /// Largest IPC frame.
@@ -59,6 +61,10 @@ impl IoEngineConfig {
             runtime: Some(runtime),
             http_addr: settings.metrics_addr.parse()?,
             admin_api: settings.admin_api_enabled,
+            admin_token: settings
+                .admin_api_token
+                .clone()
+                .filter(|t| !t.trim().is_empty()),
             queue_size: settings.ipc_queue_size,
             max_frame_bytes: settings.ipc_max_frame_bytes,
             shm_dir: settings.shm_dir.clone(),
@@ -152,6 +158,7 @@ impl IoEngine {
             HttpState {
                 dispatcher: dispatcher.clone(),
                 registry: Arc::new(registry),
+                admin_token: config.admin_token.as_deref().map(Arc::from),
             },
             config.admin_api,
         );

@@ -84,3 +84,50 @@ fn an_endless_file_on_the_command_line_is_a_clear_error() {
     );
     assert!(all.contains("larger than"), "{all}");
 }
+
+/// One HTTP/1.0 POST with extra headers; returns the status line and the body.
+fn post(addr: &str, path: &str, headers: &str, body: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Type: application/json\r\n{headers}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (
+        head.lines().next().unwrap_or("").to_string(),
+        body.to_string(),
+    )
+}
+
+/// Issue 15 point 7: with ADMIN_API_TOKEN set, `/admin/dispatch` answers 401 without the bearer
+/// token (or with a wrong one) and runs the job with it.
+#[test]
+fn the_admin_api_requires_its_token() {
+    let v = Validator::start(BIN, &[("ADMIN_API_TOKEN", "s3cret-token")]);
+    let job = unit("admin-1", "weather.day1", json!({"not": "a request"})).to_string();
+    for headers in [
+        "",
+        "Authorization: Bearer wrong\r\n",
+        "Authorization: s3cret-token\r\n",
+    ] {
+        let (status, body) = post(&v.addr(), "/admin/dispatch", headers, &job);
+        assert!(status.contains("401"), "{headers:?}: {status} {body}");
+    }
+    let (status, body) = post(
+        &v.addr(),
+        "/admin/dispatch",
+        "Authorization: Bearer s3cret-token\r\n",
+        &job,
+    );
+    assert!(status.contains("200"), "{status} {body}");
+    assert!(body.contains("\"outcome\""), "{body}");
+    assert!(
+        !v.logs().contains("s3cret-token"),
+        "the token is never logged"
+    );
+}

@@ -5,21 +5,10 @@ use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use gaia_dev::harness::Validator;
+use gaia_dev::harness::{alive, Validator};
 use nix::sys::signal::Signal;
 
 use crate::BIN;
-
-/// Whether `pid` is a live (not zombie) process.
-fn alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // The state follows the parenthesised command name.
-        Ok(stat) => stat
-            .rsplit_once(") ")
-            .is_some_and(|(_, rest)| !rest.starts_with('Z')),
-        Err(_) => false,
-    }
-}
 
 /// `run` again on the runtime directory of `v`, with its settings; returns (status, stderr).
 fn second_run(v: &Validator) -> (std::process::ExitStatus, String) {

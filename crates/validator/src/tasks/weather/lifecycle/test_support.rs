@@ -162,6 +162,7 @@ pub(crate) async fn pooled_context(dir: &std::path::Path) -> (WeatherContext, Te
         runtime: None,
         http_addr: "127.0.0.1:0".parse().unwrap(),
         admin_api: false,
+        admin_token: None,
         queue_size: 64,
         max_frame_bytes: 16 * 1024 * 1024,
         shm_dir: dir.to_path_buf(),
