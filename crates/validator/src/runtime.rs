@@ -49,6 +49,20 @@ impl RuntimeDir {
         self.root.join("killed").join(pid.to_string())
     }
 
+    /// Remove what a previous validator published here (socket, state, metrics address, kill
+    /// markers): called by the holder of the instance lock at start and at exit, so tools never
+    /// read a dead instance's address or children.
+    pub fn remove_published(&self) {
+        for path in [self.socket(), self.state_file(), self.metrics_addr_file()] {
+            let _ = std::fs::remove_file(path);
+        }
+        if let Ok(markers) = std::fs::read_dir(self.root.join("killed")) {
+            for marker in markers.flatten() {
+                let _ = std::fs::remove_file(marker.path());
+            }
+        }
+    }
+
     /// Create the directory tree, readable by this user only: whoever can reach the socket can
     /// take jobs, so other local users must not.
     pub fn create(&self) -> io::Result<()> {
@@ -149,5 +163,31 @@ mod tests {
         let mode = std::fs::metadata(tmp.path()).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o700, "runtime directory is private");
         assert_eq!(ProcessClass::IoEngine.label(), "io-engine");
+    }
+
+    #[test]
+    fn remove_published_clears_a_dead_instance() {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = RuntimeDir::new(dir.path());
+        rt.create().unwrap();
+        for path in [
+            rt.socket(),
+            rt.state_file(),
+            rt.metrics_addr_file(),
+            rt.kill_marker(7),
+        ] {
+            std::fs::write(&path, b"stale").unwrap();
+        }
+        rt.remove_published();
+        for path in [
+            rt.socket(),
+            rt.state_file(),
+            rt.metrics_addr_file(),
+            rt.kill_marker(7),
+        ] {
+            assert!(!path.exists(), "{}", path.display());
+        }
+        assert!(rt.root().join("killed").is_dir());
+        rt.remove_published();
     }
 }

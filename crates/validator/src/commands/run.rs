@@ -31,7 +31,7 @@ pub fn run(global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let loaded = match config::load(global.config.as_deref()) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("error: {e}");
+            logging::startup_error("supervisor", global.log_format, &e.to_string());
             return Ok(ExitCode::from(EXIT_STARTUP));
         }
     };
@@ -45,10 +45,11 @@ pub fn run(global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         Ok(lock) => lock,
         Err(e) => {
             tracing::error!(error = %e, "refusing to start");
-            eprintln!("error: {e}");
             return Ok(ExitCode::from(EXIT_STARTUP));
         }
     };
+    // Whatever is published here belongs to a validator that is gone (we hold the lock).
+    runtime.remove_published();
     let launch = ChildLaunch {
         exe: std::env::current_exe()?,
         config: global.config.clone(),
@@ -68,7 +69,7 @@ pub fn run(global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     if created {
         let _ = std::fs::remove_dir_all(runtime.root());
     } else {
-        let _ = std::fs::remove_file(runtime.socket());
+        runtime.remove_published();
     }
     Ok(ExitCode::from(code))
 }

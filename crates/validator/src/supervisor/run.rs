@@ -27,6 +27,9 @@ pub const EXIT_FORCED: u8 = 130;
 
 const TICK: Duration = Duration::from_millis(100);
 
+/// A second SIGINT/SIGTERM within this time of the first counts as the same request.
+const SIGNAL_DEBOUNCE: Duration = Duration::from_secs(1);
+
 struct Slot {
     name: String,
     class: ProcessClass,
@@ -125,10 +128,22 @@ impl Supervisor {
         self.publish();
         let check_every = Duration::from_secs(self.settings.supervisor_check_interval_s);
         let mut next_check = Instant::now() + check_every;
+        let mut first_signal: Option<Instant> = None;
         loop {
-            match signals.load(Ordering::SeqCst) {
+            let received = signals.load(Ordering::SeqCst);
+            if received > 1 && first_signal.is_none_or(|t| t.elapsed() < SIGNAL_DEBOUNCE) {
+                // The same stop sent twice at once (to the PID and to its group, as coreutils
+                // `timeout` and some service managers do) is one request: drain.
+                signals.store(1, Ordering::SeqCst);
+                first_signal.get_or_insert_with(Instant::now);
+                continue;
+            }
+            match received {
                 0 => {}
-                1 => self.begin_shutdown("signal received"),
+                1 => {
+                    first_signal.get_or_insert_with(Instant::now);
+                    self.begin_shutdown("signal received");
+                }
                 _ => {
                     tracing::warn!("second signal: killing every child now");
                     self.force_kill_all();

@@ -84,6 +84,16 @@ fn log_panic(info: &std::panic::PanicHookInfo<'_>) {
     }
 }
 
+/// Log one error before the settings (and so the log filter) are known, in the given format:
+/// with `--log-format json` a startup failure is a JSON line like every other, not a plain-text
+/// `error:` line in the middle of the JSON log.
+pub fn startup_error(role: &'static str, format: LogFormat, message: &str) {
+    let subscriber = subscriber(role, format, "error", io::stderr);
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::error!(error = %message, "cannot start");
+    });
+}
+
 /// The subscriber [`init`] installs, writing to `writer` (tests pass a buffer).
 pub fn subscriber<W>(
     role: &'static str,

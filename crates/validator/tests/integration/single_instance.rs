@@ -80,3 +80,27 @@ fn a_second_run_is_refused_and_a_killed_supervisor_leaves_no_child() {
     let lock = gaia_validator::supervisor::instance::lock(&v.runtime);
     assert!(lock.is_ok(), "{lock:?}");
 }
+
+/// Issue 15 point 9: the same stop sent to the PID and then to the group (coreutils `timeout`,
+/// some service managers) is one request and drains; the published files leave with the
+/// validator.
+#[test]
+fn a_stop_sent_to_pid_and_group_drains_and_cleans_up() {
+    let mut v = Validator::start(BIN, &[]);
+    assert!(v.runtime.metrics_addr_file().exists() && v.runtime.state_file().exists());
+    let pid = nix::unistd::Pid::from_raw(v.pid() as i32);
+    nix::sys::signal::kill(pid, Signal::SIGTERM).unwrap();
+    nix::sys::signal::killpg(pid, Signal::SIGTERM).unwrap();
+    let status = v
+        .wait_exit(Duration::from_secs(30))
+        .expect("supervisor stopped");
+    assert_eq!(status.code(), Some(0), "{}", v.logs());
+    assert!(!v.logs().contains("second signal"), "{}", v.logs());
+    for stale in [
+        v.runtime.metrics_addr_file(),
+        v.runtime.state_file(),
+        v.runtime.socket(),
+    ] {
+        assert!(!stale.exists(), "{} left behind", stale.display());
+    }
+}
