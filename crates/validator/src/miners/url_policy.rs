@@ -79,14 +79,47 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
         || o[0] >= 240)
 }
 
+/// The IPv4 address embedded in the low 32 bits of `ip`.
+fn low_v4(ip: Ipv6Addr) -> Ipv4Addr {
+    let o = ip.octets();
+    Ipv4Addr::new(o[12], o[13], o[14], o[15])
+}
+
 fn is_public_v6(ip: Ipv6Addr) -> bool {
     if let Some(v4) = ip.to_ipv4_mapped() {
         return is_public_v4(v4);
     }
-    let first = ip.segments()[0];
-    let unique_local = first & 0xfe00 == 0xfc00;
-    let link_local = first & 0xffc0 == 0xfe80;
-    !(ip.is_loopback() || ip.is_unspecified() || ip.is_multicast() || unique_local || link_local)
+    let seg = ip.segments();
+    // Forms that carry an IPv4 address, which reach that address: NAT64's well-known prefix
+    // 64:ff9b::/96 and 6to4 2002:AABB:CCDD::/48 are public only when the embedded address is.
+    if seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        return is_public_v4(low_v4(ip));
+    }
+    if seg[0] == 0x2002 {
+        let [a, b] = seg[1].to_be_bytes();
+        let [c, d] = seg[2].to_be_bytes();
+        return is_public_v4(Ipv4Addr::new(a, b, c, d));
+    }
+    // IPv4-compatible ::a.b.c.d (deprecated, ::1 and :: included), local-use NAT64
+    // 64:ff9b:1::/48, Teredo 2001::/32, discard-only 100::/64 and documentation 2001:db8::/32
+    // are never a miner's public address.
+    let ipv4_compatible = seg[..6] == [0; 6];
+    let local_nat64 = seg[..3] == [0x64, 0xff9b, 1];
+    let teredo = seg[..2] == [0x2001, 0];
+    let discard = seg[..4] == [0x100, 0, 0, 0];
+    let documentation = seg[..2] == [0x2001, 0xdb8];
+    let unique_local = seg[0] & 0xfe00 == 0xfc00;
+    let link_local = seg[0] & 0xffc0 == 0xfe80;
+    !(ip.is_loopback()
+        || ip.is_unspecified()
+        || ip.is_multicast()
+        || ipv4_compatible
+        || local_nat64
+        || teredo
+        || discard
+        || documentation
+        || unique_local
+        || link_local)
 }
 
 /// Whether `ip` is a public unicast address.
@@ -226,6 +259,17 @@ mod tests {
             "fe80::1",
             "::ffff:127.0.0.1",
             "224.0.0.1",
+            // Issue 15 point 9: loopback and private addresses in IPv6 clothing.
+            "::127.0.0.1",
+            "::10.0.0.1",
+            "64:ff9b::7f00:1",
+            "64:ff9b::a00:1",
+            "64:ff9b:1::5102:4507",
+            "2002:7f00:1::1",
+            "2002:c0a8:1::1",
+            "2001:0:4136:e378::1",
+            "2001:db8::1",
+            "100::1",
         ] {
             let m = miner(ip);
             let err = UrlPolicy::default()
@@ -239,6 +283,14 @@ mod tests {
             assert!(allowed.is_ok(), "{ip}: {allowed:?}");
         }
         assert!(is_public("2a01:4f8::1".parse().unwrap()));
+        // The same forms around a public IPv4 address (81.2.69.7) are public.
+        for ip in [
+            "64:ff9b::5102:4507",
+            "2002:5102:4507::1",
+            "::ffff:81.2.69.7",
+        ] {
+            assert!(is_public(ip.parse().unwrap()), "{ip}");
+        }
         assert_eq!(miner("::1").base_url(), "https://[::1]:8091");
     }
 }
