@@ -109,9 +109,10 @@ pub struct ScoreDay1Args {
     /// GFS initialisation time (RFC 3339). Default: the truth store's only time minus the lead.
     #[arg(long)]
     pub gfs_init: Option<String>,
-    /// Bearer token for a miner URL.
-    #[arg(long, env = "GAIA_MINER_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
+    /// File holding the bearer token for a miner URL (or set `GAIA_MINER_TOKEN`); a secret is
+    /// never a command-line argument, where `ps` and shell history show it.
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
     /// Print the full report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -143,9 +144,10 @@ pub struct ScoreEra5Args {
     /// `gfs_init_time`-style attribute, else the date of its `time` units at 00:00 UTC).
     #[arg(long)]
     pub gfs_init: Option<String>,
-    /// Bearer token for a miner URL.
-    #[arg(long, env = "GAIA_MINER_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
+    /// File holding the bearer token for a miner URL (or set `GAIA_MINER_TOKEN`); a secret is
+    /// never a command-line argument, where `ps` and shell history show it.
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
     /// Print the full reports as JSON.
     #[arg(long)]
     pub json: bool,
@@ -185,9 +187,10 @@ pub enum ManifestCommand {
 pub struct ManifestBuildArgs {
     /// The Zarr store directory.
     pub store: PathBuf,
-    /// 32-byte sr25519 seed (hex) of the signing hotkey; also sets the signer address.
-    #[arg(long, env = "GAIA_MANIFEST_SIGN_SEED", hide_env_values = true)]
-    pub sign_seed: Option<String>,
+    /// File holding the 32-byte sr25519 seed (hex) of the signing hotkey (or set
+    /// `GAIA_MANIFEST_SIGN_SEED`); also sets the signer address.
+    #[arg(long, value_name = "FILE")]
+    pub sign_seed_file: Option<PathBuf>,
     /// Signer SS58 address to record when not signing.
     #[arg(long)]
     pub signer: Option<String>,

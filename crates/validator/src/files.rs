@@ -35,6 +35,18 @@ pub fn read_text_capped(path: &Path, limit: u64) -> std::io::Result<String> {
     })
 }
 
+/// A secret given as a file (`--…-file`) or in the environment variable `env_var` — never as a
+/// command-line argument, where `ps` and shell history show it. Surrounding whitespace is
+/// trimmed; an empty value is no secret. The file wins over the variable.
+pub fn secret(file: Option<&Path>, env_var: &str) -> std::io::Result<Option<String>> {
+    let value = match file {
+        Some(path) => read_text_capped(path, SMALL_FILE_BYTES)?,
+        None => std::env::var(env_var).unwrap_or_default(),
+    };
+    let value = value.trim();
+    Ok((!value.is_empty()).then(|| value.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -59,5 +71,18 @@ mod tests {
             .to_string()
             .contains("not UTF-8"));
         assert!(read_capped(&dir.path().join("missing"), 10).is_err());
+    }
+
+    #[test]
+    fn a_secret_comes_from_its_file_trimmed() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("token");
+        std::fs::write(&p, "  abc\n").unwrap();
+        let unset = "GAIA_TEST_SECRET_THAT_IS_NEVER_SET";
+        assert_eq!(secret(Some(&p), unset).unwrap().as_deref(), Some("abc"));
+        std::fs::write(&p, "\n").unwrap();
+        assert_eq!(secret(Some(&p), unset).unwrap(), None);
+        assert_eq!(secret(None, unset).unwrap(), None);
+        assert!(secret(Some(&dir.path().join("missing")), unset).is_err());
     }
 }

@@ -52,15 +52,13 @@ pub struct BuildOutcome {
 
 /// Build (and optionally sign) the manifest of a store directory.
 pub fn build(args: &ManifestBuildArgs) -> anyhow::Result<BuildOutcome> {
-    let signer = args
-        .sign_seed
-        .as_deref()
-        .map(Signer::from_seed_hex)
-        .transpose()?;
+    let seed = crate::files::secret(args.sign_seed_file.as_deref(), "GAIA_MANIFEST_SIGN_SEED")
+        .context("reading the signing seed")?;
+    let signer = seed.as_deref().map(Signer::from_seed_hex).transpose()?;
     let address = match (&signer, &args.signer) {
         (Some(s), Some(given)) if s.ss58() != *given => {
             bail!(
-                "--signer {given} is not the address of --sign-seed ({})",
+                "--signer {given} is not the address of the signing seed ({})",
                 s.ss58()
             )
         }
@@ -69,7 +67,10 @@ pub fn build(args: &ManifestBuildArgs) -> anyhow::Result<BuildOutcome> {
             gaia_protocol::ss58::decode(given)?;
             given.clone()
         }
-        (None, None) => bail!("give --sign-seed (to sign) or --signer (to record an address)"),
+        (None, None) => bail!(
+            "give --sign-seed-file or GAIA_MANIFEST_SIGN_SEED (to sign), or --signer (to record an \
+             address)"
+        ),
     };
     let built = build_manifest(&args.store, &address)
         .with_context(|| format!("hashing {}", args.store.display()))?;
@@ -175,10 +176,22 @@ mod tests {
         d
     }
 
+    /// A file holding [`SEED`], outside any store (kept for the test process's life).
+    fn seed_file() -> PathBuf {
+        static FILE: std::sync::OnceLock<tempfile::NamedTempFile> = std::sync::OnceLock::new();
+        FILE.get_or_init(|| {
+            let f = tempfile::NamedTempFile::new().unwrap();
+            std::fs::write(f.path(), SEED).unwrap();
+            f
+        })
+        .path()
+        .to_path_buf()
+    }
+
     fn build_args(store: &Path) -> ManifestBuildArgs {
         ManifestBuildArgs {
             store: store.into(),
-            sign_seed: Some(SEED.into()),
+            sign_seed_file: Some(seed_file()),
             signer: None,
             out: None,
             sig_out: None,
@@ -240,14 +253,14 @@ mod tests {
     fn build_needs_a_signer_and_a_consistent_one() {
         let d = store();
         let mut args = build_args(d.path());
-        args.sign_seed = None;
+        args.sign_seed_file = None;
         assert!(build(&args).is_err());
         args.signer = Some("not-an-address".into());
         assert!(build(&args).is_err());
         args.signer = Some(OTHER.into());
         let unsigned = build(&args).unwrap();
         assert!(unsigned.signature.is_none());
-        args.sign_seed = Some(SEED.into());
+        args.sign_seed_file = Some(seed_file());
         assert!(build(&args).is_err(), "seed and --signer disagree");
         let mut out = build_args(d.path());
         out.out = Some(d.path().join("elsewhere.json"));

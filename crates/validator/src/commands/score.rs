@@ -49,7 +49,7 @@ pub fn day1_request(args: &ScoreDay1Args) -> anyhow::Result<Day1Request> {
         truth: args.truth.clone(),
         reference: args.reference.clone(),
         climatology: args.climatology.clone(),
-        bearer_token: args.token.clone(),
+        bearer_token: miner_token(args.token_file.as_deref())?,
         frozen_manifest: None,
         gfs_init_time: gfs_init(args)?,
         lead_hours: args.lead_hours,
@@ -135,12 +135,17 @@ pub fn render_summary(summary: &OverallOutcome, with_day1: bool) -> String {
 }
 
 /// The GFS init time of `score era5`: given, or what the forecast store says.
+/// The miner bearer token from `--token-file` or `GAIA_MINER_TOKEN`.
+fn miner_token(file: Option<&std::path::Path>) -> anyhow::Result<Option<String>> {
+    crate::files::secret(file, "GAIA_MINER_TOKEN").context("reading the miner token")
+}
+
 fn era5_init(args: &ScoreEra5Args) -> anyhow::Result<DateTime<Utc>> {
     if let Some(s) = &args.gfs_init {
         return parse_time(s);
     }
     let options = OpenOptions {
-        bearer_token: args.token.clone(),
+        bearer_token: miner_token(args.token_file.as_deref())?,
         ..OpenOptions::default()
     };
     let forecast = Dataset::open(&args.forecast, &options).context("opening the forecast")?;
@@ -166,7 +171,7 @@ fn era5(args: &ScoreEra5Args) -> anyhow::Result<ExitCode> {
             forecast: args.forecast.clone(),
             truth: args.truth.clone(),
             climatology: args.climatology.clone(),
-            bearer_token: args.token.clone(),
+            bearer_token: miner_token(args.token_file.as_deref())?,
             frozen_manifest: None,
             gfs_init_time: init,
             lead_hours: lead,
