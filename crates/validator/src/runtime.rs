@@ -44,6 +44,11 @@ impl RuntimeDir {
         self.root.join("metrics.addr")
     }
 
+    /// The file the IO-Engine touches every second (its modification time is the heartbeat).
+    pub fn heartbeat_file(&self) -> PathBuf {
+        self.root.join("io-engine.heartbeat")
+    }
+
     /// Marker telling the supervisor that the IO-Engine killed worker `pid` on a job timeout.
     pub fn kill_marker(&self, pid: u32) -> PathBuf {
         self.root.join("killed").join(pid.to_string())
@@ -53,7 +58,12 @@ impl RuntimeDir {
     /// markers): called by the holder of the instance lock at start and at exit, so tools never
     /// read a dead instance's address or children.
     pub fn remove_published(&self) {
-        for path in [self.socket(), self.state_file(), self.metrics_addr_file()] {
+        for path in [
+            self.socket(),
+            self.state_file(),
+            self.metrics_addr_file(),
+            self.heartbeat_file(),
+        ] {
             let _ = std::fs::remove_file(path);
         }
         if let Ok(markers) = std::fs::read_dir(self.root.join("killed")) {

@@ -164,6 +164,12 @@ fn validate(s: &Settings) -> Result<(), ConfigError> {
         1,
         3600,
     )?;
+    in_range(
+        "SUPERVISOR_HEARTBEAT_TIMEOUT_S",
+        s.supervisor_heartbeat_timeout_s,
+        2,
+        86_400,
+    )?;
     in_range("MAX_JOBS_PER_WORKER", s.max_jobs_per_worker, 1, 1_000_000)?;
     in_range(
         "WORKER_QUEUE_TIMEOUT_S",

@@ -25,6 +25,10 @@ pub struct Settings {
     pub num_compute_workers: usize,
     /// Seconds between the supervisor's RSS checks of its children.
     pub supervisor_check_interval_s: u64,
+    /// Seconds without a heartbeat from the IO-Engine (it touches `<runtime>/io-engine.heartbeat`
+    /// every second from its event loop) after which the supervisor kills and restarts it: a
+    /// stopped or wedged IO-Engine was never noticed.
+    pub supervisor_heartbeat_timeout_s: u64,
     /// Jobs a compute worker runs before it recycles (plus up to 10 % random jitter).
     pub max_jobs_per_worker: u64,
     /// Seconds a compute worker waits idle for work before it recycles.
@@ -90,6 +94,7 @@ impl Default for Settings {
         Self {
             num_compute_workers: cores.saturating_sub(2).max(1),
             supervisor_check_interval_s: 15,
+            supervisor_heartbeat_timeout_s: 60,
             max_jobs_per_worker: 100,
             worker_queue_timeout_s: 300,
             ipc_queue_size: 1000,

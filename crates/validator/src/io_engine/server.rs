@@ -179,6 +179,9 @@ impl IoEngine {
                 .await;
         });
         tasks.spawn(lag_monitor(dispatcher.clone()));
+        if let Some(runtime) = config.runtime.clone() {
+            tasks.spawn(heartbeat(runtime));
+        }
         if config.diagnostic_load_jobs_per_s > 0.0 {
             match config.diagnostic_unit {
                 Some(unit) => {
@@ -242,6 +245,19 @@ async fn accept_loop(
                 }
             },
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+}
+
+/// Touch the heartbeat file every second from the event loop, for the supervisor's liveness
+/// check: a stopped, wedged or starved IO-Engine stops touching it.
+async fn heartbeat(runtime: RuntimeDir) {
+    let path = runtime.heartbeat_file();
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        ticker.tick().await;
+        if let Err(e) = tokio::fs::write(&path, b"").await {
+            tracing::warn!(error = %e, path = %path.display(), "cannot write the heartbeat");
         }
     }
 }

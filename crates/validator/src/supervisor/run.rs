@@ -37,6 +37,8 @@ struct Slot {
     restart_at: Option<Instant>,
     /// Set when the supervisor itself asked this child to go (RSS limit).
     expected_exit: Option<&'static str>,
+    /// When the running child was started.
+    started_at: Instant,
 }
 
 impl Slot {
@@ -66,6 +68,7 @@ impl Supervisor {
             child: None,
             restart_at: None,
             expected_exit: None,
+            started_at: Instant::now(),
         }];
         for i in 1..=settings.num_compute_workers {
             slots.push(Slot {
@@ -74,6 +77,7 @@ impl Supervisor {
                 child: None,
                 restart_at: None,
                 expected_exit: None,
+                started_at: Instant::now(),
             });
         }
         let budget = || {
@@ -164,6 +168,7 @@ impl Supervisor {
                 if Instant::now() >= next_check {
                     next_check = Instant::now() + check_every;
                     self.check_memory();
+                    self.check_heartbeat();
                 }
             }
             if changed {
@@ -178,6 +183,7 @@ impl Supervisor {
         let child = self.launch.spawn(slot.class, &slot.name)?;
         tracing::info!(process = %slot.name, pid = child.id(), "started child");
         slot.child = Some(child);
+        slot.started_at = Instant::now();
         slot.restart_at = None;
         slot.expected_exit = None;
         Ok(())
@@ -287,6 +293,30 @@ impl Supervisor {
             }
         }
         changed
+    }
+
+    /// Kill an IO-Engine whose heartbeat is older than the timeout (counted as a crash, so it
+    /// is restarted within the restart budget).
+    fn check_heartbeat(&mut self) {
+        let timeout = Duration::from_secs(self.settings.supervisor_heartbeat_timeout_s);
+        let file = self.launch.runtime.heartbeat_file();
+        for slot in &mut self.slots {
+            let Some(pid) = slot.pid() else { continue };
+            if slot.class != ProcessClass::IoEngine || slot.started_at.elapsed() < timeout {
+                continue;
+            }
+            let age = std::fs::metadata(&file)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                // Missing or unreadable: as old as the child.
+                .unwrap_or_else(|| slot.started_at.elapsed())
+                .min(slot.started_at.elapsed());
+            if age > timeout {
+                tracing::error!(process = %slot.name, pid, age_s = age.as_secs(), "IO-Engine heartbeat stale; killing it for a restart");
+                signal_group(pid, Signal::SIGKILL);
+            }
+        }
     }
 
     fn check_memory(&mut self) {

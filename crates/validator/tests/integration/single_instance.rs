@@ -104,3 +104,38 @@ fn a_stop_sent_to_pid_and_group_drains_and_cleans_up() {
         assert!(!stale.exists(), "{} left behind", stale.display());
     }
 }
+
+/// Issue 15 point 4: a stopped IO-Engine (SIGSTOP) stops its heartbeat; the supervisor kills
+/// it and starts a new one, which serves again.
+#[test]
+fn a_stopped_io_engine_is_restarted_on_its_stale_heartbeat() {
+    let v = Validator::start(
+        BIN,
+        &[
+            ("SUPERVISOR_HEARTBEAT_TIMEOUT_S", "3"),
+            ("NUM_COMPUTE_WORKERS", "1"),
+        ],
+    );
+    let old = v.pid_of("io-engine").expect("io-engine pid");
+    assert!(v.runtime.heartbeat_file().exists());
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(old as i32), Signal::SIGSTOP).unwrap();
+    let until = Instant::now() + Duration::from_secs(60);
+    loop {
+        let now = v.pid_of("io-engine");
+        if now.is_some_and(|p| p != old) && !alive(old) {
+            break;
+        }
+        assert!(
+            Instant::now() < until,
+            "the stopped IO-Engine was not replaced\n{}",
+            v.logs()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        v.logs().contains("IO-Engine heartbeat stale"),
+        "{}",
+        v.logs()
+    );
+    v.wait_ready(1);
+}
