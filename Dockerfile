@@ -59,7 +59,8 @@ EXPOSE 9090
 # (docker-compose.yml sets stop_grace_period: 45s).
 STOPSIGNAL SIGTERM
 # /health of the IO-Engine, with bash's /dev/tcp (no curl in the image). Answers 200 while the
-# IO-Engine serves; the port is taken from METRICS_ADDR.
+# IO-Engine serves and its database answers (503 while draining or when the database does not
+# answer); the port is taken from METRICS_ADDR.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
   CMD ["/bin/bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/${METRICS_ADDR##*:} && printf 'GET /health HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '"]
 # The supervisor is the entry point. Other commands: `docker run --rm --entrypoint gaia-validator

@@ -201,6 +201,22 @@ impl PgCluster {
         format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
     }
 
+    /// Stop the server (fast shutdown: open connections are cut) until [`Self::start_again`].
+    ///
+    /// # Errors
+    /// [`PgClusterError::Failed`] when pg_ctl fails.
+    pub fn stop(&self) -> Result<(), PgClusterError> {
+        self.pg_ctl("stop")
+    }
+
+    /// Start the server stopped by [`Self::stop`], waiting until it is up.
+    ///
+    /// # Errors
+    /// [`PgClusterError::Failed`] when pg_ctl fails.
+    pub fn start_again(&self) -> Result<(), PgClusterError> {
+        self.pg_ctl("start")
+    }
+
     /// Restart the server (fast shutdown: open connections are cut), waiting until it is up.
     ///
     /// # Errors

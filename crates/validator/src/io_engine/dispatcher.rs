@@ -120,6 +120,8 @@ pub struct Dispatcher {
     pub shm_dir: PathBuf,
     /// Supervisor PID (segment names).
     pub supervisor_pid: u32,
+    /// The validator's database, once the tasks have opened it (for `/health`).
+    pub database: std::sync::OnceLock<gaia_store::Store>,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -158,6 +160,7 @@ impl Dispatcher {
             in_flight: AtomicUsize::new(0),
             shm_dir,
             supervisor_pid,
+            database: std::sync::OnceLock::new(),
         })
     }
 

@@ -50,10 +50,40 @@ async fn metrics(State(state): State<HttpState>) -> Response {
         .into_response()
 }
 
+/// How long `/health` waits for the database.
+const DATABASE_PROBE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The database's answer and the ledger's backlog; `None` before the tasks opened the store.
+async fn database_health(state: &HttpState) -> Option<(bool, serde_json::Value)> {
+    let store = state.dispatcher.database.get()?;
+    let probe = async {
+        store.ping().await?;
+        let pending = store.count_jobs(gaia_store::JobStatus::Pending).await?;
+        let running = store.count_jobs(gaia_store::JobStatus::InProgress).await?;
+        Ok::<_, gaia_store::StoreError>((pending, running))
+    };
+    Some(match tokio::time::timeout(DATABASE_PROBE, probe).await {
+        Ok(Ok((pending, running))) => (
+            true,
+            json!({ "ok": true, "ledger": { "pending": pending, "in_progress": running } }),
+        ),
+        Ok(Err(e)) => (false, json!({ "ok": false, "error": e.to_string() })),
+        Err(_) => (
+            false,
+            json!({ "ok": false, "error": format!("no answer within {DATABASE_PROBE:?}") }),
+        ),
+    })
+}
+
+/// Liveness and readiness in one: 200 with `status: ok`, or 503 while shutting down or when the
+/// database does not answer (it used to say "ok" through a database outage).
 async fn health(State(state): State<HttpState>) -> Response {
     let d = &state.dispatcher;
+    let database = database_health(&state).await;
     let status = if d.is_shutting_down() {
         "shutting_down"
+    } else if database.as_ref().is_some_and(|(ok, _)| !ok) {
+        "database_unreachable"
     } else {
         "ok"
     };
@@ -62,8 +92,14 @@ async fn health(State(state): State<HttpState>) -> Response {
         "workers_connected": d.metrics.workers_connected.get(),
         "in_flight": d.in_flight(),
         "queue_depth": d.queue.depth(),
+        "database": database.map(|(_, v)| v),
     });
-    (StatusCode::OK, Json(body)).into_response()
+    let code = if status == "ok" {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(body)).into_response()
 }
 
 /// Whether `headers` carry `Authorization: Bearer <token>` (compared in constant time).

@@ -70,6 +70,7 @@ impl TaskRuntime {
         metrics: Arc<Metrics>,
     ) -> Result<TaskRuntime, TaskStartError> {
         let store = open_store(settings).await?;
+        let _ = dispatcher.database.set(store.clone());
         let chain = build_chain(settings, &store)?;
         let signer = validator_signer(settings)?;
         let validator_hotkey = signer.ss58();

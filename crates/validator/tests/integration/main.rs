@@ -15,7 +15,7 @@ mod miner_client;
 mod pool_handlers;
 mod production_binary;
 mod real_miners;
-mod single_instance;
+mod spine_faults;
 mod weather_lifecycle;
 mod weather_window;
 

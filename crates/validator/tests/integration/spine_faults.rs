@@ -1,5 +1,6 @@
-//! Issue 15 point 2: children die with their supervisor, and a runtime directory serves one
-//! validator at a time.
+//! Faults of the process spine (issue 15): children die with their supervisor, a runtime
+//! directory serves one validator at a time, a doubled stop signal still drains, a stopped
+//! IO-Engine is restarted on its stale heartbeat, and `/health` reports a database outage.
 
 use std::os::unix::process::CommandExt;
 use std::process::Command;
@@ -138,4 +139,69 @@ fn a_stopped_io_engine_is_restarted_on_its_stale_heartbeat() {
         v.logs()
     );
     v.wait_ready(1);
+}
+
+/// `GET /health`: (HTTP status line, body).
+fn health(v: &Validator) -> (String, serde_json::Value) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(v.addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(s, "GET /health HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.lines().next().unwrap_or_default().to_string();
+    (status, serde_json::from_str(body).unwrap_or_default())
+}
+
+/// Issue 15 point 4: `/health` reports the database and the ledger; through a PostgreSQL outage
+/// it answers 503 `database_unreachable` (it used to say "ok"), and 200 again once the server
+/// is back.
+#[test]
+fn health_reports_a_database_outage() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let pg = rt
+        .block_on(gaia_testkit::TestPostgres::create_private())
+        .unwrap();
+    let v = Validator::start(
+        BIN,
+        &[("DATABASE_URL", pg.url()), ("NUM_COMPUTE_WORKERS", "1")],
+    );
+    // The database appears once the tasks have opened it.
+    let until = Instant::now() + Duration::from_secs(30);
+    let (status, body) = loop {
+        let (status, body) = health(&v);
+        if !body["database"].is_null() || Instant::now() > until {
+            break (status, body);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.contains("200"), "{status} {body}");
+    assert_eq!(body["database"]["ok"], true, "{body}");
+    assert!(body["database"]["ledger"]["pending"].is_u64(), "{body}");
+
+    let cluster = pg.cluster().expect("private cluster");
+    cluster.stop().unwrap();
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = health(&v);
+        if status.contains("503") {
+            assert_eq!(body["status"], "database_unreachable", "{body}");
+            assert_eq!(body["database"]["ok"], false, "{body}");
+            break;
+        }
+        assert!(Instant::now() < until, "still {status} {body}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    cluster.start_again().unwrap();
+    let until = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, body) = health(&v);
+        if status.contains("200") {
+            assert_eq!(body["database"]["ok"], true, "{body}");
+            break;
+        }
+        assert!(Instant::now() < until, "not back: {status} {body}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
