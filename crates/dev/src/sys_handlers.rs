@@ -38,7 +38,7 @@ pub const EXTENSIONS: Extensions = Extensions {
 /// `sys.spin`, the others a `sys.echo`.
 pub fn diagnostic_unit(n: u64) -> WorkUnit {
     let id = format!("diag-{n}");
-    if n % 4 == 0 {
+    if n.is_multiple_of(4) {
         // A struct of one integer always serialises.
         let spin = serde_json::to_value(Millis { ms: 5 }).unwrap_or_default();
         WorkUnit::new(id, Spin::TASK, spin)

@@ -13,6 +13,14 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Everything that can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// Another validator holds this database's instance lock.
+    #[error("another validator is using database `{url}` ({holder}); one validator per database")]
+    InstanceLocked {
+        /// The database URL, password redacted.
+        url: String,
+        /// What is known of the holder.
+        holder: String,
+    },
     /// The database URL could not be understood (unknown scheme, malformed).
     #[error("invalid database URL `{url}`: {reason}")]
     InvalidUrl {

@@ -34,5 +34,5 @@ pub use records::weather::{
     ComponentScore, ForecastStats, MinerResponse, MinerScore, NewResponse, NewRun, Run,
     Verification, ERA5_LEADS,
 };
-pub use store::{MigrationStatus, Store};
+pub use store::{InstanceLock, MigrationStatus, Store};
 pub use url::{redact, Backend, DatabaseUrl};

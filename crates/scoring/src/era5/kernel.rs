@@ -324,7 +324,7 @@ mod tests {
             s = s
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
-            if nan_every > 0 && (i * shape.1 + j) % nan_every == 0 {
+            if nan_every > 0 && (i * shape.1 + j).is_multiple_of(nan_every) {
                 f64::NAN
             } else {
                 offset + (s >> 11) as f64 / (1u64 << 53) as f64 * 10.0 + i as f64

@@ -13,9 +13,12 @@ use crate::url::{Backend, DatabaseUrl};
 use crate::{postgres, sqlite};
 
 mod chain;
+mod instance;
 mod ledger;
 pub(crate) mod pool;
 mod weather;
+
+pub use instance::InstanceLock;
 
 pub(crate) enum Pool {
     Postgres(PgPool),

@@ -41,6 +41,7 @@ all_backends!(
     suite::score_table_rows_upsert_and_window_read,
     suite::weight_history_is_idempotent_by_key,
     suite::retention_deletes_old_runs_with_their_rows,
+    suite::a_second_instance_lock_is_refused_until_the_first_is_dropped,
     suite_ledger::enqueue_is_idempotent_by_key,
     suite_ledger::jobs_are_listed_per_run,
     suite_ledger::claim_respects_priority_schedule_and_lease_holder,

@@ -493,3 +493,28 @@ pub(crate) async fn retention_deletes_old_runs_with_their_rows(store: &Store) {
     assert_eq!(store.apply_retention(90, t0()).await.unwrap().runs, 0);
     assert!(store.apply_retention(0, t0()).await.is_err());
 }
+
+/// Issue 15 point 2: a database serves one validator; the lock goes with its holder.
+pub(crate) async fn a_second_instance_lock_is_refused_until_the_first_is_dropped(store: &Store) {
+    store.migrate().await.unwrap();
+    let first = store.lock_instance().await.unwrap();
+    let err = store.lock_instance().await.unwrap_err();
+    assert!(
+        matches!(err, gaia_store::StoreError::InstanceLocked { .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("one validator per database"),
+        "{err}"
+    );
+    first.release().await;
+    // The server ends the released session asynchronously.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match store.lock_instance().await {
+            Ok(_) => break,
+            Err(e) => assert!(std::time::Instant::now() < until, "still locked: {e}"),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -60,6 +60,8 @@ pub struct TaskRuntime {
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
     store: Store,
+    /// This validator is the database's only one while this is held (released at shutdown).
+    instance: Option<gaia_store::InstanceLock>,
 }
 
 impl TaskRuntime {
@@ -70,6 +72,7 @@ impl TaskRuntime {
         metrics: Arc<Metrics>,
     ) -> Result<TaskRuntime, TaskStartError> {
         let store = open_store(settings).await?;
+        let instance = store.lock_instance().await?;
         let _ = dispatcher.database.set(store.clone());
         let chain = build_chain(settings, &store)?;
         let signer = validator_signer(settings)?;
@@ -100,7 +103,12 @@ impl TaskRuntime {
             tasks.spawn(drive(task, catch_up, stop_rx.clone()));
         }
         tracing::info!(database = store.redacted_url(), "validator tasks started");
-        Ok(TaskRuntime { stop, tasks, store })
+        Ok(TaskRuntime {
+            stop,
+            tasks,
+            store,
+            instance: Some(instance),
+        })
     }
 
     /// Stop claiming steps; wait up to `grace` for running ones, then abort the rest.
@@ -114,6 +122,9 @@ impl TaskRuntime {
             tracing::warn!("tasks still running after the grace period; aborting them");
             self.tasks.abort_all();
             while self.tasks.join_next().await.is_some() {}
+        }
+        if let Some(instance) = self.instance.take() {
+            instance.release().await;
         }
         self.store.close().await;
     }

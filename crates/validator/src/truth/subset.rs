@@ -381,7 +381,8 @@ impl TruthCache {
                 }
                 write(partial, &local, &bytes).await?;
                 let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                if n % 50 == 0 || started.elapsed().as_secs() >= 30 && n % 5 == 0 {
+                if n.is_multiple_of(50) || started.elapsed().as_secs() >= 30 && n.is_multiple_of(5)
+                {
                     tracing::info!(%url, chunks = n, of = count, bytes = sum,
                         seconds = started.elapsed().as_secs_f64(), "truth subset progress");
                 }

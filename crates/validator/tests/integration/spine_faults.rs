@@ -205,3 +205,51 @@ fn health_reports_a_database_outage() {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// Issue 15 point 2: a database serves one validator. A second validator on the same database
+/// (another runtime directory) cannot start its IO-Engine and stops with the restart budget
+/// exhausted, naming the reason; the first is untouched.
+#[test]
+fn a_second_validator_on_the_same_database_stops() {
+    let db = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", db.path().join("gaia.db").display());
+    let first = Validator::start(BIN, &[("DATABASE_URL", &url), ("NUM_COMPUTE_WORKERS", "1")]);
+    let first_engine = first.pid_of("io-engine").unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("second.log");
+    let mut second = Command::new(BIN)
+        .args(["--log-format", "json", "run"])
+        .current_dir(tmp.path())
+        .env("DATABASE_URL", &url)
+        .env("METRICS_ADDR", "127.0.0.1:0")
+        .env("RUNTIME_DIR", tmp.path().join("rt"))
+        .env("SHM_DIR", tmp.path())
+        .env("NUM_COMPUTE_WORKERS", "1")
+        .env("RESTART_BUDGET_COUNT", "1")
+        .env("RESTART_BACKOFF_MAX_S", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = second.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > until {
+            let group = nix::unistd::Pid::from_raw(second.id() as i32);
+            let _ = nix::sys::signal::killpg(group, Signal::SIGKILL);
+            panic!(
+                "a second validator ran on the same database\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(status.code(), Some(3), "{text}");
+    assert!(text.contains("one validator per database"), "{text}");
+    assert!(alive(first_engine), "the first validator is untouched");
+    assert_eq!(first.pid_of("io-engine"), Some(first_engine));
+}
