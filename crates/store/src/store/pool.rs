@@ -7,11 +7,12 @@
 
 use sqlx::Connection;
 
-/// Whether `conn` may serve the next caller: the pending rollback of a dropped transaction is
-/// flushed first (a ping is queued behind it), then the connection must be outside any
-/// transaction. An error closes the connection too.
+/// Whether `conn` may serve the next caller: it must be outside any transaction. Every
+/// transaction of the store commits on success, so a connection comes back inside one only after
+/// an error — the stuck case above, or a rollback still queued (SQLite runs it on its worker
+/// thread): either way closing it costs one reconnect on an error path, and the hot path adds no
+/// round trip (sqlx pings every released connection anyway).
 pub(crate) async fn reusable<C: Connection>(conn: &mut C) -> Result<bool, sqlx::Error> {
-    conn.ping().await?;
     if conn.is_in_transaction() {
         tracing::warn!("a database connection was returned inside a transaction; closing it");
         return Ok(false);
