@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use gaia_scoring::era5::{score_era5_lead, Era5Config, Era5Request};
 use serde_json::Value;
 
-use super::bench_score::{median, python, repo_root, run_py};
+use super::bench_score::{era5_fixture, median};
 use crate::cli::BenchScoreArgs;
 
 /// A static file server on 127.0.0.1 that records every requested path.
@@ -92,36 +92,12 @@ fn serve(mut stream: TcpStream, root: &Path, log: &Mutex<Vec<String>>) -> std::i
 
 /// Run the benchmark.
 pub fn run(args: &BenchScoreArgs) -> anyhow::Result<ExitCode> {
-    let repo = repo_root(args);
-    let py = python(&repo);
-    let dir = args
-        .dir
-        .clone()
-        .unwrap_or_else(|| std::env::temp_dir().join("gaia-bench-score"))
-        .join("net");
-    std::fs::create_dir_all(&dir)?;
-    let dir_s = dir.to_str().context("the store directory must be UTF-8")?;
-    let meta_path = dir.join("fixture.json");
-    let meta = if meta_path.exists() {
-        std::fs::read_to_string(&meta_path)?
-    } else {
-        eprintln!("generating the 0.25° stores in {dir_s} (once: ~2 min, 2 GB on disk) ...");
-        let out = run_py(
-            &py,
-            &repo.join("scripts/fixtures/scoring_era5.py"),
-            &[
-                dir_s,
-                "--grid-deg",
-                "0.25",
-                "--no-expected",
-                "--only",
-                "honest,production_layout",
-            ],
-        )?;
-        std::fs::write(&meta_path, &out)?;
-        out
-    };
-    let j: Value = serde_json::from_str(&meta)?;
+    let (dir, j) = era5_fixture(
+        args,
+        "net",
+        "honest,production_layout",
+        "~2 min, 2 GB on disk",
+    )?;
     let text = |v: &Value| {
         v.as_str()
             .map(str::to_string)

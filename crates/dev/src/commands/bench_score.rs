@@ -389,39 +389,45 @@ fn era5_agreement(ours: &Era5LeadReport, py: &Value) -> Agreement {
     g
 }
 
-/// The ERA5 benchmark: one (miner, lead) at 0.25° with 13 levels. Exits non-zero when the Rust
-/// and Python numbers disagree.
-fn run_era5(args: &BenchScoreArgs) -> anyhow::Result<ExitCode> {
+/// The 0.25° ERA5 fixture stores of `scripts/fixtures/scoring_era5.py --only <only>` in
+/// `<dir>/<subdir>` (generated once, `cost` says what that takes) and their `fixture.json`.
+pub(crate) fn era5_fixture(
+    args: &BenchScoreArgs,
+    subdir: &str,
+    only: &str,
+    cost: &str,
+) -> anyhow::Result<(PathBuf, Value)> {
     let repo = repo_root(args);
-    let py = python(&repo);
     let dir = args
         .dir
         .clone()
         .unwrap_or_else(|| std::env::temp_dir().join("gaia-bench-score"))
-        .join("era5");
+        .join(subdir);
     std::fs::create_dir_all(&dir)?;
     let dir_s = dir.to_str().context("the store directory must be UTF-8")?;
     let meta_path = dir.join("fixture.json");
     let meta = if meta_path.exists() {
         std::fs::read_to_string(&meta_path)?
     } else {
-        eprintln!("generating 0.25° ERA5 stores in {dir_s} (once: ~80 s, 1.6 GB on disk, 4 GB of RAM) ...");
+        eprintln!("generating the 0.25° ERA5 stores in {dir_s} (once: {cost}) ...");
         let out = run_py(
-            &py,
+            &python(&repo),
             &repo.join("scripts/fixtures/scoring_era5.py"),
-            &[
-                dir_s,
-                "--grid-deg",
-                "0.25",
-                "--no-expected",
-                "--only",
-                "honest",
-            ],
+            &[dir_s, "--grid-deg", "0.25", "--no-expected", "--only", only],
         )?;
         std::fs::write(&meta_path, &out)?;
         out
     };
-    let j: Value = serde_json::from_str(&meta)?;
+    Ok((dir, serde_json::from_str(&meta)?))
+}
+
+/// The ERA5 benchmark: one (miner, lead) at 0.25° with 13 levels. Exits non-zero when the Rust
+/// and Python numbers disagree.
+fn run_era5(args: &BenchScoreArgs) -> anyhow::Result<ExitCode> {
+    let repo = repo_root(args);
+    let py = python(&repo);
+    let (dir, j) = era5_fixture(args, "era5", "honest", "~80 s, 1.6 GB on disk, 4 GB of RAM")?;
+    let dir_s = dir.to_str().context("the store directory must be UTF-8")?;
     let s = |v: &Value| {
         v.as_str()
             .map(str::to_string)

@@ -11,22 +11,28 @@ use nix::sys::signal::Signal;
 
 use crate::BIN;
 
-/// `run` again on the runtime directory of `v`, with its settings; returns (status, stderr).
-fn second_run(v: &Validator) -> (std::process::ExitStatus, String) {
+/// Start `run` in `dir` with `env` (stderr to `dir/run.log`) and wait up to `within` for it to
+/// exit; returns its status and log. Still running then: its group is killed and the test fails
+/// with `refused` (what should have stopped it).
+fn run_that_must_stop(
+    dir: &std::path::Path,
+    env: &[(&str, &std::ffi::OsStr)],
+    within: Duration,
+    refused: &str,
+) -> (std::process::ExitStatus, String) {
+    let log = dir.join("run.log");
     let mut child = Command::new(BIN)
         .args(["--log-format", "json", "run"])
-        .current_dir(v.tmp.path())
+        .current_dir(dir)
         .env("METRICS_ADDR", "127.0.0.1:0")
-        .env("RUNTIME_DIR", v.runtime.root())
-        .env("SHM_DIR", &v.shm_dir)
-        .env("DATA_DIR", v.tmp.path().join("data"))
         .env("NUM_COMPUTE_WORKERS", "1")
+        .envs(env.iter().copied())
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
         .process_group(0)
         .spawn()
         .unwrap();
-    let until = Instant::now() + Duration::from_secs(20);
+    let until = Instant::now() + within;
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
@@ -34,15 +40,30 @@ fn second_run(v: &Validator) -> (std::process::ExitStatus, String) {
         if Instant::now() > until {
             let group = nix::unistd::Pid::from_raw(child.id() as i32);
             let _ = nix::sys::signal::killpg(group, Signal::SIGKILL);
-            panic!("a second validator started on the same runtime directory");
+            panic!(
+                "{refused}\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    let mut stderr = String::new();
-    if let Some(mut err) = child.stderr.take() {
-        let _ = std::io::Read::read_to_string(&mut err, &mut stderr);
-    }
-    (status, stderr)
+    (status, std::fs::read_to_string(&log).unwrap_or_default())
+}
+
+/// `run` again on the runtime directory of `v`, with its settings.
+fn second_run(v: &Validator) -> (std::process::ExitStatus, String) {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = v.tmp.path().join("data");
+    run_that_must_stop(
+        tmp.path(),
+        &[
+            ("RUNTIME_DIR", v.runtime.root().as_os_str()),
+            ("SHM_DIR", v.shm_dir.as_os_str()),
+            ("DATA_DIR", data.as_os_str()),
+        ],
+        Duration::from_secs(20),
+        "a second validator started on the same runtime directory",
+    )
 }
 
 #[test]
@@ -216,38 +237,19 @@ fn a_second_validator_on_the_same_database_stops() {
     let first = Validator::start(BIN, &[("DATABASE_URL", &url), ("NUM_COMPUTE_WORKERS", "1")]);
     let first_engine = first.pid_of("io-engine").unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    let log = tmp.path().join("second.log");
-    let mut second = Command::new(BIN)
-        .args(["--log-format", "json", "run"])
-        .current_dir(tmp.path())
-        .env("DATABASE_URL", &url)
-        .env("METRICS_ADDR", "127.0.0.1:0")
-        .env("RUNTIME_DIR", tmp.path().join("rt"))
-        .env("SHM_DIR", tmp.path())
-        .env("NUM_COMPUTE_WORKERS", "1")
-        .env("RESTART_BUDGET_COUNT", "1")
-        .env("RESTART_BACKOFF_MAX_S", "1")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .process_group(0)
-        .spawn()
-        .unwrap();
-    let until = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = second.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > until {
-            let group = nix::unistd::Pid::from_raw(second.id() as i32);
-            let _ = nix::sys::signal::killpg(group, Signal::SIGKILL);
-            panic!(
-                "a second validator ran on the same database\n{}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let runtime = tmp.path().join("rt");
+    let (status, text) = run_that_must_stop(
+        tmp.path(),
+        &[
+            ("DATABASE_URL", url.as_ref()),
+            ("RUNTIME_DIR", runtime.as_os_str()),
+            ("SHM_DIR", tmp.path().as_os_str()),
+            ("RESTART_BUDGET_COUNT", "1".as_ref()),
+            ("RESTART_BACKOFF_MAX_S", "1".as_ref()),
+        ],
+        Duration::from_secs(60),
+        "a second validator ran on the same database",
+    );
     assert_eq!(status.code(), Some(3), "{text}");
     assert!(text.contains("one validator per database"), "{text}");
     assert!(alive(first_engine), "the first validator is untouched");
