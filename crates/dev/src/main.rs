@@ -3,6 +3,8 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
-    gaia_validator::memory::tune_allocator();
+    if let Err(code) = gaia_validator::commands::prepare_process() {
+        return code;
+    }
     gaia_dev::commands::dispatch(&gaia_dev::cli::DevCli::parse())
 }

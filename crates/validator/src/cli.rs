@@ -28,9 +28,24 @@ pub struct GlobalArgs {
     /// Settings file (TOML). Built-in defaults < this file < `.env` < environment.
     #[arg(long, global = true, env = "GAIA_CONFIG")]
     pub config: Option<PathBuf>,
-    /// Log line format.
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Json, env = "LOG_FORMAT")]
-    pub log_format: LogFormat,
+    /// Log line format. Default: `json` for `run` and the processes it starts, `pretty` for
+    /// one-shot commands (`migrate`, `score`, `manifest`, `weights`).
+    #[arg(long, global = true, value_enum, env = "LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+}
+
+impl GlobalArgs {
+    /// The format of a long-running process's log lines (`run` and its children): JSON unless
+    /// asked otherwise, for log collectors.
+    pub fn service_log_format(&self) -> LogFormat {
+        self.log_format.unwrap_or(LogFormat::Json)
+    }
+
+    /// The format of a one-shot command's log lines (on stderr, beside its output on stdout):
+    /// human-readable unless asked otherwise.
+    pub fn tool_log_format(&self) -> LogFormat {
+        self.log_format.unwrap_or(LogFormat::Pretty)
+    }
 }
 
 pub use crate::telemetry::logging::LogFormat;
@@ -60,6 +75,17 @@ pub enum Command {
     /// Internal: one compute worker process (started by the supervisor).
     #[command(hide = true)]
     ComputeWorker(ChildArgs),
+}
+
+impl Command {
+    /// A command that does its job and exits (as opposed to `run` and the processes it starts):
+    /// it logs to stderr in human form by default.
+    pub fn is_one_shot(&self) -> bool {
+        matches!(
+            self,
+            Command::Migrate(_) | Command::Score(_) | Command::Weights(_) | Command::Manifest(_)
+        )
+    }
 }
 
 /// Arguments of `weights`.

@@ -4,7 +4,9 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
-    gaia_validator::memory::tune_allocator();
+    if let Err(code) = gaia_validator::commands::prepare_process() {
+        return code;
+    }
     let cli = gaia_validator::cli::Cli::parse();
     gaia_validator::commands::dispatch(
         &cli.global,

@@ -233,7 +233,8 @@ fn check_config_names_the_key_value_and_rule_and_redacts_secrets() {
         .env("IPC_QUEUE_SIZE", "0")
         .output()
         .unwrap();
-    assert!(!out.status.success());
+    // 78 (EX_CONFIG): the service managers are told not to restart on it.
+    assert_eq!(out.status.code(), Some(78), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("IPC_QUEUE_SIZE") && err.contains("\"0\"") && err.contains("between 1 and"),
@@ -262,6 +263,9 @@ fn check_config_names_the_key_value_and_rule_and_redacts_secrets() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
+    // Stdout is pure JSON (`check-config | jq` works); notes and warnings are on stderr.
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    assert_eq!(json["weather"]["db_run_retention_days"], 30);
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),

@@ -24,7 +24,11 @@ pub fn io_engine(
     diagnostic_unit: Option<DiagnosticUnit>,
 ) -> anyhow::Result<ExitCode> {
     let settings = config::load(global.config.as_deref())?.settings;
-    logging::init("io-engine", global.log_format, &settings.log_level);
+    logging::init(
+        "io-engine",
+        global.service_log_format(),
+        &settings.log_level,
+    );
     let runtime_root = args
         .socket
         .parent()
@@ -69,7 +73,11 @@ pub fn compute_worker(
     extra_jobs: fn(&mut HandlerRegistry),
 ) -> anyhow::Result<ExitCode> {
     let settings = config::load(global.config.as_deref())?.settings;
-    logging::init("compute-worker", global.log_format, &settings.log_level);
+    logging::init(
+        "compute-worker",
+        global.service_log_format(),
+        &settings.log_level,
+    );
     if settings.compute_worker_rlimit_as_mb > 0 {
         let bytes = settings.compute_worker_rlimit_as_mb << 20;
         nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_AS, bytes, bytes)

@@ -10,6 +10,8 @@ use std::process::ExitCode;
 use crate::cli::{Command, GlobalArgs};
 use crate::compute::HandlerRegistry;
 use crate::io_engine::DiagnosticUnit;
+use crate::supervisor::EXIT_CONFIG;
+use crate::telemetry::logging;
 
 pub mod check_config;
 pub mod children;
@@ -40,8 +42,24 @@ impl Extensions {
 
 fn no_extra_jobs(_: &mut HandlerRegistry) {}
 
+/// What every binary does before it parses its command line: tune the allocator and load
+/// `./.env` into the environment, so `.env` can set what the command line reads (`LOG_FORMAT`,
+/// `GAIA_CONFIG`) as well as the settings. Variables already in the environment win over `.env`.
+/// `Err` is the exit code to stop with: `.env` exists but cannot be parsed (the message is on
+/// stderr).
+pub fn prepare_process() -> Result<(), ExitCode> {
+    crate::memory::tune_allocator();
+    crate::config::load_dotenv().map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(EXIT_CONFIG)
+    })
+}
+
 /// Run the chosen subcommand and turn its outcome into the process exit code.
 pub fn dispatch(global: &GlobalArgs, command: &Command, extensions: Extensions) -> ExitCode {
+    if command.is_one_shot() {
+        logging::init_tool(global.tool_log_format());
+    }
     exit_code(match command {
         Command::Version => {
             println!("gaia-validator {}", env!("CARGO_PKG_VERSION"));
@@ -60,13 +78,18 @@ pub fn dispatch(global: &GlobalArgs, command: &Command, extensions: Extensions) 
     })
 }
 
-/// A command's outcome as the process exit code; an error is printed to stderr first.
+/// A command's outcome as the process exit code; an error is printed to stderr first. An invalid
+/// setting anywhere in the error's chain exits with [`EXIT_CONFIG`], anything else with 1.
 pub fn exit_code(outcome: anyhow::Result<ExitCode>) -> ExitCode {
     match outcome {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
-            ExitCode::FAILURE
+            if err.chain().any(|e| e.is::<crate::config::ConfigError>()) {
+                ExitCode::from(EXIT_CONFIG)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

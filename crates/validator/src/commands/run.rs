@@ -6,7 +6,7 @@ use crate::cli::{GlobalArgs, LogFormat};
 use crate::config;
 use crate::runtime::RuntimeDir;
 use crate::supervisor::child::ChildLaunch;
-use crate::supervisor::{Supervisor, EXIT_STARTUP};
+use crate::supervisor::{Supervisor, EXIT_CONFIG, EXIT_STARTUP};
 use crate::telemetry::logging;
 
 /// The settings' runtime directory, or a fresh one under the temporary directory.
@@ -31,12 +31,16 @@ pub fn run(global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let loaded = match config::load(global.config.as_deref()) {
         Ok(l) => l,
         Err(e) => {
-            logging::startup_error("supervisor", global.log_format, &e.to_string());
-            return Ok(ExitCode::from(EXIT_STARTUP));
+            logging::startup_error("supervisor", global.service_log_format(), &e.to_string());
+            return Ok(ExitCode::from(EXIT_CONFIG));
         }
     };
     let settings = loaded.settings;
-    logging::init("supervisor", global.log_format, &settings.log_level);
+    logging::init(
+        "supervisor",
+        global.service_log_format(),
+        &settings.log_level,
+    );
     for key in &loaded.unknown_keys {
         tracing::warn!(key = %key, "unknown setting ignored");
     }
@@ -53,7 +57,7 @@ pub fn run(global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let launch = ChildLaunch {
         exe: std::env::current_exe()?,
         config: global.config.clone(),
-        log_format: match global.log_format {
+        log_format: match global.service_log_format() {
             LogFormat::Json => "json".into(),
             LogFormat::Pretty => "pretty".into(),
         },

@@ -49,13 +49,18 @@ pub struct LoadedSettings {
 /// Sections whose variables are nested with `__` (`WEATHER__RUN_HOUR_UTC`).
 const NESTED_SECTIONS: [&str; 2] = ["weather", "chain"];
 
+/// Load `./.env` into the process environment (variables already set win); no file is fine.
+pub fn load_dotenv() -> Result<(), ConfigError> {
+    match dotenvy::dotenv() {
+        Ok(_) => Ok(()),
+        Err(e) if e.not_found() => Ok(()),
+        Err(e) => Err(ConfigError::DotEnv(e.to_string())),
+    }
+}
+
 /// Resolve settings from defaults, `file`, `./.env` and the process environment.
 pub fn load(file: Option<&Path>) -> Result<LoadedSettings, ConfigError> {
-    match dotenvy::dotenv() {
-        Ok(_) => {}
-        Err(e) if e.not_found() => {}
-        Err(e) => return Err(ConfigError::DotEnv(e.to_string())),
-    }
+    load_dotenv()?;
     load_with_env(file, std::env::vars())
 }
 
@@ -79,7 +84,14 @@ pub fn load_with_env(
         )?;
         figment = figment.merge(Toml::string(&text));
     }
+    let defaults_json = serde_json::to_value(&defaults).unwrap_or_default();
+    let mut log_level_given = false;
+    let mut rust_log = None;
     for (raw_key, raw_value) in env {
+        if raw_key == "RUST_LOG" {
+            rust_log = Some(raw_value);
+            continue;
+        }
         let lower = raw_key.to_ascii_lowercase();
         let top = lower.split("__").next().unwrap_or_default();
         let nested = lower.contains("__");
@@ -87,10 +99,20 @@ pub fn load_with_env(
             continue;
         }
         let key = lower.replace("__", ".");
+        // `NUM_COMPUTE_WORKERS=` (an uncommented example line, compose's `${X:-}`) means "not
+        // set" for anything but a text setting, where empty is a value (`STATUS_ADDR=` = off).
+        if raw_value.trim().is_empty() && !default_is_text(&defaults_json, &key) {
+            continue;
+        }
+        log_level_given |= key == "log_level";
         let value: Value = raw_value
             .parse()
             .unwrap_or_else(|never: std::convert::Infallible| match never {});
         figment = figment.merge(Serialized::default(&key, value));
+    }
+    // `RUST_LOG`, the filter variable every Rust program knows, when `LOG_LEVEL` is not given.
+    if let Some(filter) = rust_log.filter(|f| !log_level_given && !f.trim().is_empty()) {
+        figment = figment.merge(Serialized::default("log_level", filter));
     }
     let unknown_keys = unknown_keys(&figment);
     let settings: Settings = figment.extract().map_err(from_figment)?;
@@ -99,6 +121,13 @@ pub fn load_with_env(
         settings,
         unknown_keys,
     })
+}
+
+/// Whether the built-in default at the dotted `key` is a string (a text setting).
+fn default_is_text(defaults: &serde_json::Value, key: &str) -> bool {
+    key.split('.')
+        .try_fold(defaults, |v, part| v.get(part))
+        .is_some_and(serde_json::Value::is_string)
 }
 
 fn unknown_keys(figment: &Figment) -> Vec<String> {
@@ -271,4 +300,47 @@ fn validate(s: &Settings) -> Result<(), ConfigError> {
         ));
     }
     super::tasks::validate(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::env;
+    use super::*;
+
+    #[test]
+    fn rust_log_is_the_filter_unless_log_level_is_given() {
+        let s = load_with_env(None, env(&[("RUST_LOG", "debug,hyper=warn")])).unwrap();
+        assert_eq!(s.settings.log_level, "debug,hyper=warn");
+        let s = load_with_env(None, env(&[("RUST_LOG", "debug"), ("LOG_LEVEL", "warn")])).unwrap();
+        assert_eq!(s.settings.log_level, "warn");
+        let err = load_with_env(None, env(&[("RUST_LOG", "=[")])).unwrap_err();
+        assert!(err.to_string().contains("LOG_LEVEL"), "{err}");
+    }
+
+    #[test]
+    fn empty_values_unset_numbers_flags_and_lists_but_not_text() {
+        let s = load_with_env(
+            None,
+            env(&[
+                ("NUM_COMPUTE_WORKERS", ""),
+                ("ADMIN_API_ENABLED", " "),
+                ("WEATHER__MINER_REQUESTS_PER_MINUTE", ""),
+                ("DATABASE_URL", ""),
+                ("LOG_LEVEL", "info"),
+            ]),
+        )
+        .unwrap()
+        .settings;
+        let defaults = Settings::default();
+        assert_eq!(s.num_compute_workers, defaults.num_compute_workers);
+        assert!(!s.admin_api_enabled);
+        assert_eq!(
+            s.weather.miner_requests_per_minute,
+            defaults.weather.miner_requests_per_minute
+        );
+        assert!(s.resolved_database_url().starts_with("sqlite:"));
+        // A text setting keeps an empty value: it is a value, not an absence.
+        let err = load_with_env(None, env(&[("METRICS_ADDR", "")])).unwrap_err();
+        assert!(err.to_string().contains("METRICS_ADDR"), "{err}");
+    }
 }

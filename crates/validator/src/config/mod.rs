@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 /// Secrets in URLs are redacted by the store's rule, so logs, errors and `check-config` agree.
 pub use gaia_store::redact as redact_url;
-pub use load::{load, load_with_env, ConfigError, LoadedSettings};
+pub use load::{load, load_dotenv, load_with_env, ConfigError, LoadedSettings};
 pub use tasks::{parse_cron, ChainSettings, WeatherSettings};
 
 /// All settings of the validator.

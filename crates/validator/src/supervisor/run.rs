@@ -22,6 +22,9 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_STARTUP: u8 = 1;
 /// A class exhausted its restart budget.
 pub const EXIT_BUDGET_EXHAUSTED: u8 = 3;
+/// Exit code: a setting is invalid (sysexits' `EX_CONFIG`). Restarting cannot help, so the
+/// systemd unit (`RestartPreventExitStatus=78`) and pm2 (`stop_exit_codes`) stop retrying.
+pub const EXIT_CONFIG: u8 = 78;
 /// A second signal forced an immediate stop.
 pub const EXIT_FORCED: u8 = 130;
 

@@ -49,6 +49,15 @@ pub fn init(role: &'static str, format: LogFormat, filter: &str) {
     }
 }
 
+/// Install the subscriber of a one-shot command (`migrate`, `score`, ...): stderr, so stdout
+/// keeps only the command's output; the filter is `LOG_LEVEL`, else `RUST_LOG`, else `info`.
+pub fn init_tool(format: LogFormat) {
+    let filter = std::env::var("LOG_LEVEL")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "info".to_string());
+    init("cli", format, &filter);
+}
+
 /// Panic hook: one `ERROR` event with the message, the location, the thread and (when
 /// `RUST_BACKTRACE` asks for one) the backtrace.
 fn log_panic(info: &std::panic::PanicHookInfo<'_>) {
