@@ -63,6 +63,8 @@ STOPSIGNAL SIGTERM
 # answer); the port is taken from METRICS_ADDR.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
   CMD ["/bin/bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/${METRICS_ADDR##*:} && printf 'GET /health HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '"]
-# The supervisor is the entry point. Other commands: `docker run --rm --entrypoint gaia-validator
-# IMAGE check-config` (or `migrate --status`, `version`).
-ENTRYPOINT ["/usr/local/bin/gaia-validator", "run"]
+# The binary is the entry point and `run` (the supervisor) the default command; any other command
+# is the container's command: `docker run --rm IMAGE check-config` (or `migrate --status`,
+# `version`, `docker compose run --rm validator migrate`).
+ENTRYPOINT ["/usr/local/bin/gaia-validator"]
+CMD ["run"]
