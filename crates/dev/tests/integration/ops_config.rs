@@ -178,3 +178,59 @@ fn dot_env_sets_what_the_command_line_reads_and_bad_settings_exit_78() {
         "{out:?}"
     );
 }
+
+#[test]
+fn online_mode_refuses_to_start_without_a_usable_hotkey() {
+    let dir = tempfile::tempdir().unwrap();
+    let wallets = repo_file("crates/validator/tests/fixtures/chain/wallets");
+    let online = |extra: &[(&str, String)]| {
+        let mut env: Vec<(String, String)> = vec![
+            ("CHAIN__MODE".into(), "online".into()),
+            (
+                "RUNTIME_DIR".into(),
+                dir.path().join("rt").display().to_string(),
+            ),
+        ];
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
+        clean(dir.path(), &["run"], &env)
+    };
+    // No hotkey at all: refused before anything starts, naming both ways to give one.
+    let out = online(&[]);
+    assert_eq!(out.status.code(), Some(78), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("CHAIN__HOTKEY_FILE") && err.contains("CHAIN__WALLET_NAME"),
+        "{err}"
+    );
+    // A wallet name whose hotkey is encrypted (btcli's NaCl format): refused by name.
+    let out = online(&[
+        ("CHAIN__WALLET_PATH", wallets.display().to_string()),
+        ("CHAIN__WALLET_NAME", "gaia".into()),
+        ("CHAIN__HOTKEY_NAME", "encrypted".into()),
+    ]);
+    assert_eq!(out.status.code(), Some(78), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("CHAIN__HOTKEY_FILE") && err.contains("encrypted"),
+        "{err}"
+    );
+    // `check-config` resolves the wallet names (and `~`) to the file it would load.
+    let out = clean(
+        dir.path(),
+        &["check-config"],
+        &[
+            (
+                "HOME".into(),
+                wallets.parent().unwrap().display().to_string(),
+            ),
+            ("CHAIN__WALLET_PATH".into(), "~/wallets".into()),
+            ("CHAIN__WALLET_NAME".into(), "gaia".into()),
+        ],
+    );
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let file = json["chain"]["hotkey_file"].as_str().unwrap();
+    assert!(
+        file.ends_with("chain/wallets/gaia/hotkeys/default") && !file.contains('~'),
+        "{file}"
+    );
+}

@@ -16,6 +16,7 @@ pub mod pool;
 pub mod rpc;
 pub mod storage;
 pub mod wallet;
+mod ws;
 
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;

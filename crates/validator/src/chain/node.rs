@@ -71,6 +71,11 @@ impl Node {
         self.rpc.url()
     }
 
+    /// Whether the node is reached over a websocket (`ws://`, `wss://`).
+    pub fn is_websocket(&self) -> bool {
+        self.rpc.is_websocket()
+    }
+
     /// `chain_getBlockHash(n)` (`None`: the best block). A block that does not exist is an error.
     pub async fn block_hash(&self, number: Option<u64>) -> Result<Hash, RpcError> {
         const M: &str = "chain_getBlockHash";

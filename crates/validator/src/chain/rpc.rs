@@ -1,11 +1,12 @@
-//! A small JSON-RPC 2.0 client for a subtensor node over HTTP(S) POST (no websocket, no subxt).
+//! A small JSON-RPC 2.0 client for a subtensor node (no subxt): over a websocket for `ws://` and
+//! `wss://` endpoints (the public ones, chain.md §1; [`super::ws`]), over HTTP(S) POST for
+//! `http://` and `https://` (a node's RPC port answers both).
 //!
-//! Substrate nodes answer JSON-RPC over plain HTTP on the same port as their websocket
-//! endpoint, so [`http_endpoint`] turns the `wss://…`/`ws://…` addresses of chain.md §1 into
-//! `https://…`/`http://…`. Every call has a deadline (connect + request + reading the body), the
-//! body is read in chunks and refused once over [`RpcOptions::max_response_bytes`], and transport
-//! failures (connection refused, timeout, HTTP 5xx/429) are retried with doubling back-off.
-//! A JSON-RPC error object is not retried. Every [`RpcError`] names the method.
+//! Every call has a deadline (connect + request + reading the whole answer), an answer over
+//! [`RpcOptions::max_response_bytes`] is refused before it is buffered, and transport failures
+//! (connection refused or closed, timeout, HTTP 5xx/429) are retried with doubling back-off — on
+//! a websocket, over a new connection. A JSON-RPC error object is not retried. Every [`RpcError`]
+//! names the method.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -13,6 +14,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
+use super::ws::{WsFailure, WsTransport};
 use crate::retry::{with_backoff, Backoff, Failed, Verdict};
 
 /// Limits of the client.
@@ -26,6 +28,9 @@ pub struct RpcOptions {
     pub attempts: u32,
     /// Pause before the first retry; doubled for each further one.
     pub backoff: Duration,
+    /// Certificates (DER) trusted for `wss://` besides the webpki roots: a node behind a
+    /// private CA.
+    pub extra_root_certificates: Vec<Vec<u8>>,
 }
 
 impl Default for RpcOptions {
@@ -35,6 +40,7 @@ impl Default for RpcOptions {
             max_response_bytes: 16 * 1024 * 1024,
             attempts: 3,
             backoff: Duration::from_millis(500),
+            extra_root_certificates: Vec::new(),
         }
     }
 }
@@ -105,18 +111,6 @@ impl RpcError {
     }
 }
 
-/// `wss://h:p/x` → `https://h:p/x`, `ws://` → `http://`; `http(s)://` unchanged.
-pub fn http_endpoint(endpoint: &str) -> String {
-    let e = endpoint.trim();
-    if let Some(rest) = e.strip_prefix("wss://") {
-        format!("https://{rest}")
-    } else if let Some(rest) = e.strip_prefix("ws://") {
-        format!("http://{rest}")
-    } else {
-        e.to_string()
-    }
-}
-
 /// Why one attempt failed: for good, or transiently (worth another attempt).
 enum AttemptError {
     Final(RpcError),
@@ -142,35 +136,62 @@ impl std::fmt::Display for AttemptError {
 /// A JSON-RPC client for one endpoint.
 #[derive(Debug)]
 pub struct RpcClient {
-    http: reqwest::Client,
-    url: String,
+    transport: Transport,
     options: RpcOptions,
     next_id: AtomicU64,
 }
 
+/// How requests reach the node.
+#[derive(Debug)]
+enum Transport {
+    Http { http: reqwest::Client, url: String },
+    WebSocket(Box<WsTransport>),
+}
+
 impl RpcClient {
-    /// A client for `endpoint` (`ws(s)://` is mapped to `http(s)://`).
+    /// A client for `endpoint`: `ws://`/`wss://` over a websocket, anything else over HTTP POST.
     pub fn new(endpoint: &str, options: RpcOptions) -> Result<RpcClient, RpcError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(options.timeout)
-            .timeout(options.timeout)
-            .build()
-            .map_err(|e| RpcError::Transport {
-                method: "(client)".into(),
-                attempts: 0,
-                reason: e.to_string(),
-            })?;
+        let endpoint = endpoint.trim();
+        let is_ws = ["ws://", "wss://"].iter().any(|p| {
+            endpoint
+                .get(..p.len())
+                .is_some_and(|s| s.eq_ignore_ascii_case(p))
+        });
+        let transport = if is_ws {
+            Transport::WebSocket(Box::new(WsTransport::new(endpoint, &options)?))
+        } else {
+            let http = reqwest::Client::builder()
+                .connect_timeout(options.timeout)
+                .timeout(options.timeout)
+                .build()
+                .map_err(|e| RpcError::Transport {
+                    method: "(client)".into(),
+                    attempts: 0,
+                    reason: e.to_string(),
+                })?;
+            Transport::Http {
+                http,
+                url: endpoint.to_string(),
+            }
+        };
         Ok(RpcClient {
-            http,
-            url: http_endpoint(endpoint),
+            transport,
             options,
             next_id: AtomicU64::new(1),
         })
     }
 
-    /// The HTTP URL in use.
+    /// The endpoint in use.
     pub fn url(&self) -> &str {
-        &self.url
+        match &self.transport {
+            Transport::Http { url, .. } => url,
+            Transport::WebSocket(ws) => ws.url(),
+        }
+    }
+
+    /// Whether calls go over a websocket.
+    pub fn is_websocket(&self) -> bool {
+        matches!(self.transport, Transport::WebSocket(_))
     }
 
     /// Call `method` with `params`, retrying transport failures; decode `result` as `T`.
@@ -206,7 +227,7 @@ impl RpcClient {
             let id = self.next_id.fetch_add(1, Ordering::Relaxed);
             let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
             async move {
-                tokio::time::timeout(self.options.timeout, self.attempt(method, &body))
+                tokio::time::timeout(self.options.timeout, self.attempt(method, id, &body))
                     .await
                     .unwrap_or_else(|_| {
                         Err(AttemptError::Transient(RpcError::Timeout {
@@ -244,7 +265,17 @@ impl RpcClient {
         })
     }
 
-    async fn attempt(&self, method: &str, body: &Value) -> Result<Value, AttemptError> {
+    async fn attempt(&self, method: &str, id: u64, body: &Value) -> Result<Value, AttemptError> {
+        let (http, url) = match &self.transport {
+            Transport::Http { http, url } => (http, url),
+            Transport::WebSocket(ws) => {
+                return match ws.exchange(method, id, body).await {
+                    Ok(bytes) => parse_response(method, &bytes).map_err(AttemptError::Final),
+                    Err(WsFailure::Final(e)) => Err(AttemptError::Final(e)),
+                    Err(WsFailure::Transient(e)) => Err(AttemptError::Transient(e)),
+                };
+            }
+        };
         let transport = |e: reqwest::Error| {
             if e.is_timeout() {
                 RpcError::Timeout {
@@ -260,7 +291,7 @@ impl RpcClient {
                 }
             }
         };
-        let mut resp = match self.http.post(&self.url).json(body).send().await {
+        let mut resp = match http.post(url).json(body).send().await {
             Ok(r) => r,
             Err(e) => return Err(AttemptError::Transient(transport(e))),
         };
@@ -344,16 +375,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn endpoints_map_to_http() {
-        assert_eq!(
-            http_endpoint("wss://entrypoint-finney.opentensor.ai:443"),
-            "https://entrypoint-finney.opentensor.ai:443"
-        );
-        assert_eq!(
-            http_endpoint("ws://127.0.0.1:9944"),
-            "http://127.0.0.1:9944"
-        );
-        assert_eq!(http_endpoint("http://x:1/"), "http://x:1/");
+    fn the_scheme_chooses_the_transport() {
+        let client = |e: &str| RpcClient::new(e, RpcOptions::default()).unwrap();
+        assert!(client("wss://entrypoint-finney.opentensor.ai:443").is_websocket());
+        assert!(client(" WS://127.0.0.1:9944").is_websocket());
+        assert!(!client("http://127.0.0.1:9944").is_websocket());
+        assert!(!client("https://x:1/").is_websocket());
+        assert_eq!(client("ws://127.0.0.1:9944 ").url(), "ws://127.0.0.1:9944");
     }
 
     #[test]

@@ -26,6 +26,17 @@ fn runtime_dir(settings: &config::Settings) -> anyhow::Result<(RuntimeDir, bool)
     }
 }
 
+/// Online, the hotkey file must load (exist, be unencrypted, match its address) before anything
+/// starts: otherwise the IO-Engine would fail at every restart until the budget is spent.
+fn usable_identity(settings: &config::Settings) -> Result<(), String> {
+    match (&settings.chain.hotkey_file, settings.chain.mode.as_str()) {
+        (Some(path), "online") => crate::chain::wallet::load_hotkey(path)
+            .map(|_| ())
+            .map_err(|e| format!("invalid setting CHAIN__HOTKEY_FILE: {e}")),
+        _ => Ok(()),
+    }
+}
+
 /// Start the supervisor and run until it stops.
 pub fn run(global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let loaded = match config::load(global.config.as_deref()) {
@@ -36,6 +47,10 @@ pub fn run(global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let settings = loaded.settings;
+    if let Err(e) = usable_identity(&settings) {
+        logging::startup_error("supervisor", global.service_log_format(), &e);
+        return Ok(ExitCode::from(EXIT_CONFIG));
+    }
     logging::init(
         "supervisor",
         global.service_log_format(),

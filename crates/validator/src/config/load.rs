@@ -9,6 +9,7 @@ use figment::providers::{Format, Serialized, Toml};
 use figment::value::Value;
 use figment::Figment;
 
+use super::chain::{network_preset, NetworkPreset};
 use super::Settings;
 
 /// Why settings could not be resolved.
@@ -65,32 +66,40 @@ pub fn load(file: Option<&Path>) -> Result<LoadedSettings, ConfigError> {
 }
 
 /// Resolve settings from defaults, `file` and the given environment (for tests and children).
+///
+/// Layers, lowest first: built-in defaults, the `CHAIN__NETWORK` preset (endpoint and netuid of
+/// a known network), the TOML file, the environment. Then `~` in paths is expanded (with the
+/// environment's `HOME`) and the hotkey file is derived from wallet names when not given.
 pub fn load_with_env(
     file: Option<&Path>,
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<LoadedSettings, ConfigError> {
     let defaults = Settings::default();
-    let known_top: BTreeSet<String> = match serde_json::to_value(&defaults) {
-        Ok(serde_json::Value::Object(map)) => map.keys().cloned().collect(),
+    let defaults_json = serde_json::to_value(&defaults).unwrap_or_default();
+    let known_top: BTreeSet<String> = match &defaults_json {
+        serde_json::Value::Object(map) => map.keys().cloned().collect(),
         _ => BTreeSet::new(),
     };
-    let mut figment = Figment::from(Serialized::defaults(&defaults));
-    if let Some(path) = file {
-        let text = crate::files::read_text_capped(path, crate::files::SMALL_FILE_BYTES).map_err(
-            |source| ConfigError::File {
-                path: path.display().to_string(),
-                source,
-            },
-        )?;
-        figment = figment.merge(Toml::string(&text));
-    }
-    let defaults_json = serde_json::to_value(&defaults).unwrap_or_default();
+    let file_text = match file {
+        Some(path) => Some(
+            crate::files::read_text_capped(path, crate::files::SMALL_FILE_BYTES).map_err(
+                |source| ConfigError::File {
+                    path: path.display().to_string(),
+                    source,
+                },
+            )?,
+        ),
+        None => None,
+    };
+    let mut env_layer: Vec<(String, Value)> = Vec::new();
     let mut log_level_given = false;
     let mut rust_log = None;
+    let mut home = None;
     for (raw_key, raw_value) in env {
-        if raw_key == "RUST_LOG" {
-            rust_log = Some(raw_value);
-            continue;
+        match raw_key.as_str() {
+            "RUST_LOG" => rust_log = Some(raw_value.clone()),
+            "HOME" => home = Some(raw_value.clone()),
+            _ => {}
         }
         let lower = raw_key.to_ascii_lowercase();
         let top = lower.split("__").next().unwrap_or_default();
@@ -108,14 +117,36 @@ pub fn load_with_env(
         let value: Value = raw_value
             .parse()
             .unwrap_or_else(|never: std::convert::Infallible| match never {});
-        figment = figment.merge(Serialized::default(&key, value));
+        env_layer.push((key, value));
     }
     // `RUST_LOG`, the filter variable every Rust program knows, when `LOG_LEVEL` is not given.
     if let Some(filter) = rust_log.filter(|f| !log_level_given && !f.trim().is_empty()) {
-        figment = figment.merge(Serialized::default("log_level", filter));
+        env_layer.push(("log_level".into(), Value::from(filter)));
+    }
+    let layered = |preset: Option<&NetworkPreset>| {
+        let mut figment = Figment::from(Serialized::defaults(&defaults));
+        if let Some(p) = preset {
+            figment = figment.merge(Serialized::default("chain.endpoint", p.endpoint));
+            if let Some(netuid) = p.netuid {
+                figment = figment.merge(Serialized::default("chain.netuid", netuid));
+            }
+        }
+        if let Some(text) = &file_text {
+            figment = figment.merge(Toml::string(text));
+        }
+        for (key, value) in &env_layer {
+            figment = figment.merge(Serialized::default(key, value.clone()));
+        }
+        figment
+    };
+    let mut figment = layered(None);
+    let network: String = figment.extract_inner("chain.network").unwrap_or_default();
+    if let Some(preset) = network_preset(&network) {
+        figment = layered(Some(&preset));
     }
     let unknown_keys = unknown_keys(&figment);
-    let settings: Settings = figment.extract().map_err(from_figment)?;
+    let mut settings: Settings = figment.extract().map_err(from_figment)?;
+    settings.chain.resolve_paths(home.as_deref());
     validate(&settings)?;
     Ok(LoadedSettings {
         settings,

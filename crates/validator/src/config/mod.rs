@@ -5,6 +5,7 @@
 //! nested task settings use `__` (`WEATHER__DB_RUN_RETENTION_DAYS=90`). Children started by the
 //! supervisor resolve the same layers, so every process sees the same values.
 
+mod chain;
 mod load;
 mod tasks;
 
@@ -12,10 +13,11 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use chain::{network_preset, ChainSettings, NetworkPreset};
 /// Secrets in URLs are redacted by the store's rule, so logs, errors and `check-config` agree.
 pub use gaia_store::redact as redact_url;
 pub use load::{load, load_dotenv, load_with_env, ConfigError, LoadedSettings};
-pub use tasks::{parse_cron, ChainSettings, WeatherSettings};
+pub use tasks::{parse_cron, WeatherSettings};
 
 /// All settings of the validator.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,8 +1,8 @@
-//! Settings of the validator's tasks: the weather lifecycle (`WEATHER__*`) and the chain layer
-//! (`CHAIN__*`). Defaults are production's (gaia-weather-spec.md §1.1, §1.4, §4.1, §5.5); the
+//! Settings of the validator's weather task (`WEATHER__*`) and the rules every task setting
+//! shares (cron patterns; the chain layer's own settings are in `chain.rs`). Defaults are production's (gaia-weather-spec.md §1.1, §1.4, §4.1, §5.5); the
 //! demo and the tests compress the timings through the same settings.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use gaia_scoring::ScoringProfile;
 use serde::{Deserialize, Serialize};
@@ -173,63 +173,10 @@ impl WeatherSettings {
     }
 }
 
-/// Settings of the chain layer (`CHAIN__<NAME>`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct ChainSettings {
-    /// `offline`: metagraph from `metagraph_file`, weights recorded but not submitted.
-    /// `online`: a subtensor node at `endpoint` over JSON-RPC (metagraph, blocks, weights).
-    pub mode: String,
-    /// Subtensor node for `mode = online`. `wss://`/`ws://` are used as `https://`/`http://`
-    /// (JSON-RPC over HTTP on the same port); finney by default, testnet
-    /// `wss://test.finney.opentensor.ai:443/`, local `ws://127.0.0.1:9944`.
-    pub endpoint: String,
-    /// Deadline of one JSON-RPC call to the node, in seconds.
-    pub rpc_timeout_s: u64,
-    /// The subnet (finney 57, testnet 237).
-    pub netuid: u16,
-    /// `off` (no weights computed), `shadow` (computed and recorded with the call that would be
-    /// sent, nothing submitted; the default until an operator turns it on) or `on`.
-    pub weights_mode: String,
-    /// JSON list of nodes (`uid`, `hotkey`, `coldkey`, `ip`, `port`, ...) for the offline chain.
-    pub metagraph_file: Option<PathBuf>,
-    /// This validator's Bittensor hotkey file
-    /// (`~/.bittensor/wallets/<wallet>/hotkeys/<hotkey>`), which signs fiber requests; unset:
-    /// the public development key of miner-protocol.md §8.1 (local runs only).
-    pub hotkey_file: Option<PathBuf>,
-    /// Cron (UTC) of the metagraph sync.
-    pub metagraph_sync_cron: String,
-    /// Cron (UTC) of the weights check (weights are set when due, see `weights_interval_blocks`).
-    pub weights_check_cron: String,
-    /// Blocks between two weight submissions (production: 250).
-    pub weights_interval_blocks: u64,
-    /// Seconds per block (the offline chain derives block numbers from the clock; the online
-    /// chain checks once a block, for ten blocks, whether a weight set was included).
-    pub block_time_s: f64,
-}
-
-impl Default for ChainSettings {
-    fn default() -> Self {
-        Self {
-            mode: "offline".into(),
-            endpoint: "wss://entrypoint-finney.opentensor.ai:443".into(),
-            rpc_timeout_s: 30,
-            netuid: 57,
-            weights_mode: "shadow".into(),
-            metagraph_file: None,
-            hotkey_file: None,
-            metagraph_sync_cron: "*/20 * * * *".into(),
-            weights_check_cron: "* * * * *".into(),
-            weights_interval_blocks: 250,
-            block_time_s: 12.0,
-        }
-    }
-}
-
 /// Check the task settings a type alone cannot express.
 pub(super) fn validate(s: &Settings) -> Result<(), ConfigError> {
     validate_weather(&s.weather)?;
-    validate_chain(&s.chain)?;
+    super::chain::validate(&s.chain)?;
     for (key, pattern) in [
         ("CHAIN__METAGRAPH_SYNC_CRON", &s.chain.metagraph_sync_cron),
         ("CHAIN__WEIGHTS_CHECK_CRON", &s.chain.weights_check_cron),
@@ -243,7 +190,7 @@ pub(super) fn validate(s: &Settings) -> Result<(), ConfigError> {
 }
 
 /// `value` must be one of `allowed`.
-fn one_of(key: &str, value: &str, allowed: &[&str]) -> Result<(), ConfigError> {
+pub(super) fn one_of(key: &str, value: &str, allowed: &[&str]) -> Result<(), ConfigError> {
     if allowed.contains(&value) {
         return Ok(());
     }
@@ -257,7 +204,7 @@ fn one_of(key: &str, value: &str, allowed: &[&str]) -> Result<(), ConfigError> {
 }
 
 /// `value` must be a finite number above 0.
-fn positive(key: &str, value: f64) -> Result<(), ConfigError> {
+pub(super) fn positive(key: &str, value: f64) -> Result<(), ConfigError> {
     if value.is_finite() && value > 0.0 {
         return Ok(());
     }
@@ -332,43 +279,6 @@ fn validate_weather(w: &WeatherSettings) -> Result<(), ConfigError> {
     )
 }
 
-/// The `CHAIN__*` rules.
-fn validate_chain(c: &ChainSettings) -> Result<(), ConfigError> {
-    one_of("CHAIN__MODE", &c.mode, &["offline", "online"])?;
-    if c.mode == "online" {
-        let scheme_ok = ["wss://", "ws://", "https://", "http://"]
-            .iter()
-            .any(|p| c.endpoint.starts_with(p));
-        if !scheme_ok {
-            return Err(invalid(
-                "CHAIN__ENDPOINT",
-                &c.endpoint,
-                "must start with wss://, ws://, https:// or http://",
-            ));
-        }
-        if c.weights_mode == "on" && c.hotkey_file.is_none() {
-            return Err(invalid(
-                "CHAIN__HOTKEY_FILE",
-                "(unset)",
-                "is required with CHAIN__MODE=online and CHAIN__WEIGHTS_MODE=on",
-            ));
-        }
-    }
-    in_range("CHAIN__RPC_TIMEOUT_S", c.rpc_timeout_s, 1, 600)?;
-    one_of(
-        "CHAIN__WEIGHTS_MODE",
-        &c.weights_mode,
-        &["off", "shadow", "on"],
-    )?;
-    positive("CHAIN__BLOCK_TIME_S", c.block_time_s)?;
-    in_range(
-        "CHAIN__WEIGHTS_INTERVAL_BLOCKS",
-        c.weights_interval_blocks,
-        1,
-        1_000_000,
-    )
-}
-
 /// A 5-field cron pattern in UTC (`minute hour day-of-month month day-of-week`), or why not.
 /// The settings check and the scheduler parse patterns with this one function.
 pub fn parse_cron(pattern: &str) -> Result<croner::Cron, String> {
@@ -427,29 +337,5 @@ mod tests {
                 .to_string();
             assert!(err.contains(key) && err.contains(rule), "{key}: {err}");
         }
-    }
-
-    #[test]
-    fn online_chain_settings() {
-        let online = |extra: &[(&str, &str)]| {
-            let mut vars = vec![("CHAIN__MODE", "online")];
-            vars.extend_from_slice(extra);
-            load_with_env(None, env(&vars)).map(|l| l.settings)
-        };
-        let s = online(&[("CHAIN__ENDPOINT", "wss://test.finney.opentensor.ai:443/")]).unwrap();
-        assert_eq!(s.chain.endpoint, "wss://test.finney.opentensor.ai:443/");
-        assert_eq!(s.chain.rpc_timeout_s, 30);
-        let err = online(&[("CHAIN__ENDPOINT", "test.finney.opentensor.ai")])
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("CHAIN__ENDPOINT"), "{err}");
-        let err = online(&[("CHAIN__WEIGHTS_MODE", "on")])
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("CHAIN__HOTKEY_FILE"), "{err}");
-        let err = online(&[("CHAIN__RPC_TIMEOUT_S", "0")])
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("CHAIN__RPC_TIMEOUT_S"), "{err}");
     }
 }

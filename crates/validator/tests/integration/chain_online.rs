@@ -10,232 +10,36 @@
 //! except for the signature, which verifies over the Python-built payload; garbage, oversized,
 //! slow, trickling, endless, failing and unreachable nodes give named, bounded errors.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::State;
-use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
 use blake2::digest::consts::U32;
 use blake2::{Blake2b, Digest};
 use gaia_protocol::{verify_signature, SignedForm, Signer};
 use gaia_validator::chain::extrinsic::signature_range;
 use gaia_validator::chain::metadata::MetadataError;
 use gaia_validator::chain::online::{Confirmation, OnlineChain};
-use gaia_validator::chain::rpc::{RpcError, RpcOptions};
+use gaia_validator::chain::rpc::RpcError;
 use gaia_validator::chain::{Chain, ChainError};
 use serde_json::{json, Value};
 
-const FIXTURE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/fixtures/chain/online_storage.json"
-);
-
-fn fixture() -> Value {
-    serde_json::from_str(&std::fs::read_to_string(FIXTURE).expect("fixture")).expect("JSON")
-}
-
-/// How the mock node misbehaves.
-#[derive(Clone, Copy, PartialEq)]
-enum Mode {
-    Normal,
-    NoQueryStorageAt,
-    Garbage,
-    Oversized,
-    /// An endless chunked body (no Content-Length).
-    Endless,
-    /// Headers at once, then one byte every 100 ms.
-    Trickle,
-    Slow,
-    ServerError,
-}
-
-struct Mock {
-    storage: Mutex<BTreeMap<String, String>>,
-    fx: Value,
-    mode: Mutex<Mode>,
-    submitted: Mutex<Vec<String>>,
-    methods: Mutex<Vec<String>>,
-    /// On submission, move LastUpdate[own uid] as inclusion would.
-    include: Mutex<bool>,
-    /// Answer `author_submitExtrinsic` with subtensor's pool refusal 6.
-    refuse_submit: Mutex<bool>,
-    /// Which of the fixture's metadata variants `state_getMetadata` answers.
-    metadata: Mutex<&'static str>,
-}
-
-impl Mock {
-    fn hash_of(&self, n: u64) -> Value {
-        self.fx["block_hashes"]
-            .get(n.to_string())
-            .cloned()
-            .unwrap_or(Value::Null)
-    }
-
-    fn answer(&self, method: &str, params: &Value) -> Result<Value, (i64, &'static str)> {
-        let mut storage = self.storage.lock().unwrap();
-        let get = |k: &Value| {
-            k.as_str()
-                .and_then(|k| storage.get(k))
-                .map_or(Value::Null, |v| json!(v))
-        };
-        let head = self.fx["head"].as_u64().unwrap();
-        Ok(match method {
-            "chain_getBlockHash" => match params.get(0).and_then(Value::as_u64) {
-                Some(n) => self.hash_of(n),
-                None => self.hash_of(head),
-            },
-            "chain_getHeader" => json!({"number": format!("0x{head:x}"), "parentHash": "0x00"}),
-            "state_getStorage" => get(&params[0]),
-            "state_queryStorageAt" if *self.mode.lock().unwrap() != Mode::NoQueryStorageAt => {
-                let changes: Vec<Value> = params[0]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|k| json!([k, get(k)]))
-                    .collect();
-                json!([{"block": params[1], "changes": changes}])
-            }
-            "state_getKeysPaged" => {
-                let prefix = params[0].as_str().unwrap();
-                let count = params[1].as_u64().unwrap() as usize;
-                let start = params[2].as_str().unwrap_or("");
-                let keys: Vec<&String> = storage
-                    .keys()
-                    .filter(|k| k.starts_with(prefix) && k.as_str() > start)
-                    .take(count)
-                    .collect();
-                json!(keys)
-            }
-            "state_getRuntimeVersion" => self.fx["runtime_version"].clone(),
-            "state_getMetadata" => self.fx["metadata"][*self.metadata.lock().unwrap()].clone(),
-            "system_accountNextIndex" => self.fx["nonce"].clone(),
-            "author_submitExtrinsic" => {
-                let xt = params[0].as_str().unwrap().to_string();
-                let raw = hex::decode(xt.trim_start_matches("0x")).unwrap();
-                self.submitted.lock().unwrap().push(xt);
-                if *self.include.lock().unwrap() {
-                    let item = &self.fx["items"]["LastUpdate"];
-                    storage.insert(
-                        item["key"].as_str().unwrap().into(),
-                        item["after_inclusion"].as_str().unwrap().into(),
-                    );
-                }
-                json!(format!("0x{}", hex::encode(Blake2b::<U32>::digest(raw))))
-            }
-            _ => return Err((-32601, "Method not found")),
-        })
-    }
-}
-
-async fn rpc(State(mock): State<Arc<Mock>>, Json(req): Json<Value>) -> Response {
-    let method = req["method"].as_str().unwrap_or("").to_string();
-    mock.methods.lock().unwrap().push(method.clone());
-    let mode = *mock.mode.lock().unwrap();
-    match mode {
-        Mode::Garbage => return "<html>not json</html>".into_response(),
-        Mode::Oversized => return "x".repeat(2 << 20).into_response(),
-        Mode::Endless => {
-            let chunk = bytes::Bytes::from(vec![b' '; 64 * 1024]);
-            let body = futures::stream::repeat_with(move || Ok::<_, std::io::Error>(chunk.clone()));
-            return axum::body::Body::from_stream(body).into_response();
-        }
-        Mode::Trickle => {
-            let body = futures::stream::unfold((), |()| async {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                Some((Ok::<_, std::io::Error>(bytes::Bytes::from_static(b" ")), ()))
-            });
-            return axum::body::Body::from_stream(body).into_response();
-        }
-        Mode::Slow => tokio::time::sleep(Duration::from_secs(5)).await,
-        Mode::ServerError => return axum::http::StatusCode::BAD_GATEWAY.into_response(),
-        _ => {}
-    }
-    if method == "author_submitExtrinsic" && *mock.refuse_submit.lock().unwrap() {
-        return Json(json!({"jsonrpc": "2.0", "id": req["id"], "error": {
-            "code": 1010, "message": "Invalid Transaction", "data": "Custom error: 6"}}))
-        .into_response();
-    }
-    let body = match mock.answer(&method, &req["params"]) {
-        Ok(result) => json!({"jsonrpc": "2.0", "id": req["id"], "result": result}),
-        Err((code, message)) => {
-            json!({"jsonrpc": "2.0", "id": req["id"], "error": {"code": code, "message": message}})
-        }
-    };
-    Json(body).into_response()
-}
-
-async fn serve() -> (Arc<Mock>, String) {
-    let fx = fixture();
-    let storage = fx["storage"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
-        .collect();
-    let mock = Arc::new(Mock {
-        storage: Mutex::new(storage),
-        fx,
-        mode: Mutex::new(Mode::Normal),
-        submitted: Mutex::new(Vec::new()),
-        methods: Mutex::new(Vec::new()),
-        include: Mutex::new(true),
-        refuse_submit: Mutex::new(false),
-        metadata: Mutex::new("good"),
-    });
-    let app = Router::new().route("/", post(rpc)).with_state(mock.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("ws://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (mock, url)
-}
-
-fn options() -> RpcOptions {
-    RpcOptions {
-        timeout: Duration::from_millis(500),
-        max_response_bytes: 1 << 20,
-        attempts: 2,
-        backoff: Duration::from_millis(10),
-    }
-}
-
-fn own_signer(fx: &Value) -> Signer {
-    Signer::from_seed_hex(fx["own_seed"].as_str().unwrap()).unwrap()
-}
-
-fn chain(url: &str, fx: &Value) -> OnlineChain {
-    OnlineChain::new(url, options(), 237, Some(own_signer(fx))).unwrap()
-}
-
-fn set(mock: &Mock, item: &str, value: Option<&str>) {
-    let key = mock.fx["items"][item]["key"].as_str().unwrap().to_string();
-    let mut storage = mock.storage.lock().unwrap();
-    match value {
-        Some(v) => storage.insert(key, mock.fx["items"][item][v].as_str().unwrap().into()),
-        None => storage.remove(&key),
-    };
-}
-
-fn weights(fx: &Value) -> (Vec<u16>, Vec<u16>) {
-    let v = |k: &str| -> Vec<u16> {
-        fx["set_weights"][k]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x.as_u64().unwrap() as u16)
-            .collect()
-    };
-    (v("dests"), v("weights"))
-}
+use crate::chain_node::{chain, options, serve, serve_on, set, weights, Mode, Wire};
 
 #[tokio::test]
 async fn metagraph_head_and_last_update_match_the_fixture() {
-    let (mock, url) = serve().await;
+    metagraph_head_and_last_update_over(Wire::Http).await;
+}
+
+#[tokio::test]
+async fn metagraph_head_and_last_update_match_the_fixture_over_a_websocket() {
+    metagraph_head_and_last_update_over(Wire::WebSocket).await;
+}
+
+async fn metagraph_head_and_last_update_over(wire: Wire) {
+    let (mock, url) = serve_on(wire).await;
     let fx = mock.fx.clone();
     let chain = chain(&url, &fx);
-    assert_eq!(chain.node().url(), url.replace("ws://", "http://"));
+    assert_eq!(chain.node().url(), url);
     let nodes = chain.metagraph().await.unwrap();
     let want = fx["metagraph"].as_array().unwrap();
     assert_eq!(nodes.len(), want.len());
@@ -406,7 +210,16 @@ fn confirming(url: &str, fx: &Value) -> OnlineChain {
 
 #[tokio::test]
 async fn submitted_extrinsic_is_the_python_one_modulo_signature() {
-    let (mock, url) = serve().await;
+    submission_over(Wire::Http).await;
+}
+
+#[tokio::test]
+async fn submitted_extrinsic_is_the_python_one_over_a_websocket() {
+    submission_over(Wire::WebSocket).await;
+}
+
+async fn submission_over(wire: Wire) {
+    let (mock, url) = serve_on(wire).await;
     let fx = mock.fx.clone();
     let (dests, values) = weights(&fx);
     let receipt = confirming(&url, &fx)
@@ -502,7 +315,16 @@ type ErrorCheck = fn(&RpcError) -> bool;
 
 #[tokio::test]
 async fn bad_nodes_give_named_bounded_errors() {
-    let (mock, url) = serve().await;
+    bad_nodes_over(Wire::Http).await;
+}
+
+#[tokio::test]
+async fn bad_websocket_nodes_give_named_bounded_errors() {
+    bad_nodes_over(Wire::WebSocket).await;
+}
+
+async fn bad_nodes_over(wire: Wire) {
+    let (mock, url) = serve_on(wire).await;
     let fx = mock.fx.clone();
     let chain = chain(&url, &fx);
     let cases: [(Mode, ErrorCheck); 6] = [
@@ -551,7 +373,11 @@ async fn bad_nodes_give_named_bounded_errors() {
     }
     // Nothing listening.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let dead = format!("http://{}", listener.local_addr().unwrap());
+    let scheme = match wire {
+        Wire::Http => "http",
+        Wire::WebSocket => "ws",
+    };
+    let dead = format!("{scheme}://{}", listener.local_addr().unwrap());
     drop(listener);
     let err = OnlineChain::new(&dead, options(), 237, None)
         .unwrap()

@@ -990,12 +990,22 @@ const TLS_KEY_DER_B64: &str = concat!(
 /// An nginx stand-in: terminates TLS with the self-signed certificate and forwards the plain bytes
 /// to `backend` (the simulated miner), as a real miner's proxy does (miner-protocol.md §1).
 async fn tls_front(backend: SocketAddr) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    let cert = STANDARD.decode(TLS_CERT_DER_B64).unwrap();
+    let key = STANDARD.decode(TLS_KEY_DER_B64).unwrap();
+    tls_front_with(backend, cert, key).await
+}
+
+/// A TLS-terminating proxy on loopback with the certificate `cert_der` and its PKCS#8 key
+/// `key_der`, forwarding the plain bytes to `backend`; returns its address.
+pub(crate) async fn tls_front_with(
+    backend: SocketAddr,
+    cert_der: Vec<u8>,
+    key_der: Vec<u8>,
+) -> (SocketAddr, tokio::task::JoinHandle<()>) {
     use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
     use tokio_rustls::rustls::{crypto::ring, ServerConfig};
-    let cert = CertificateDer::from(STANDARD.decode(TLS_CERT_DER_B64).unwrap());
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-        STANDARD.decode(TLS_KEY_DER_B64).unwrap(),
-    ));
+    let cert = CertificateDer::from(cert_der);
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_der));
     let config = ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
         .with_safe_default_protocol_versions()
         .unwrap()

@@ -7,8 +7,10 @@
 //! `crates/dev/tests/integration`.
 
 mod chain_extrinsic;
+mod chain_node;
 mod chain_online;
 mod chain_wallet;
+mod chain_websocket;
 mod fiber_transport;
 mod gfs_opendap;
 mod miner_client;
