@@ -387,12 +387,39 @@ fn dashboard_uses_the_provisioned_datasource() {
             titles.insert(panel["title"].as_str().unwrap().to_string());
             continue;
         }
-        assert_eq!(panel["datasource"]["uid"], uid, "{}", panel["title"]);
+        assert_eq!(
+            panel["datasource"]["uid"], "${datasource}",
+            "{}",
+            panel["title"]
+        );
         for t in panel["targets"].as_array().unwrap() {
-            assert_eq!(t["datasource"]["uid"], uid, "{}", panel["title"]);
+            assert_eq!(
+                t["datasource"]["uid"], "${datasource}",
+                "{}",
+                panel["title"]
+            );
+            let expr = t["expr"].as_str().unwrap();
+            assert!(
+                expr.contains(r#"instance=~"$instance""#) && expr.contains(r#"job="$job""#),
+                "{}: {expr} ignores the instance/job variables",
+                panel["title"]
+            );
         }
     }
+    // One dashboard for any Prometheus and any number of validators: the datasource, job and
+    // instance are variables, the datasource defaulting to the provisioned one.
+    let variables: BTreeMap<&str, &Value> = dashboard["templating"]["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v["name"].as_str().unwrap(), v))
+        .collect();
+    assert_eq!(variables["datasource"]["type"], "datasource");
+    assert_eq!(variables["datasource"]["current"]["value"], uid);
+    assert_eq!(variables["instance"]["includeAll"], true);
+    assert_eq!(variables["job"]["type"], "query");
     for row in [
+        "Chain, miners, truth data, disk",
         "Process health",
         "Throughput",
         "IO-Engine health",
@@ -405,9 +432,9 @@ fn dashboard_uses_the_provisioned_datasource() {
         .into_iter()
         .map(|(_, e)| e)
         .collect();
-    assert!(exprs
-        .iter()
-        .any(|e| e.contains("rate(gaia_compute_job_duration_seconds_count[5m])")));
+    assert!(exprs.iter().any(
+        |e| e.contains("rate(gaia_compute_job_duration_seconds_count{") && e.contains("[5m])")
+    ));
     assert!(exprs
         .iter()
         .any(|e| e.starts_with("histogram_quantile(0.95")

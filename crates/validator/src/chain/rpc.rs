@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 
 use super::ws::{WsFailure, WsTransport};
 use crate::retry::{with_backoff, Backoff, Failed, Verdict};
+use crate::telemetry::calls::CallFamily;
 
 /// Limits of the client.
 #[derive(Debug, Clone)]
@@ -31,6 +32,8 @@ pub struct RpcOptions {
     /// Certificates (DER) trusted for `wss://` besides the webpki roots: a node behind a
     /// private CA.
     pub extra_root_certificates: Vec<Vec<u8>>,
+    /// Where each call's outcome and latency are counted (the IO-Engine's metrics).
+    pub metrics: Option<CallFamily>,
 }
 
 impl Default for RpcOptions {
@@ -41,6 +44,7 @@ impl Default for RpcOptions {
             attempts: 3,
             backoff: Duration::from_millis(500),
             extra_root_certificates: Vec::new(),
+            metrics: None,
         }
     }
 }
@@ -105,6 +109,19 @@ pub enum RpcError {
 }
 
 impl RpcError {
+    /// The failure class, for metrics: `transport`, `timeout`, `too_large`, `http`, `malformed`
+    /// or `remote_error`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RpcError::Transport { .. } => "transport",
+            RpcError::Timeout { .. } => "timeout",
+            RpcError::TooLarge { .. } => "too_large",
+            RpcError::Http { .. } => "http",
+            RpcError::Malformed { .. } => "malformed",
+            RpcError::Remote { .. } => "remote_error",
+        }
+    }
+
     /// The node does not offer this method.
     pub fn is_method_not_found(&self) -> bool {
         matches!(self, RpcError::Remote { code: -32601, .. })
@@ -118,6 +135,12 @@ enum AttemptError {
 }
 
 impl AttemptError {
+    fn as_ref(&self) -> &RpcError {
+        match self {
+            AttemptError::Final(e) | AttemptError::Transient(e) => e,
+        }
+    }
+
     fn into_inner(self) -> RpcError {
         match self {
             AttemptError::Final(e) | AttemptError::Transient(e) => e,
@@ -242,23 +265,30 @@ impl RpcClient {
             AttemptError::Transient(_) => Verdict::Retry(None),
             AttemptError::Final(_) => Verdict::Stop,
         };
-        let value = with_backoff(backoff, method, one, classify).await.map_err(
-            |Failed { error, attempts }| match error.into_inner() {
-                RpcError::Timeout {
-                    method, timeout_ms, ..
-                } => RpcError::Timeout {
-                    method,
-                    timeout_ms,
-                    attempts,
-                },
-                RpcError::Transport { method, reason, .. } => RpcError::Transport {
-                    method,
-                    attempts,
-                    reason,
-                },
-                other => other,
+        let started = std::time::Instant::now();
+        let outcome = with_backoff(backoff, method, one, classify).await;
+        if let Some(metrics) = &self.options.metrics {
+            let label = match &outcome {
+                Ok(_) => "ok",
+                Err(Failed { error, .. }) => error.as_ref().kind(),
+            };
+            metrics.observe(method, label, started.elapsed().as_secs_f64());
+        }
+        let value = outcome.map_err(|Failed { error, attempts }| match error.into_inner() {
+            RpcError::Timeout {
+                method, timeout_ms, ..
+            } => RpcError::Timeout {
+                method,
+                timeout_ms,
+                attempts,
             },
-        )?;
+            RpcError::Transport { method, reason, .. } => RpcError::Transport {
+                method,
+                attempts,
+                reason,
+            },
+            other => other,
+        })?;
         serde_json::from_value(value).map_err(|e| RpcError::Malformed {
             method: method.into(),
             reason: format!("result: {e}"),

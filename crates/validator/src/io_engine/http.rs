@@ -1,5 +1,11 @@
-//! The IO-Engine's HTTP endpoint: Prometheus text at `/metrics`, liveness at `/health`, and the
-//! optional `/admin/dispatch` that runs a `WorkUnit` through the pool (tests and diagnostics).
+//! The IO-Engine's HTTP endpoint: OpenMetrics text at `/metrics`, health at `/health`, readiness
+//! at `/ready`, and the optional `/admin/dispatch` that runs a `WorkUnit` through the pool (tests
+//! and diagnostics).
+//!
+//! `/health` answers whether the IO-Engine serves and its database answers (503 while draining or
+//! when the database does not answer); `/ready` adds that the validator can do its work: the
+//! tasks have started (the database is open) and at least one compute worker is connected. A
+//! load balancer or an orchestrator's readiness probe uses `/ready`, a liveness probe `/health`.
 
 use std::sync::Arc;
 
@@ -30,7 +36,8 @@ pub struct HttpState {
 pub fn router(state: HttpState, admin: bool) -> Router {
     let mut router = Router::new()
         .route("/metrics", get(metrics))
-        .route("/health", get(health));
+        .route("/health", get(health))
+        .route("/ready", get(ready));
     if admin {
         router = router.route("/admin/dispatch", post(dispatch));
     }
@@ -43,7 +50,7 @@ async fn metrics(State(state): State<HttpState>) -> Response {
     (
         [(
             header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
         body,
     )
@@ -75,26 +82,43 @@ async fn database_health(state: &HttpState) -> Option<(bool, serde_json::Value)>
     })
 }
 
-/// Liveness and readiness in one: 200 with `status: ok`, or 503 while shutting down or when the
-/// database does not answer (it used to say "ok" through a database outage).
+/// 200 with `status: ok`, or 503 while shutting down or when the database does not answer (it
+/// used to say "ok" through a database outage).
 async fn health(State(state): State<HttpState>) -> Response {
+    verdict(&state, false).await
+}
+
+/// 200 with `status: ready` once the validator can work: not draining, the database open and
+/// answering, at least one compute worker connected; else 503 with the first reason.
+async fn ready(State(state): State<HttpState>) -> Response {
+    verdict(&state, true).await
+}
+
+async fn verdict(state: &HttpState, readiness: bool) -> Response {
     let d = &state.dispatcher;
-    let database = database_health(&state).await;
+    let database = database_health(state).await;
+    let workers = d.metrics.workers_connected.get();
     let status = if d.is_shutting_down() {
         "shutting_down"
     } else if database.as_ref().is_some_and(|(ok, _)| !ok) {
         "database_unreachable"
+    } else if readiness && database.is_none() {
+        "starting"
+    } else if readiness && workers < 1 {
+        "no_workers"
+    } else if readiness {
+        "ready"
     } else {
         "ok"
     };
     let body = json!({
         "status": status,
-        "workers_connected": d.metrics.workers_connected.get(),
+        "workers_connected": workers,
         "in_flight": d.in_flight(),
         "queue_depth": d.queue.depth(),
         "database": database.map(|(_, v)| v),
     });
-    let code = if status == "ok" {
+    let code = if matches!(status, "ok" | "ready") {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE

@@ -44,6 +44,8 @@ pub struct IoEngineConfig {
     pub diagnostic_load_jobs_per_s: f64,
     /// The diagnostic job to generate (the developer binary's); `None` = no diagnostic load.
     pub diagnostic_unit: Option<DiagnosticUnit>,
+    /// `DATA_DIR`, whose filesystem's free space `/metrics` shows (`None`: not shown).
+    pub data_dir: Option<PathBuf>,
 }
 
 /// Builds the `n`-th unit of diagnostic load (the binary that offers diagnostic jobs knows them).
@@ -72,6 +74,7 @@ impl IoEngineConfig {
             shutdown_grace: Duration::from_secs(settings.shutdown_grace_s),
             diagnostic_load_jobs_per_s: settings.diagnostic_load_jobs_per_s,
             diagnostic_unit: None,
+            data_dir: Some(settings.data_dir.clone()),
         })
     }
 }
@@ -118,7 +121,12 @@ pub enum StartError {
 impl IoEngine {
     /// Bind the socket and the HTTP address and start every background task.
     pub async fn start(config: IoEngineConfig) -> Result<Self, StartError> {
-        let (metrics, registry) = Metrics::new(config.runtime.clone());
+        let (metrics, mut registry) = Metrics::new(config.runtime.clone());
+        if let Some(dir) = &config.data_dir {
+            registry.register_collector(Box::new(crate::telemetry::disk::DiskCollector {
+                dir: dir.clone(),
+            }));
+        }
         let dispatcher = Dispatcher::new(
             config.queue_size,
             metrics,

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::url_policy::{MinerAddress, UrlPolicy, UrlRefusal};
+use crate::telemetry::calls::CallFamily;
 
 /// Largest answer accepted from a miner endpoint.
 pub const MAX_ANSWER_BYTES: usize = 1 << 20;
@@ -72,6 +73,22 @@ pub enum MinerError {
     /// A `completed` answer lacks the URL, hash or token.
     #[error("miner answered completed without {0}")]
     Incomplete(&'static str),
+}
+
+impl MinerError {
+    /// The failure class, for metrics: `refused`, `timeout`, `transport`, `http`, `too_large`,
+    /// `malformed` or `incomplete`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            MinerError::Refused(_) => "refused",
+            MinerError::Timeout { .. } => "timeout",
+            MinerError::Transport { .. } => "transport",
+            MinerError::Status { .. } => "http",
+            MinerError::TooLarge { .. } => "too_large",
+            MinerError::Malformed { .. } => "malformed",
+            MinerError::Incomplete(_) => "incomplete",
+        }
+    }
 }
 
 /// The boxed future a transport returns.
@@ -262,12 +279,23 @@ pub fn iso(t: DateTime<Utc>) -> String {
 pub struct MinerClient<T: MinerTransport> {
     transport: T,
     policy: UrlPolicy,
+    metrics: Option<CallFamily>,
 }
 
 impl<T: MinerTransport> MinerClient<T> {
     /// A client.
     pub fn new(transport: T, policy: UrlPolicy) -> Self {
-        Self { transport, policy }
+        Self {
+            transport,
+            policy,
+            metrics: None,
+        }
+    }
+
+    /// Count every call's outcome and latency in `metrics` (by endpoint).
+    pub fn with_metrics(mut self, metrics: CallFamily) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Ask a miner to start its forecast for `gfs_init`.
@@ -314,9 +342,19 @@ impl<T: MinerTransport> MinerClient<T> {
         data: Value,
         timeout: Duration,
     ) -> Result<A, MinerError> {
-        self.policy.check_miner(miner)?;
-        let answer = self.transport.post(miner, endpoint, data, timeout).await?;
-        parse(endpoint, answer)
+        let started = std::time::Instant::now();
+        let result = match self.policy.check_miner(miner) {
+            Ok(()) => match self.transport.post(miner, endpoint, data, timeout).await {
+                Ok(answer) => parse(endpoint, answer),
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e.into()),
+        };
+        if let Some(metrics) = &self.metrics {
+            let outcome = result.as_ref().map_or_else(MinerError::kind, |_| "ok");
+            metrics.observe(endpoint, outcome, started.elapsed().as_secs_f64());
+        }
+        result
     }
 
     /// The checked store location of a `completed` kerchunk answer.

@@ -74,11 +74,13 @@ impl TaskRuntime {
         let store = open_store(settings).await?;
         let instance = store.lock_instance().await?;
         let _ = dispatcher.database.set(store.clone());
-        let chain = build_chain(settings, &store)?;
+        metrics.calls.set_weights_mode(&settings.chain.weights_mode);
+        let chain = build_chain(settings, &store, &metrics)?;
         let signer = validator_signer(settings)?;
         let validator_hotkey = signer.ss58();
         let (client, directory) = miner_client(settings, signer)?;
-        let (sources, truth_cache) = data_sources(settings)?;
+        let client = client.with_metrics(metrics.calls.miner.clone());
+        let (sources, truth_cache) = data_sources(settings, &metrics)?;
         let ctx = Arc::new(WeatherContext {
             store: store.clone(),
             dispatcher: dispatcher.clone(),
@@ -169,27 +171,36 @@ fn miner_client(
 
 /// Truth, reference and climatology sources, with the truth cache (unless its retention is 0)
 /// and the GFS OPeNDAP fetcher.
-fn data_sources(settings: &Settings) -> Result<(DataSources, Option<TruthCache>), TaskStartError> {
+fn data_sources(
+    settings: &Settings,
+    metrics: &Metrics,
+) -> Result<(DataSources, Option<TruthCache>), TaskStartError> {
     let w = &settings.weather;
     let mut sources = DataSources::new(w.source_templates(&settings.data_dir));
     let truth_cache = match w.truth_cache_retention_days {
         0 => None,
-        _ => Some(TruthCache::new(
-            settings.data_dir.join("truth-cache"),
-            CacheLimits::default(),
-        )?),
+        _ => Some(
+            TruthCache::new(
+                settings.data_dir.join("truth-cache"),
+                CacheLimits::default(),
+            )?
+            .with_metrics(metrics.calls.clone()),
+        ),
     };
     if let Some(cache) = &truth_cache {
         sources = sources.with_cache(cache.clone());
     }
-    sources = sources.with_gfs(GfsFetcher::new(
-        settings.data_dir.join("truth-cache"),
-        GfsOptions {
-            fields: FieldSet::parse(&w.gfs_opendap_fields).map_err(GfsError::from)?,
-            lead_hours: w.day1_lead_hours,
-            ..GfsOptions::default()
-        },
-    )?);
+    sources = sources.with_gfs(
+        GfsFetcher::new(
+            settings.data_dir.join("truth-cache"),
+            GfsOptions {
+                fields: FieldSet::parse(&w.gfs_opendap_fields).map_err(GfsError::from)?,
+                lead_hours: w.day1_lead_hours,
+                ..GfsOptions::default()
+            },
+        )?
+        .with_metrics(metrics.calls.clone()),
+    );
     Ok((sources, truth_cache))
 }
 
@@ -302,7 +313,11 @@ fn schedules(
 
 /// The chain of `CHAIN__MODE`: the offline chain, or a subtensor node over JSON-RPC signing with
 /// `CHAIN__HOTKEY_FILE` (without one it can read the metagraph but not set weights).
-fn build_chain(settings: &Settings, store: &Store) -> Result<Arc<dyn Chain>, TaskStartError> {
+fn build_chain(
+    settings: &Settings,
+    store: &Store,
+    metrics: &Metrics,
+) -> Result<Arc<dyn Chain>, TaskStartError> {
     let c = &settings.chain;
     if c.mode != "online" {
         return Ok(Arc::new(OfflineChain::new(
@@ -321,6 +336,7 @@ fn build_chain(settings: &Settings, store: &Store) -> Result<Arc<dyn Chain>, Tas
     };
     let options = RpcOptions {
         timeout: Duration::from_secs(c.rpc_timeout_s),
+        metrics: Some(metrics.calls.chain.clone()),
         ..RpcOptions::default()
     };
     let chain = OnlineChain::new(&c.endpoint, options, c.netuid, hotkey)

@@ -17,6 +17,7 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
 use crate::runtime::{RuntimeDir, SupervisorState};
+use crate::telemetry::calls::CallMetrics;
 use crate::telemetry::pipeline::PipelineMetrics;
 use crate::telemetry::procstat;
 
@@ -62,6 +63,8 @@ pub struct Metrics {
     pub workers_connected: Gauge,
     /// Weather pipeline, weights and database metrics.
     pub pipeline: PipelineMetrics,
+    /// Chain, miner and truth calls; build and weights mode.
+    pub calls: CallMetrics,
 }
 
 fn job_histogram() -> Histogram {
@@ -80,6 +83,7 @@ impl Metrics {
             refused_connections: Counter::default(),
             workers_connected: Gauge::default(),
             pipeline: PipelineMetrics::default(),
+            calls: CallMetrics::default(),
         };
         for q in ["work", "result"] {
             metrics
@@ -124,6 +128,7 @@ impl Metrics {
             metrics.workers_connected.clone(),
         );
         metrics.pipeline.register(&mut reg);
+        metrics.calls.register(&mut reg);
         reg.register_collector(Box::new(ProcessCollector));
         if let Some(dir) = runtime {
             reg.register_collector(Box::new(ChildCollector { dir }));

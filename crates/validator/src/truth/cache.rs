@@ -17,6 +17,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::retry::{with_backoff, Backoff, Failed, Verdict};
+use crate::telemetry::calls::CallMetrics;
 
 /// Why a store could not be mirrored.
 #[derive(Debug, thiserror::Error)]
@@ -119,6 +120,8 @@ pub struct TruthCache {
     /// One lock per target directory: concurrent scoring jobs of a cycle wait for one download
     /// instead of deleting each other's partial copy.
     locks: Arc<Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>>,
+    /// Where each GET is counted (`gaia_truth_download_*{op="zarr_http"}`).
+    metrics: Option<CallMetrics>,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CacheError + '_ {
@@ -144,7 +147,14 @@ impl TruthCache {
             http,
             limits,
             locks: Arc::default(),
+            metrics: None,
         })
+    }
+
+    /// Count every GET (outcome, bytes, latency) in `metrics`.
+    pub fn with_metrics(mut self, metrics: CallMetrics) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// The cache directory.
@@ -297,6 +307,21 @@ impl TruthCache {
     /// GET a key: `Some(bytes)`, `None` on 404, an error otherwise (bounded size). Rate limits,
     /// server errors and transport failures are retried with back-off (see [`CacheLimits`]).
     pub(super) async fn get(&self, url: &str) -> Result<Option<Vec<u8>>, CacheError> {
+        let started = std::time::Instant::now();
+        let result = self.get_retried(url).await;
+        if let Some(metrics) = &self.metrics {
+            let (outcome, bytes) = match &result {
+                Ok(Some(body)) => ("ok", body.len() as u64),
+                Ok(None) => ("missing", 0),
+                Err(_) => ("error", 0),
+            };
+            let seconds = started.elapsed().as_secs_f64();
+            metrics.truth_download("zarr_http", outcome, bytes, seconds);
+        }
+        result
+    }
+
+    async fn get_retried(&self, url: &str) -> Result<Option<Vec<u8>>, CacheError> {
         let backoff = Backoff {
             attempts: self.limits.attempts,
             first: self.limits.backoff,

@@ -162,17 +162,83 @@ fn a_stopped_io_engine_is_restarted_on_its_stale_heartbeat() {
     v.wait_ready(1);
 }
 
-/// `GET /health`: (HTTP status line, body).
-fn health(v: &Validator) -> (String, serde_json::Value) {
+/// `GET path`: (HTTP status line, headers, body).
+fn get(v: &Validator, path: &str) -> (String, String, String) {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(v.addr()).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    write!(s, "GET /health HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
     let mut text = String::new();
     s.read_to_string(&mut text).unwrap();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head.lines().next().unwrap_or_default().to_string();
-    (status, serde_json::from_str(body).unwrap_or_default())
+    let (status, headers) = head.split_once("\r\n").unwrap_or((head, ""));
+    (
+        status.to_string(),
+        headers.to_ascii_lowercase(),
+        body.to_string(),
+    )
+}
+
+/// `GET /health`: (HTTP status line, body).
+fn health(v: &Validator) -> (String, serde_json::Value) {
+    probe(v, "/health")
+}
+
+/// `GET path` of a JSON endpoint: (HTTP status line, body).
+fn probe(v: &Validator, path: &str) -> (String, serde_json::Value) {
+    let (status, _, body) = get(v, path);
+    (status, serde_json::from_str(&body).unwrap_or_default())
+}
+
+/// Poll `path` until its status line contains `code` (or fail after `within`).
+fn wait_for(v: &Validator, path: &str, code: &str, within: Duration) -> serde_json::Value {
+    let until = Instant::now() + within;
+    loop {
+        let (status, body) = probe(v, path);
+        if status.contains(code) {
+            return body;
+        }
+        assert!(Instant::now() < until, "{path}: still {status} {body}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Issue 19: `/ready` answers 200 only with the database open and a worker connected, `/health`
+/// stays 200 without workers; `/metrics` is OpenMetrics and names the build and weights mode.
+#[test]
+fn ready_needs_a_worker_while_health_does_not() {
+    let v = Validator::start(BIN, &[("NUM_COMPUTE_WORKERS", "1")]);
+    let body = wait_for(&v, "/ready", "200", Duration::from_secs(30));
+    assert_eq!(body["status"], "ready", "{body}");
+    assert_eq!(body["workers_connected"], 1, "{body}");
+    let (status, headers, text) = get(&v, "/metrics");
+    assert!(status.contains("200"), "{status}");
+    assert!(
+        headers.contains("content-type: application/openmetrics-text; version=1.0.0"),
+        "{headers}"
+    );
+    assert!(text.contains("gaia_build_info{version=\""), "{text}");
+    assert!(
+        text.contains("gaia_weights_mode{mode=\"shadow\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.trim_end().ends_with("# EOF"),
+        "OpenMetrics ends with # EOF"
+    );
+
+    // The supervisor paused (so it does not replace the worker), the worker killed: not ready,
+    // still healthy; once the supervisor runs again and replaces it, ready again.
+    let worker = v.pid_of("compute-1").expect("worker");
+    v.signal(Signal::SIGSTOP);
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(worker as i32), Signal::SIGKILL).unwrap();
+    let body = wait_for(&v, "/ready", "503", Duration::from_secs(30));
+    assert_eq!(body["status"], "no_workers", "{body}");
+    let (status, body) = health(&v);
+    assert!(status.contains("200"), "{status} {body}");
+    v.signal(Signal::SIGCONT);
+    let body = wait_for(&v, "/ready", "200", Duration::from_secs(60));
+    assert_eq!(body["status"], "ready", "{body}");
 }
 
 /// Issue 15 point 4: `/health` reports the database and the ledger; through a PostgreSQL outage

@@ -136,6 +136,8 @@ impl DapError {
 pub struct DapClient {
     http: reqwest::Client,
     options: DapOptions,
+    /// Where each GET is counted (`gaia_truth_download_*{op="gfs_opendap"}`).
+    pub(crate) metrics: Option<crate::telemetry::calls::CallMetrics>,
 }
 
 /// Classify a DAP error text: NOMADS answers a missing dataset with
@@ -170,7 +172,11 @@ impl DapClient {
                 url: String::new(),
                 reason: e.to_string(),
             })?;
-        Ok(Self { http, options })
+        Ok(Self {
+            http,
+            options,
+            metrics: None,
+        })
     }
 
     /// The dataset's structure.
@@ -254,8 +260,22 @@ impl DapClient {
         Ok(text)
     }
 
-    /// One GET, the body read under the size limit.
+    /// One GET, the body read under the size limit, counted in the metrics.
     async fn bytes(&self, url: &str) -> Result<Vec<u8>, DapError> {
+        let started = Instant::now();
+        let result = self.bytes_uncounted(url).await;
+        if let Some(metrics) = &self.metrics {
+            let (outcome, bytes) = match &result {
+                Ok(body) => ("ok", body.len() as u64),
+                Err(_) => ("error", 0),
+            };
+            let seconds = started.elapsed().as_secs_f64();
+            metrics.truth_download("gfs_opendap", outcome, bytes, seconds);
+        }
+        result
+    }
+
+    async fn bytes_uncounted(&self, url: &str) -> Result<Vec<u8>, DapError> {
         let transport = |e: reqwest::Error| DapError::Transport {
             url: url.into(),
             reason: if e.is_timeout() {

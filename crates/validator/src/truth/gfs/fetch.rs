@@ -74,6 +74,12 @@ impl GfsFetcher {
         })
     }
 
+    /// Count every OPeNDAP GET (outcome, bytes, latency) in `metrics`.
+    pub fn with_metrics(mut self, metrics: crate::telemetry::calls::CallMetrics) -> Self {
+        self.client.metrics = Some(metrics);
+        self
+    }
+
     /// The cycle and step of `product` for the run whose GFS init is `gfs_init`.
     pub fn cycle_and_step(
         &self,
