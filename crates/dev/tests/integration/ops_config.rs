@@ -158,6 +158,10 @@ fn dot_env_sets_what_the_command_line_reads_and_bad_settings_exit_78() {
             .all(|l| serde_json::from_str::<Value>(l).is_err()),
         "{stderr}"
     );
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "no colour codes in a file: {stderr}"
+    );
 
     // An invalid setting in .env: 78 from `run`, `migrate` and `check-config`.
     std::fs::write(dir.path().join(".env"), "IPC_QUEUE_SIZE=0\n").unwrap();

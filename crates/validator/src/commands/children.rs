@@ -100,5 +100,9 @@ pub fn compute_worker(
     extra_jobs(&mut registry);
     let reason = worker::serve(&registry, &cfg, stop);
     tracing::info!(reason = ?reason, "compute worker exiting");
-    Ok(ExitCode::SUCCESS)
+    Ok(match reason {
+        // Told to stop: the supervisor must not replace it while the validator drains.
+        worker::ExitReason::Shutdown => ExitCode::from(crate::supervisor::EXIT_WORKER_STOPPED),
+        _ => ExitCode::SUCCESS,
+    })
 }

@@ -44,7 +44,8 @@ pub struct WorkerConfig {
     pub max_frame_bytes: usize,
 }
 
-/// Why the worker loop ended (the process then exits 0).
+/// Why the worker loop ended (the process then exits 0, or
+/// [`crate::supervisor::EXIT_WORKER_STOPPED`] after `Shutdown`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExitReason {
     /// Ran its quota of jobs.

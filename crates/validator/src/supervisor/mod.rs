@@ -10,4 +10,7 @@ pub mod child;
 pub mod instance;
 mod run;
 
-pub use run::{Supervisor, EXIT_BUDGET_EXHAUSTED, EXIT_CONFIG, EXIT_FORCED, EXIT_OK, EXIT_STARTUP};
+pub use run::{
+    Supervisor, EXIT_BUDGET_EXHAUSTED, EXIT_CONFIG, EXIT_FORCED, EXIT_OK, EXIT_STARTUP,
+    EXIT_WORKER_STOPPED,
+};

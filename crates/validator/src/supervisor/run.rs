@@ -25,6 +25,10 @@ pub const EXIT_BUDGET_EXHAUSTED: u8 = 3;
 /// Exit code: a setting is invalid (sysexits' `EX_CONFIG`). Restarting cannot help, so the
 /// systemd unit (`RestartPreventExitStatus=78`) and pm2 (`stop_exit_codes`) stop retrying.
 pub const EXIT_CONFIG: u8 = 78;
+/// Exit code of a compute worker that stopped because it was told to (the IO-Engine's shutdown
+/// message, SIGTERM): replaced outside a drain like a recycled worker (exit 0), but not during
+/// one — only a recycled worker is replaced while the IO-Engine drains.
+pub const EXIT_WORKER_STOPPED: u8 = 10;
 /// A second signal forced an immediate stop.
 pub const EXIT_FORCED: u8 = 130;
 
@@ -256,7 +260,8 @@ impl Supervisor {
             let marker = self.launch.runtime.kill_marker(pid);
             let timed_out = marker.exists();
             let _ = std::fs::remove_file(&marker);
-            if class == ProcessClass::Compute && status.success() {
+            let stopped = status.code() == Some(i32::from(EXIT_WORKER_STOPPED));
+            if class == ProcessClass::Compute && (status.success() || stopped) {
                 self.recycles += 1;
                 tracing::info!(process = %name, pid, "worker recycled; replacing it");
                 self.slots[i].restart_at = Some(Instant::now());

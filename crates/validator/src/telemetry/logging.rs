@@ -127,7 +127,12 @@ where
                 })
                 .finish(),
         ),
-        LogFormat::Pretty => Box::new(builder.finish()),
+        // Colours only for a person at a terminal: a log file, journald or pm2 gets plain text.
+        LogFormat::Pretty => Box::new(
+            builder
+                .with_ansi(std::io::IsTerminal::is_terminal(&io::stderr()))
+                .finish(),
+        ),
     }
 }
 
