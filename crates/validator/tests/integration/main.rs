@@ -13,6 +13,7 @@ mod chain_wallet;
 mod chain_websocket;
 mod fiber_transport;
 mod gfs_opendap;
+mod hardened;
 mod miner_client;
 mod pool_handlers;
 mod production_binary;
