@@ -1,9 +1,11 @@
 //! Test support shared by the workspace's tests: throwaway PostgreSQL clusters, isolated test
-//! databases, and the Python interpreter that writes fixtures and computes reference numbers.
+//! databases, the Python interpreter that writes fixtures and computes reference numbers, and a
+//! test PKI for TLS over loopback.
 
 pub mod pg_cluster;
 pub mod python;
 pub mod test_db;
+pub mod tls;
 
 pub use pg_cluster::{postgres_bin_dir, PgCluster, PgClusterError};
 pub use python::{python_interpreter, run_python, workspace_root, PythonError};

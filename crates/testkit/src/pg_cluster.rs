@@ -225,6 +225,49 @@ impl PgCluster {
         self.pg_ctl("restart")
     }
 
+    /// Serve TLS with `cert_pem`/`key_pem` and refuse plain TCP connections (`hostnossl …
+    /// reject`; the Unix socket stays open), then restart. For the PostgreSQL-over-TLS test.
+    ///
+    /// # Errors
+    /// [`PgClusterError`] when a file cannot be written or the restart fails.
+    pub fn require_tls(&self, cert_pem: &str, key_pem: &str) -> Result<(), PgClusterError> {
+        use std::os::unix::fs::PermissionsExt;
+        let data = self.data_dir();
+        let write = |name: &str, text: &str, mode: u32| -> Result<(), PgClusterError> {
+            let path = data.join(name);
+            let io = |source| PgClusterError::Io {
+                path: path.clone(),
+                source,
+            };
+            std::fs::write(&path, text).map_err(io)?;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).map_err(io)?;
+            if let Some(user) = &self.run_as {
+                if let Ok(Some(u)) = nix::unistd::User::from_name(user) {
+                    nix::unistd::chown(&path, Some(u.uid), Some(u.gid))
+                        .map_err(|e| io(std::io::Error::from(e)))?;
+                }
+            }
+            Ok(())
+        };
+        write("server.crt", cert_pem, 0o644)?;
+        write("server.key", key_pem, 0o600)?;
+        write(
+            "pg_hba.conf",
+            "local all all trust\n\
+             hostssl all all 127.0.0.1/32 trust\n\
+             hostnossl all all 127.0.0.1/32 reject\n",
+            0o600,
+        )?;
+        let conf = data.join("postgresql.conf");
+        let mut text = std::fs::read_to_string(&conf).map_err(|source| PgClusterError::Io {
+            path: conf.clone(),
+            source,
+        })?;
+        text.push_str("\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
+        write("postgresql.conf", &text, 0o600)?;
+        self.restart()
+    }
+
     fn pg_ctl(&self, action: &str) -> Result<(), PgClusterError> {
         let opts = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \

@@ -3,6 +3,7 @@
 //! Backend-specific checks (bad URLs, a server restart mid-write) live in `specific`.
 
 mod fixtures;
+mod postgres_tls;
 mod specific;
 mod suite;
 mod suite_ledger;

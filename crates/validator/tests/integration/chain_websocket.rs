@@ -1,7 +1,7 @@
 //! The websocket transport of the chain client beyond what the shared online tests show over both
 //! wires: a dropped connection is replaced on the next attempt, concurrent calls on one client
-//! each get their own answer, and `wss://` through a TLS front with a certificate the client is
-//! told to trust (and refused without it).
+//! each get their own answer, and `wss://` through a TLS front with the test PKI's certificate, which the
+//! client is told to trust (and refused without it).
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -12,9 +12,6 @@ use gaia_validator::chain::{Chain, ChainError};
 
 use crate::chain_node::{chain, options, serve_on, Mode, Wire};
 use crate::fiber_transport::tls_front_with;
-
-/// The test PKI: a CA and the node certificate it signed (README.md there).
-const TLS_FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/chain/tls");
 
 #[tokio::test]
 async fn a_dropped_connection_is_replaced_on_the_next_attempt() {
@@ -57,11 +54,16 @@ async fn wss_through_a_tls_front_with_a_trusted_certificate() {
     let (mock, url) = serve_on(Wire::WebSocket).await;
     let head = mock.fx["head"].as_u64().unwrap();
     let backend: SocketAddr = url.trim_start_matches("ws://").parse().unwrap();
-    let pki = |name: &str| std::fs::read(format!("{TLS_FIXTURES}/{name}")).unwrap();
-    let (front, _proxy) = tls_front_with(backend, pki("node.der"), pki("node.key.pk8.der")).await;
+    use gaia_testkit::tls;
+    let (front, _proxy) = tls_front_with(
+        backend,
+        tls::SERVER_CERT_DER.to_vec(),
+        tls::SERVER_KEY_DER.to_vec(),
+    )
+    .await;
     let wss = format!("wss://127.0.0.1:{}", front.port());
     let trusted = RpcOptions {
-        extra_root_certificates: vec![pki("ca.der")],
+        extra_root_certificates: vec![tls::CA_DER.to_vec()],
         ..options()
     };
     let chain = OnlineChain::new(&wss, trusted, 237, None).unwrap();
