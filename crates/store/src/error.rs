@@ -39,6 +39,17 @@ pub enum StoreError {
         /// The driver's error.
         cause: sqlx::Error,
     },
+    /// The SQLite file (or, before it exists, its directory) cannot be written: a read-only file,
+    /// directory or file system (SQLite itself would only say "unable to open database file").
+    #[error("SQLite database `{url}` is not writable: {path}: {cause}")]
+    NotWritable {
+        /// The file or directory that refuses writes.
+        path: std::path::PathBuf,
+        /// The URL, password redacted.
+        url: String,
+        /// OS error (permission denied, read-only file system).
+        cause: std::io::Error,
+    },
     /// The SQLite file's directory could not be created.
     #[error("cannot create directory {path} for SQLite database `{url}`: {cause}")]
     CreateDir {

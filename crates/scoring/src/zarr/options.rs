@@ -13,6 +13,15 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 pub const DEFAULT_MAX_CHUNK_BYTES: u64 = 256 * 1024 * 1024;
 /// Default limit on the elements of one array read (a field or a coordinate): 64 Mi.
 pub const DEFAULT_MAX_ARRAY_ELEMENTS: u64 = 64 * 1024 * 1024;
+/// Default limit on the decoded bytes of every chunk read through one opened store: 8 GiB (an
+/// ERA5 lead of a 0.25° forecast reads ~0.3 GB, a whole 40-step forecast ~12 GB).
+pub const DEFAULT_MAX_DECODED_STORE_BYTES: u64 = 8 * 1024 * 1024 * 1024;
+/// Default limit on a chunk's compression ratio (decoded ÷ stored) for chunks over
+/// [`RATIO_CHECK_MIN_BYTES`]: weather fields compress 2–10×; a zstd bomb 9 KB → 256 MiB is
+/// ~30 000×.
+pub const DEFAULT_MAX_COMPRESSION_RATIO: u64 = 2048;
+/// Chunks smaller than this decoded are not ratio-checked (coordinates, tiny test stores).
+pub const RATIO_CHECK_MIN_BYTES: u64 = 1024 * 1024;
 /// Default limit on one metadata document (`zarr.json`, `.zmetadata`, ...): 32 MiB.
 pub const DEFAULT_MAX_METADATA_BYTES: u64 = 32 * 1024 * 1024;
 
@@ -41,6 +50,11 @@ pub struct OpenOptions {
     pub retry: RetryPolicy,
     /// Request budget of one opened HTTP store per minute (0 = unlimited).
     pub requests_per_minute: u32,
+    /// Largest total of decoded chunk bytes read through one opened store: bounds the CPU a
+    /// store of many well-compressed chunks can cost.
+    pub max_decoded_store_bytes: u64,
+    /// Largest compression ratio of a chunk of at least [`RATIO_CHECK_MIN_BYTES`] decoded.
+    pub max_compression_ratio: u64,
 }
 
 impl Default for OpenOptions {
@@ -56,6 +70,8 @@ impl Default for OpenOptions {
             accept_invalid_certs: true,
             retry: RetryPolicy::default(),
             requests_per_minute: DEFAULT_REQUESTS_PER_MINUTE,
+            max_decoded_store_bytes: DEFAULT_MAX_DECODED_STORE_BYTES,
+            max_compression_ratio: DEFAULT_MAX_COMPRESSION_RATIO,
         }
     }
 }
@@ -76,6 +92,8 @@ impl std::fmt::Debug for OpenOptions {
             .field("accept_invalid_certs", &self.accept_invalid_certs)
             .field("retry", &self.retry)
             .field("requests_per_minute", &self.requests_per_minute)
+            .field("max_decoded_store_bytes", &self.max_decoded_store_bytes)
+            .field("max_compression_ratio", &self.max_compression_ratio)
             .finish()
     }
 }

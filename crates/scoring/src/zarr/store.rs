@@ -10,7 +10,7 @@ use zarrs::storage::{
     Bytes, MaybeBytes, MaybeBytesIterator, ReadableStorageTraits, StorageError, StoreKey,
 };
 
-use super::guard::GuardedStore;
+use super::guard::{GuardedStore, StoreLimits};
 use super::http::HttpStore;
 use super::polite::{Pacer, TransferStats};
 use super::{OpenOptions, ZarrError};
@@ -228,7 +228,11 @@ pub(super) fn open_stack(location: &str, options: &OpenOptions) -> Result<StoreS
         Some(manifest) => Arc::new(VerifyingStore::new(base, manifest.clone(), sink.clone())),
         None => base,
     };
-    let storage = Arc::new(GuardedStore::new(verified, sink.clone()));
+    let limits = StoreLimits {
+        max_decoded_bytes: options.max_decoded_store_bytes,
+        max_ratio: options.max_compression_ratio,
+    };
+    let storage = Arc::new(GuardedStore::new(verified, sink.clone(), limits));
     Ok(StoreStack {
         storage,
         sink,

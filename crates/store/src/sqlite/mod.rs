@@ -35,6 +35,30 @@ pub(crate) fn file_path(options: &SqliteConnectOptions) -> Option<&Path> {
     (!s.is_empty() && s != ":memory:").then_some(p)
 }
 
+/// Whether the database file at `path` and its directory (where SQLite also writes the `-wal`
+/// and `-shm` files) can be written; `Err` names what refuses. The file is opened for appending
+/// (nothing is written), the directory is probed with a file created and removed at once.
+pub(crate) fn check_writable(path: &Path) -> Result<(), (std::path::PathBuf, std::io::Error)> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if path.exists() {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map_err(|e| (path.to_path_buf(), e))?;
+    }
+    let probe = dir.join(format!(".gaia-write-probe-{}", std::process::id()));
+    match std::fs::File::create(&probe) {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(e) => Err((dir.to_path_buf(), e)),
+    }
+}
+
 /// Open a pool with the configured sizes; fails if the first connection fails.
 pub(crate) async fn connect(
     options: SqliteConnectOptions,

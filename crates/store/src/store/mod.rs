@@ -133,6 +133,15 @@ impl Store {
                         })?;
                     }
                 }
+                if let Some(path) = sqlite::file_path(&options) {
+                    sqlite::check_writable(path).map_err(|(path, cause)| {
+                        StoreError::NotWritable {
+                            path,
+                            url: redacted_url.clone(),
+                            cause,
+                        }
+                    })?;
+                }
                 let pool = with_retry(&config.retry, "connect", &redacted_url, || {
                     sqlite::connect(options.clone(), config)
                 })

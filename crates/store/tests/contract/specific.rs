@@ -342,3 +342,35 @@ async fn sqlite_full_disk_errors_end_when_space_returns() {
     }
     store.close().await;
 }
+
+/// Issue 15 point 9: a SQLite database on a read-only file system is named as not writable (it
+/// was reported as "unable to open database file"), for an existing file and a new one.
+#[tokio::test]
+async fn sqlite_on_a_read_only_file_system_is_named_not_writable() {
+    let disk = SmallDisk::mount("2m");
+    let url = format!("sqlite://{}", disk.dir.path().join("gaia.db").display());
+    let store = Store::open(&quick_fail(&url)).await.unwrap();
+    store.close().await;
+    let remount = |mode: &str| {
+        let out = std::process::Command::new("mount")
+            .args(["-o", &format!("remount,{mode}")])
+            .arg(disk.dir.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    };
+    remount("ro");
+    for name in ["gaia.db", "new.db"] {
+        let url = format!("sqlite://{}", disk.dir.path().join(name).display());
+        let err = Store::connect(&quick_fail(&url)).await.unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, StoreError::NotWritable { .. }), "{text}");
+        assert!(
+            text.contains("not writable") && text.to_lowercase().contains("read-only"),
+            "{text}"
+        );
+    }
+    remount("rw");
+    let store = Store::connect(&quick_fail(&url)).await.unwrap();
+    store.ping().await.unwrap();
+}
