@@ -87,6 +87,10 @@ pub struct RunnerConfig {
     pub lease: Duration,
     /// Pause after finding nothing to do.
     pub idle_poll: Duration,
+    /// Job-type prefixes served by one extra slot of their own (`io-engine/reserved`), so they
+    /// never wait behind steps that hold every general slot (a slow miner's scoring steps):
+    /// the validator's own work, `weights.` and `metagraph.`. Empty: no reserved slot.
+    pub reserved_prefixes: Vec<String>,
 }
 
 /// The ledger runner.
@@ -120,6 +124,9 @@ impl LedgerRunner {
         for slot in 0..me.config.slots.max(1) {
             slots.spawn(me.clone().slot_loop(slot, stop.clone()));
         }
+        if !me.config.reserved_prefixes.is_empty() {
+            slots.spawn(me.clone().reserved_loop(stop.clone()));
+        }
         while slots.join_next().await.is_some() {}
     }
 
@@ -145,6 +152,37 @@ impl LedgerRunner {
             if slot == 0 {
                 let (size, idle) = self.store.pool_stats();
                 self.metrics.pipeline.set_db_pool(size, idle);
+            }
+            if !worked {
+                tokio::select! {
+                    _ = tokio::time::sleep(self.config.idle_poll) => {}
+                    _ = stop.changed() => {}
+                }
+            }
+        }
+    }
+
+    /// The reserved slot: claims only jobs of the reserved prefixes, in their order.
+    async fn reserved_loop(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        let claimer = "io-engine/reserved";
+        while !*stop.borrow() {
+            let mut worked = false;
+            for prefix in &self.config.reserved_prefixes {
+                match self
+                    .store
+                    .claim_job_of_type(claimer, prefix, Utc::now(), self.config.lease)
+                    .await
+                {
+                    Ok(Some(job)) => {
+                        self.run_one(claimer, job).await;
+                        worked = true;
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        self.metrics.pipeline.db_errors.inc();
+                        tracing::error!(error = %e, claimer, "cannot claim from the work ledger");
+                    }
+                }
             }
             if !worked {
                 tokio::select! {
@@ -212,133 +250,5 @@ impl LedgerRunner {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use futures::FutureExt;
-    use gaia_store::{JobStatus, NewJob, StoreConfig};
-    use serde_json::json;
-
-    /// Finishes `done`, asks `again` to run twice, fails `fatal` for good and `flaky` once.
-    struct Script;
-
-    impl StepHandler for Script {
-        fn run<'a>(&'a self, job: &'a Job) -> StepFuture<'a> {
-            async move {
-                match job.payload["kind"].as_str().unwrap_or("") {
-                    "done" => Ok(StepOutcome::Done(Some(json!({"ok": job.id})))),
-                    "again" if job.attempts < 2 => Ok(StepOutcome::Again {
-                        at: Utc::now(),
-                        reason: "not yet".into(),
-                    }),
-                    "again" => Ok(StepOutcome::Done(None)),
-                    "flaky" if job.attempts < 2 => {
-                        Err(StepError::retry("flaky", chrono::Duration::zero()))
-                    }
-                    "flaky" => Ok(StepOutcome::Done(None)),
-                    _ => Err(StepError::fatal("broken")),
-                }
-            }
-            .boxed()
-        }
-    }
-
-    fn job(key: &str, job_type: &str, kind: &str) -> NewJob {
-        NewJob {
-            job_key: key.into(),
-            job_type: job_type.into(),
-            priority: 1,
-            payload: json!({ "kind": kind }),
-            max_attempts: 3,
-            scheduled_at: Utc::now() - chrono::Duration::seconds(1),
-            run_id: None,
-        }
-    }
-
-    #[tokio::test]
-    async fn steps_end_done_again_retried_or_failed_with_their_reasons() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}/l.db", dir.path().display());
-        let store = Store::open(&StoreConfig::new(url)).await.unwrap();
-        let (metrics, _registry) = Metrics::new(None);
-        let mut runner = LedgerRunner::new(
-            store.clone(),
-            RunnerConfig {
-                slots: 2,
-                lease: Duration::from_secs(30),
-                idle_poll: Duration::from_millis(10),
-            },
-            metrics.clone(),
-        );
-        runner.register("t.script", Arc::new(Script));
-        let mut ids = Vec::new();
-        for (key, ty, kind) in [
-            ("a", "t.script", "done"),
-            ("b", "t.script", "again"),
-            ("c", "t.script", "flaky"),
-            ("d", "t.script", "fatal"),
-            ("e", "t.unknown", "done"),
-        ] {
-            ids.push(
-                store
-                    .enqueue_job(&job(key, ty, kind), Utc::now())
-                    .await
-                    .unwrap()
-                    .job_id,
-            );
-        }
-        let (stop, rx) = watch::channel(false);
-        let handle = tokio::spawn(runner.run(rx));
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        loop {
-            let mut done = true;
-            for id in &ids {
-                done &= store
-                    .get_job(*id)
-                    .await
-                    .unwrap()
-                    .unwrap()
-                    .status
-                    .is_terminal();
-            }
-            if done {
-                break;
-            }
-            assert!(std::time::Instant::now() < deadline, "jobs did not settle");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        stop.send(true).unwrap();
-        handle.await.unwrap();
-        let get = |i: usize| {
-            let store = store.clone();
-            let id = ids[i];
-            async move { store.get_job(id).await.unwrap().unwrap() }
-        };
-        let a = get(0).await;
-        assert_eq!(a.status, JobStatus::Succeeded);
-        assert_eq!(a.result, Some(json!({"ok": a.id})));
-        assert_eq!(get(1).await.status, JobStatus::Succeeded);
-        assert_eq!(get(1).await.attempts, 2);
-        assert_eq!(get(2).await.status, JobStatus::Succeeded);
-        let d = get(3).await;
-        assert_eq!(d.status, JobStatus::Failed);
-        assert_eq!(d.last_error.as_deref(), Some("broken"));
-        let e = get(4).await;
-        assert_eq!(e.status, JobStatus::Failed);
-        assert!(e.last_error.unwrap().contains("no handler for job type"));
-        let mut text = String::new();
-        prometheus_client::encoding::text::encode(&mut text, &_registry).unwrap();
-        assert!(
-            text.contains(
-                "gaia_weather_ledger_jobs_total{job_type=\"t.script\",outcome=\"failed\"} 1"
-            ),
-            "{text}"
-        );
-    }
-
-    #[test]
-    fn store_errors_become_retryable_step_errors() {
-        let e: StepError = gaia_store::StoreError::NotFound { what: "x".into() }.into();
-        assert!(e.retry_at.is_some() && e.reason.contains("database"));
-        assert!(StepError::fatal("f").retry_at.is_none());
-    }
-}
+#[path = "ledger_tests.rs"]
+mod tests;

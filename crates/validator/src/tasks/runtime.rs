@@ -221,6 +221,7 @@ fn ledger_runner(
             slots: w.ledger_workers,
             lease: Duration::from_secs(w.ledger_lease_s),
             idle_poll: Duration::from_millis(w.ledger_idle_poll_ms),
+            reserved_prefixes: vec!["weights.".into(), "metagraph.".into()],
         },
         metrics.clone(),
     );

@@ -40,6 +40,16 @@ pub(super) async fn run_step(
         .iter()
         .filter(|n| !n.hotkey.is_empty() && ctx.miner_address(n).is_ok())
         .collect();
+    // Nodes that never served an axon (ip 0 or port 0) are not asked, as in the reference; an
+    // axon ip that is set but cannot be read is named, so a metagraph decoding problem shows.
+    let unreadable: Vec<serde_json::Value> = nodes
+        .iter()
+        .filter(|n| !n.hotkey.is_empty() && axon_ip_unreadable(&n.ip))
+        .map(|n| json!({"uid": n.uid, "ip": n.ip}))
+        .collect();
+    for node in &unreadable {
+        tracing::warn!(run_id = run.id, node = %node, "axon ip cannot be read; miner not asked");
+    }
     if served.is_empty() {
         ctx.store
             .update_run_status(
@@ -103,7 +113,32 @@ pub(super) async fn run_step(
         .update_run_status(run.id, RunStatus::AwaitingResults, None, None)
         .await?;
     tracing::info!(run_id = run.id, miners = served.len(), gfs_init = %p.gfs_init, "weather run started");
-    Ok(StepOutcome::Done(Some(
-        json!({"run_id": run.id, "miners": served.len()}),
-    )))
+    Ok(StepOutcome::Done(Some(json!({
+        "run_id": run.id,
+        "miners": served.len(),
+        "axon_ip_unreadable": unreadable,
+    }))))
+}
+
+/// An axon ip that is set (not empty, not zero) but is neither a number nor an address.
+fn axon_ip_unreadable(ip: &str) -> bool {
+    let t = ip.trim();
+    let unset = t.is_empty() || t.bytes().all(|b| b == b'0' || b == b'.' || b == b':');
+    !unset && crate::miners::fiber::axon::parse_axon_ip(t).is_none()
+}
+
+#[cfg(test)]
+mod axon_tests {
+    #[test]
+    fn only_set_but_unreadable_axon_ips_are_named() {
+        for unset in ["", "0", "0.0.0.0", "::", " 0 "] {
+            assert!(!super::axon_ip_unreadable(unset), "{unset:?}");
+        }
+        for readable in ["1.2.3.4", "16909060", "2001:db8::1"] {
+            assert!(!super::axon_ip_unreadable(readable), "{readable:?}");
+        }
+        for unreadable in ["1.2.3", "banana", "999.1.1.1", "-5"] {
+            assert!(super::axon_ip_unreadable(unreadable), "{unreadable:?}");
+        }
+    }
 }

@@ -1,0 +1,213 @@
+//! Tests of the ledger runner: step outcomes, the reserved slot.
+
+use super::*;
+use futures::FutureExt;
+use gaia_store::{JobStatus, NewJob, StoreConfig};
+use serde_json::json;
+
+/// Finishes `done`, asks `again` to run twice, fails `fatal` for good and `flaky` once.
+struct Script;
+
+impl StepHandler for Script {
+    fn run<'a>(&'a self, job: &'a Job) -> StepFuture<'a> {
+        async move {
+            match job.payload["kind"].as_str().unwrap_or("") {
+                "done" => Ok(StepOutcome::Done(Some(json!({"ok": job.id})))),
+                "again" if job.attempts < 2 => Ok(StepOutcome::Again {
+                    at: Utc::now(),
+                    reason: "not yet".into(),
+                }),
+                "again" => Ok(StepOutcome::Done(None)),
+                "flaky" if job.attempts < 2 => {
+                    Err(StepError::retry("flaky", chrono::Duration::zero()))
+                }
+                "flaky" => Ok(StepOutcome::Done(None)),
+                _ => Err(StepError::fatal("broken")),
+            }
+        }
+        .boxed()
+    }
+}
+
+fn job(key: &str, job_type: &str, kind: &str) -> NewJob {
+    NewJob {
+        job_key: key.into(),
+        job_type: job_type.into(),
+        priority: 1,
+        payload: json!({ "kind": kind }),
+        max_attempts: 3,
+        scheduled_at: Utc::now() - chrono::Duration::seconds(1),
+        run_id: None,
+    }
+}
+
+#[tokio::test]
+async fn steps_end_done_again_retried_or_failed_with_their_reasons() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/l.db", dir.path().display());
+    let store = Store::open(&StoreConfig::new(url)).await.unwrap();
+    let (metrics, _registry) = Metrics::new(None);
+    let mut runner = LedgerRunner::new(
+        store.clone(),
+        RunnerConfig {
+            slots: 2,
+            lease: Duration::from_secs(30),
+            idle_poll: Duration::from_millis(10),
+            reserved_prefixes: Vec::new(),
+        },
+        metrics.clone(),
+    );
+    runner.register("t.script", Arc::new(Script));
+    let mut ids = Vec::new();
+    for (key, ty, kind) in [
+        ("a", "t.script", "done"),
+        ("b", "t.script", "again"),
+        ("c", "t.script", "flaky"),
+        ("d", "t.script", "fatal"),
+        ("e", "t.unknown", "done"),
+    ] {
+        ids.push(
+            store
+                .enqueue_job(&job(key, ty, kind), Utc::now())
+                .await
+                .unwrap()
+                .job_id,
+        );
+    }
+    let (stop, rx) = watch::channel(false);
+    let handle = tokio::spawn(runner.run(rx));
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let mut done = true;
+        for id in &ids {
+            done &= store
+                .get_job(*id)
+                .await
+                .unwrap()
+                .unwrap()
+                .status
+                .is_terminal();
+        }
+        if done {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "jobs did not settle");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.send(true).unwrap();
+    handle.await.unwrap();
+    let get = |i: usize| {
+        let store = store.clone();
+        let id = ids[i];
+        async move { store.get_job(id).await.unwrap().unwrap() }
+    };
+    let a = get(0).await;
+    assert_eq!(a.status, JobStatus::Succeeded);
+    assert_eq!(a.result, Some(json!({"ok": a.id})));
+    assert_eq!(get(1).await.status, JobStatus::Succeeded);
+    assert_eq!(get(1).await.attempts, 2);
+    assert_eq!(get(2).await.status, JobStatus::Succeeded);
+    let d = get(3).await;
+    assert_eq!(d.status, JobStatus::Failed);
+    assert_eq!(d.last_error.as_deref(), Some("broken"));
+    let e = get(4).await;
+    assert_eq!(e.status, JobStatus::Failed);
+    assert!(e.last_error.unwrap().contains("no handler for job type"));
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &_registry).unwrap();
+    assert!(
+        text.contains("gaia_weather_ledger_jobs_total{job_type=\"t.script\",outcome=\"failed\"} 1"),
+        "{text}"
+    );
+}
+
+/// Holds its slot until `release` turns true (a slow miner's scoring step).
+struct Hog(watch::Receiver<bool>);
+
+impl StepHandler for Hog {
+    fn run<'a>(&'a self, _job: &'a Job) -> StepFuture<'a> {
+        let mut release = self.0.clone();
+        async move {
+            while !*release.borrow() {
+                if release.changed().await.is_err() {
+                    break;
+                }
+            }
+            Ok(StepOutcome::Done(None))
+        }
+        .boxed()
+    }
+}
+
+/// Issue 15 point 3: with every general slot held by slow steps, `weights.set` and
+/// `metagraph.sync` still run at once, in the reserved slot.
+#[tokio::test]
+async fn the_validators_own_steps_do_not_wait_behind_slow_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/l.db", dir.path().display());
+    let store = Store::open(&StoreConfig::new(url)).await.unwrap();
+    let (metrics, _registry) = Metrics::new(None);
+    let mut runner = LedgerRunner::new(
+        store.clone(),
+        RunnerConfig {
+            slots: 2,
+            lease: Duration::from_secs(30),
+            idle_poll: Duration::from_millis(10),
+            reserved_prefixes: vec!["weights.".into(), "metagraph.".into()],
+        },
+        metrics,
+    );
+    let (release, held) = watch::channel(false);
+    runner.register("weather.era5", Arc::new(Hog(held)));
+    runner.register("weights.set", Arc::new(Script));
+    runner.register("metagraph.sync", Arc::new(Script));
+    for k in 0..4 {
+        let key = format!("slow-{k}");
+        store
+            .enqueue_job(&job(&key, "weather.era5", "slow"), Utc::now())
+            .await
+            .unwrap();
+    }
+    let (stop, rx) = watch::channel(false);
+    let handle = tokio::spawn(runner.run(rx));
+    // Both general slots are held before the validator's own steps arrive.
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    while store.count_jobs(JobStatus::InProgress).await.unwrap() < 2 {
+        assert!(std::time::Instant::now() < until, "slow steps not claimed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut own = Vec::new();
+    for (key, ty) in [("w", "weights.set"), ("m", "metagraph.sync")] {
+        let id = store
+            .enqueue_job(&job(key, ty, "done"), Utc::now())
+            .await
+            .unwrap()
+            .job_id;
+        own.push(id);
+    }
+    for id in own {
+        loop {
+            let j = store.get_job(id).await.unwrap().unwrap();
+            if j.status == JobStatus::Succeeded {
+                assert_eq!(j.claimed_by.as_deref(), Some("io-engine/reserved"));
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < until,
+                "{j:?} waited behind slow steps"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    assert_eq!(store.count_jobs(JobStatus::InProgress).await.unwrap(), 2);
+    release.send(true).unwrap();
+    stop.send(true).unwrap();
+    handle.await.unwrap();
+}
+
+#[test]
+fn store_errors_become_retryable_step_errors() {
+    let e: StepError = gaia_store::StoreError::NotFound { what: "x".into() }.into();
+    assert!(e.retry_at.is_some() && e.reason.contains("database"));
+    assert!(StepError::fatal("f").retry_at.is_none());
+}
