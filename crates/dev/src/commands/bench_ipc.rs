@@ -170,6 +170,7 @@ async fn bench_with(
         shutdown_grace: Duration::from_secs(5),
         diagnostic_load_jobs_per_s: 0.0,
         diagnostic_unit: None,
+        status_page: None,
     };
     let engine = IoEngine::start(config).await?;
     let mut children = spawn_workers(workers, &runtime)?;

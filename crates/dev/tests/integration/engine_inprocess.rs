@@ -28,6 +28,7 @@ fn config(dir: &std::path::Path) -> (IoEngineConfig, RuntimeDir) {
         shutdown_grace: Duration::from_secs(2),
         diagnostic_load_jobs_per_s: 0.0,
         diagnostic_unit: None,
+        status_page: None,
     };
     (cfg, runtime)
 }

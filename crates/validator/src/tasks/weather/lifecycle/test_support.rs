@@ -170,6 +170,7 @@ pub(crate) async fn pooled_context(dir: &std::path::Path) -> (WeatherContext, Te
         shutdown_grace: std::time::Duration::from_secs(1),
         diagnostic_load_jobs_per_s: 0.0,
         diagnostic_unit: None,
+        status_page: None,
     };
     let engine = IoEngine::start(config).await.unwrap();
     ctx.dispatcher = engine.dispatcher.clone();
