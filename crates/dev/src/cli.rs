@@ -148,6 +148,9 @@ pub struct BenchStatusArgs {
     /// Skip PostgreSQL.
     #[arg(long)]
     pub skip_postgres: bool,
+    /// Also save a headless-Chromium screenshot of each page (full height) in this directory.
+    #[arg(long)]
+    pub screenshots: Option<PathBuf>,
 }
 
 /// Arguments of `bench score`.

@@ -116,7 +116,8 @@ pub fn change(current: &WeightRecord, previous: &WeightRecord) -> WeightsChange 
         .filter(|(_, (x, y))| x != y)
         .filter_map(|(uid, (x, y))| Some((u8::try_from(uid).ok()?, x - y)))
         .collect();
-    let l1_distance = moves.iter().map(|(_, d)| d.abs()).sum();
+    // A fold from +0.0: `sum` of no f64 is -0.0, which printed as "-0.0000".
+    let l1_distance = moves.iter().fold(0.0, |acc, (_, d)| acc + d.abs());
     moves.sort_by(|x, y| y.1.abs().total_cmp(&x.1.abs()).then(x.0.cmp(&y.0)));
     moves.truncate(TOP_N);
     WeightsChange {
@@ -188,6 +189,8 @@ mod tests {
         assert_eq!(c.largest_moves.len(), 2);
         assert_eq!(c.largest_moves[0].0, 1);
         assert!((c.largest_moves[0].1 + 0.3).abs() < 1e-12);
-        assert_eq!(change(&old, &old).largest_moves, vec![]);
+        let same = change(&old, &old);
+        assert_eq!(same.largest_moves, vec![]);
+        assert!(same.l1_distance.is_sign_positive(), "no -0.0");
     }
 }

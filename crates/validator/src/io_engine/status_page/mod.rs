@@ -178,10 +178,11 @@ impl PageError {
                 html(
                     StatusCode::SERVICE_UNAVAILABLE,
                     pages::error(
-                        "Database unreachable",
+                        "Database not answering",
                         &format!(
-                            "The database did not answer, so nothing can be shown. The \
-                             validator retries on its own; check the database server. Error: {e}"
+                            "The database failed, so nothing can be shown. The validator \
+                             retries on its own; check that the database server is up and \
+                             reachable. Error: {e}"
                         ),
                     ),
                 )
@@ -189,10 +190,11 @@ impl PageError {
             PageError::Deadline => html(
                 StatusCode::SERVICE_UNAVAILABLE,
                 pages::error(
-                    "Database too slow",
+                    "Database not answering",
                     &format!(
-                        "The database did not answer within {} s, so nothing can be shown. \
-                         Check the database server and the validator's log.",
+                        "The database did not answer within {} s, so nothing can be shown: it \
+                         is down, unreachable or overloaded. The validator retries on its own; \
+                         check the database server and the validator's log.",
                         PAGE_DEADLINE.as_secs()
                     ),
                 ),

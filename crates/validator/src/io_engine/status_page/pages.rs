@@ -473,6 +473,13 @@ pub fn weights(w: &WeightsView, now: DateTime<Utc>) -> String {
     }
     body.push_str("</div>");
     body.push_str("<h2>Newest vector: miners with weight, largest first</h2>");
+    if let (Some(uid), Some(share)) = (w.burn_uid, newest.burn_share) {
+        let _ = write!(
+            body,
+            r#"<p class="muted">The burn UID {uid} ({:.1} % of the total) is left out of the chart so the miners' bars stay readable.</p>"#,
+            share * 100.0
+        );
+    }
     body.push_str(&bar_chart("weights-chart", &newest.weights, w.burn_uid));
     body.push_str("<h2>Largest weights</h2>");
     let rows: Vec<Vec<String>> = newest

@@ -223,17 +223,24 @@ pub fn line_plot(id: &str, series: &[(&str, &str, &[Point])]) -> String {
 }
 
 /// A bar chart of the non-zero entries of a weight vector, largest first, each bar labelled
-/// with its UID (thinned out when there are many) and `highlight` (the burn UID) in another
-/// colour. A chart by UID 0…255 hid the small weights beside a large one; sorted bars read at a
-/// glance. Each bar: `<rect class="bar" data-uid data-value>`.
-pub fn bar_chart(id: &str, values: &[(u8, f64)], highlight: Option<u8>) -> String {
-    let (w, h, left, top, bottom) = (1100.0, 260.0, 56.0, 12.0, 44.0);
+/// with its UID (thinned out when there are many). `left_out` (the burn UID) is not drawn: its
+/// share (75 % by default) would flatten every miner's bar; the page states it beside the chart.
+/// A chart by UID 0…255 hid the small weights beside a large one; sorted bars read at a glance.
+/// Each bar: `<rect class="bar" data-uid data-value>`.
+pub fn bar_chart(id: &str, values: &[(u8, f64)], left_out: Option<u8>) -> String {
+    let (w, h, left, top, bottom) = (1100.0, 260.0, 76.0, 12.0, 44.0);
     let plot_w = w - left - 10.0;
     let plot_h = h - top - bottom;
-    let mut bars: Vec<(u8, f64)> = values.iter().copied().filter(|(_, v)| *v > 0.0).collect();
+    let mut bars: Vec<(u8, f64)> = values
+        .iter()
+        .copied()
+        .filter(|(uid, v)| *v > 0.0 && Some(*uid) != left_out)
+        .collect();
     bars.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     let max = bars.first().map_or(0.0, |b| b.1).max(1e-12);
     let slot = plot_w / (bars.len().max(24) as f64);
+    // Enough decimals for three significant digits of the largest bar (weights can be ~1e-4).
+    let decimals = (2.0 - max.log10().floor()).clamp(3.0, 9.0) as usize;
     let mut out = format!(
         r#"<svg id="{}" xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" role="img" aria-label="weight per uid, largest first">"#,
         esc(id)
@@ -243,7 +250,7 @@ pub fn bar_chart(id: &str, values: &[(u8, f64)], highlight: Option<u8>) -> Strin
         let y = top + plot_h * (1.0 - f64::from(k) / 4.0);
         let _ = write!(
             out,
-            r##"<line x1="{left}" x2="{:.1}" y1="{y:.1}" y2="{y:.1}" stroke="#e1e4e8"/><text x="{:.1}" y="{:.1}" text-anchor="end">{v:.3}</text>"##,
+            r##"<line x1="{left}" x2="{:.1}" y1="{y:.1}" y2="{y:.1}" stroke="#e1e4e8"/><text x="{:.1}" y="{:.1}" text-anchor="end">{v:.decimals$}</text>"##,
             left + plot_w,
             left - 6.0,
             y + 4.0
@@ -251,25 +258,18 @@ pub fn bar_chart(id: &str, values: &[(u8, f64)], highlight: Option<u8>) -> Strin
     }
     let _ = write!(
         out,
-        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">UID, largest weight first{}</text>"#,
+        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">UID, largest weight first</text>"#,
         left + plot_w / 2.0,
         h - 6.0,
-        if highlight.is_some() {
-            " (violet: burn)"
-        } else {
-            ""
-        }
     );
-    let label_every = (bars.len() / 48).max(1);
+    // A label every ~30 px, so three-digit UIDs never overlap.
+    let label_every = ((30.0 / slot).ceil() as usize).max(1);
     for (i, (uid, v)) in bars.iter().enumerate() {
         let bh = (plot_h * v / max).max(1.0);
         let x = left + slot * i as f64;
-        let burn = Some(*uid) == highlight;
-        let colour = if burn { "#8b5cf6" } else { "#1f6feb" };
-        let what = if burn { " (burn)" } else { "" };
         let _ = write!(
             out,
-            r#"<rect class="bar" x="{:.1}" y="{:.1}" width="{:.1}" height="{bh:.1}" fill="{colour}" data-uid="{uid}" data-value="{v}"><title>uid {uid}{what}: {v:.6}</title></rect>"#,
+            r##"<rect class="bar" x="{:.1}" y="{:.1}" width="{:.1}" height="{bh:.1}" fill="#1f6feb" data-uid="{uid}" data-value="{v}"><title>uid {uid}: {v:.6}</title></rect>"##,
             x + 0.5,
             top + plot_h - bh,
             (slot - 1.0).max(1.0)
@@ -356,8 +356,12 @@ mod tests {
         assert_eq!(svg.matches(r#"class="point""#).count(), 2);
         assert!(svg.contains("c&lt;"));
         let bars = bar_chart("b", &[(1, 0.0), (2, 0.5), (200, 0.5)], Some(200));
-        assert_eq!(bars.matches(r#"class="bar""#).count(), 2);
-        assert!(bars.contains("(burn)"));
+        assert_eq!(
+            bars.matches(r#"class="bar""#).count(),
+            1,
+            "zero and burn left out"
+        );
+        assert!(bars.contains(r#"data-uid="2""#));
         assert!(outcome_bar(&[]).contains("no miners"));
     }
 }
