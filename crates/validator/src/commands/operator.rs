@@ -38,6 +38,16 @@ pub(crate) fn open(
         .context("loading settings")?
         .settings;
     let url = database_url.map_or_else(|| settings.resolved_database_url(), str::to_owned);
+    if let Some(path) = sqlite_file(&url) {
+        // Connecting would create an empty file: a read-only command must not.
+        if !path.exists() {
+            bail!(
+                "no SQLite database at {} (DATABASE_URL or --database-url); the validator \
+                 creates it on its first start",
+                path.display()
+            );
+        }
+    }
     // A by-hand tool: wait up to 15 s for a database that is still starting, not a minute.
     let store_config = StoreConfig::new(url)
         .with_pool(1, 2)
@@ -66,6 +76,15 @@ pub(crate) fn open(
         runtime,
         store,
     })
+}
+
+/// The file of a `sqlite:` URL (`None` for other URLs and in-memory databases).
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && !path.contains(":memory:")).then(|| std::path::PathBuf::from(path))
 }
 
 /// Print `value` as pretty JSON or as the table `render` makes of it.
@@ -150,4 +169,39 @@ pub fn weights(global: &GlobalArgs, args: &WeightsArgs) -> anyhow::Result<ExitCo
         json: args.json,
     };
     print(&view, &w, text::weights)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_file_of_urls() {
+        assert_eq!(
+            sqlite_file("sqlite:///var/lib/gaia/gaia.db?mode=rwc"),
+            Some(std::path::PathBuf::from("/var/lib/gaia/gaia.db"))
+        );
+        assert_eq!(
+            sqlite_file("sqlite:data/gaia.db"),
+            Some(std::path::PathBuf::from("data/gaia.db"))
+        );
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+        assert_eq!(sqlite_file("postgres://u@h/db"), None);
+    }
+
+    #[test]
+    fn a_missing_sqlite_file_is_refused_and_not_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("sub").join("gaia.db");
+        let url = format!("sqlite://{}", file.display());
+        let err = open(None, Some(&url)).err().unwrap().to_string();
+        assert!(err.contains("no SQLite database at"), "{err}");
+        assert!(!file.exists() && !dir.path().join("sub").exists());
+        // An empty file is an SQLite database without the validator's schema.
+        let empty = dir.path().join("empty.db");
+        std::fs::write(&empty, b"").unwrap();
+        let url = format!("sqlite://{}", empty.display());
+        let err = open(None, Some(&url)).err().unwrap().to_string();
+        assert!(err.contains("holds no validator schema"), "{err}");
+    }
 }
