@@ -8,7 +8,7 @@
 //!   number) against the store, and a screenshot of each under
 //!   `target/tmp/status-page/<backend>/` (for a person to look at);
 //! - unknown ids and paths answer 404 pages; `run-now` queues the current cycle's run through the
-//!   ledger once;
+//!   ledger once, and the running validator claims it;
 //! - on PostgreSQL, a page requested while the server is stopped answers the "Database
 //!   not answering" page within seconds instead of hanging.
 
@@ -433,6 +433,19 @@ async fn check_run_now(env: &[(String, String)], store: &Store) {
     let again = tokio::task::block_in_place(|| json(env, &["run-now"]));
     assert_eq!(again["queued"], false);
     assert_eq!(again["job_id"], job.id);
+    // The running validator's ledger runner takes it, as it takes the schedule's.
+    let until = Instant::now() + Duration::from_secs(60);
+    loop {
+        let now = store.get_job(job.id).await.unwrap().unwrap();
+        if now.attempts > 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < until,
+            "run-now's job never claimed: {now:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// Run the demo fleet's cycle on `url` under a validator; returns it with the finished run.
