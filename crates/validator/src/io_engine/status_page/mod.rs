@@ -8,7 +8,9 @@
 //! | `/miners/{uid}` | one miner: score history plot, outcome per run |
 //! | `/weights` | the newest vector as a bar chart, burn share, change, history |
 //!
-//! No script and no external asset: plots are inline SVG made by `svg`. Every request reads the
+//! `overview` and `pages` turn the views of `crate::operator` into HTML, `html` escapes and
+//! frames it, `svg` draws the plots; this file routes, authenticates and bounds the database
+//! reads. No script and no external asset: plots are inline SVG. Every request reads the
 //! database through a store whose retry budget is a few seconds and under an overall deadline,
 //! so a page answers a clear 503 page while the database is down instead of hanging; an unknown
 //! id answers 404. With `STATUS_TOKEN` set, a request needs `Authorization: Bearer <token>` or
@@ -16,6 +18,7 @@
 //! the views hold no URL, key or token, and every value from the database is escaped.
 
 pub mod html;
+pub mod overview;
 pub mod pages;
 pub mod svg;
 
@@ -34,7 +37,7 @@ use gaia_store::{RetryPolicy, Store};
 use super::dispatcher::Dispatcher;
 use crate::operator::{self, OverviewContext};
 use crate::runtime::{RuntimeDir, SupervisorState};
-use pages::ProcessInfo;
+use overview::ProcessInfo;
 
 /// How long a page may spend reading the database before it answers the error page.
 pub const PAGE_DEADLINE: Duration = Duration::from_secs(5);
@@ -262,7 +265,7 @@ async fn overview_page(State(state): State<StatusState>) -> Response {
             let mut ctx = state.context.clone();
             ctx.recent_runs = OVERVIEW_RUNS;
             let o = read(operator::overview(&store, &ctx, Utc::now())).await?;
-            Ok(pages::overview(&o, &state.processes()))
+            Ok(overview::overview(&o, &state.processes()))
         }
         .await,
     )
