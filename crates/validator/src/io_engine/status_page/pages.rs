@@ -61,7 +61,11 @@ pub fn run(d: &RunDetail) -> String {
             let mut cells = vec![m.day1];
             cells.extend(m.era5.iter().map(|l| l.score));
             cells.push(m.overall);
-            HeatRow { uid: m.uid, cells }
+            HeatRow {
+                uid: m.uid,
+                cells,
+                status: m.status.as_str().to_owned(),
+            }
         })
         .collect();
     if rows.is_empty() {

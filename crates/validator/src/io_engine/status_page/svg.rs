@@ -15,13 +15,15 @@ pub struct HeatRow {
     pub uid: u8,
     /// One value per column (`None` = not scored).
     pub cells: Vec<Option<f64>>,
+    /// The miner's status, written after the row when it is not a success (why it is grey).
+    pub status: String,
 }
 
 /// A miners × columns heat map of scores in [0, 1], one row per miner, with column labels on
 /// top and a colour legend. Each cell: `<rect class="cell" data-uid data-col data-score>`.
 pub fn heat_map(id: &str, columns: &[String], rows: &[HeatRow]) -> String {
     let (label_w, cell_w, cell_h, top) = (64.0, 46.0, 14.0, 34.0);
-    let width = label_w + cell_w * columns.len() as f64 + 10.0;
+    let width = label_w + cell_w * columns.len() as f64 + 190.0;
     let height = top + cell_h * rows.len() as f64 + 44.0;
     let mut out = format!(
         r#"<svg id="{}" xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" role="img" aria-label="scores per miner and lead">"#,
@@ -45,6 +47,20 @@ pub fn heat_map(id: &str, columns: &[String], rows: &[HeatRow]) -> String {
             y + cell_h - 3.0,
             uid = row.uid
         );
+        if status_class(&row.status) != "good" {
+            let _ = write!(
+                out,
+                r##"<text x="{:.1}" y="{:.1}" style="fill:{}">{}</text>"##,
+                label_w + cell_w * columns.len() as f64 + 8.0,
+                y + cell_h - 3.0,
+                if status_class(&row.status) == "bad" {
+                    "#86181d"
+                } else {
+                    "#6b4e00"
+                },
+                esc(&row.status)
+            );
+        }
         for (c, v) in row.cells.iter().enumerate() {
             let x = label_w + cell_w * c as f64;
             let col = columns.get(c).map_or("", String::as_str);
@@ -326,11 +342,13 @@ mod tests {
             &[HeatRow {
                 uid: 3,
                 cells: vec![Some(0.5), None],
+                status: "miner_offline".into(),
             }],
         );
         assert_eq!(svg.matches(r#"class="cell""#).count(), 2);
         assert!(svg.contains(r#"data-uid="3" data-col="L24" data-score="0.5""#));
         assert!(svg.contains(r#"data-col="L48" data-score="""#));
+        assert!(svg.contains(">miner_offline</text>"), "why the row is grey");
     }
 
     #[test]
