@@ -120,9 +120,37 @@ pub enum BenchCommand {
     Store(BenchStoreArgs),
     /// Day-1 at 0.25°: ours vs the Python reference vs the decode-only floor.
     Score(BenchScoreArgs),
+    /// Status page load times with 256 miners x 30 runs on SQLite and PostgreSQL (issue 18).
+    Status(BenchStatusArgs),
     /// One ERA5 lead at 0.25° over loopback HTTP: requests, bytes and wall time per store
     /// layout, against the minimum and a local read (uses `--dir`, `--runs`, `--repo`).
     Net(BenchScoreArgs),
+}
+
+/// Arguments of `bench status`.
+#[derive(Debug, Args)]
+pub struct BenchStatusArgs {
+    /// Miners (UIDs 0..N), at most 256.
+    #[arg(long, default_value_t = 256)]
+    pub miners: u32,
+    /// Runs, one per day.
+    #[arg(long, default_value_t = 30)]
+    pub runs: u32,
+    /// Timed requests per page (after one warm-up request).
+    #[arg(long, default_value_t = 20)]
+    pub requests: u32,
+    /// PostgreSQL to use (default: a throwaway database from gaia-testkit).
+    #[arg(long)]
+    pub postgres_url: Option<String>,
+    /// Skip SQLite.
+    #[arg(long)]
+    pub skip_sqlite: bool,
+    /// Skip PostgreSQL.
+    #[arg(long)]
+    pub skip_postgres: bool,
+    /// Also save a headless-Chromium screenshot of each page (full height) in this directory.
+    #[arg(long)]
+    pub screenshots: Option<PathBuf>,
 }
 
 /// Arguments of `bench score`.

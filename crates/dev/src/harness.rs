@@ -65,6 +65,7 @@ impl Validator {
         cmd.args(["--log-format", "json", "run"])
             .current_dir(tmp.path())
             .env("METRICS_ADDR", "127.0.0.1:0")
+            .env("STATUS_ADDR", "127.0.0.1:0")
             .env("RUNTIME_DIR", runtime.root())
             .env("SHM_DIR", &shm_dir)
             .env("DATA_DIR", tmp.path().join("data"))
@@ -104,6 +105,11 @@ impl Validator {
     /// The metrics/admin address the IO-Engine published (empty until it did).
     pub fn addr(&self) -> String {
         std::fs::read_to_string(self.runtime.metrics_addr_file()).unwrap_or_default()
+    }
+
+    /// The status page's address the IO-Engine published (empty until it did, or when off).
+    pub fn status_addr(&self) -> String {
+        std::fs::read_to_string(self.runtime.status_addr_file()).unwrap_or_default()
     }
 
     /// The supervisor's published state (default when not readable).

@@ -8,6 +8,7 @@
 //! children, so `gaia-dev run` starts `gaia-dev io-engine` and `gaia-dev compute-worker`, whose
 //! workers register the `sys.*` handlers beside the production ones.
 
+pub mod browser;
 pub mod cli;
 pub mod commands;
 pub mod harness;

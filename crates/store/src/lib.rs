@@ -26,6 +26,7 @@ pub use config::{RetryPolicy, StoreConfig};
 pub use error::{StoreError, StoreResult};
 pub use records::chain::{NodeRecord, ScoreRow, UidVector, WeightRecord, UID_COUNT};
 pub use records::ledger::{Enqueued, Job, NewJob, ReapReport, RetentionReport};
+pub use records::operator::{LedgerSummary, OutcomeCount};
 pub use records::status::{
     ComponentKind, ForecastStatus, JobStatus, ResponseMilestone, ResponseStatus, RunStatus,
     ScoreRowStatus, WeightOutcome,
@@ -34,5 +35,5 @@ pub use records::weather::{
     ComponentScore, ForecastStats, MinerResponse, MinerScore, NewResponse, NewRun, Run,
     Verification, ERA5_LEADS,
 };
-pub use store::{InstanceLock, MigrationStatus, Store};
+pub use store::{InstanceLock, MigrationStatus, Store, MAX_LISTING};
 pub use url::{redact, Backend, DatabaseUrl};

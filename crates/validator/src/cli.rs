@@ -64,8 +64,22 @@ pub enum Command {
     /// Score a forecast store by hand (the same functions the compute handlers run).
     #[command(subcommand)]
     Score(ScoreCommand),
-    /// Compute the weights from 15 days of score rows in a JSON file (docs/weights.md).
+    /// Recorded weight vectors from the database (top miners, burn, outcome); with
+    /// `--scores-json FILE`, compute the weights from 15 days of score rows in a file instead
+    /// (docs/weights.md).
     Weights(WeightsArgs),
+    /// Current and recent runs, the ledger, the last weights and the settings in force
+    /// (read-only; docs/operations.md "Operator view").
+    Status(StatusArgs),
+    /// The newest runs with their stage and miners per outcome (read-only).
+    Runs(RunsArgs),
+    /// One run, per miner: status, Day-1, each ERA5 lead, overall, failure reason (read-only).
+    ShowRun(ShowRunArgs),
+    /// One miner's history across runs (read-only).
+    Miner(MinerArgs),
+    /// Queue the weather run of the current cycle (today's 00Z GFS) in the work ledger, as the
+    /// daily schedule does; a running validator picks it up.
+    RunNow(RunNowArgs),
     /// Build or check a forecast store's manifest (spec §2; the simulated miner uses `build`).
     #[command(subcommand)]
     Manifest(ManifestCommand),
@@ -83,7 +97,15 @@ impl Command {
     pub fn is_one_shot(&self) -> bool {
         matches!(
             self,
-            Command::Migrate(_) | Command::Score(_) | Command::Weights(_) | Command::Manifest(_)
+            Command::Migrate(_)
+                | Command::Score(_)
+                | Command::Weights(_)
+                | Command::Manifest(_)
+                | Command::Status(_)
+                | Command::Runs(_)
+                | Command::ShowRun(_)
+                | Command::Miner(_)
+                | Command::RunNow(_)
         )
     }
 }
@@ -91,9 +113,16 @@ impl Command {
 /// Arguments of `weights`.
 #[derive(Debug, Args)]
 pub struct WeightsArgs {
-    /// JSON file with the score rows, the node list and optional settings (docs/weights.md).
+    /// JSON file with the score rows, the node list and optional settings (docs/weights.md);
+    /// without it, the vectors recorded in the database are shown.
     #[arg(long)]
-    pub scores_json: PathBuf,
+    pub scores_json: Option<PathBuf>,
+    /// How many recorded vectors to show, newest first (database mode).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub history: u32,
+    /// Database to read (default: the settings' DATABASE_URL, else `<data_dir>/gaia.db`).
+    #[arg(long)]
+    pub database_url: Option<String>,
     /// Reference time of the 15-day window (RFC 3339); default: the file's `now`, else now.
     #[arg(long)]
     pub now: Option<String>,
@@ -245,6 +274,70 @@ pub struct ManifestVerifyArgs {
     /// The verification hash the miner claimed (default: not checked).
     #[arg(long)]
     pub claimed_hash: Option<String>,
+}
+
+/// Where the read-only commands read, and how they print.
+#[derive(Debug, Clone, Args)]
+pub struct ViewArgs {
+    /// Database to read (default: the settings' DATABASE_URL, else `<data_dir>/gaia.db`).
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// Print the records as JSON (field names are stable) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Database and output format.
+    #[command(flatten)]
+    pub view: ViewArgs,
+    /// How many recent runs to list.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub runs: u32,
+}
+
+/// Arguments of `runs`.
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    /// Database and output format.
+    #[command(flatten)]
+    pub view: ViewArgs,
+    /// How many runs, newest first.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub limit: u32,
+}
+
+/// Arguments of `show-run`.
+#[derive(Debug, Args)]
+pub struct ShowRunArgs {
+    /// The run's id (as `runs` lists it).
+    pub id: i64,
+    /// Database and output format.
+    #[command(flatten)]
+    pub view: ViewArgs,
+}
+
+/// Arguments of `miner`.
+#[derive(Debug, Args)]
+pub struct MinerArgs {
+    /// The miner's UID (0–255).
+    pub uid: u8,
+    /// How many runs, newest first.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub limit: u32,
+    /// Database and output format.
+    #[command(flatten)]
+    pub view: ViewArgs,
+}
+
+/// Arguments of `run-now`.
+#[derive(Debug, Args)]
+pub struct RunNowArgs {
+    /// Database and output format.
+    #[command(flatten)]
+    pub view: ViewArgs,
 }
 
 /// Arguments of `migrate`.

@@ -11,6 +11,7 @@ pub mod io_engine;
 pub mod jobs;
 pub mod memory;
 pub mod miners;
+pub mod operator;
 pub mod retry;
 pub mod runtime;
 pub mod supervisor;

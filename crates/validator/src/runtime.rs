@@ -44,6 +44,11 @@ impl RuntimeDir {
         self.root.join("metrics.addr")
     }
 
+    /// The address the status page listens on (absent when it is off).
+    pub fn status_addr_file(&self) -> PathBuf {
+        self.root.join("status.addr")
+    }
+
     /// The file the IO-Engine touches every second (its modification time is the heartbeat).
     pub fn heartbeat_file(&self) -> PathBuf {
         self.root.join("io-engine.heartbeat")

@@ -171,6 +171,7 @@ async fn bench_with(
         diagnostic_load_jobs_per_s: 0.0,
         diagnostic_unit: None,
         data_dir: None,
+        status_page: None,
     };
     let engine = IoEngine::start(config).await?;
     let mut children = spawn_workers(workers, &runtime)?;

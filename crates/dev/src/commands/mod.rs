@@ -11,6 +11,7 @@ use crate::cli::{BenchCommand, DevCli, DevCommand};
 pub mod bench_ipc;
 pub mod bench_net;
 pub mod bench_score;
+pub mod bench_status;
 pub mod bench_store;
 pub mod demo;
 pub mod demo_spine;
@@ -30,5 +31,6 @@ pub fn dispatch(cli: &DevCli) -> ExitCode {
         DevCommand::Bench(BenchCommand::Store(args)) => exit_code(bench_store::run(args)),
         DevCommand::Bench(BenchCommand::Score(args)) => exit_code(bench_score::run(args)),
         DevCommand::Bench(BenchCommand::Net(args)) => exit_code(bench_net::run(args)),
+        DevCommand::Bench(BenchCommand::Status(args)) => exit_code(bench_status::run(args)),
     }
 }

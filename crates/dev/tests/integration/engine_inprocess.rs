@@ -29,6 +29,7 @@ fn config(dir: &std::path::Path) -> (IoEngineConfig, RuntimeDir) {
         diagnostic_load_jobs_per_s: 0.0,
         diagnostic_unit: None,
         data_dir: None,
+        status_page: None,
     };
     (cfg, runtime)
 }

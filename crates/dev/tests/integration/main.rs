@@ -1,6 +1,7 @@
 //! The developer binary's integration tests, one binary (as `crates/store/tests/contract`): the
 //! process spine under load and failure, the operations files against a live validator, and the
-//! developer commands (`demo`, `bench ipc`). They start `gaia-dev run` — the production
+//! developer commands (`demo`, `bench ipc`), and the operator view (commands and status page,
+//! in headless Chromium). They start `gaia-dev run` — the production
 //! supervisor, IO-Engine and workers, whose workers also offer the diagnostic `sys.*` jobs (echo,
 //! sleep, crash, panic, alloc, spin, checksum) these tests drive the pool with.
 
@@ -9,6 +10,7 @@ mod engine_inprocess;
 mod ops_config;
 mod ops_metrics;
 mod ops_secrets;
+mod ops_view;
 mod spine_lifecycle;
 mod spine_processes;
 

@@ -1,6 +1,6 @@
 //! What a live validator prints: secrets (the DATABASE_URL password, the hotkey's seed, keys,
-//! tokens) never appear in its log lines, `/metrics`, `/health`, published state or process
-//! arguments; log lines are JSON with the role, the pid and the bound span context; `LOG_LEVEL`
+//! tokens) never appear in its log lines, `/metrics`, `/health`, the status page (which refuses
+//! a request without `STATUS_TOKEN`), published state or process arguments; log lines are JSON with the role, the pid and the bound span context; `LOG_LEVEL`
 //! sets the level of all three process kinds.
 //!
 //! The database is a real PostgreSQL (gaia-testkit: `TEST_DATABASE_URL` when set, otherwise a
@@ -121,6 +121,24 @@ fn assert_no_secret(what: &str, text: &str) {
     }
 }
 
+/// One GET of the status page, with an `Authorization` header when given: (status, whole
+/// response with its headers).
+fn status_get(addr: &str, path: &str, auth: Option<&str>) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let auth = auth.map_or_else(String::new, |a| format!("Authorization: {a}\r\n"));
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n{auth}\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let code = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (code, text)
+}
+
 /// Run a CLI command of the validator in `dir` with `env` added; stdout and stderr together.
 fn cli(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (Output, String) {
     let out = Command::new(BIN)
@@ -156,7 +174,11 @@ fn secrets_never_appear_in_logs_metrics_or_process_state() {
     let (out, text) = cli(
         tmp.path(),
         &["check-config"],
-        &[("DATABASE_URL", &url), ("GAIA_API_TOKEN", TOKEN)],
+        &[
+            ("DATABASE_URL", &url),
+            ("GAIA_API_TOKEN", TOKEN),
+            ("STATUS_TOKEN", TOKEN),
+        ],
     );
     assert!(out.status.success(), "{text}");
     assert!(
@@ -212,6 +234,7 @@ fn secrets_never_appear_in_logs_metrics_or_process_state() {
             ("LOG_LEVEL", "debug"),
             ("GAIA_API_TOKEN", TOKEN),
             ("WEATHER__API_KEY", API_KEY),
+            ("STATUS_TOKEN", TOKEN),
         ],
     );
     for i in 0..3 {
@@ -230,6 +253,29 @@ fn secrets_never_appear_in_logs_metrics_or_process_state() {
     assert_no_secret("/metrics", &metrics);
     let health = http(&v.addr(), "GET", "/health", None).unwrap();
     assert_no_secret("/health", &health);
+    // The status page: refused without the token, served with it (as a bearer token and as a
+    // basic-auth password), and no page shows a secret either way.
+    let status = v.status_addr();
+    let basic = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        format!("operator:{TOKEN}"),
+    );
+    for path in ["/", "/weights", "/runs/1", "/miners/0"] {
+        let (code, page) = status_get(&status, path, None);
+        assert_eq!(code, 401, "{path} without the token: {page}");
+        assert!(page.contains("Sign-in needed"), "{page}");
+        assert_no_secret(&format!("status page {path} (refused)"), &page);
+        for auth in [format!("Bearer {TOKEN}"), format!("Basic {basic}")] {
+            let (code, page) = status_get(&status, path, Some(&auth));
+            let want = if path.starts_with("/runs/") || path.starts_with("/miners/") {
+                404 // an empty database: no run 1, no miner 0
+            } else {
+                200
+            };
+            assert_eq!(code, want, "{path} with the token: {page}");
+            assert_no_secret(&format!("status page {path}"), &page);
+        }
+    }
     let state_file = std::fs::read_to_string(v.runtime.root().join("supervisor.json")).unwrap();
     assert_no_secret("supervisor.json", &state_file);
     let mut pids = vec![v.pid()];

@@ -2,5 +2,6 @@
 
 pub mod chain;
 pub mod ledger;
+pub mod operator;
 pub mod status;
 pub mod weather;

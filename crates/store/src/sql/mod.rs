@@ -12,6 +12,7 @@
 //! | `scores.rs` | `weather_miner_scores`, `…_component_scores`, `weather_forecast_stats` |
 //! | `chain.rs` | `node_table`, `score_table`, `weight_history`, retention |
 //! | `ledger.rs` | `work_ledger` |
+//! | `operator.rs` | read-only listings and counts of the operator view, across tables |
 //!
 //! Each file wraps its functions in [`for_each_backend!`], which compiles them once per backend
 //! (into submodules `postgres` and `sqlite`) against that backend's `Db` type. That keeps the
@@ -39,6 +40,7 @@
 
 mod chain;
 mod ledger;
+mod operator;
 mod runs;
 mod schema;
 mod scores;
@@ -81,6 +83,7 @@ use for_each_backend;
 pub(crate) mod postgres {
     pub(crate) use super::chain::postgres::*;
     pub(crate) use super::ledger::postgres::*;
+    pub(crate) use super::operator::postgres::*;
     pub(crate) use super::runs::postgres::*;
     pub(crate) use super::schema::postgres::*;
     pub(crate) use super::scores::postgres::*;
@@ -90,6 +93,7 @@ pub(crate) mod postgres {
 pub(crate) mod sqlite {
     pub(crate) use super::chain::sqlite::*;
     pub(crate) use super::ledger::sqlite::*;
+    pub(crate) use super::operator::sqlite::*;
     pub(crate) use super::runs::sqlite::*;
     pub(crate) use super::schema::sqlite::*;
     pub(crate) use super::scores::sqlite::*;

@@ -15,10 +15,12 @@ use crate::{postgres, sqlite};
 mod chain;
 mod instance;
 mod ledger;
+mod operator;
 pub(crate) mod pool;
 mod weather;
 
 pub use instance::InstanceLock;
+pub use operator::MAX_LISTING;
 
 pub(crate) enum Pool {
     Postgres(PgPool),
@@ -174,6 +176,16 @@ impl Store {
         match &*self.pool {
             Pool::Postgres(p) => (p.size(), u32::try_from(p.num_idle()).unwrap_or(u32::MAX)),
             Pool::Sqlite(p) => (p.size(), u32::try_from(p.num_idle()).unwrap_or(u32::MAX)),
+        }
+    }
+
+    /// The same database (the pool is shared) with another retry policy: e.g. a status page
+    /// that must answer within seconds while the database is down, instead of retrying for the
+    /// validator's full budget.
+    pub fn with_retry(&self, retry: RetryPolicy) -> Store {
+        Store {
+            retry,
+            ..self.clone()
         }
     }
 

@@ -7,6 +7,7 @@ mod postgres_tls;
 mod specific;
 mod suite;
 mod suite_ledger;
+mod suite_operator;
 
 /// Instantiate each named suite function as a test of one backend.
 macro_rules! contract {
@@ -50,4 +51,8 @@ all_backends!(
     suite_ledger::failure_retries_then_ends_failed,
     suite_ledger::reaper_requeues_and_quarantines_expired_leases,
     suite_ledger::two_concurrent_claimers_claim_each_job_once,
+    suite_operator::recent_runs_newest_first_with_outcome_counts,
+    suite_operator::miner_history_follows_runs_newest_first,
+    suite_operator::ledger_summary_counts_states_and_finds_oldest_waiting,
+    suite_operator::recent_weights_newest_first,
 );

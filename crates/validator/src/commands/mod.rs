@@ -17,7 +17,9 @@ pub mod check_config;
 pub mod children;
 pub mod manifest;
 pub mod migrate;
+pub mod operator;
 pub mod run;
+pub mod run_now;
 pub mod score;
 pub mod weights;
 
@@ -71,7 +73,15 @@ pub fn dispatch(global: &GlobalArgs, command: &Command, extensions: Extensions) 
         Command::ComputeWorker(args) => {
             children::compute_worker(global, args, extensions.extra_jobs)
         }
-        Command::Weights(args) => weights::run(args),
+        Command::Weights(args) => match &args.scores_json {
+            Some(file) => weights::run(args, file),
+            None => operator::weights(global, args),
+        },
+        Command::Status(args) => operator::status(global, args),
+        Command::Runs(args) => operator::runs(global, args),
+        Command::ShowRun(args) => operator::show_run(global, args),
+        Command::Miner(args) => operator::miner(global, args),
+        Command::RunNow(args) => run_now::run(global, args),
         Command::Manifest(cmd) => manifest::run(cmd),
         Command::Score(cmd) => score::run(cmd),
         Command::Migrate(args) => migrate::run(args, global.config.as_deref()),

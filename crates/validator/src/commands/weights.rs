@@ -2,8 +2,11 @@
 //! (spec §5.2–5.3) on a JSON file of score rows and nodes and print the float weights and the
 //! u16 vector fiber would submit. The same pure function backs the `weights.calculate` handler;
 //! this command lets an operator check a vector by hand. File format: `docs/weights.md`.
+//! Without `--scores-json`, `weights` shows the vectors recorded in the database instead
+//! (`commands::operator`).
 
 use std::fmt::Write as _;
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -12,9 +15,9 @@ use gaia_scoring::weights::{calculate_weights, WeightsFile, WeightsResult};
 use crate::cli::WeightsArgs;
 
 /// Run the subcommand.
-pub fn run(args: &WeightsArgs) -> anyhow::Result<ExitCode> {
-    let text = crate::files::read_text_capped(&args.scores_json, crate::files::DATA_FILE_BYTES)
-        .with_context(|| format!("reading {}", args.scores_json.display()))?;
+pub fn run(args: &WeightsArgs, scores_json: &Path) -> anyhow::Result<ExitCode> {
+    let text = crate::files::read_text_capped(scores_json, crate::files::DATA_FILE_BYTES)
+        .with_context(|| format!("reading {}", scores_json.display()))?;
     let result = compute(&text, args.now.as_deref())?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&result)?);

@@ -178,7 +178,10 @@ fn env_name(path: &[String]) -> String {
 fn from_figment(err: figment::Error) -> ConfigError {
     use figment::error::Kind;
     let key = env_name(&err.path);
-    let secret = err.path.first().is_some_and(|k| k == "database_url");
+    let secret = err
+        .path
+        .first()
+        .is_some_and(|k| k == "database_url" || k == "status_token");
     let (value, rule) = match &err.kind {
         Kind::InvalidType(actual, expected) => (actual.to_string(), format!("expected {expected}")),
         Kind::InvalidValue(actual, expected) => {
@@ -302,6 +305,13 @@ fn validate(s: &Settings) -> Result<(), ConfigError> {
                 "needs ADMIN_API_TOKEN when METRICS_ADDR ({metrics_addr}) is not a loopback \
                  address: anyone who reaches the port could run jobs"
             ),
+        ));
+    }
+    if !s.status_addr.trim().is_empty() && s.status_addr.trim().parse::<SocketAddr>().is_err() {
+        return Err(invalid(
+            "STATUS_ADDR",
+            &s.status_addr,
+            "must be host:port, e.g. 127.0.0.1:9091, or empty to turn the status page off",
         ));
     }
     if let Some(url) = &s.database_url {

@@ -82,6 +82,13 @@ pub struct Settings {
     pub admin_api_token: Option<String>,
     /// Diagnostic load the IO-Engine generates itself (jobs per second; 0 = none). Used by `demo`.
     pub diagnostic_load_jobs_per_s: f64,
+    /// Address of the operator's read-only status page (runs, miners, weights; docs/operations.md
+    /// "Operator view"); empty turns it off. Loopback by default: reach it over an SSH tunnel.
+    pub status_addr: String,
+    /// Token the status page requires when set: the password of the browser's sign-in prompt
+    /// (any user name) or `Authorization: Bearer <token>`. Set it before exposing STATUS_ADDR
+    /// beyond loopback. A secret: shown as `***` by `check-config` and never logged.
+    pub status_token: Option<String>,
     /// Weather task settings (`WEATHER__*`).
     pub weather: WeatherSettings,
     /// Chain settings (`CHAIN__*`).
@@ -119,6 +126,8 @@ impl Default for Settings {
             admin_api_enabled: false,
             admin_api_token: None,
             diagnostic_load_jobs_per_s: 0.0,
+            status_addr: "127.0.0.1:9091".into(),
+            status_token: None,
             weather: WeatherSettings::default(),
             chain: ChainSettings::default(),
         }
@@ -139,6 +148,7 @@ impl Settings {
         let mut copy = self.clone();
         copy.database_url = self.database_url.as_deref().map(redact_url);
         copy.admin_api_token = self.admin_api_token.as_ref().map(|_| "***".into());
+        copy.status_token = self.status_token.as_ref().map(|_| "***".into());
         copy
     }
 }

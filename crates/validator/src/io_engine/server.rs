@@ -46,6 +46,21 @@ pub struct IoEngineConfig {
     pub diagnostic_unit: Option<DiagnosticUnit>,
     /// `DATA_DIR`, whose filesystem's free space `/metrics` shows (`None`: not shown).
     pub data_dir: Option<PathBuf>,
+    /// The operator's status page; `None` = off.
+    pub status_page: Option<StatusPageConfig>,
+}
+
+/// Where and how the IO-Engine serves the status page (`STATUS_ADDR`, `STATUS_TOKEN`).
+#[derive(Debug, Clone)]
+pub struct StatusPageConfig {
+    /// Listen address; port 0 picks one (published in the runtime directory).
+    pub addr: SocketAddr,
+    /// Token required when set.
+    pub token: Option<String>,
+    /// Settings the overview shows.
+    pub context: crate::operator::OverviewContext,
+    /// Compute workers the settings ask for.
+    pub workers_configured: usize,
 }
 
 /// Builds the `n`-th unit of diagnostic load (the binary that offers diagnostic jobs knows them).
@@ -75,6 +90,18 @@ impl IoEngineConfig {
             diagnostic_load_jobs_per_s: settings.diagnostic_load_jobs_per_s,
             diagnostic_unit: None,
             data_dir: Some(settings.data_dir.clone()),
+            status_page: match settings.status_addr.trim() {
+                "" => None,
+                addr => Some(StatusPageConfig {
+                    addr: addr.parse()?,
+                    token: settings
+                        .status_token
+                        .clone()
+                        .filter(|t| !t.trim().is_empty()),
+                    context: crate::commands::operator::overview_context(settings, 10),
+                    workers_configured: settings.num_compute_workers,
+                }),
+            },
         })
     }
 }
@@ -186,6 +213,9 @@ impl IoEngine {
                 .with_graceful_shutdown(shutdown)
                 .await;
         });
+        if let Some(status) = &config.status_page {
+            serve_status_page(status, &dispatcher, config.runtime.as_ref(), &mut tasks).await;
+        }
         tasks.spawn(lag_monitor(dispatcher.clone()));
         if let Some(runtime) = config.runtime.clone() {
             tasks.spawn(heartbeat(runtime));
@@ -232,6 +262,47 @@ impl IoEngine {
         let _ = std::fs::remove_file(&self.config.socket);
         tracing::info!(left_in_flight = d.in_flight(), "IO-Engine stopped");
     }
+}
+
+/// Bind the status page and serve it until shutdown. A bind failure is logged, not fatal: the
+/// page is a read-only convenience and must never keep the validator from scoring.
+async fn serve_status_page(
+    status: &StatusPageConfig,
+    dispatcher: &Arc<Dispatcher>,
+    runtime: Option<&RuntimeDir>,
+    tasks: &mut JoinSet<()>,
+) {
+    let listener = match tokio::net::TcpListener::bind(status.addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(addr = %status.addr, error = %e, "cannot listen on STATUS_ADDR; the status page is off");
+            return;
+        }
+    };
+    let addr = listener.local_addr().unwrap_or(status.addr);
+    if !addr.ip().is_loopback() && status.token.is_none() {
+        tracing::warn!(%addr, "the status page listens beyond loopback without STATUS_TOKEN: anyone who reaches the port can read runs, scores and weights");
+    }
+    if let Some(dir) = runtime {
+        let _ = RuntimeDir::write_atomic(&dir.status_addr_file(), addr.to_string().as_bytes());
+    }
+    let app = super::status_page::router(super::status_page::StatusState {
+        dispatcher: dispatcher.clone(),
+        store: None,
+        context: status.context.clone(),
+        workers_configured: status.workers_configured,
+        runtime: runtime.cloned(),
+        token: status.token.as_deref().map(Arc::from),
+    });
+    let mut stop = dispatcher.shutdown_signal();
+    tasks.spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await;
+    });
+    tracing::info!(%addr, "status page serving");
 }
 
 async fn accept_loop(

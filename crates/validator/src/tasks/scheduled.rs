@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use futures::FutureExt;
-use gaia_store::Store;
+use gaia_store::{Enqueued, Store};
 use rand::Rng;
 use tokio::sync::watch;
 
@@ -46,6 +46,35 @@ async fn enqueue(
         .map_err(|e| failed(task, e))
 }
 
+/// Queue the weather run of the cycle of `day` (that day's 00Z GFS init), claimable from `at`:
+/// what the daily `weather` task does, and `gaia-validator run-now`. Keyed by the cycle, so a
+/// run already queued (in any state) is not queued again. Returns the step's key and the
+/// ledger's answer.
+///
+/// # Errors
+/// [`TaskError::Failed`] when the database refuses the job.
+pub async fn queue_weather_run(
+    store: &Store,
+    day: DateTime<Utc>,
+    at: DateTime<Utc>,
+) -> Result<(String, Enqueued), TaskError> {
+    let gfs_init = day
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .map(|t| t.and_utc())
+        .ok_or_else(|| failed("weather", "no midnight on that day"))?;
+    let run = WeatherStep::Run(RunPayload { gfs_init }).step();
+    let key = run.key();
+    let enqueued = store
+        .enqueue_job(&run.new_job(WEATHER_RUN_ATTEMPTS, at), Utc::now())
+        .await
+        .map_err(|e| failed("weather", e))?;
+    Ok((key, enqueued))
+}
+
+/// Claims a weather run step gets.
+const WEATHER_RUN_ATTEMPTS: u32 = 5;
+
 /// The daily weather run.
 pub struct WeatherRunTask {
     /// The database.
@@ -65,15 +94,11 @@ impl GaiaTask for WeatherRunTask {
     }
     fn run_scheduled_job(&self, occurrence: DateTime<Utc>) -> JobFuture<'_> {
         async move {
-            let gfs_init = occurrence
-                .date_naive()
-                .and_hms_opt(0, 0, 0)
-                .map(|t| t.and_utc())
-                .ok_or_else(|| failed("weather", "no midnight on that day"))?;
             let jitter = rand::rng().random_range(0..=i64::from(self.jitter_minutes) * 60);
-            let run = WeatherStep::Run(RunPayload { gfs_init }).step();
             let at = occurrence + Duration::seconds(jitter);
-            enqueue(&self.store, "weather", run, at, 5).await
+            queue_weather_run(&self.store, occurrence, at)
+                .await
+                .map(|_| ())
         }
         .boxed()
     }

@@ -171,6 +171,7 @@ pub(crate) async fn pooled_context(dir: &std::path::Path) -> (WeatherContext, Te
         diagnostic_load_jobs_per_s: 0.0,
         diagnostic_unit: None,
         data_dir: None,
+        status_page: None,
     };
     let engine = IoEngine::start(config).await.unwrap();
     ctx.dispatcher = engine.dispatcher.clone();
