@@ -98,7 +98,11 @@ async fn abandoned_dispatch_leaves_nothing_and_its_late_result_is_an_orphan() {
         .is_ok());
     engine.shutdown().await;
     let status = w.wait().unwrap();
-    assert!(status.success(), "a worker told to shut down exits 0");
+    assert_eq!(
+        status.code(),
+        Some(i32::from(gaia_validator::supervisor::EXIT_WORKER_STOPPED)),
+        "a worker told to shut down exits with the code the supervisor does not replace in a drain"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
