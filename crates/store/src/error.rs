@@ -111,8 +111,48 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// True for a fault of the database or its disk (unreachable, a query that failed after its
+    /// retries, a full or read-only disk), not of the data asked for: the validator's own problem,
+    /// which must not cost a step its attempts.
+    pub fn is_infrastructure(&self) -> bool {
+        match self {
+            StoreError::Connect { .. }
+            | StoreError::NotWritable { .. }
+            | StoreError::CreateDir { .. } => true,
+            StoreError::Query { cause, .. } => infrastructure_cause(cause),
+            _ => false,
+        }
+    }
+
     /// True when the error is a missing row.
     pub fn is_not_found(&self) -> bool {
         matches!(self, StoreError::NotFound { .. })
+    }
+}
+
+/// Whether a driver error is the database's or its disk's fault rather than the statement's:
+/// I/O and pool failures, SQLite's full disk / I/O error / read-only / busy / locked, PostgreSQL's
+/// connection exceptions (class 08), insufficient resources (53: disk full, out of memory) and
+/// operator intervention (57: shutdown).
+fn infrastructure_cause(cause: &sqlx::Error) -> bool {
+    match cause {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            if code.len() == 5 {
+                // A PostgreSQL SQLSTATE: its class is the first two characters.
+                ["08", "53", "57"]
+                    .iter()
+                    .any(|class| code.starts_with(class))
+            } else {
+                // A SQLite result code; extended codes keep the primary one in the low byte.
+                code.parse::<u32>()
+                    .is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 8 | 10 | 13))
+            }
+        }
+        _ => false,
     }
 }

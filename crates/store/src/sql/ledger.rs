@@ -232,6 +232,41 @@ for_each_backend! {
         ))
     }
 
+    pub(crate) async fn defer_job(
+        pool: &Pool<Db>,
+        id: i64,
+        claimer: &str,
+        error: &str,
+        retry_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Res<Finish> {
+        let status: Option<String> = sqlx::query_scalar(
+            "UPDATE work_ledger
+             SET status = 'retry_scheduled', next_retry_at = $4,
+                 attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,
+                 last_error = $3, lease_expires_at = NULL, updated_at = $5
+             WHERE id = $1 AND claimed_by = $2 AND status = 'in_progress'
+             RETURNING status",
+        )
+        .bind(id)
+        .bind(claimer)
+        .bind(error)
+        .bind(retry_at)
+        .bind(now)
+        .fetch_all(pool)
+        .await?
+        .pop();
+        if status.is_some() {
+            return Ok(Finish::Applied(JobStatus::RetryScheduled));
+        }
+        let current = finish_state(pool, id).await?;
+        Ok(classify_unapplied(
+            current,
+            claimer,
+            &[JobStatus::RetryScheduled],
+        ))
+    }
+
     pub(crate) async fn reap_expired_leases(
         pool: &Pool<Db>,
         now: DateTime<Utc>,

@@ -144,6 +144,28 @@ impl Store {
         self.finish_outcome(finish, job_id, claimer)
     }
 
+    /// Put a claimed job back for `retry_at` **without spending the attempt its claim counted**:
+    /// for failures of the validator's own infrastructure (a full disk, a database outage), which
+    /// say nothing about the job and must not use up its `max_attempts`. The job becomes
+    /// `retry_scheduled` with `error` as its last error.
+    ///
+    /// # Errors
+    /// As [`Store::fail_job`].
+    pub async fn defer_job(
+        &self,
+        job_id: i64,
+        claimer: &str,
+        error: &str,
+        retry_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<JobStatus> {
+        check_claimer(claimer)?;
+        let finish = on_backend!(self, "defer_job", |q, p| q::defer_job(
+            p, job_id, claimer, error, retry_at, now
+        ))?;
+        self.finish_outcome(finish, job_id, claimer)
+    }
+
     fn finish_outcome(&self, finish: Finish, job_id: i64, claimer: &str) -> StoreResult<JobStatus> {
         match finish {
             Finish::Applied(s) | Finish::AlreadyDone(s) => Ok(s),

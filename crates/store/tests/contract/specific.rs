@@ -311,6 +311,10 @@ async fn sqlite_full_disk_errors_end_when_space_returns() {
             Ok(e) => panic!("job-{k} was new, got {e:?}"),
             Err(e) => {
                 assert!(e.to_string().contains("full"), "{e}");
+                assert!(
+                    e.is_infrastructure(),
+                    "a full disk is the validator's fault: {e}"
+                );
                 full_errors += 1;
             }
         }
@@ -330,7 +334,29 @@ async fn sqlite_full_disk_errors_end_when_space_returns() {
             "{key} was reported enqueued but is not in the ledger"
         );
     }
-    // Space is back: every connection of the pool must be usable again.
+    // Space is back. A step that failed on the full disk is put back without spending its
+    // attempt (`defer_job`), so a job with one attempt is still claimable afterwards.
+    let once = gaia_store::NewJob {
+        max_attempts: 1,
+        job_type: "test.once".into(),
+        ..job(500)
+    };
+    let id = store.enqueue_job(&once, now).await.unwrap().job_id;
+    let claim = || store.claim_job_of_type("c3", "test.", now, lease);
+    let claimed = claim().await.unwrap().expect("a job");
+    assert_eq!((claimed.id, claimed.attempts), (id, 1));
+    let status = store
+        .defer_job(id, "c3", "database: disk full", now, now)
+        .await
+        .unwrap();
+    assert_eq!(status, gaia_store::JobStatus::RetryScheduled);
+    let again = store.get_job(id).await.unwrap().unwrap();
+    assert_eq!(again.attempts, 0, "the attempt was refunded");
+    assert_eq!(again.last_error.as_deref(), Some("database: disk full"));
+    let reclaimed = claim().await.unwrap().expect("claimable again");
+    assert_eq!((reclaimed.id, reclaimed.attempts), (id, 1));
+    store.complete_job(id, "c3", None, now).await.unwrap();
+    // Every connection of the pool must be usable again.
     for k in 100..110 {
         store.enqueue_job(&job(k), now).await.unwrap();
         let claimed = store.claim_job("c2", now, lease).await.unwrap();

@@ -43,6 +43,9 @@ pub struct StepError {
     pub reason: String,
     /// When to retry (`None`: do not).
     pub retry_at: Option<DateTime<Utc>>,
+    /// A fault of the validator's own infrastructure (the database or its disk): retried at
+    /// `retry_at` without spending an attempt, however often it happens.
+    pub infrastructure: bool,
 }
 
 impl StepError {
@@ -51,6 +54,7 @@ impl StepError {
         Self {
             reason: reason.to_string(),
             retry_at: Some(Utc::now() + delay),
+            infrastructure: false,
         }
     }
 
@@ -59,13 +63,18 @@ impl StepError {
         Self {
             reason: reason.to_string(),
             retry_at: None,
+            infrastructure: false,
         }
     }
 }
 
 impl From<gaia_store::StoreError> for StepError {
     fn from(e: gaia_store::StoreError) -> Self {
-        StepError::retry(format!("database: {e}"), chrono::Duration::seconds(30))
+        let infrastructure = e.is_infrastructure();
+        StepError {
+            infrastructure,
+            ..StepError::retry(format!("database: {e}"), chrono::Duration::seconds(30))
+        }
     }
 }
 
@@ -224,6 +233,20 @@ impl LedgerRunner {
                     .await
                     .map(|_| ()),
             ),
+            Err(StepError {
+                reason,
+                retry_at: Some(at),
+                infrastructure: true,
+            }) => {
+                tracing::warn!(parent: &span, error = %reason, "infrastructure fault; step deferred without spending an attempt");
+                (
+                    "deferred",
+                    self.store
+                        .defer_job(job.id, claimer, &reason, at, now)
+                        .await
+                        .map(|_| ()),
+                )
+            }
             Err(e) => {
                 let last = job.attempts >= job.max_attempts || e.retry_at.is_none();
                 let level_label = if last { "failed" } else { "retry" };

@@ -205,9 +205,88 @@ async fn the_validators_own_steps_do_not_wait_behind_slow_ones() {
     handle.await.unwrap();
 }
 
+/// Fails with an infrastructure fault until its fifth run, then finishes.
+struct DiskFullFourTimes(std::sync::atomic::AtomicU32);
+
+impl StepHandler for DiskFullFourTimes {
+    fn run<'a>(&'a self, _job: &'a Job) -> StepFuture<'a> {
+        let n = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async move {
+            if n < 4 {
+                Err(StepError {
+                    infrastructure: true,
+                    ..StepError::retry("database: disk full", chrono::Duration::zero())
+                })
+            } else {
+                Ok(StepOutcome::Done(None))
+            }
+        }
+        .boxed()
+    }
+}
+
+/// Issue 15 point 1: faults of the validator's own infrastructure do not spend a step's
+/// attempts: a step with two attempts survives four disk-full failures and then succeeds.
+#[tokio::test]
+async fn infrastructure_faults_do_not_spend_attempts() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/l.db", dir.path().display());
+    let store = Store::open(&StoreConfig::new(url)).await.unwrap();
+    let (metrics, registry) = Metrics::new(None);
+    let mut runner = LedgerRunner::new(
+        store.clone(),
+        RunnerConfig {
+            slots: 1,
+            lease: Duration::from_secs(30),
+            idle_poll: Duration::from_millis(10),
+            reserved_prefixes: Vec::new(),
+        },
+        metrics,
+    );
+    runner.register(
+        "weather.day1",
+        Arc::new(DiskFullFourTimes(std::sync::atomic::AtomicU32::new(0))),
+    );
+    let new = NewJob {
+        max_attempts: 2,
+        ..job("d", "weather.day1", "x")
+    };
+    let id = store.enqueue_job(&new, Utc::now()).await.unwrap().job_id;
+    let (stop, rx) = watch::channel(false);
+    let handle = tokio::spawn(runner.run(rx));
+    let until = std::time::Instant::now() + Duration::from_secs(20);
+    let j = loop {
+        let j = store.get_job(id).await.unwrap().unwrap();
+        if j.status.is_terminal() {
+            break j;
+        }
+        assert!(std::time::Instant::now() < until, "{j:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    stop.send(true).unwrap();
+    handle.await.unwrap();
+    assert_eq!(j.status, JobStatus::Succeeded, "{j:?}");
+    assert_eq!(j.attempts, 1, "only the successful run counted");
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+    assert!(
+        text.contains(
+            "gaia_weather_ledger_jobs_total{job_type=\"weather.day1\",outcome=\"deferred\"} 4"
+        ),
+        "{text}"
+    );
+}
+
 #[test]
 fn store_errors_become_retryable_step_errors() {
     let e: StepError = gaia_store::StoreError::NotFound { what: "x".into() }.into();
     assert!(e.retry_at.is_some() && e.reason.contains("database"));
+    assert!(!e.infrastructure, "a missing row is the step's problem");
+    let io = gaia_store::StoreError::NotWritable {
+        path: "/data/gaia.db".into(),
+        url: "sqlite:///data/gaia.db".into(),
+        cause: std::io::Error::other("read-only file system"),
+    };
+    assert!(StepError::from(io).infrastructure);
     assert!(StepError::fatal("f").retry_at.is_none());
 }
