@@ -1,6 +1,9 @@
 //! Test support shared by the workspace's tests: throwaway PostgreSQL clusters, isolated test
-//! databases, and the Python interpreter that writes fixtures and computes reference numbers.
+//! databases, the Python interpreter that writes fixtures and computes reference numbers, and
+//! hostile input for the parsers of outside bytes (mutations, bounds, a stable fuzz loop).
 
+pub mod fuzz;
+pub mod hostile;
 pub mod pg_cluster;
 pub mod python;
 pub mod test_db;

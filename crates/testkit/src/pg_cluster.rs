@@ -316,3 +316,6 @@ impl Drop for PgCluster {
         );
     }
 }
+
+#[cfg(test)]
+mod tests;
