@@ -32,6 +32,19 @@ pub enum ConfigError {
         /// OS error.
         source: std::io::Error,
     },
+    /// The settings file is not TOML. Only the position and the parser's reason are kept: the
+    /// parser's own message quotes the offending line, which may hold a password (issue 20).
+    #[error("settings file {path} is not TOML: {reason} (line {line}, column {column})")]
+    FileSyntax {
+        /// File path.
+        path: String,
+        /// 1-based line of the error.
+        line: usize,
+        /// 1-based column of the error.
+        column: usize,
+        /// What the parser expected.
+        reason: String,
+    },
     /// The `.env` file could not be parsed.
     #[error("cannot parse .env file: {0}")]
     DotEnv(String),
@@ -77,6 +90,7 @@ pub fn load_with_env(
                 source,
             },
         )?;
+        check_toml(path, &text)?;
         figment = figment.merge(Toml::string(&text));
     }
     for (raw_key, raw_value) in env {
@@ -98,6 +112,32 @@ pub fn load_with_env(
     Ok(LoadedSettings {
         settings,
         unknown_keys,
+    })
+}
+
+/// Refuse a settings file that is not TOML with its position, never its text.
+fn check_toml(path: &Path, text: &str) -> Result<(), ConfigError> {
+    let Err(e) = text.parse::<toml::Table>() else {
+        return Ok(());
+    };
+    let at = e.span().map_or(0, |s| s.start).min(text.len());
+    let before = text.get(..at).unwrap_or_default();
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    // The first line of the reason only: later lines may repeat input.
+    let reason = e
+        .message()
+        .lines()
+        .next()
+        .unwrap_or("syntax error")
+        .chars()
+        .take(120)
+        .collect();
+    Err(ConfigError::FileSyntax {
+        path: path.display().to_string(),
+        line,
+        column,
+        reason,
     })
 }
 
@@ -249,9 +289,10 @@ fn validate(s: &Settings) -> Result<(), ConfigError> {
             .iter()
             .any(|p| url.starts_with(p));
         if !url.is_empty() && !scheme_ok {
+            // Not a URL, so redaction cannot tell where its password is: show none of it.
             return Err(invalid(
                 "DATABASE_URL",
-                super::redact_url(url),
+                format!("<redacted, {} characters>", url.chars().count()),
                 "must start with postgres://, postgresql:// or sqlite:",
             ));
         }

@@ -6,6 +6,8 @@
 //! supervisor resolve the same layers, so every process sees the same values.
 
 mod load;
+#[cfg(test)]
+mod prop_tests;
 mod tasks;
 
 use std::path::PathBuf;
