@@ -1,7 +1,8 @@
 //! The developer binary's library (`gaia-dev`): everything a developer runs that the production
 //! binary `gaia-validator` must not contain — the demo, the simulated miners, the benchmarks, the
 //! diagnostic compute handlers (`sys.*`, one of which aborts its worker) — and the process
-//! harness the integration tests drive a real validator with.
+//! harness the integration tests drive a real validator with, and the fuzz targets of the
+//! parsers of outside bytes (`gaia-fuzz`).
 //!
 //! `gaia-dev` also offers every production subcommand, through the same library code
 //! (`gaia_validator::commands::dispatch`): the supervisor re-executes its own binary for its
@@ -11,6 +12,7 @@
 pub mod browser;
 pub mod cli;
 pub mod commands;
+pub mod fuzz;
 pub mod harness;
 pub mod sim_cycle;
 pub mod sys_handlers;

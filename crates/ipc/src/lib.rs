@@ -12,3 +12,11 @@ pub mod types;
 pub use frame::{Message, PROTOCOL_VERSION};
 pub use shm::{Dtype, SharedArray, ShmError};
 pub use types::{FailureKind, ResultUnit, SharedArrayRef, WorkUnit, DEFAULT_TIMEOUT_SECONDS};
+
+#[cfg(test)]
+mod prop_tests;
+
+/// Unit tests count their allocations (issue 20: a hostile length must not become a huge buffer).
+#[cfg(test)]
+#[global_allocator]
+static ALLOC: gaia_testkit::hostile::CountingAlloc = gaia_testkit::hostile::CountingAlloc;

@@ -93,7 +93,14 @@ pub struct ResultUnit {
     pub task_name: String,
     /// Whether the handler returned a result.
     pub success: bool,
-    /// Handler output when `success`.
+    /// Handler output when `success`. A handler may answer JSON `null`: that is `Some(Null)` and
+    /// travels as `"result": null`, while `None` leaves the key out (issue 20: `null` used to come
+    /// back as `None`).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub result: Option<serde_json::Value>,
     /// Large output arrays passed by reference.
     #[serde(default)]
@@ -108,4 +115,9 @@ pub struct ResultUnit {
     pub worker_pid: u32,
     /// Handler wall time in milliseconds.
     pub execution_time_ms: f64,
+}
+
+/// A key that is present, whatever its value (`null` included), is `Some`.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<serde_json::Value>, D::Error> {
+    serde_json::Value::deserialize(d).map(Some)
 }

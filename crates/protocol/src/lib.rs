@@ -40,3 +40,11 @@ pub use verify::{
     verify_manifest, verify_manifest_bytes, VerifyManifestReport, VerifyManifestRequest,
     MAX_MANIFEST_BYTES,
 };
+
+#[cfg(test)]
+mod prop_tests;
+
+/// Unit tests count their allocations (issue 20: a hostile manifest must not become a huge buffer).
+#[cfg(test)]
+#[global_allocator]
+static ALLOC: gaia_testkit::hostile::CountingAlloc = gaia_testkit::hostile::CountingAlloc;

@@ -19,3 +19,8 @@ pub mod zarr;
 pub use field::{Field2, FieldError, Grid, Precision};
 pub use profile::ScoringProfile;
 pub use zarr::{Climatology, Dataset, OpenOptions, ZarrError};
+
+/// Unit tests count their allocations (issue 20: hostile metadata must not become a huge buffer).
+#[cfg(test)]
+#[global_allocator]
+static ALLOC: gaia_testkit::hostile::CountingAlloc = gaia_testkit::hostile::CountingAlloc;

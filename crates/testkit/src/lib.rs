@@ -1,7 +1,10 @@
 //! Test support shared by the workspace's tests: throwaway PostgreSQL clusters, isolated test
-//! databases, the Python interpreter that writes fixtures and computes reference numbers, and a
-//! test PKI for TLS over loopback.
+//! databases, the Python interpreter that writes fixtures and computes reference numbers, a test
+//! PKI for TLS over loopback, and hostile input for the parsers of outside bytes (mutations,
+//! bounds, a stable fuzz loop).
 
+pub mod fuzz;
+pub mod hostile;
 pub mod pg_cluster;
 pub mod python;
 pub mod test_db;

@@ -359,3 +359,6 @@ impl Drop for PgCluster {
         );
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -77,6 +77,12 @@ impl TestPostgres {
         Self::create_on(admin, Some(Arc::new(cluster))).await
     }
 
+    /// [`Self::create_on`] without a cluster, for the test kit's own error tests.
+    #[cfg(test)]
+    pub(crate) async fn create_on_for_tests(admin_url: String) -> Result<Self, PgClusterError> {
+        Self::create_on(admin_url, None).await
+    }
+
     async fn create_on(
         admin_url: String,
         cluster: Option<Arc<PgCluster>>,

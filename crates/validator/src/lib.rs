@@ -18,3 +18,8 @@ pub mod supervisor;
 pub mod tasks;
 pub mod telemetry;
 pub mod truth;
+
+/// Unit tests count their allocations (issue 20: a hostile length must not become a huge buffer).
+#[cfg(test)]
+#[global_allocator]
+static ALLOC: gaia_testkit::hostile::CountingAlloc = gaia_testkit::hostile::CountingAlloc;

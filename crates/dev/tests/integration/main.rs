@@ -7,6 +7,7 @@
 
 mod cli_commands;
 mod engine_inprocess;
+mod fuzz_targets;
 mod ops_config;
 mod ops_metrics;
 mod ops_secrets;

@@ -548,6 +548,37 @@ pub(super) fn arrays_from_v3_root(
     Ok(Some(out))
 }
 
+/// Validate one metadata document as [`Dataset::open`](super::Dataset::open) would, by its key:
+/// `.zmetadata` (consolidated v2), `zarr.json` (a v3 root with consolidated metadata, or one
+/// array's `NAME/zarr.json`) or `NAME/.zarray` (with `zattrs`, the bytes of `NAME/.zattrs`);
+/// every array found passes the limit check of `options`. The entry point of the fuzz harness.
+pub fn parse_document(
+    key: &str,
+    bytes: &[u8],
+    zattrs: Option<&[u8]>,
+    options: &OpenOptions,
+) -> Result<Vec<ArrayMeta>, ZarrError> {
+    let doc = parse_json(key, bytes, options)?;
+    let arrays: Vec<ArrayMeta> = match key.rsplit_once('/') {
+        None if key == ".zmetadata" => arrays_from_zmetadata(&doc)?.into_values().collect(),
+        None if key == "zarr.json" => arrays_from_v3_root(&doc)?
+            .map(|a| a.into_values().collect())
+            .unwrap_or_default(),
+        Some((name, "zarr.json")) => vec![parse_v3(name, &doc)?],
+        Some((name, ".zarray")) => {
+            let attrs = zattrs
+                .map(|b| parse_json(&format!("{name}/.zattrs"), b, options))
+                .transpose()?;
+            vec![parse_v2(name, &doc, attrs.as_ref())?]
+        }
+        _ => return Err(bad(key, "not a metadata document key")),
+    };
+    for m in &arrays {
+        m.check_limits(options)?;
+    }
+    Ok(arrays)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,6 +17,8 @@ mod http;
 mod meta;
 mod options;
 mod polite;
+#[cfg(test)]
+mod prop_tests;
 mod read;
 mod store;
 pub mod write;
@@ -26,7 +28,7 @@ pub use coords::{decode_cf_time, wrap_lon, Orientation};
 pub use dataset::{is_local_store, Dataset, LAT_NAMES, LEVEL_NAMES, LON_NAMES, TIME_NAMES};
 pub use error::ZarrError;
 pub use guard::check_chunk;
-pub use meta::{ArrayMeta, Compression, Dtype, Format};
+pub use meta::{parse_document, ArrayMeta, Compression, Dtype, Format};
 pub use options::{
     OpenOptions, DEFAULT_MAX_ARRAY_ELEMENTS, DEFAULT_MAX_CHUNK_BYTES,
     DEFAULT_MAX_COMPRESSION_RATIO, DEFAULT_MAX_DECODED_STORE_BYTES, DEFAULT_MAX_METADATA_BYTES,

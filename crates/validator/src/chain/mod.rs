@@ -13,6 +13,8 @@ pub mod node;
 pub mod offline;
 pub mod online;
 pub mod pool;
+#[cfg(test)]
+mod prop_tests;
 pub mod rpc;
 pub mod storage;
 pub mod wallet;

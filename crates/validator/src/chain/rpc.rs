@@ -367,7 +367,7 @@ impl RpcClient {
 }
 
 /// The `result` of a JSON-RPC response body, or its error object as [`RpcError::Remote`].
-fn parse_response(method: &str, body: &[u8]) -> Result<Value, RpcError> {
+pub fn parse_response(method: &str, body: &[u8]) -> Result<Value, RpcError> {
     let malformed = |reason: String| RpcError::Malformed {
         method: method.into(),
         reason,

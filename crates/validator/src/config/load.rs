@@ -33,6 +33,19 @@ pub enum ConfigError {
         /// OS error.
         source: std::io::Error,
     },
+    /// The settings file is not TOML. Only the position and the parser's reason are kept: the
+    /// parser's own message quotes the offending line, which may hold a password (issue 20).
+    #[error("settings file {path} is not TOML: {reason} (line {line}, column {column})")]
+    FileSyntax {
+        /// File path.
+        path: String,
+        /// 1-based line of the error.
+        line: usize,
+        /// 1-based column of the error.
+        column: usize,
+        /// What the parser expected.
+        reason: String,
+    },
     /// The `.env` file could not be parsed.
     #[error("cannot parse .env file: {0}")]
     DotEnv(String),
@@ -81,14 +94,15 @@ pub fn load_with_env(
         _ => BTreeSet::new(),
     };
     let file_text = match file {
-        Some(path) => Some(
-            crate::files::read_text_capped(path, crate::files::SMALL_FILE_BYTES).map_err(
-                |source| ConfigError::File {
+        Some(path) => {
+            let text = crate::files::read_text_capped(path, crate::files::SMALL_FILE_BYTES)
+                .map_err(|source| ConfigError::File {
                     path: path.display().to_string(),
                     source,
-                },
-            )?,
-        ),
+                })?;
+            check_toml(path, &text)?;
+            Some(text)
+        }
         None => None,
     };
     let mut env_layer: Vec<(String, Value)> = Vec::new();
@@ -159,6 +173,32 @@ fn default_is_text(defaults: &serde_json::Value, key: &str) -> bool {
     key.split('.')
         .try_fold(defaults, |v, part| v.get(part))
         .is_some_and(serde_json::Value::is_string)
+}
+
+/// Refuse a settings file that is not TOML with its position, never its text.
+fn check_toml(path: &Path, text: &str) -> Result<(), ConfigError> {
+    let Err(e) = text.parse::<toml::Table>() else {
+        return Ok(());
+    };
+    let at = e.span().map_or(0, |s| s.start).min(text.len());
+    let before = text.get(..at).unwrap_or_default();
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    // The first line of the reason only: later lines may repeat input.
+    let reason = e
+        .message()
+        .lines()
+        .next()
+        .unwrap_or("syntax error")
+        .chars()
+        .take(120)
+        .collect();
+    Err(ConfigError::FileSyntax {
+        path: path.display().to_string(),
+        line,
+        column,
+        reason,
+    })
 }
 
 fn unknown_keys(figment: &Figment) -> Vec<String> {
@@ -319,9 +359,10 @@ fn validate(s: &Settings) -> Result<(), ConfigError> {
             .iter()
             .any(|p| url.starts_with(p));
         if !url.is_empty() && !scheme_ok {
+            // Not a URL, so redaction cannot tell where its password is: show none of it.
             return Err(invalid(
                 "DATABASE_URL",
-                super::redact_url(url),
+                format!("<redacted, {} characters>", url.chars().count()),
                 "must start with postgres://, postgresql:// or sqlite:",
             ));
         }

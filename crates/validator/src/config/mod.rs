@@ -7,6 +7,8 @@
 
 mod chain;
 mod load;
+#[cfg(test)]
+mod prop_tests;
 mod tasks;
 
 use std::path::PathBuf;

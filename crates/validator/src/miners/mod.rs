@@ -8,3 +8,6 @@
 pub mod client;
 pub mod fiber;
 pub mod url_policy;
+
+#[cfg(test)]
+mod prop_tests;

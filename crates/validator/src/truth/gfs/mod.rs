@@ -20,6 +20,8 @@ pub mod grid;
 pub mod xdr;
 
 #[cfg(test)]
+mod prop_tests;
+#[cfg(test)]
 mod tests;
 
 use std::path::PathBuf;

@@ -8,7 +8,7 @@ use super::fields::FieldSet;
 use super::grid::{grads_days_to_utc, level_indices, step_index, GridError, Orientation};
 use super::xdr::{decode, Values, XdrError};
 
-const GRADS_DDS: &str = "Dataset {
+pub(super) const GRADS_DDS: &str = "Dataset {
     Float64 time[time = 3];
     Grid {
      ARRAY:
@@ -31,7 +31,7 @@ fn len2(n: u32) -> Vec<u8> {
     [n.to_be_bytes(), n.to_be_bytes()].concat()
 }
 
-fn grads_body() -> Vec<u8> {
+pub(super) fn grads_body() -> Vec<u8> {
     let mut b = GRADS_DDS.as_bytes().to_vec();
     b.extend_from_slice(b"Data:\n");
     b.extend(len2(3));
