@@ -41,22 +41,37 @@ fn job(key: &str, job_type: &str, kind: &str) -> NewJob {
     }
 }
 
-#[tokio::test]
-async fn steps_end_done_again_retried_or_failed_with_their_reasons() {
+/// A runner with `slots` general slots and `reserved` prefixes over a fresh SQLite ledger (the
+/// directory lives as long as the returned guard), and its metrics registry.
+async fn sqlite_runner(
+    slots: usize,
+    reserved: &[&str],
+) -> (
+    tempfile::TempDir,
+    Store,
+    LedgerRunner,
+    prometheus_client::registry::Registry,
+) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/l.db", dir.path().display());
     let store = Store::open(&StoreConfig::new(url)).await.unwrap();
-    let (metrics, _registry) = Metrics::new(None);
-    let mut runner = LedgerRunner::new(
+    let (metrics, registry) = Metrics::new(None);
+    let runner = LedgerRunner::new(
         store.clone(),
         RunnerConfig {
-            slots: 2,
+            slots,
             lease: Duration::from_secs(30),
             idle_poll: Duration::from_millis(10),
-            reserved_prefixes: Vec::new(),
+            reserved_prefixes: reserved.iter().map(|p| p.to_string()).collect(),
         },
-        metrics.clone(),
+        metrics,
     );
+    (dir, store, runner, registry)
+}
+
+#[tokio::test]
+async fn steps_end_done_again_retried_or_failed_with_their_reasons() {
+    let (_dir, store, mut runner, _registry) = sqlite_runner(2, &[]).await;
     runner.register("t.script", Arc::new(Script));
     let mut ids = Vec::new();
     for (key, ty, kind) in [
@@ -143,20 +158,7 @@ impl StepHandler for Hog {
 /// `metagraph.sync` still run at once, in the reserved slot.
 #[tokio::test]
 async fn the_validators_own_steps_do_not_wait_behind_slow_ones() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/l.db", dir.path().display());
-    let store = Store::open(&StoreConfig::new(url)).await.unwrap();
-    let (metrics, _registry) = Metrics::new(None);
-    let mut runner = LedgerRunner::new(
-        store.clone(),
-        RunnerConfig {
-            slots: 2,
-            lease: Duration::from_secs(30),
-            idle_poll: Duration::from_millis(10),
-            reserved_prefixes: vec!["weights.".into(), "metagraph.".into()],
-        },
-        metrics,
-    );
+    let (_dir, store, mut runner, _registry) = sqlite_runner(2, &["weights.", "metagraph."]).await;
     let (release, held) = watch::channel(false);
     runner.register("weather.era5", Arc::new(Hog(held)));
     runner.register("weights.set", Arc::new(Script));
@@ -229,20 +231,7 @@ impl StepHandler for DiskFullFourTimes {
 /// attempts: a step with two attempts survives four disk-full failures and then succeeds.
 #[tokio::test]
 async fn infrastructure_faults_do_not_spend_attempts() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/l.db", dir.path().display());
-    let store = Store::open(&StoreConfig::new(url)).await.unwrap();
-    let (metrics, registry) = Metrics::new(None);
-    let mut runner = LedgerRunner::new(
-        store.clone(),
-        RunnerConfig {
-            slots: 1,
-            lease: Duration::from_secs(30),
-            idle_poll: Duration::from_millis(10),
-            reserved_prefixes: Vec::new(),
-        },
-        metrics,
-    );
+    let (_dir, store, mut runner, registry) = sqlite_runner(1, &[]).await;
     runner.register(
         "weather.day1",
         Arc::new(DiskFullFourTimes(std::sync::atomic::AtomicU32::new(0))),
