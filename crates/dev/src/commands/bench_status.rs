@@ -39,25 +39,14 @@ pub fn run(args: &BenchStatusArgs) -> anyhow::Result<ExitCode> {
             "bench status: {} miners x {} runs, {} requests per page (median / p95 / max)",
             args.miners, args.runs, args.requests
         );
-        if !args.skip_sqlite {
-            let dir = tempfile::tempdir().context("temporary directory for SQLite")?;
-            let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-            bench_url("SQLite", &url, args).await?;
-        }
-        if !args.skip_postgres {
-            let _guard;
-            let url = match &args.postgres_url {
-                Some(u) => u.clone(),
-                None => {
-                    let pg = gaia_testkit::TestPostgres::create()
-                        .await
-                        .context("starting a throwaway PostgreSQL (or use --postgres-url)")?;
-                    let u = pg.url().to_owned();
-                    _guard = pg;
-                    u
-                }
-            };
-            bench_url("PostgreSQL", &url, args).await?;
+        let databases = super::bench_store::BenchDatabases::open(
+            args.skip_sqlite,
+            args.skip_postgres,
+            args.postgres_url.as_deref(),
+        )
+        .await?;
+        for (label, url) in &databases.targets {
+            bench_url(label, url, args).await?;
         }
         Ok(ExitCode::SUCCESS)
     })
@@ -238,7 +227,7 @@ async fn bench_url(label: &str, url: &str, args: &BenchStatusArgs) -> anyhow::Re
     let pages = [
         ("overview", "/".to_owned()),
         ("run", format!("/runs/{newest}")),
-        ("miner", "/miners/200".to_owned()),
+        ("miner", format!("/miners/{}", args.miners.min(201) - 1)),
         ("weights", "/weights".to_owned()),
     ];
     for (name, path) in &pages {

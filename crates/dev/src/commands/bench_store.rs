@@ -40,26 +40,15 @@ pub fn run(args: &BenchStoreArgs) -> anyhow::Result<ExitCode> {
             "bench store: {} miners x {} score rows, one transaction per miner",
             args.miners, args.rows_per_miner
         );
+        let databases = BenchDatabases::open(
+            args.skip_sqlite,
+            args.skip_postgres,
+            args.postgres_url.as_deref(),
+        )
+        .await?;
         let mut all = Vec::new();
-        if !args.skip_sqlite {
-            let dir = tempfile::tempdir().context("temporary directory for SQLite")?;
-            let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-            all.push(bench_url(&url, args).await?);
-        }
-        if !args.skip_postgres {
-            let _guard;
-            let url = match &args.postgres_url {
-                Some(u) => u.clone(),
-                None => {
-                    let pg = gaia_testkit::TestPostgres::create()
-                        .await
-                        .context("starting a throwaway PostgreSQL (or use --postgres-url)")?;
-                    let u = pg.url().to_owned();
-                    _guard = pg;
-                    u
-                }
-            };
-            all.push(bench_url(&url, args).await?);
+        for (_, url) in &databases.targets {
+            all.push(bench_url(url, args).await?);
         }
         for f in &all {
             println!(
@@ -69,6 +58,55 @@ pub fn run(args: &BenchStoreArgs) -> anyhow::Result<ExitCode> {
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The databases a storage benchmark runs on: a fresh SQLite file and a throwaway PostgreSQL (or
+/// the one of `--postgres-url`), each unless skipped; they live as long as this value.
+pub struct BenchDatabases {
+    /// (backend label, URL) in the order to run.
+    pub targets: Vec<(&'static str, String)>,
+    _sqlite_dir: Option<tempfile::TempDir>,
+    _postgres: Option<gaia_testkit::TestPostgres>,
+}
+
+impl BenchDatabases {
+    /// Prepare the databases the flags ask for.
+    pub async fn open(
+        skip_sqlite: bool,
+        skip_postgres: bool,
+        postgres_url: Option<&str>,
+    ) -> anyhow::Result<Self> {
+        let mut targets = Vec::new();
+        let mut sqlite_dir = None;
+        let mut postgres = None;
+        if !skip_sqlite {
+            let dir = tempfile::tempdir().context("temporary directory for SQLite")?;
+            targets.push((
+                "SQLite",
+                format!("sqlite://{}", dir.path().join("bench.db").display()),
+            ));
+            sqlite_dir = Some(dir);
+        }
+        if !skip_postgres {
+            let url = match postgres_url {
+                Some(u) => u.to_owned(),
+                None => {
+                    let pg = gaia_testkit::TestPostgres::create()
+                        .await
+                        .context("starting a throwaway PostgreSQL (or use --postgres-url)")?;
+                    let u = pg.url().to_owned();
+                    postgres = Some(pg);
+                    u
+                }
+            };
+            targets.push(("PostgreSQL", url));
+        }
+        Ok(Self {
+            targets,
+            _sqlite_dir: sqlite_dir,
+            _postgres: postgres,
+        })
+    }
 }
 
 /// Benchmark one database URL (it is migrated first; a run, nodes and responses are created).
