@@ -93,6 +93,7 @@ fn bench_stores(c: &mut Criterion) {
         config: Day1Config::default(),
         threads: 1,
         miner_requests_per_minute: gaia_scoring::zarr::DEFAULT_REQUESTS_PER_MINUTE,
+        miner_download_deadline_s: gaia_scoring::zarr::DEFAULT_DOWNLOAD_DEADLINE.as_secs(),
     };
     for threads in [1, 2] {
         let mut r = req.clone();

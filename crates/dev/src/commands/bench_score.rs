@@ -179,6 +179,7 @@ fn run_day1(args: &BenchScoreArgs) -> anyhow::Result<()> {
         config: Day1Config::default(),
         threads: 1,
         miner_requests_per_minute: gaia_scoring::zarr::DEFAULT_REQUESTS_PER_MINUTE,
+        miner_download_deadline_s: gaia_scoring::zarr::DEFAULT_DOWNLOAD_DEADLINE.as_secs(),
     };
     let runs = args.runs.max(1);
     // Warm the page cache once so every contender reads from memory.

@@ -9,7 +9,7 @@ use gaia_protocol::FrozenManifest;
 use serde::{Deserialize, Serialize};
 
 use crate::regrid::{nearest_level, nearest_time};
-use crate::zarr::{Climatology, Dataset, OpenOptions, ZarrError};
+use crate::zarr::{deadline, Climatology, Dataset, OpenOptions, ZarrError};
 
 use super::config::{Day1Config, VariableSpec};
 use super::report::Day1Report;
@@ -58,6 +58,14 @@ pub struct Day1Request {
     /// Request budget for the miner's store per minute (production miners allow 500).
     #[serde(default = "default_budget")]
     pub miner_requests_per_minute: u32,
+    /// Seconds all reads of the miner's store may take together (0: no deadline, only the
+    /// per-request timeout); well below the job's timeout.
+    #[serde(default = "default_deadline")]
+    pub miner_download_deadline_s: u64,
+}
+
+fn default_deadline() -> u64 {
+    crate::zarr::DEFAULT_DOWNLOAD_DEADLINE.as_secs()
 }
 
 fn one() -> usize {
@@ -193,6 +201,7 @@ pub fn score_day1(request: &Day1Request) -> Result<Day1Report, Day1Error> {
         bearer_token: request.bearer_token.clone(),
         verify: request.frozen_manifest.clone(),
         requests_per_minute: request.miner_requests_per_minute,
+        download_deadline: deadline(request.miner_download_deadline_s),
         ..OpenOptions::default()
     };
     let plain = OpenOptions::default();

@@ -31,6 +31,9 @@ pub struct Era5Config {
     pub profile: ScoringProfile,
     /// Request budget for the miner's store per minute (production miners allow 500).
     pub miner_requests_per_minute: u32,
+    /// Seconds all reads of the miner's store may take together (0: no deadline, only the
+    /// per-request timeout); well below the job's timeout.
+    pub miner_download_deadline_s: u64,
 }
 
 impl Default for Era5Config {
@@ -47,6 +50,7 @@ impl Default for Era5Config {
             threads: 1,
             profile: ScoringProfile::default(),
             miner_requests_per_minute: crate::zarr::DEFAULT_REQUESTS_PER_MINUTE,
+            miner_download_deadline_s: crate::zarr::DEFAULT_DOWNLOAD_DEADLINE.as_secs(),
         }
     }
 }

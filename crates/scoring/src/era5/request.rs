@@ -278,6 +278,7 @@ pub fn score_era5_lead(request: &Era5Request) -> Result<Era5LeadReport, Era5Erro
         bearer_token: request.bearer_token.clone(),
         verify: request.frozen_manifest.clone(),
         requests_per_minute: config.miner_requests_per_minute,
+        download_deadline: crate::zarr::deadline(config.miner_download_deadline_s),
         ..OpenOptions::default()
     };
     let plain = OpenOptions::default();

@@ -44,6 +44,15 @@ pub enum ZarrError {
         /// Requested URL.
         url: String,
     },
+    /// The store's reads together took longer than its download deadline (a slow miner); the
+    /// read stops there instead of holding the worker until the job's timeout.
+    #[error("reading the store took longer than its download deadline of {seconds} s ({requests} requests sent); the miner answers too slowly")]
+    DownloadDeadline {
+        /// The deadline, in seconds.
+        seconds: u64,
+        /// Requests sent before it passed.
+        requests: u64,
+    },
     /// Something in the store is larger than the configured limit; refused before allocating.
     #[error("{what} is {size} bytes/elements, over the limit of {limit}")]
     TooLarge {
@@ -148,7 +157,7 @@ impl ZarrError {
     /// step that runs again later rather than a failed score.
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::Transport { .. } | Self::Timeout { .. } => true,
+            Self::Transport { .. } | Self::Timeout { .. } | Self::DownloadDeadline { .. } => true,
             Self::HttpStatus { status, .. } => matches!(status, 429 | 500 | 502 | 503 | 504),
             _ => false,
         }

@@ -27,7 +27,9 @@ pub(super) struct HttpStore {
     agent: ureq::Agent,
     max_bytes: u64,
     sink: ErrorSink,
-    /// Rate budget, retries and the transfer counters.
+    /// Whole-request timeout (shortened near the download deadline).
+    timeout: std::time::Duration,
+    /// Rate budget, retries, the download deadline and the transfer counters.
     pacer: Arc<Pacer>,
 }
 
@@ -66,7 +68,11 @@ impl HttpStore {
             agent,
             max_bytes: options.max_chunk_bytes.max(options.max_metadata_bytes),
             sink,
-            pacer: Arc::new(Pacer::new(options.retry, options.requests_per_minute)),
+            timeout: options.timeout,
+            pacer: Arc::new(
+                Pacer::new(options.retry, options.requests_per_minute)
+                    .with_deadline(options.download_deadline),
+            ),
         })
     }
 
@@ -106,7 +112,13 @@ impl HttpStore {
         if let Some(token) = &self.token {
             builder = builder.header("Authorization", format!("Bearer {token}"));
         }
-        let response = builder.call().map_err(|e| self.transport(&url, e))?;
+        let timeout = self.pacer.request_timeout(self.timeout);
+        let response = builder
+            .config()
+            .timeout_global(Some(timeout))
+            .build()
+            .call()
+            .map_err(|e| self.transport(&url, e))?;
         match response.status().as_u16() {
             200 => {}
             404 => return Ok(None),

@@ -30,9 +30,9 @@ pub use error::ZarrError;
 pub use guard::check_chunk;
 pub use meta::{parse_document, ArrayMeta, Compression, Dtype, Format};
 pub use options::{
-    OpenOptions, DEFAULT_MAX_ARRAY_ELEMENTS, DEFAULT_MAX_CHUNK_BYTES,
-    DEFAULT_MAX_COMPRESSION_RATIO, DEFAULT_MAX_DECODED_STORE_BYTES, DEFAULT_MAX_METADATA_BYTES,
-    DEFAULT_TIMEOUT, RATIO_CHECK_MIN_BYTES,
+    deadline, OpenOptions, DEFAULT_DOWNLOAD_DEADLINE, DEFAULT_MAX_ARRAY_ELEMENTS,
+    DEFAULT_MAX_CHUNK_BYTES, DEFAULT_MAX_COMPRESSION_RATIO, DEFAULT_MAX_DECODED_STORE_BYTES,
+    DEFAULT_MAX_METADATA_BYTES, DEFAULT_TIMEOUT, RATIO_CHECK_MIN_BYTES,
 };
 pub use polite::{RetryPolicy, TransferStats, DEFAULT_REQUESTS_PER_MINUTE};
 pub use store::{fetch_raw, slice_whole, ErrorSink};

@@ -22,6 +22,10 @@ pub const DEFAULT_MAX_DECODED_STORE_BYTES: u64 = 8 * 1024 * 1024 * 1024;
 pub const DEFAULT_MAX_COMPRESSION_RATIO: u64 = 2048;
 /// Chunks smaller than this decoded are not ratio-checked (coordinates, tiny test stores).
 pub const RATIO_CHECK_MIN_BYTES: u64 = 1024 * 1024;
+/// Default deadline of all downloads from one opened miner store (issue 15 point 3): a store
+/// that answers every GET slowly ends its read here, well below the scoring job's timeout
+/// (3600 s in production), instead of holding a worker and a download slot for the whole job.
+pub const DEFAULT_DOWNLOAD_DEADLINE: Duration = Duration::from_secs(900);
 /// Default limit on one metadata document (`zarr.json`, `.zmetadata`, ...): 32 MiB.
 pub const DEFAULT_MAX_METADATA_BYTES: u64 = 32 * 1024 * 1024;
 
@@ -55,6 +59,10 @@ pub struct OpenOptions {
     pub max_decoded_store_bytes: u64,
     /// Largest compression ratio of a chunk of at least [`RATIO_CHECK_MIN_BYTES`] decoded.
     pub max_compression_ratio: u64,
+    /// Time all HTTP reads of one opened store may take together, from its opening (`None`:
+    /// only the per-request timeout). Miner stores get [`DEFAULT_DOWNLOAD_DEADLINE`] or the
+    /// validator's setting; truth stores have none.
+    pub download_deadline: Option<Duration>,
 }
 
 impl Default for OpenOptions {
@@ -72,6 +80,7 @@ impl Default for OpenOptions {
             requests_per_minute: DEFAULT_REQUESTS_PER_MINUTE,
             max_decoded_store_bytes: DEFAULT_MAX_DECODED_STORE_BYTES,
             max_compression_ratio: DEFAULT_MAX_COMPRESSION_RATIO,
+            download_deadline: None,
         }
     }
 }
@@ -94,6 +103,12 @@ impl std::fmt::Debug for OpenOptions {
             .field("requests_per_minute", &self.requests_per_minute)
             .field("max_decoded_store_bytes", &self.max_decoded_store_bytes)
             .field("max_compression_ratio", &self.max_compression_ratio)
+            .field("download_deadline", &self.download_deadline)
             .finish()
     }
+}
+
+/// A download deadline from a request's seconds (0: none).
+pub fn deadline(seconds: u64) -> Option<Duration> {
+    (seconds > 0).then(|| Duration::from_secs(seconds))
 }

@@ -124,6 +124,8 @@ pub(super) struct Pacer {
     bucket: Mutex<(f64, Instant)>,
     pub(super) counters: TransferCounters,
     seed: AtomicU64,
+    /// When every read of the store must have ended, and the budget it was computed from.
+    deadline: Option<(Instant, Duration)>,
 }
 
 impl Pacer {
@@ -144,6 +146,38 @@ impl Pacer {
             bucket: Mutex::new((burst, Instant::now())),
             counters: TransferCounters::default(),
             seed: AtomicU64::new(seed | 1),
+            deadline: None,
+        }
+    }
+
+    /// The same pacer with a deadline `budget` from now for all its requests (`None`: none).
+    pub(super) fn with_deadline(mut self, budget: Option<Duration>) -> Self {
+        self.deadline = budget.map(|b| (Instant::now() + b, b));
+        self
+    }
+
+    /// Time left before the deadline (`None` without one); the deadline error once it passed.
+    pub(super) fn remaining(&self) -> Result<Option<Duration>, ZarrError> {
+        let Some((at, budget)) = self.deadline else {
+            return Ok(None);
+        };
+        let left = at.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(ZarrError::DownloadDeadline {
+                seconds: budget.as_secs(),
+                requests: self.counters.requests.load(Ordering::Relaxed),
+            });
+        }
+        Ok(Some(left))
+    }
+
+    /// The timeout of the next request: `timeout`, shortened to the time left before the
+    /// deadline so that no request runs past it.
+    pub(super) fn request_timeout(&self, timeout: Duration) -> Duration {
+        match self.remaining() {
+            Ok(Some(left)) => timeout.min(left),
+            Ok(None) => timeout,
+            Err(_) => Duration::from_millis(1),
         }
     }
 
@@ -205,7 +239,9 @@ impl Pacer {
         let mut waited = Duration::ZERO;
         let mut tries = 0;
         loop {
+            self.remaining()?;
             self.take_token();
+            self.remaining()?;
             tries += 1;
             self.counters.requests.fetch_add(1, Ordering::Relaxed);
             if tries > 1 {
@@ -221,6 +257,13 @@ impl Pacer {
             let delay = self.backoff(tries, failed.retry_after);
             if waited + delay > self.policy.max_wait {
                 return Err(failed.error);
+            }
+            if let Some(left) = self.remaining()? {
+                if delay >= left {
+                    // Waiting would end past the deadline: say so now.
+                    std::thread::sleep(left);
+                    self.remaining()?;
+                }
             }
             waited += delay;
             self.counters.waited(delay);

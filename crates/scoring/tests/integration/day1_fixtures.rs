@@ -53,6 +53,7 @@ fn request(case: &str) -> Day1Request {
         config: Day1Config::default(),
         threads: 1,
         miner_requests_per_minute: gaia_scoring::zarr::DEFAULT_REQUESTS_PER_MINUTE,
+        miner_download_deadline_s: gaia_scoring::zarr::DEFAULT_DOWNLOAD_DEADLINE.as_secs(),
     }
 }
 

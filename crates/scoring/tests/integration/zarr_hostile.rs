@@ -274,6 +274,51 @@ fn corrupt_metadata_is_a_named_error() {
     ));
 }
 
+/// Issue 15 point 3: a store that answers every GET slowly ends its read at the store's download
+/// deadline, however many requests are left and whatever the per-request timeout, instead of
+/// holding a worker until the scoring job's timeout (an hour in production).
+#[test]
+fn a_slow_store_ends_at_its_download_deadline() {
+    let server = TestServer::start(fixtures(), None);
+    let url = server.url("v3_zstd.zarr");
+    let deadline = |ms| OpenOptions {
+        download_deadline: Some(Duration::from_millis(ms)),
+        ..OpenOptions::default()
+    };
+    // Each answer takes 400 ms, well under the 120 s request timeout: the reads add up.
+    server.control.delay_ms.store(400, Ordering::SeqCst);
+    let read = |options: &OpenOptions| -> Result<(), ZarrError> {
+        let ds = Dataset::open(&url, options)?;
+        ds.read_field("msl", 0, None)?;
+        ds.read_field("t", 0, Some(0)).map(|_| ())
+    };
+    match read(&deadline(1000)) {
+        Err(e @ ZarrError::DownloadDeadline { seconds: 1, .. }) => {
+            assert!(e.is_transient(), "a slow miner may be faster later");
+            assert!(e.to_string().contains("download deadline of 1 s"), "{e}");
+        }
+        other => panic!("expected the download deadline, got {other:?}"),
+    }
+    // One answer that would take 10 s: the request is cut at the deadline, not at the 120 s
+    // request timeout (nor retried six times).
+    server.control.delay_ms.store(10_000, Ordering::SeqCst);
+    let started = std::time::Instant::now();
+    let result = Dataset::open(&url, &deadline(1000));
+    assert!(
+        matches!(result, Err(ZarrError::DownloadDeadline { .. })),
+        "{result:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "the read ran past its deadline: {:?}",
+        started.elapsed()
+    );
+    // Without a deadline (truth stores) the same slow answers are only bounded per request.
+    server.control.delay_ms.store(50, Ordering::SeqCst);
+    read(&OpenOptions::default()).expect("a slow but steady store without a deadline");
+    read(&deadline(60_000)).expect("within a generous deadline");
+}
+
 #[test]
 fn misbehaving_http_servers() {
     let server = TestServer::start(fixtures(), None);

@@ -57,6 +57,7 @@ pub fn day1_request(args: &ScoreDay1Args) -> anyhow::Result<Day1Request> {
         config: Day1Config::default(),
         threads: 1,
         miner_requests_per_minute: gaia_scoring::zarr::DEFAULT_REQUESTS_PER_MINUTE,
+        miner_download_deadline_s: gaia_scoring::zarr::DEFAULT_DOWNLOAD_DEADLINE.as_secs(),
     })
 }
 

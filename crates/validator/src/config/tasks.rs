@@ -51,6 +51,11 @@ pub struct WeatherSettings {
     pub scoring_retry_delay_s: u64,
     /// Time limit of one scoring job in a compute worker.
     pub scoring_timeout_s: u64,
+    /// Seconds all reads of one miner's store in one scoring job may take together
+    /// (`WEATHER__MINER_DOWNLOAD_DEADLINE_S`); below `scoring_timeout_s`, so a miner that answers
+    /// every request slowly costs a download slot for this long, not for the job's whole timeout.
+    /// The step is retried later like any slow answer, within `scoring_max_attempts`.
+    pub miner_download_deadline_s: u64,
     /// Threads one scoring job may use inside its worker.
     pub scoring_threads: usize,
     /// How many scoring steps may read miners' stores at once, over all miners
@@ -129,6 +134,7 @@ impl Default for WeatherSettings {
             scoring_max_attempts: 3,
             scoring_retry_delay_s: 1800,
             scoring_timeout_s: 3600,
+            miner_download_deadline_s: 900,
             scoring_threads: 1,
             max_concurrent_miner_downloads: 4,
             miner_requests_per_minute: 240,
@@ -233,6 +239,19 @@ fn validate_weather(w: &WeatherSettings) -> Result<(), ConfigError> {
     in_range("WEATHER__SCORING_TIMEOUT_S", w.scoring_timeout_s, 1, 86_400)?;
     in_range("WEATHER__SCORING_THREADS", w.scoring_threads, 1, 256)?;
     in_range(
+        "WEATHER__MINER_DOWNLOAD_DEADLINE_S",
+        w.miner_download_deadline_s,
+        1,
+        86_400,
+    )?;
+    if w.miner_download_deadline_s >= w.scoring_timeout_s {
+        return Err(invalid(
+            "WEATHER__MINER_DOWNLOAD_DEADLINE_S",
+            w.miner_download_deadline_s,
+            "must be below WEATHER__SCORING_TIMEOUT_S (the job would time out first)",
+        ));
+    }
+    in_range(
         "WEATHER__MINER_REQUESTS_PER_MINUTE",
         w.miner_requests_per_minute,
         1,
@@ -331,6 +350,8 @@ mod tests {
             ("WEATHER__MINER_TRANSPORT", "carrier-pigeon", "fiber"),
             ("CHAIN__BLOCK_TIME_S", "0", "> 0"),
             ("CHAIN__WEIGHTS_CHECK_CRON", "never", "5 fields"),
+            ("WEATHER__MINER_DOWNLOAD_DEADLINE_S", "3600", "below"),
+            ("WEATHER__MINER_DOWNLOAD_DEADLINE_S", "0", "between"),
         ] {
             let err = load_with_env(None, env(&[(key, value)]))
                 .unwrap_err()

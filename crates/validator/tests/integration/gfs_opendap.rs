@@ -241,6 +241,7 @@ async fn sources_fetch_through_the_opendap_template_and_the_day1_scorer_reads_th
         config: Day1Config::default(),
         threads: 1,
         miner_requests_per_minute: gaia_scoring::zarr::DEFAULT_REQUESTS_PER_MINUTE,
+        miner_download_deadline_s: gaia_scoring::zarr::DEFAULT_DOWNLOAD_DEADLINE.as_secs(),
     })
     .unwrap();
     assert_eq!(report.variables.len(), 5, "{report:?}");

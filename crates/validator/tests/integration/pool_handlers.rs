@@ -75,6 +75,7 @@ fn day1_and_era5_scores_run_through_the_pool() {
             config: day1::Day1Config::default(),
             threads: 1,
             miner_requests_per_minute: gaia_scoring::zarr::DEFAULT_REQUESTS_PER_MINUTE,
+            miner_download_deadline_s: gaia_scoring::zarr::DEFAULT_DOWNLOAD_DEADLINE.as_secs(),
         };
         let payload = serde_json::to_value(&req).unwrap();
         same_through_pool::<ScoreDay1, _, _>(

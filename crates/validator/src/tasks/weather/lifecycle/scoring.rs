@@ -168,6 +168,7 @@ pub(super) async fn day1_step(
                 config: Default::default(),
                 threads: ctx.weather.scoring_threads,
                 miner_requests_per_minute: ctx.weather.miner_requests_per_minute,
+                miner_download_deadline_s: ctx.weather.miner_download_deadline_s,
             };
             let id = format!("day1-{}-{}", s.response.id, job.attempts);
             let _turn = ctx.download_slots.acquire(s.response.miner_uid).await;
@@ -272,6 +273,7 @@ pub(super) async fn era5_step(
                     threads: ctx.weather.scoring_threads,
                     profile: ctx.weather.scoring_profile,
                     miner_requests_per_minute: ctx.weather.miner_requests_per_minute,
+                    miner_download_deadline_s: ctx.weather.miner_download_deadline_s,
                     ..Era5Config::default()
                 },
             };
