@@ -7,9 +7,11 @@ pub mod fuzz;
 pub mod hostile;
 pub mod pg_cluster;
 pub mod python;
+pub mod small_disk;
 pub mod test_db;
 pub mod tls;
 
 pub use pg_cluster::{postgres_bin_dir, PgCluster, PgClusterError};
 pub use python::{python_interpreter, run_python, workspace_root, PythonError};
+pub use small_disk::{SmallDisk, SmallDiskError};
 pub use test_db::{TestPostgres, TestSqlite, TEST_DATABASE_URL};

@@ -4,7 +4,7 @@
 use std::time::Duration as StdDuration;
 
 use gaia_store::{Backend, RetryPolicy, Store, StoreConfig, StoreError};
-use gaia_testkit::{TestPostgres, TestSqlite};
+use gaia_testkit::{SmallDisk, TestPostgres, TestSqlite};
 
 use crate::fixtures::{score, seeded};
 
@@ -230,52 +230,6 @@ async fn migration_2_restamps_score_rows_on_postgres() {
     score_rows_are_restamped_at_gfs_init(&store, pg.url()).await;
 }
 
-/// A small tmpfs mounted for one test and unmounted when dropped (the test runs as root, as the
-/// PostgreSQL harness does).
-struct SmallDisk {
-    dir: tempfile::TempDir,
-}
-
-impl SmallDisk {
-    fn mount(size: &str) -> Self {
-        let dir = tempfile::Builder::new()
-            .prefix("gaia-full-disk-")
-            .tempdir()
-            .unwrap();
-        let out = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir.path())
-            .output()
-            .expect("run mount");
-        assert!(
-            out.status.success(),
-            "mounting a {size} tmpfs needs root: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Self { dir }
-    }
-
-    /// Fill the remaining space with one file; returns its path.
-    fn fill(&self) -> std::path::PathBuf {
-        use std::io::Write;
-        let path = self.dir.path().join("filler");
-        let mut f = std::fs::File::create(&path).unwrap();
-        let block = vec![0u8; 64 * 1024];
-        while f.write_all(&block).is_ok() {}
-        while f.write_all(&block[..512]).is_ok() {}
-        path
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg("-l")
-            .arg(self.dir.path())
-            .status();
-    }
-}
-
 /// Issue 15 point 1: a full disk must not poison the SQLite pool. Writes fail while the disk is
 /// full (SQLite rolls the transaction back by itself, so sqlx's own ROLLBACK failed and the
 /// connection went back to the pool at a non-zero transaction depth: every later claim failed
@@ -283,8 +237,8 @@ impl Drop for SmallDisk {
 /// space returns, claims and writes work again on the same store.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_full_disk_errors_end_when_space_returns() {
-    let disk = SmallDisk::mount("2m");
-    let url = format!("sqlite://{}", disk.dir.path().join("gaia.db").display());
+    let disk = SmallDisk::mount("2m").unwrap();
+    let url = format!("sqlite://{}", disk.path().join("gaia.db").display());
     let store = Store::connect(&quick_fail(&url).with_pool(1, 3))
         .await
         .unwrap();
@@ -301,7 +255,7 @@ async fn sqlite_full_disk_errors_end_when_space_returns() {
         run_id: None,
     };
     store.enqueue_job(&job(0), now).await.unwrap();
-    let filler = disk.fill();
+    let filler = disk.fill().unwrap();
     // Pages freed by earlier writes are reused first: write until SQLite reports the full disk,
     // then keep claiming and writing for a while (each failure used to poison a connection).
     let (mut full_errors, mut reported) = (0, Vec::new());
@@ -373,21 +327,21 @@ async fn sqlite_full_disk_errors_end_when_space_returns() {
 /// was reported as "unable to open database file"), for an existing file and a new one.
 #[tokio::test]
 async fn sqlite_on_a_read_only_file_system_is_named_not_writable() {
-    let disk = SmallDisk::mount("2m");
-    let url = format!("sqlite://{}", disk.dir.path().join("gaia.db").display());
+    let disk = SmallDisk::mount("2m").unwrap();
+    let url = format!("sqlite://{}", disk.path().join("gaia.db").display());
     let store = Store::open(&quick_fail(&url)).await.unwrap();
     store.close().await;
     let remount = |mode: &str| {
         let out = std::process::Command::new("mount")
             .args(["-o", &format!("remount,{mode}")])
-            .arg(disk.dir.path())
+            .arg(disk.path())
             .output()
             .unwrap();
         assert!(out.status.success(), "{out:?}");
     };
     remount("ro");
     for name in ["gaia.db", "new.db"] {
-        let url = format!("sqlite://{}", disk.dir.path().join(name).display());
+        let url = format!("sqlite://{}", disk.path().join(name).display());
         let err = Store::connect(&quick_fail(&url)).await.unwrap_err();
         let text = err.to_string();
         assert!(matches!(err, StoreError::NotWritable { .. }), "{text}");

@@ -12,6 +12,7 @@ mod chain_online;
 mod chain_wallet;
 mod chain_websocket;
 mod fiber_transport;
+mod full_disk;
 mod gfs_opendap;
 mod hardened;
 mod miner_client;

@@ -29,22 +29,22 @@ use gaia_validator::tasks::steps::{Occurrence, ResponseRef, WeatherStep};
 use serde_json::{json, Value};
 
 /// A coarse world keeps debug-build scoring fast; the lifecycle is the same at any grid.
-const GRID_DEG: f64 = 10.0;
-const CYCLE_TIMEOUT: Duration = Duration::from_secs(240);
+pub(crate) const GRID_DEG: f64 = 10.0;
+pub(crate) const CYCLE_TIMEOUT: Duration = Duration::from_secs(240);
 
-fn start_validator(cycle: &SimCycle, extra: &[(&str, &str)]) -> Validator {
+pub(crate) fn start_validator(cycle: &SimCycle, extra: &[(&str, &str)]) -> Validator {
     let env = cycle.validator_env();
     let mut pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     pairs.extend_from_slice(extra);
     tokio::task::block_in_place(|| Validator::start(BIN, &pairs))
 }
 
-async fn open(url: &str) -> Store {
+pub(crate) async fn open(url: &str) -> Store {
     Store::open(&StoreConfig::new(url)).await.unwrap()
 }
 
 /// Per-uid (status, Day-1, overall) of the cycle's run.
-async fn outcomes(
+pub(crate) async fn outcomes(
     store: &Store,
     run_id: i64,
 ) -> BTreeMap<u8, (ResponseStatus, Option<f64>, Option<f64>)> {
@@ -373,7 +373,7 @@ async fn recompute_follows_a_hotkey_change(store: &Store, run: &gaia_store::Run,
     assert!(row[1] > 0.0, "other UIDs keep theirs: {:?}", &row[..10]);
 }
 
-fn check_outcomes(got: &BTreeMap<u8, (ResponseStatus, Option<f64>, Option<f64>)>) {
+pub(crate) fn check_outcomes(got: &BTreeMap<u8, (ResponseStatus, Option<f64>, Option<f64>)>) {
     use ResponseStatus::*;
     let status = |uid: u8| got[&uid].0;
     let overall = |uid: u8| got[&uid].2.unwrap_or(0.0);
