@@ -50,7 +50,7 @@ pub struct StateLabel {
 /// Pipeline, weights and database metrics.
 #[derive(Debug, Clone, Default)]
 pub struct PipelineMetrics {
-    /// `gaia_weather_runs_total{status}`: runs reaching `created`, `completed`, `failed`.
+    /// `gaia_weather_runs_total{status}`: runs reaching `created`, `completed`, `failed`, `held` (a validator-side day, per check).
     pub runs: Family<StatusLabel, Counter>,
     /// `gaia_weather_miner_outcomes_total{status}`: response statuses reached.
     pub miner_outcomes: Family<StatusLabel, Counter>,

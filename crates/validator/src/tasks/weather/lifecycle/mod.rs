@@ -7,7 +7,7 @@
 //! | `Day1` | Day-1 score in the pool, stored; ERA5 leads queued at eligibility |
 //! | `Era5` | one ERA5 lead in the pool, stored; the overall score and score row updated (§12-1) |
 //! | `Overall` | the final aggregation once every lead has settled: response completed or failed |
-//! | `Finalize` | once every miner is settled: score row, run completed, weights |
+//! | `Finalize` | once every miner is settled: score row, run completed, weights (held when every miner failed on the validator's side, `hold`) |
 //! | `Recompute` | recent runs: overall scores re-aggregated, score rows rebuilt for current hotkeys |
 //!
 //! Keys, job types, priorities and payloads are the step catalogue's (`crate::tasks::steps`).
@@ -16,6 +16,7 @@
 
 mod aggregate;
 mod context;
+mod hold;
 mod overall;
 mod query;
 mod recompute;

@@ -85,6 +85,15 @@ pub(super) async fn finalize_step(
     if !open.is_empty() {
         return wait(ctx, job, format!("miners still open: {open:?}"));
     }
+    let jobs = ctx.store.list_jobs_for_run(run.id).await?;
+    if let Some(why) = super::hold::validator_side_day(&responses, &jobs) {
+        tracing::warn!(run_id = run.id, reason = %why, "weather run held");
+        ctx.metrics.pipeline.run("held");
+        ctx.store
+            .update_run_status(run.id, run.status, Some(&why), None)
+            .await?;
+        return wait(ctx, job, why);
+    }
     rebuild_score_row(ctx, &run, true).await?;
     ctx.store
         .update_run_status(run.id, RunStatus::Completed, None, Some(Utc::now()))
