@@ -171,6 +171,7 @@ impl SimCycle {
             ("WEATHER__SCORING_RETRY_DELAY_S", "2".into()),
             ("WEATHER__SCORING_TIMEOUT_S", "600".into()),
             ("WEATHER__MINER_DOWNLOAD_DEADLINE_S", "300".into()),
+            ("WEATHER__MINER_BUSY_RETRY_S", "1".into()),
             ("WEATHER__LEDGER_IDLE_POLL_MS", "100".into()),
             ("WEATHER__ERA5_DELAY_DAYS", "0".into()),
             // Simulated miners on loopback do not rate-limit (except `rate_limited`, whose tests

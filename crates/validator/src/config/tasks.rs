@@ -66,6 +66,11 @@ pub struct WeatherSettings {
     /// (`WEATHER__MINER_REQUESTS_PER_MINUTE`); production miners answer 429 beyond 500 a
     /// minute per client, so keep it well under that.
     pub miner_requests_per_minute: u32,
+    /// Seconds before a scoring step that found its miner's store busy (another step of the
+    /// same miner reading it, or every download slot in use) tries again
+    /// (`WEATHER__MINER_BUSY_RETRY_S`). It gives its ledger slot back meanwhile and spends no
+    /// attempt, so one slow miner's leads never fill the ledger.
+    pub miner_busy_retry_s: u64,
     /// Scoring rules: `production` (the Python validators' numbers, spec §11 items 1-2 included;
     /// the default) or `spec` (the same without those two ERA5 defects). Recorded with every score.
     pub scoring_profile: ScoringProfile,
@@ -138,6 +143,7 @@ impl Default for WeatherSettings {
             scoring_threads: 1,
             max_concurrent_miner_downloads: 4,
             miner_requests_per_minute: 240,
+            miner_busy_retry_s: 10,
             scoring_profile: ScoringProfile::default(),
             wait_retry_s: 600,
             allow_private_miner_addresses: false,
@@ -264,6 +270,7 @@ fn validate_weather(w: &WeatherSettings) -> Result<(), ConfigError> {
         256,
     )?;
     in_range("WEATHER__WAIT_RETRY_S", w.wait_retry_s, 1, 86_400)?;
+    in_range("WEATHER__MINER_BUSY_RETRY_S", w.miner_busy_retry_s, 1, 3600)?;
     in_range("WEATHER__LEDGER_WORKERS", w.ledger_workers, 1, 256)?;
     in_range(
         "WEATHER__LEDGER_IDLE_POLL_MS",

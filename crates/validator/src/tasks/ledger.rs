@@ -33,6 +33,15 @@ pub enum StepOutcome {
         /// Why (kept as the job's last error).
         reason: String,
     },
+    /// Not started: what the step needs is busy (another step of the same miner reads its
+    /// store). The slot is given back for other work and the step runs again at `at` without
+    /// spending an attempt.
+    Yield {
+        /// When to try again.
+        at: DateTime<Utc>,
+        /// What it waits for (kept as the job's last error).
+        reason: String,
+    },
 }
 
 /// A failed step: retried at `retry_at` while attempts remain, else it ends `failed`.
@@ -230,6 +239,13 @@ impl LedgerRunner {
                 "retry",
                 self.store
                     .fail_job(job.id, claimer, &reason, Some(at), now)
+                    .await
+                    .map(|_| ()),
+            ),
+            Ok(StepOutcome::Yield { at, reason }) => (
+                "yielded",
+                self.store
+                    .defer_job(job.id, claimer, &reason, at, now)
                     .await
                     .map(|_| ()),
             ),

@@ -5,8 +5,12 @@ use futures::FutureExt;
 use gaia_store::{JobStatus, NewJob, StoreConfig};
 use serde_json::json;
 
-/// Finishes `done`, asks `again` to run twice, fails `fatal` for good and `flaky` once.
+/// Finishes `done`, asks `again` to run twice, fails `fatal` for good and `flaky` once,
+/// yields `yield` five times (more than its three attempts) before finishing.
 struct Script;
+
+/// How often `yield` has yielded.
+static YIELDED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 impl StepHandler for Script {
     fn run<'a>(&'a self, job: &'a Job) -> StepFuture<'a> {
@@ -22,6 +26,13 @@ impl StepHandler for Script {
                     Err(StepError::retry("flaky", chrono::Duration::zero()))
                 }
                 "flaky" => Ok(StepOutcome::Done(None)),
+                "yield" if YIELDED.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 5 => {
+                    Ok(StepOutcome::Yield {
+                        at: Utc::now(),
+                        reason: "store busy".into(),
+                    })
+                }
+                "yield" => Ok(StepOutcome::Done(None)),
                 _ => Err(StepError::fatal("broken")),
             }
         }
@@ -80,6 +91,7 @@ async fn steps_end_done_again_retried_or_failed_with_their_reasons() {
         ("c", "t.script", "flaky"),
         ("d", "t.script", "fatal"),
         ("e", "t.unknown", "done"),
+        ("f", "t.script", "yield"),
     ] {
         ids.push(
             store
@@ -128,10 +140,20 @@ async fn steps_end_done_again_retried_or_failed_with_their_reasons() {
     let e = get(4).await;
     assert_eq!(e.status, JobStatus::Failed);
     assert!(e.last_error.unwrap().contains("no handler for job type"));
+    // Six runs of a step with three attempts: yielding spent none of them.
+    let f = get(5).await;
+    assert_eq!((f.status, f.attempts), (JobStatus::Succeeded, 1));
+    assert_eq!(YIELDED.load(std::sync::atomic::Ordering::SeqCst), 6);
     let mut text = String::new();
     prometheus_client::encoding::text::encode(&mut text, &_registry).unwrap();
     assert!(
         text.contains("gaia_weather_ledger_jobs_total{job_type=\"t.script\",outcome=\"failed\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "gaia_weather_ledger_jobs_total{job_type=\"t.script\",outcome=\"yielded\"} 5"
+        ),
         "{text}"
     );
 }

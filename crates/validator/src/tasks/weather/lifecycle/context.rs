@@ -17,7 +17,7 @@ use crate::jobs::ComputeJob;
 use crate::miners::client::{MinerClient, MinerTransport};
 use crate::miners::fiber::{parse_axon_ip, MinerDirectory};
 use crate::miners::url_policy::MinerAddress;
-use crate::tasks::ledger::StepError;
+use crate::tasks::ledger::{StepError, StepOutcome};
 use crate::tasks::steps::WeatherStep;
 use crate::telemetry::metrics::Metrics;
 use crate::truth::sources::DataSources;
@@ -54,7 +54,8 @@ pub struct WeatherContext {
 /// a minute per client, and the reader keeps each opened store under its own budget
 /// (`zarr::polite`), so one scoring step per miner at a time keeps the validator under the
 /// miner's limit however many leads are due (catch-up after downtime); a semaphore caps the
-/// downloads over all miners.
+/// downloads over all miners. A step that finds either busy yields its ledger slot
+/// ([`StepOutcome::Yield`]) instead of waiting in it (issue 15 point 3).
 #[derive(Debug)]
 pub struct DownloadSlots {
     per_miner: [tokio::sync::Mutex<()>; 256],
@@ -70,14 +71,21 @@ impl DownloadSlots {
         }
     }
 
-    /// Wait for miner `uid`'s turn and a free download slot.
-    pub async fn acquire(&self, uid: u8) -> DownloadTurn<'_> {
-        let miner = self.per_miner[usize::from(uid)].lock().await;
-        let slot = self.all.acquire().await.ok();
-        DownloadTurn {
+    /// Miner `uid`'s turn and a download slot if both are free now; otherwise why not. A
+    /// scoring step that gets `Err` yields its ledger slot instead of holding it while it
+    /// waits (issue 15 point 3: a slow miner's other leads must not fill the ledger).
+    pub fn try_acquire(&self, uid: u8) -> Result<DownloadTurn<'_>, &'static str> {
+        let miner = self.per_miner[usize::from(uid)]
+            .try_lock()
+            .map_err(|_| "another step of this miner is reading its store")?;
+        let slot = self
+            .all
+            .try_acquire()
+            .map_err(|_| "every miner download slot is in use")?;
+        Ok(DownloadTurn {
             _miner: miner,
             _slot: slot,
-        }
+        })
     }
 }
 
@@ -85,7 +93,7 @@ impl DownloadSlots {
 #[derive(Debug)]
 pub struct DownloadTurn<'a> {
     _miner: tokio::sync::MutexGuard<'a, ()>,
-    _slot: Option<tokio::sync::SemaphorePermit<'a>>,
+    _slot: tokio::sync::SemaphorePermit<'a>,
 }
 
 /// Serialises the aggregations of one response (spec §12-1: after every lead, and the final
@@ -242,8 +250,41 @@ impl WeatherContext {
         Duration::seconds(i64::try_from(self.weather.scoring_retry_delay_s).unwrap_or(1800))
     }
 
+    /// A scoring step that found its miner's store busy: try again after
+    /// `WEATHER__MINER_BUSY_RETRY_S`, without spending an attempt.
+    pub fn busy(&self, what: &str) -> StepOutcome {
+        let secs = i64::try_from(self.weather.miner_busy_retry_s).unwrap_or(10);
+        StepOutcome::Yield {
+            at: Utc::now() + Duration::seconds(secs),
+            reason: what.to_owned(),
+        }
+    }
+
     /// The delay between checks of a waiting step.
     pub fn wait_retry(&self) -> Duration {
         Duration::seconds(i64::try_from(self.weather.wait_retry_s).unwrap_or(600))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DownloadSlots;
+
+    #[test]
+    fn a_busy_miner_or_full_slots_are_named_not_waited_for() {
+        let slots = DownloadSlots::new(2);
+        let first = slots.try_acquire(7).expect("free");
+        assert_eq!(
+            slots.try_acquire(7).err(),
+            Some("another step of this miner is reading its store")
+        );
+        let other = slots.try_acquire(8).expect("another miner");
+        assert_eq!(
+            slots.try_acquire(9).err(),
+            Some("every miner download slot is in use")
+        );
+        drop(first);
+        let _again = slots.try_acquire(7).expect("free again");
+        drop(other);
     }
 }

@@ -171,7 +171,10 @@ pub(super) async fn day1_step(
                 miner_download_deadline_s: ctx.weather.miner_download_deadline_s,
             };
             let id = format!("day1-{}-{}", s.response.id, job.attempts);
-            let _turn = ctx.download_slots.acquire(s.response.miner_uid).await;
+            let _turn = match ctx.download_slots.try_acquire(s.response.miner_uid) {
+                Ok(turn) => turn,
+                Err(busy) => return Ok(ctx.busy(busy)),
+            };
             ctx.compute::<ScoreDay1>(id, &request).await
         }
         Err(f) => Err(f),
@@ -278,7 +281,10 @@ pub(super) async fn era5_step(
                 },
             };
             let id = format!("era5-{}-{lead}-{}", s.response.id, job.attempts);
-            let _turn = ctx.download_slots.acquire(s.response.miner_uid).await;
+            let _turn = match ctx.download_slots.try_acquire(s.response.miner_uid) {
+                Ok(turn) => turn,
+                Err(busy) => return Ok(ctx.busy(busy)),
+            };
             ctx.compute::<ScoreEra5Lead>(id, &request).await
         }
         Err(f) => Err(f),
