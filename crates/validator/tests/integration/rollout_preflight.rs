@@ -229,7 +229,7 @@ async fn preflight_passes_on_loopback_and_names_each_failure() {
             "{name} is {status}: {report:#}"
         );
     }
-    assert_eq!(statuses.len(), 22, "{statuses:?}");
+    assert_eq!(statuses.len(), 21, "{statuses:?}");
     assert_eq!(
         (code, report["verdict"].as_str()),
         (Some(0), Some("go")),
