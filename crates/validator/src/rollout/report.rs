@@ -111,6 +111,14 @@ pub fn render(r: &CompareReport) -> String {
             let _ = writeln!(out, "    uid {uid:>3}: ours {o:.6}  control {c:.6}");
         }
     }
+    if !r.runs.is_empty() {
+        let _ = writeln!(
+            out,
+            "runs differing: {} of {}",
+            r.runs_differing,
+            r.runs.len()
+        );
+    }
     let _ = writeln!(
         out,
         "cosine {:.6}  L1 {:.6}  max|Δ| {}  spearman {}  top-{} overlap {:.3}  \
@@ -192,6 +200,7 @@ mod tests {
             "breach: cosine",
             "ours (none) / control weather_scores_1: 2 UIDs differ",
             "note: §11",
+            "runs differing: 1 of 1",
             "verdict: no-go",
         ] {
             assert!(text.contains(want), "{want}\n{text}");

@@ -309,3 +309,60 @@ async fn thresholds_profiles_hotkeys_and_bad_controls() {
         "{out:?}"
     );
 }
+
+/// The scheduled comparison (`ROLLOUT__COMPARE_CRON`): off by default; on, each occurrence
+/// sets `gaia_control_agreement{control}` to the cosine the command prints.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scheduled_comparison_exports_the_agreement() {
+    use gaia_validator::rollout::scheduled::from_settings;
+    use gaia_validator::telemetry::metrics::{render, Metrics};
+
+    let fx = control_fixture();
+    let (mock, node) = serve().await;
+    set_weights(&mock, &fx, "permuted");
+    let dir = tempfile::tempdir().unwrap();
+    let url = store_with_shadow_vector(dir.path(), &fx).await;
+    let store = Store::connect(&StoreConfig::new(url)).await.unwrap();
+    let (metrics, registry) = Metrics::new(None);
+    let mut settings = gaia_validator::config::Settings::default();
+    assert!(
+        from_settings(&settings, &store, &metrics)
+            .unwrap()
+            .is_none(),
+        "off by default"
+    );
+    assert!(!render(&registry).contains("gaia_control_agreement{"));
+    settings.chain.endpoint = node.clone();
+    settings.chain.netuid = 237;
+    settings.rollout.compare_cron = "30 6 * * *".into();
+    settings.rollout.compare_control = "chain:0".into();
+    let task = from_settings(&settings, &store, &metrics).unwrap().unwrap();
+    assert_eq!(
+        (task.name(), task.cron_schedule()),
+        ("control_compare", "30 6 * * *")
+    );
+    task.run_scheduled_job(Utc::now()).await.unwrap();
+    let text = render(&registry);
+    let want = fx["cases"]["permuted"]["expected"]["cosine"]
+        .as_f64()
+        .unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("gaia_control_agreement{control=\"chain:0\"}"))
+        .unwrap_or_else(|| panic!("{text}"));
+    let got: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!((got - want).abs() < 1e-12, "{line}");
+    // A failing comparison is a task error naming the control's problem; the gauge keeps its value.
+    settings.rollout.compare_control = "chain:nobody".into();
+    let task = from_settings(&settings, &store, &metrics).unwrap().unwrap();
+    let err = task
+        .run_scheduled_job(Utc::now())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("control_compare") && err.contains("nobody"),
+        "{err}"
+    );
+    store.close().await;
+}

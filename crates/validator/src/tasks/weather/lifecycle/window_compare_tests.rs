@@ -59,6 +59,7 @@ async fn the_production_profile_matches_the_python_database_and_spec_differs_by_
 
     let prod = compare(&fix, "production", db.url()).await;
     let text = render(&prod);
+    eprintln!("production profile against the Python database:\n{text}");
     assert!(prod.is_go(), "{text}");
     // The 15-day window on the last day holds the runs of days 8..=21 (14 runs): all matched.
     assert_eq!(prod.runs.len(), 14, "{text}");
@@ -75,6 +76,7 @@ async fn the_production_profile_matches_the_python_database_and_spec_differs_by_
 
     let spec = compare(&fix, "spec", db.url()).await;
     let text = render(&spec);
+    eprintln!("spec profile against the Python database:\n{text}");
     assert!(!spec.is_go(), "{text}");
     // Every run with an ERA5 lead in differs (the pressure-level skills, §11 item 1); runs whose
     // only score is Day-1 are the same in both profiles.
