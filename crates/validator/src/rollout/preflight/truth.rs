@@ -63,7 +63,7 @@ pub async fn checks(settings: &Settings, online: bool, now: DateTime<Utc>) -> Ve
         } else {
             match &http {
                 Ok(client) => probe(client, name, key, &template.replace("{init}", &cycle)).await,
-                Err(e) => Check::fail(*name, format!("HTTP client: {e}"), "report a bug"),
+                Err(e) => Check::fail(name, format!("HTTP client: {e}"), "report a bug"),
             }
         };
         out.push(check);
