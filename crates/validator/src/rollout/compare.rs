@@ -39,15 +39,27 @@ pub enum CompareError {
         /// Why.
         reason: String,
     },
-    /// Reading the chain failed.
+    /// Reading the chain failed (the cause is in the message, not chained, so it prints once).
     #[error("reading the control's weights from the chain: {0}")]
-    Chain(#[from] ChainError),
+    Chain(ChainError),
     /// Reading our database failed.
-    #[error("reading our weight history: {0}")]
-    Store(#[from] gaia_store::StoreError),
+    #[error("reading our database: {0}")]
+    Store(gaia_store::StoreError),
     /// Reading the control's database failed.
     #[error("control database: {0}")]
     ControlDb(String),
+}
+
+impl From<ChainError> for CompareError {
+    fn from(e: ChainError) -> Self {
+        CompareError::Chain(e)
+    }
+}
+
+impl From<gaia_store::StoreError> for CompareError {
+    fn from(e: gaia_store::StoreError) -> Self {
+        CompareError::Store(e)
+    }
 }
 
 /// The newest shadow or submitted vector of `store`.
