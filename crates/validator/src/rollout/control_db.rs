@@ -11,7 +11,7 @@
 use chrono::{DateTime, Duration, Utc};
 use gaia_scoring::weights::{calculate_weights, ScoreTableRow, WeightsRequest};
 use gaia_store::python_db::{PythonScoreRow, PythonValidatorDb};
-use gaia_store::{ScoreRow, Store};
+use gaia_store::{ForecastStats, ScoreRow, Store};
 
 use super::compare::{CompareError, CompareOptions};
 use super::figures::{agreement, dense};
@@ -64,6 +64,27 @@ pub fn compare_run(
         uids_differing: diffs.len(),
         max_abs_score_delta: max,
         largest: diffs.into_iter().take(LARGEST_PER_RUN).collect(),
+        attribution: None,
+    }
+}
+
+/// Whether spec §11 explains a differing run, from our forecast stats of it: the profiles
+/// differ only in the ERA5 part (§11 items 1 and 2), so a run with ERA5 leads scored is
+/// explained and a Day-1-only run is not.
+pub fn attribute(stats: &[ForecastStats]) -> String {
+    let era5 = stats
+        .iter()
+        .filter(|s| s.era5_completeness.is_some_and(|c| c > 0.0) || s.era5_combined_score.is_some())
+        .count();
+    if era5 > 0 {
+        format!(
+            "explained by spec §11 (profiles differ): {era5} miners have ERA5 leads scored, \
+             whose pressure-level skill the profiles score differently (item 1)"
+        )
+    } else {
+        "NOT explained by the profiles: this run has only Day-1 scores, which are the same in \
+         both (spec §11); look for another cause"
+            .to_string()
     }
 }
 
@@ -128,7 +149,18 @@ pub async fn compare_with_db(
         .await
         .map_err(|e| CompareError::ControlDb(e.to_string()))?;
     let ours = store.score_rows_since("weather", since).await?;
-    let runs = match_runs(&ours, &theirs);
+    let mut runs = match_runs(&ours, &theirs);
+    if options.our_profile != options.control_profile {
+        for run in runs.iter_mut().filter(|r| differs(r)) {
+            let run_id = ours
+                .iter()
+                .find(|r| r.created_at == run.gfs_init)
+                .and_then(|r| r.run_id);
+            if let Some(id) = run_id {
+                run.attribution = Some(attribute(&store.list_forecast_stats(id).await?));
+            }
+        }
+    }
     let nodes: Vec<_> = store
         .list_nodes()
         .await?
@@ -209,5 +241,24 @@ mod tests {
         assert_eq!(d.largest[1], (2, 0.0, 0.3));
         let missing = compare_run(t0, None, Some(("b", &[Some(0.0)])));
         assert!(differs(&missing) && missing.ours_task_id.is_none());
+    }
+
+    #[test]
+    fn only_runs_with_era5_leads_are_explained_by_the_profiles() {
+        let day1_only = ForecastStats::new(
+            1,
+            3,
+            "hk",
+            gaia_store::ForecastStatus::Day1Scored,
+            Utc::now(),
+        );
+        assert!(attribute(&[day1_only.clone()]).starts_with("NOT explained"));
+        let mut with_era5 = day1_only.clone();
+        with_era5.era5_completeness = Some(0.3);
+        let text = attribute(&[day1_only, with_era5]);
+        assert!(
+            text.starts_with("explained by spec §11") && text.contains("1 miners"),
+            "{text}"
+        );
     }
 }

@@ -35,6 +35,8 @@ pub struct RunComparison {
     pub max_abs_score_delta: f64,
     /// The UIDs that differ most, `(uid, ours, control)`, largest |Δ| first (at most 5).
     pub largest: Vec<(u16, f64, f64)>,
+    /// When the profiles differ and this run differs: whether spec §11 explains it.
+    pub attribution: Option<String>,
 }
 
 /// The whole comparison.
@@ -109,6 +111,9 @@ pub fn render(r: &CompareReport) -> String {
         );
         for (uid, o, c) in &run.largest {
             let _ = writeln!(out, "    uid {uid:>3}: ours {o:.6}  control {c:.6}");
+        }
+        if let Some(a) = &run.attribution {
+            let _ = writeln!(out, "    {a}");
         }
     }
     if !r.runs.is_empty() {
@@ -186,6 +191,7 @@ mod tests {
                 uids_differing: 2,
                 max_abs_score_delta: 0.5,
                 largest: vec![(4, 0.1, 0.6)],
+                attribution: Some("explained by spec §11".into()),
             }],
             verdict: verdict(&b, 1),
             breaches: b,
@@ -201,6 +207,7 @@ mod tests {
             "ours (none) / control weather_scores_1: 2 UIDs differ",
             "note: §11",
             "runs differing: 1 of 1",
+            "    explained by spec §11",
             "verdict: no-go",
         ] {
             assert!(text.contains(want), "{want}\n{text}");

@@ -85,8 +85,13 @@ async fn the_production_profile_matches_the_python_database_and_spec_differs_by_
         if run.uids_differing > 0 {
             assert!(run.max_abs_score_delta > 1e-6, "{text}");
             assert!(!run.largest.is_empty());
+            let a = run.attribution.as_deref().unwrap_or_default();
+            assert!(a.starts_with("explained by spec §11"), "{text}");
+        } else {
+            assert_eq!(run.attribution, None);
         }
     }
+    assert!(prod.runs.iter().all(|r| r.attribution.is_none()));
     let note = spec.profile_note.as_deref().unwrap();
     assert!(note.contains("§11") && note.contains("item 1"), "{note}");
     assert!(
