@@ -252,7 +252,7 @@ mod tests {
             gaia_store::ForecastStatus::Day1Scored,
             Utc::now(),
         );
-        assert!(attribute(&[day1_only.clone()]).starts_with("NOT explained"));
+        assert!(attribute(std::slice::from_ref(&day1_only)).starts_with("NOT explained"));
         let mut with_era5 = day1_only.clone();
         with_era5.era5_completeness = Some(0.3);
         let text = attribute(&[day1_only, with_era5]);
