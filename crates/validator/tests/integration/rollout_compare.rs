@@ -277,6 +277,14 @@ async fn thresholds_profiles_hotkeys_and_bad_controls() {
             "ftp:x",
             "expected `chain:<uid or hotkey>` or `db:<postgres URL>`",
         ),
+        (
+            "db:sqlite:///tmp/x.db",
+            "a Python validator's database is PostgreSQL",
+        ),
+        (
+            "db:postgres://nobody@127.0.0.1:1/gaia",
+            "control database: cannot connect",
+        ),
     ] {
         let out = run_binary(
             dir.path(),
