@@ -15,6 +15,7 @@
 mod config;
 mod error;
 mod postgres;
+pub mod python_db;
 pub mod records;
 mod retry;
 mod sql;

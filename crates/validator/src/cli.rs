@@ -83,6 +83,12 @@ pub enum Command {
     /// Build or check a forecast store's manifest (spec §2; the simulated miner uses `build`).
     #[command(subcommand)]
     Manifest(ManifestCommand),
+    /// The go/no-go checklist before a cut-over: settings, database, disk, chain, clock, truth
+    /// sources, miners (docs/rollout.md); exit 0 only when every required check passes.
+    Preflight(PreflightArgs),
+    /// Compare this validator's weights with a control validator's (chain or database) and say
+    /// go or no-go (docs/rollout.md).
+    Compare(CompareArgs),
     /// Internal: the IO-Engine process (started by the supervisor).
     #[command(hide = true)]
     IoEngine(ChildArgs),
@@ -106,6 +112,8 @@ impl Command {
                 | Command::ShowRun(_)
                 | Command::Miner(_)
                 | Command::RunNow(_)
+                | Command::Preflight(_)
+                | Command::Compare(_)
         )
     }
 }
@@ -132,6 +140,60 @@ pub struct WeightsArgs {
     /// Scoring profile (spec §11): the weights are the same in both; accepted for symmetry.
     #[arg(long, default_value = "production")]
     pub profile: ScoringProfile,
+}
+
+/// Arguments of `preflight`.
+#[derive(Debug, Args)]
+pub struct PreflightArgs {
+    /// Skip every check that needs the network (chain, remote truth sources, miners); they are
+    /// listed as `skip`.
+    #[arg(long)]
+    pub offline: bool,
+    /// Print the checks as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Database to check (default: the settings' DATABASE_URL, else `<data_dir>/gaia.db`).
+    #[arg(long)]
+    pub database_url: Option<String>,
+}
+
+/// Arguments of `compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The control validator: `chain:<uid or SS58 hotkey>` (its `Weights` on the chain of
+    /// CHAIN__ENDPOINT / CHAIN__NETUID) or `db:<postgres URL>` (a Python validator's database).
+    #[arg(long)]
+    pub control: String,
+    /// Our database (default: the settings' DATABASE_URL, else `<data_dir>/gaia.db`).
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// Print the report as JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// `k` of the top-k overlap.
+    #[arg(long, default_value_t = 10)]
+    pub top_k: usize,
+    /// Go needs a cosine similarity of at least this.
+    #[arg(long, default_value_t = 0.99)]
+    pub min_cosine: f64,
+    /// Go needs an L1 distance of the normalised vectors of at most this.
+    #[arg(long, default_value_t = 0.05)]
+    pub max_l1: f64,
+    /// Go needs every u16 value within this of the control's.
+    #[arg(long, default_value_t = 655)]
+    pub max_abs_delta: u16,
+    /// Go needs a Spearman rank correlation of at least this.
+    #[arg(long, default_value_t = 0.95)]
+    pub min_spearman: f64,
+    /// Go needs at least this share of the top-k UIDs in common.
+    #[arg(long, default_value_t = 0.8)]
+    pub min_top_k_overlap: f64,
+    /// The control's scoring profile (the Python validators run `production`).
+    #[arg(long, default_value = "production")]
+    pub control_profile: ScoringProfile,
+    /// Database control: the reference time of the 15-day window (RFC 3339; default now).
+    #[arg(long)]
+    pub now: Option<String>,
 }
 
 /// `score` subcommands.

@@ -13,6 +13,7 @@ pub mod memory;
 pub mod miners;
 pub mod operator;
 pub mod retry;
+pub mod rollout;
 pub mod runtime;
 pub mod supervisor;
 pub mod tasks;

@@ -15,9 +15,11 @@ use crate::telemetry::logging;
 
 pub mod check_config;
 pub mod children;
+pub mod compare;
 pub mod manifest;
 pub mod migrate;
 pub mod operator;
+pub mod preflight;
 pub mod run;
 pub mod run_now;
 pub mod score;
@@ -84,6 +86,8 @@ pub fn dispatch(global: &GlobalArgs, command: &Command, extensions: Extensions) 
         Command::RunNow(args) => run_now::run(global, args),
         Command::Manifest(cmd) => manifest::run(cmd),
         Command::Score(cmd) => score::run(cmd),
+        Command::Preflight(args) => preflight::run(global, args),
+        Command::Compare(args) => compare::run(global, args),
         Command::Migrate(args) => migrate::run(args, global.config.as_deref()),
     })
 }

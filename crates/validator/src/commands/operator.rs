@@ -79,7 +79,7 @@ pub(crate) fn open(
 }
 
 /// The file of a `sqlite:` URL (`None` for other URLs and in-memory databases).
-fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+pub(crate) fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))?;

@@ -61,7 +61,7 @@ pub struct LoadedSettings {
 }
 
 /// Sections whose variables are nested with `__` (`WEATHER__RUN_HOUR_UTC`).
-const NESTED_SECTIONS: [&str; 2] = ["weather", "chain"];
+const NESTED_SECTIONS: [&str; 3] = ["weather", "chain", "rollout"];
 
 /// Load `./.env` into the process environment (variables already set win); no file is fine.
 pub fn load_dotenv() -> Result<(), ConfigError> {

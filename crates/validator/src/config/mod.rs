@@ -9,6 +9,7 @@ mod chain;
 mod load;
 #[cfg(test)]
 mod prop_tests;
+mod rollout;
 mod tasks;
 
 use std::path::PathBuf;
@@ -19,6 +20,7 @@ pub use chain::{network_preset, ChainSettings, NetworkPreset};
 /// Secrets in URLs are redacted by the store's rule, so logs, errors and `check-config` agree.
 pub use gaia_store::redact as redact_url;
 pub use load::{load, load_dotenv, load_with_env, ConfigError, LoadedSettings};
+pub use rollout::RolloutSettings;
 pub use tasks::{parse_cron, WeatherSettings};
 
 /// All settings of the validator.
@@ -95,6 +97,8 @@ pub struct Settings {
     pub weather: WeatherSettings,
     /// Chain settings (`CHAIN__*`).
     pub chain: ChainSettings,
+    /// Rollout settings (`ROLLOUT__*`): preflight requirements, the scheduled comparison.
+    pub rollout: RolloutSettings,
 }
 
 impl Default for Settings {
@@ -132,6 +136,7 @@ impl Default for Settings {
             status_token: None,
             weather: WeatherSettings::default(),
             chain: ChainSettings::default(),
+            rollout: RolloutSettings::default(),
         }
     }
 }

@@ -189,6 +189,7 @@ impl WeatherSettings {
 pub(super) fn validate(s: &Settings) -> Result<(), ConfigError> {
     validate_weather(&s.weather)?;
     super::chain::validate(&s.chain)?;
+    super::rollout::validate(&s.rollout)?;
     for (key, pattern) in [
         ("CHAIN__METAGRAPH_SYNC_CRON", &s.chain.metagraph_sync_cron),
         ("CHAIN__WEIGHTS_CHECK_CRON", &s.chain.weights_check_cron),

@@ -97,12 +97,18 @@ impl TaskRuntime {
                 settings.weather.max_concurrent_miner_downloads,
             )),
         });
+        let compare = crate::rollout::scheduled::from_settings(settings, &store, &metrics)
+            .map_err(|e| TaskStartError::Identity(format!("control comparison: {e}")))?;
         let runner = ledger_runner(settings, &store, &chain, ctx, dispatcher, metrics);
         let (stop, stop_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
         tasks.spawn(runner.run(stop_rx.clone()));
         for (task, catch_up) in schedules(settings, &store, chain, truth_cache) {
             tasks.spawn(drive(task, catch_up, stop_rx.clone()));
+        }
+        if let Some(task) = compare {
+            // A missed comparison is not caught up: the next one measures the same thing.
+            tasks.spawn(drive(task, chrono::Duration::zero(), stop_rx.clone()));
         }
         tracing::info!(database = store.redacted_url(), "validator tasks started");
         Ok(TaskRuntime {

@@ -22,6 +22,17 @@ use crate::telemetry::metrics::Metrics;
 /// back for its cadence).
 pub const SHADOW_DETAIL: &str = "shadow mode, not submitted";
 
+/// A node of the metagraph mirror as the weight calculation sees it: an unserved axon
+/// (`0.0.0.0`, empty) has no IP and gets no weight (spec §5.2 step 3).
+pub fn node_info(n: gaia_store::NodeRecord) -> NodeInfo {
+    NodeInfo {
+        uid: u16::from(n.uid),
+        hotkey: n.hotkey,
+        ip: Some(n.ip).filter(|ip| !ip.is_empty() && ip != "0.0.0.0"),
+        coldkey: Some(n.coldkey).filter(|c| !c.is_empty()),
+    }
+}
+
 /// `CHAIN__WEIGHTS_MODE`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WeightsMode {
@@ -94,12 +105,7 @@ impl WeightsStep {
             .list_nodes()
             .await?
             .into_iter()
-            .map(|n| NodeInfo {
-                uid: u16::from(n.uid),
-                hotkey: n.hotkey,
-                ip: Some(n.ip).filter(|ip| !ip.is_empty() && ip != "0.0.0.0"),
-                coldkey: Some(n.coldkey).filter(|c| !c.is_empty()),
-            })
+            .map(node_info)
             .collect();
         // As the reference does, a failed read zeroes nobody rather than skipping the weights.
         let active_validators = self.chain.active_validators().await.unwrap_or_else(|e| {

@@ -20,6 +20,7 @@ use crate::runtime::{RuntimeDir, SupervisorState};
 use crate::telemetry::calls::CallMetrics;
 use crate::telemetry::pipeline::PipelineMetrics;
 use crate::telemetry::procstat;
+use crate::telemetry::rollout::RolloutMetrics;
 
 /// `queue` label.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -65,6 +66,8 @@ pub struct Metrics {
     pub pipeline: PipelineMetrics,
     /// Chain, miner and truth calls; build and weights mode.
     pub calls: CallMetrics,
+    /// The scheduled comparison with the control validator.
+    pub rollout: RolloutMetrics,
 }
 
 fn job_histogram() -> Histogram {
@@ -84,6 +87,7 @@ impl Metrics {
             workers_connected: Gauge::default(),
             pipeline: PipelineMetrics::default(),
             calls: CallMetrics::default(),
+            rollout: RolloutMetrics::default(),
         };
         for q in ["work", "result"] {
             metrics
@@ -129,6 +133,7 @@ impl Metrics {
         );
         metrics.pipeline.register(&mut reg);
         metrics.calls.register(&mut reg);
+        metrics.rollout.register(&mut reg);
         reg.register_collector(Box::new(ProcessCollector));
         if let Some(dir) = runtime {
             reg.register_collector(Box::new(ChildCollector { dir }));

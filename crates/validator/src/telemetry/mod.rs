@@ -7,3 +7,4 @@ pub mod logging;
 pub mod metrics;
 pub mod pipeline;
 pub mod procstat;
+pub mod rollout;

@@ -25,7 +25,7 @@ use serde_json::Value;
 /// float64 product; only the last bit may differ).
 const REL_TOL: f64 = 1e-6;
 
-struct Server {
+pub(crate) struct Server {
     child: Child,
     port: u16,
     expected: Value,
@@ -40,7 +40,7 @@ impl Drop for Server {
 }
 
 impl Server {
-    fn start() -> Server {
+    pub(crate) fn start() -> Server {
         let dir = tempfile::tempdir().unwrap();
         let script = gaia_testkit::python::workspace_root().join("scripts/fixtures/gfs_opendap.py");
         let mut child = Command::new(gaia_testkit::python::python_interpreter())
@@ -73,7 +73,7 @@ impl Server {
         }
     }
 
-    fn base(&self, route: &str) -> String {
+    pub(crate) fn base(&self, route: &str) -> String {
         format!("http://127.0.0.1:{}/{route}/gfs_0p25", self.port)
     }
 

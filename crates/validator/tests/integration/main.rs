@@ -19,6 +19,8 @@ mod miner_client;
 mod pool_handlers;
 mod production_binary;
 mod real_miners;
+mod rollout_compare;
+mod rollout_preflight;
 mod spine_faults;
 mod weather_lifecycle;
 mod weather_window;

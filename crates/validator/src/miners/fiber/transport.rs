@@ -472,6 +472,20 @@ impl FiberTransport {
             })?
     }
 
+    /// The handshake alone (public key, then key exchange) with `miner`, as `preflight` asks a
+    /// sample of miners: `Ok` when the miner accepted our signed symmetric key. The session is
+    /// not kept.
+    pub async fn check_handshake(
+        &self,
+        miner: &MinerAddress,
+        miner_hotkey: &str,
+        timeout: Duration,
+    ) -> Result<(), FiberError> {
+        self.handshake(&miner.base_url(), miner_hotkey, timeout)
+            .await
+            .map(|_| ())
+    }
+
     /// GET the public key, exchange a fresh symmetric key (§2).
     async fn handshake(
         &self,

@@ -26,6 +26,8 @@ mod store_rows;
 #[cfg(test)]
 mod test_support;
 #[cfg(test)]
+mod window_compare_tests;
+#[cfg(test)]
 mod window_tests;
 
 pub use context::{AggregationLocks, DownloadSlots, DownloadTurn, WeatherContext, SETTLED};

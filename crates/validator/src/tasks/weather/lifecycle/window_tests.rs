@@ -27,7 +27,7 @@ const SEED: &str = "7";
 const RUNS: &str = "22";
 const REL_TOL: f64 = 1e-12;
 
-fn fixture() -> Value {
+pub(super) fn fixture() -> Value {
     let out = gaia_testkit::run_python(
         "scripts/fixtures/weights_reference.py",
         &["window", SEED, RUNS],
@@ -36,7 +36,7 @@ fn fixture() -> Value {
     serde_json::from_str(&out).expect("fixture JSON")
 }
 
-fn time(v: &Value) -> DateTime<Utc> {
+pub(super) fn time(v: &Value) -> DateTime<Utc> {
     v.as_str().unwrap().parse().unwrap()
 }
 
@@ -96,7 +96,19 @@ fn close(got: Option<f64>, want: &Value, what: &str) {
 
 async fn replay(fix: &Value, profile: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let (ctx, pool) = pooled_context(dir.path()).await;
+    let (_ctx, pool) = replay_in(fix, profile, dir.path()).await;
+    pool.shutdown().await;
+}
+
+/// Replay the window of `profile` into a validator context in `dir`, checking every score row
+/// and the last day's weights against the fixture; the context (its store holds the score
+/// rows) and the compute pool stay up for the caller.
+pub(super) async fn replay_in(
+    fix: &Value,
+    profile: &str,
+    dir: &std::path::Path,
+) -> (WeatherContext, super::test_support::TestPool) {
+    let (ctx, pool) = pooled_context(dir).await;
     let p = &fix["profiles"][profile];
     let base = time(&fix["base"]);
     let runs = fix["runs"].as_u64().unwrap() as usize;
@@ -193,7 +205,7 @@ async fn replay(fix: &Value, profile: &str) {
     assert_eq!(done["rows_used"], want["rows_used"], "{profile}");
     assert_eq!(done["uids"], want["uids"], "{profile}");
     assert_eq!(done["values"], want["values"], "{profile}: u16 weights");
-    pool.shutdown().await;
+    (ctx, pool)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
