@@ -3,6 +3,7 @@
 
 pub mod chain;
 pub mod cli;
+pub mod clock;
 pub mod commands;
 pub mod compute;
 pub mod config;
