@@ -42,12 +42,7 @@ pub fn write(dir: &Path, report: &Report) -> anyhow::Result<()> {
 }
 
 /// A line chart: `series` of (name, colour, points (x, y)); `marks` are vertical lines (chaos).
-fn chart(
-    title: &str,
-    y_unit: &str,
-    series: &[Series<'_>],
-    marks: &[f64],
-) -> String {
+fn chart(title: &str, y_unit: &str, series: &[Series<'_>], marks: &[f64]) -> String {
     let (w, h, l, b) = (640.0, 220.0, 60.0, 30.0);
     let pts = series.iter().flat_map(|s| s.2.iter());
     let (mut x1, mut y1) = (1e-9f64, 1e-12f64);
