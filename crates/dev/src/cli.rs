@@ -103,6 +103,15 @@ pub enum SoakDb {
     Postgres,
 }
 
+/// A deliberate fault of the soak's self-test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SoakFault {
+    /// The IO-Engine retains memory on every finished job.
+    Leak,
+    /// The chaos run drops one ERA5 score write.
+    Lossy,
+}
+
 /// Arguments of `soak`.
 #[derive(Debug, Args)]
 pub struct SoakArgs {
@@ -131,6 +140,10 @@ pub struct SoakArgs {
     /// ERA5 lead was due a day before the end to complete (their results are compared).
     #[arg(long, default_value_t = 300)]
     pub drain_timeout_s: u64,
+    /// Self-test of the criteria: `leak` (both runs' IO-Engines retain 64 KiB per finished job)
+    /// or `lossy` (the chaos run drops one ERA5 score write). The soak must then fail.
+    #[arg(long, value_enum, hide = true)]
+    pub fault: Option<SoakFault>,
     /// Wall seconds between two samples of /metrics and /proc.
     #[arg(long, default_value_t = 2.0)]
     pub scrape_every_s: f64,

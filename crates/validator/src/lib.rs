@@ -7,6 +7,7 @@ pub mod clock;
 pub mod commands;
 pub mod compute;
 pub mod config;
+pub mod faults;
 pub mod files;
 pub mod io_engine;
 pub mod jobs;

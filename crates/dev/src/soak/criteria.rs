@@ -268,7 +268,7 @@ mod tests {
         assert!(!crashes(1, &[], true).pass, "a crash nobody caused");
         assert!(!crashes(1, &[kill], false).pass);
         let l = lag(&s);
-        assert!(l.pass && l.value == 0.001, "{l:?}");
+        assert!(l.pass && l.value <= 0.001, "{l:?}");
         assert!(queue_depth(&s, 0.0).pass, "depth stays below 5");
         let deep: Vec<Sample> = (0..50).map(|i| sample(f64::from(i) * 5.0, 1, 0)).collect();
         assert!(!queue_depth(&deep, 0.0).pass, "depth reaches 24.5");

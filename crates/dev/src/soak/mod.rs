@@ -27,7 +27,7 @@ use gaia_validator::runtime::{RuntimeDir, SupervisorState};
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
 
-use crate::cli::{SoakArgs, SoakDb};
+use crate::cli::{SoakArgs, SoakDb, SoakFault};
 use sample::{ChaosEvent, Sample};
 
 /// Business time of the soak's start: ten minutes before the first daily run (18:00 UTC).
@@ -260,7 +260,7 @@ async fn run_once(
     let (fleet, metagraph) =
         world::start_fleet(world, world::cycle_of(start, 0), &dir, args.miners).await?;
     let anchor = Utc::now();
-    let env = world::validator_env(
+    let mut env = world::validator_env(
         world_dir,
         &metagraph,
         &db.url,
@@ -268,6 +268,16 @@ async fn run_once(
         start,
         anchor,
     );
+    match args.fault {
+        Some(SoakFault::Leak) => env.push((
+            "GAIA_DEV_FAULT_LEAK_BYTES_PER_JOB".into(),
+            (64 * 1024).to_string(),
+        )),
+        Some(SoakFault::Lossy) if chaos_on => {
+            env.push(("GAIA_DEV_FAULT_DROP_SCORE_WRITE".into(), "1".into()));
+        }
+        _ => {}
+    }
     let (mut child, runtime) = spawn_validator(&dir, &env)?;
     let clock = gaia_validator::clock::BusinessClock::scaled(args.time_scale, start, anchor);
     let wall_total = f64::from(days) * 86_400.0 / args.time_scale;

@@ -81,21 +81,30 @@ fn values<'a>(text: &'a str, name: &'a str) -> impl Iterator<Item = (&'a str, f6
     })
 }
 
-/// Quantile `q` of a histogram given as (upper bound, count in that bucket alone): the upper
-/// bound of the bucket the quantile falls in (0 when empty).
+/// Quantile `q` of a histogram given as (upper bound, count in that bucket alone), interpolated
+/// linearly inside the bucket it falls in as Prometheus' `histogram_quantile` does (the lower
+/// bound of the first bucket is 0; a quantile in the `+Inf` bucket is the last finite bound).
+/// 0 when empty.
 pub fn quantile(bins: &[(f64, f64)], q: f64) -> f64 {
     let total: f64 = bins.iter().map(|b| b.1).sum();
     if total <= 0.0 {
         return 0.0;
     }
-    let mut seen = 0.0;
+    let rank = q * total;
+    let (mut seen, mut lower) = (0.0, 0.0);
     for (bound, n) in bins {
+        if seen + n >= rank && *n > 0.0 {
+            if bound.is_infinite() {
+                return lower;
+            }
+            return lower + (bound - lower) * ((rank - seen) / n).clamp(0.0, 1.0);
+        }
         seen += n;
-        if seen >= q * total {
-            return *bound;
+        if bound.is_finite() {
+            lower = *bound;
         }
     }
-    bins.last().map_or(0.0, |b| b.0)
+    lower
 }
 
 /// Per-bucket counts observed between two cumulative scrapes; a process restart (a count going
@@ -154,8 +163,14 @@ mod tests {
         let own = delta(&[], &b);
         assert_eq!(own[0], (0.001, 90.0));
         assert_eq!(own[2], (f64::INFINITY, 1.0));
-        assert_eq!(quantile(&own, 0.5), 0.001);
-        assert_eq!(quantile(&own, 0.99), 0.01);
+        // 50 of 90 in (0, 1 ms]; the 99th of 100 is the 9th of 9 in (1, 10 ms].
+        assert!((quantile(&own, 0.5) - 0.001 * 50.0 / 90.0).abs() < 1e-12);
+        assert!((quantile(&own, 0.99) - 0.01).abs() < 1e-12);
+        assert_eq!(
+            quantile(&own, 1.0),
+            0.01,
+            "the +Inf bucket gives the last bound"
+        );
         assert_eq!(quantile(&[], 0.99), 0.0);
     }
 
