@@ -172,11 +172,11 @@ pub fn html(r: &Report) -> String {
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>Soak report</title><style>\
          body{font-family:sans-serif;margin:20px;max-width:700px}table{border-collapse:collapse}\
          td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px}.pass{color:#070}.fail{color:#b00;font-weight:bold}\
-         figure{margin:16px 0}figcaption{font-weight:bold}.legend{font-size:12px}</style></head><body>",
+         figure{margin:16px 0}.figures{word-break:break-all;font-size:12px}figcaption{font-weight:bold}.legend{font-size:12px}</style></head><body>",
     );
     let _ = write!(
         page,
-        "<h1>Soak: {}</h1><p>{}</p><table><tr><th>criterion</th><th>measured</th><th>threshold</th><th>pass</th><th>detail</th></tr>",
+        "<h1>Soak: {}</h1><p class=\"figures\">{}</p><table><tr><th>criterion</th><th>measured</th><th>threshold</th><th>pass</th><th>detail</th></tr>",
         if r.pass { "<span class=\"pass\">PASS</span>" } else { "<span class=\"fail\">FAIL</span>" },
         html_escape(&r.figures.to_string())
     );
@@ -192,7 +192,7 @@ pub fn html(r: &Report) -> String {
             html_escape(&c.detail)
         );
     }
-    page.push_str("</table><p>Red dashed lines: chaos events.</p>");
+    page.push_str("</table><p>Plots: the chaos run (memory criteria are judged on the calm run, whose samples are in calm/samples.json). Red dashed lines: chaos events.</p>");
     page.push_str(&chart("Resident memory per process", "MiB", &rss, &marks));
     page.push_str(&chart(
         "Event-loop lag",
@@ -222,7 +222,7 @@ pub fn html(r: &Report) -> String {
         &marks,
     ));
     page.push_str(&chart(
-        "Restarts (cumulative)",
+        "Child restarts, recycles included (cumulative)",
         "",
         &[("restarts".into(), COLOURS[5], restarts)],
         &marks,
