@@ -2,11 +2,6 @@
 //! simulated days with a few miners and chaos every few seconds, on SQLite and on PostgreSQL
 //! (a private cluster the harness starts and restarts once). The test fails when the command
 //! fails a criterion, and prints the criteria table then.
-//!
-//! Ignored for now (run with `scripts/test-all --run-ignored only -E 'test(compressed_soak)'`):
-//! on this shared 2-core machine under other builds (load average ~9) the event-loop lag p99 of
-//! the chaos run measures ~0.06–0.1 s against the 50 ms criterion, while every other criterion
-//! passes (issue 16 note); the test would fail CI on the machine's load, not on the code.
 
 use std::path::Path;
 use std::process::Command;
@@ -72,7 +67,6 @@ fn check(db: &str, out: &Path) -> Value {
 }
 
 #[test]
-#[ignore = "event-loop lag p99 exceeds 50 ms on the loaded CI machine (issue 16)"]
 fn the_compressed_soak_passes_on_sqlite_and_its_report_renders() {
     let dir = tempfile::tempdir().unwrap();
     let report = check("sqlite", dir.path());
@@ -94,7 +88,6 @@ fn the_compressed_soak_passes_on_sqlite_and_its_report_renders() {
 }
 
 #[test]
-#[ignore = "event-loop lag p99 exceeds 50 ms on the loaded CI machine (issue 16)"]
 fn the_compressed_soak_passes_on_postgresql_restarted_mid_run() {
     let dir = tempfile::tempdir().unwrap();
     let report = check("postgres", dir.path());
