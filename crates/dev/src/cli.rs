@@ -28,6 +28,9 @@ pub enum DevCommand {
     /// Write a synthetic world and serve simulated miners on loopback until Ctrl-C
     /// (docs/miner-sim.md); prints one JSON line per miner.
     SimMiners(SimMinersArgs),
+    /// Weeks of simulated operation in minutes, calm and under chaos, judged by the five soak
+    /// criteria (docs/soak.md); exits 0 only if every criterion passes.
+    Soak(SoakArgs),
     /// Benchmarks that print figures.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -89,6 +92,61 @@ pub struct DemoArgs {
     /// Keep the world, the database and the logs in this directory (default: a temporary one).
     #[arg(long)]
     pub dir: Option<PathBuf>,
+}
+
+/// Database backend of the soak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SoakDb {
+    /// The embedded SQLite store (a file under `--out`).
+    Sqlite,
+    /// A private PostgreSQL cluster started by the harness (restarted once under chaos).
+    Postgres,
+}
+
+/// A deliberate fault of the soak's self-test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SoakFault {
+    /// The IO-Engine retains memory on every finished job.
+    Leak,
+    /// The chaos run drops one ERA5 score write.
+    Lossy,
+}
+
+/// Arguments of `soak`.
+#[derive(Debug, Args)]
+pub struct SoakArgs {
+    /// Simulated days each run covers.
+    #[arg(long, default_value_t = 20)]
+    pub simulated_days: u32,
+    /// Simulated miners (behaviour mix of docs/soak.md).
+    #[arg(long, default_value_t = 64)]
+    pub miners: u16,
+    /// Simulated seconds per wall second (2880: one simulated day in 30 s).
+    #[arg(long, default_value_t = 4320.0)]
+    pub time_scale: f64,
+    /// SIGKILL a random child every this many wall seconds in the chaos run (0: never).
+    #[arg(long, default_value_t = 5.0)]
+    pub chaos_every: f64,
+    /// Database backend.
+    #[arg(long, value_enum, default_value_t = SoakDb::Sqlite)]
+    pub db: SoakDb,
+    /// Where the report, the logs and the SQLite databases go.
+    #[arg(long, default_value = "soak-out")]
+    pub out: PathBuf,
+    /// Grid spacing of the simulated world in degrees.
+    #[arg(long, default_value_t = 10.0)]
+    pub grid_deg: f64,
+    /// After the simulated days, wait at most this many wall seconds for the runs whose last
+    /// ERA5 lead was due a day before the end to complete (their results are compared).
+    #[arg(long, default_value_t = 300)]
+    pub drain_timeout_s: u64,
+    /// Self-test of the criteria: `leak` (both runs' IO-Engines retain 64 KiB per finished job)
+    /// or `lossy` (the chaos run drops one ERA5 score write). The soak must then fail.
+    #[arg(long, value_enum, hide = true)]
+    pub fault: Option<SoakFault>,
+    /// Wall seconds between two samples of /metrics and /proc.
+    #[arg(long, default_value_t = 2.0)]
+    pub scrape_every_s: f64,
 }
 
 /// Arguments of `bench store`.

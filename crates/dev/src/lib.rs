@@ -15,4 +15,5 @@ pub mod commands;
 pub mod fuzz;
 pub mod harness;
 pub mod sim_cycle;
+pub mod soak;
 pub mod sys_handlers;

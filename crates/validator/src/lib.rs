@@ -3,9 +3,11 @@
 
 pub mod chain;
 pub mod cli;
+pub mod clock;
 pub mod commands;
 pub mod compute;
 pub mod config;
+pub mod faults;
 pub mod files;
 pub mod io_engine;
 pub mod jobs;

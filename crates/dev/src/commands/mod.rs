@@ -26,6 +26,7 @@ pub fn dispatch(cli: &DevCli) -> ExitCode {
             crate::sys_handlers::EXTENSIONS,
         ),
         DevCommand::Demo(args) => exit_code(demo::run(&cli.global, args)),
+        DevCommand::Soak(args) => exit_code(crate::soak::run(args)),
         DevCommand::SimMiners(args) => exit_code(sim_miners::run(args)),
         DevCommand::Bench(BenchCommand::Ipc) => exit_code(bench_ipc::run()),
         DevCommand::Bench(BenchCommand::Store(args)) => exit_code(bench_store::run(args)),

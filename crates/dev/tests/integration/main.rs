@@ -12,6 +12,7 @@ mod ops_config;
 mod ops_metrics;
 mod ops_secrets;
 mod ops_view;
+mod soak;
 mod spine_lifecycle;
 mod spine_processes;
 

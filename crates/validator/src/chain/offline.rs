@@ -73,7 +73,7 @@ pub async fn latest_weights_block(
     store: &Store,
     keep: impl Fn(&WeightRecord) -> bool,
 ) -> Result<u64, StoreError> {
-    let since = Utc::now() - chrono::Duration::days(30);
+    let since = crate::clock::now() - chrono::Duration::days(30);
     let history = store.weight_history_since(since).await?;
     Ok(history
         .iter()
@@ -89,7 +89,7 @@ impl Chain for OfflineChain {
     }
 
     fn current_block(&self) -> BoxFuture<'_, Result<u64, ChainError>> {
-        async move { Ok(self.block_at(Utc::now())) }.boxed()
+        async move { Ok(self.block_at(crate::clock::now())) }.boxed()
     }
 
     fn last_update_block(&self) -> BoxFuture<'_, Result<u64, ChainError>> {
@@ -113,7 +113,7 @@ impl Chain for OfflineChain {
                     values.len()
                 )));
             }
-            let block = self.block_at(Utc::now());
+            let block = self.block_at(crate::clock::now());
             tracing::info!(
                 block,
                 ?uids,

@@ -24,6 +24,7 @@ pub fn io_engine(
     diagnostic_unit: Option<DiagnosticUnit>,
 ) -> anyhow::Result<ExitCode> {
     let settings = config::load(global.config.as_deref())?.settings;
+    crate::clock::install(crate::clock::BusinessClock::from_settings(&settings));
     logging::init(
         "io-engine",
         global.service_log_format(),
@@ -73,6 +74,7 @@ pub fn compute_worker(
     extra_jobs: fn(&mut HandlerRegistry),
 ) -> anyhow::Result<ExitCode> {
     let settings = config::load(global.config.as_deref())?.settings;
+    crate::clock::install(crate::clock::BusinessClock::from_settings(&settings));
     logging::init(
         "compute-worker",
         global.service_log_format(),

@@ -10,7 +10,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use chrono::Utc;
 use gaia_store::{RetryPolicy, Store, StoreConfig};
 use serde::Serialize;
 
@@ -117,7 +116,7 @@ pub fn status(global: &GlobalArgs, args: &StatusArgs) -> anyhow::Result<ExitCode
     let ctx = overview_context(&s.settings, args.runs);
     let o = s
         .runtime
-        .block_on(operator::overview(&s.store, &ctx, Utc::now()))?;
+        .block_on(operator::overview(&s.store, &ctx, crate::clock::now()))?;
     print(&args.view, &o, text::overview)
 }
 

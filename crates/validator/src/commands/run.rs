@@ -47,6 +47,7 @@ pub fn run(global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let settings = loaded.settings;
+    crate::clock::install(crate::clock::BusinessClock::from_settings(&settings));
     if let Err(e) = usable_identity(&settings) {
         logging::startup_error("supervisor", global.service_log_format(), &e);
         return Ok(ExitCode::from(EXIT_CONFIG));

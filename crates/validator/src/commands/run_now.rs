@@ -33,8 +33,8 @@ pub struct RunNowReport {
 pub fn run(global: &GlobalArgs, args: &RunNowArgs) -> anyhow::Result<ExitCode> {
     let s = open(global.config.as_deref(), args.view.database_url.as_deref())?;
     let report = s.runtime.block_on(async {
-        let now = Utc::now();
-        let (job_key, enqueued) = queue_weather_run(&s.store, now, now).await?;
+        let now = crate::clock::now();
+        let (job_key, enqueued) = queue_weather_run(&s.store, now, Utc::now()).await?;
         let status = s
             .store
             .get_job(enqueued.job_id)

@@ -381,13 +381,78 @@ fn validate(s: &Settings) -> Result<(), ConfigError> {
             "must be >= 0",
         ));
     }
+    validate_time_scale(s)?;
     super::tasks::validate(s)
+}
+
+/// Scale 1 on the wall clock is the only business time a validator gets without asking.
+fn validate_time_scale(s: &Settings) -> Result<(), ConfigError> {
+    if !(s.time_scale.is_finite() && (1e-3..=1e6).contains(&s.time_scale)) {
+        return Err(invalid(
+            "TIME_SCALE",
+            s.time_scale,
+            "must be between 0.001 and 1000000",
+        ));
+    }
+    let shifted = s.time_scale_start.is_some() || s.time_scale_anchor.is_some();
+    if (s.time_scale != 1.0 || shifted) && !s.time_scale_allowed {
+        let (key, value) = if s.time_scale != 1.0 {
+            ("TIME_SCALE", s.time_scale.to_string())
+        } else {
+            ("TIME_SCALE_START", "(set)".to_string())
+        };
+        return Err(invalid(
+            key,
+            value,
+            "business time other than the wall clock is for soak tests only: set \
+             TIME_SCALE_ALLOWED=true to run on it",
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::tests::env;
     use super::*;
+
+    #[test]
+    fn a_time_scale_other_than_one_needs_the_explicit_opt_in() {
+        let s = load_with_env(None, env(&[])).unwrap().settings;
+        assert_eq!((s.time_scale, s.time_scale_allowed), (1.0, false));
+        let err = load_with_env(None, env(&[("TIME_SCALE", "2880")])).unwrap_err();
+        assert!(err.to_string().contains("TIME_SCALE_ALLOWED"), "{err}");
+        let err =
+            load_with_env(None, env(&[("TIME_SCALE_START", "2026-01-01T00:00:00Z")])).unwrap_err();
+        assert!(err.to_string().contains("TIME_SCALE_START"), "{err}");
+        for bad in ["0", "-1", "1000000000"] {
+            let err = load_with_env(
+                None,
+                env(&[("TIME_SCALE", bad), ("TIME_SCALE_ALLOWED", "true")]),
+            )
+            .unwrap_err();
+            assert!(err.to_string().contains("between"), "{bad}: {err}");
+        }
+        let s = load_with_env(
+            None,
+            env(&[
+                ("TIME_SCALE", "2880"),
+                ("TIME_SCALE_ALLOWED", "true"),
+                ("TIME_SCALE_START", "2026-01-01T00:00:00Z"),
+                ("TIME_SCALE_ANCHOR", "2026-12-03T10:00:00Z"),
+            ]),
+        )
+        .unwrap()
+        .settings;
+        let c = crate::clock::BusinessClock::from_settings(&s);
+        assert_eq!(c.scale(), 2880.0);
+        assert_eq!(
+            c.at_wall("2026-12-03T10:00:30Z".parse().unwrap()),
+            "2026-01-02T00:00:00Z"
+                .parse::<chrono::DateTime<chrono::Utc>>()
+                .unwrap()
+        );
+    }
 
     #[test]
     fn rust_log_is_the_filter_unless_log_level_is_given() {

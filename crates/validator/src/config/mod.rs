@@ -93,6 +93,17 @@ pub struct Settings {
     /// (any user name) or `Authorization: Bearer <token>`. Set it before exposing STATUS_ADDR
     /// beyond loopback. A secret: shown as `***` by `check-config` and never logged.
     pub status_token: Option<String>,
+    /// Business-time speed-up (soak tests only): simulated seconds per wall second. 1 (default)
+    /// is the wall clock; anything else needs TIME_SCALE_ALLOWED=true. Ledger leases, retries,
+    /// network timeouts and the supervisor stay in wall time at any scale (docs/soak.md).
+    pub time_scale: f64,
+    /// The explicit opt-in a TIME_SCALE other than 1, or a TIME_SCALE_START/ANCHOR, needs.
+    pub time_scale_allowed: bool,
+    /// Business time (RFC 3339) when the wall clock reads TIME_SCALE_ANCHOR; default the anchor.
+    pub time_scale_start: Option<chrono::DateTime<chrono::Utc>>,
+    /// Wall instant (RFC 3339) at which business time reads TIME_SCALE_START; every process of
+    /// one validator must share it (default: the start).
+    pub time_scale_anchor: Option<chrono::DateTime<chrono::Utc>>,
     /// Weather task settings (`WEATHER__*`).
     pub weather: WeatherSettings,
     /// Chain settings (`CHAIN__*`).
@@ -134,6 +145,10 @@ impl Default for Settings {
             diagnostic_load_jobs_per_s: 0.0,
             status_addr: "127.0.0.1:9091".into(),
             status_token: None,
+            time_scale: 1.0,
+            time_scale_allowed: false,
+            time_scale_start: None,
+            time_scale_anchor: None,
             weather: WeatherSettings::default(),
             chain: ChainSettings::default(),
             rollout: RolloutSettings::default(),

@@ -110,6 +110,8 @@ pub struct WeatherSettings {
     pub truth_cache_retention_days: u32,
     /// Cron (UTC) of the rebuild of the recent runs' score rows (production: 00:00 and 12:00).
     pub recompute_cron: String,
+    /// Cron (UTC) of the maintenance task: lease reaping, run retention, truth-cache pruning.
+    pub maintenance_cron: String,
     /// Lifecycle steps the IO-Engine runs at once.
     pub ledger_workers: usize,
     /// Lease of one claimed step (seconds); longer than the slowest step.
@@ -157,6 +159,7 @@ impl Default for WeatherSettings {
             climatology_source: String::new(),
             truth_cache_retention_days: 20,
             recompute_cron: "0 0,12 * * *".into(),
+            maintenance_cron: "*/5 * * * *".into(),
             ledger_workers: 4,
             ledger_lease_s: 7200,
             ledger_idle_poll_ms: 500,
@@ -194,6 +197,7 @@ pub(super) fn validate(s: &Settings) -> Result<(), ConfigError> {
         ("CHAIN__METAGRAPH_SYNC_CRON", &s.chain.metagraph_sync_cron),
         ("CHAIN__WEIGHTS_CHECK_CRON", &s.chain.weights_check_cron),
         ("WEATHER__RECOMPUTE_CRON", &s.weather.recompute_cron),
+        ("WEATHER__MAINTENANCE_CRON", &s.weather.maintenance_cron),
     ] {
         if let Err(reason) = parse_cron(pattern) {
             return Err(invalid(key, pattern, &reason));

@@ -1,7 +1,6 @@
 //! Mirroring the metagraph into `node_table` (spec §1.6 `metagraph.sync`): every listed node is
 //! upserted, and a UID no longer listed is removed (its responses stay with the runs).
 
-use chrono::Utc;
 use futures::FutureExt;
 use gaia_store::{Job, Store};
 use serde_json::json;
@@ -12,7 +11,7 @@ use crate::tasks::ledger::{StepError, StepFuture, StepHandler, StepOutcome};
 /// Copy the chain's metagraph into `node_table`; returns the number of nodes.
 pub async fn sync_metagraph(chain: &dyn Chain, store: &Store) -> Result<usize, ChainError> {
     let nodes = chain.metagraph().await?;
-    let now = Utc::now();
+    let now = crate::clock::now();
     for n in &nodes {
         store.upsert_node(&n.to_record(now)).await?;
     }
@@ -49,6 +48,7 @@ mod tests {
     use super::*;
     use crate::chain::offline::OfflineChain;
     use crate::tasks::steps::{Occurrence, Step};
+    use chrono::Utc;
 
     #[tokio::test]
     async fn sync_upserts_listed_nodes_and_drops_unlisted_ones() {

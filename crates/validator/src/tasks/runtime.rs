@@ -287,6 +287,7 @@ fn schedules(
         (
             Arc::new(MaintenanceTask {
                 store: store.clone(),
+                cron: w.maintenance_cron.clone(),
                 retention_days: w.db_run_retention_days,
                 truth_cache: truth_cache.map(|c| {
                     let days = u64::from(w.truth_cache_retention_days);

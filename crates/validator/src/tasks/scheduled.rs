@@ -95,7 +95,8 @@ impl GaiaTask for WeatherRunTask {
     fn run_scheduled_job(&self, occurrence: DateTime<Utc>) -> JobFuture<'_> {
         async move {
             let jitter = rand::rng().random_range(0..=i64::from(self.jitter_minutes) * 60);
-            let at = occurrence + Duration::seconds(jitter);
+            // The occurrence is business time; the ledger claims it on the wall clock.
+            let at = crate::clock::current().to_wall(occurrence + Duration::seconds(jitter));
             queue_weather_run(&self.store, occurrence, at)
                 .await
                 .map(|_| ())
@@ -201,6 +202,8 @@ impl GaiaTask for PeriodicStepTask {
 pub struct MaintenanceTask {
     /// The database.
     pub store: Store,
+    /// Cron pattern (production: every 5 minutes).
+    pub cron: String,
     /// Runs older than this many days are deleted.
     pub retention_days: u32,
     /// Mirrored truth stores and how long they are kept.
@@ -212,19 +215,19 @@ impl GaiaTask for MaintenanceTask {
         "maintenance"
     }
     fn cron_schedule(&self) -> &str {
-        "*/5 * * * *"
+        &self.cron
     }
     fn run_scheduled_job(&self, _occurrence: DateTime<Utc>) -> JobFuture<'_> {
         async move {
-            let now = Utc::now();
+            // Leases are wall time; run retention counts business days.
             let reaped = self
                 .store
-                .reap_expired_leases(now)
+                .reap_expired_leases(Utc::now())
                 .await
                 .map_err(|e| failed("maintenance", e))?;
             let removed = self
                 .store
-                .apply_retention(self.retention_days, now)
+                .apply_retention(self.retention_days, crate::clock::now())
                 .await
                 .map_err(|e| failed("maintenance", e))?;
             let pruned = self
@@ -248,14 +251,16 @@ pub async fn drive(task: Arc<dyn GaiaTask>, catch_up: Duration, mut stop: watch:
             return;
         }
     };
-    if let Some(missed) = schedule.missed(Utc::now(), None) {
+    // Occurrences are business time (the clock may run faster than the wall clock).
+    let clock = crate::clock::current();
+    if let Some(missed) = schedule.missed(clock.now(), None) {
         fire(task.as_ref(), missed).await;
     }
     while !*stop.borrow() {
-        let Some(next) = schedule.next_after(Utc::now()) else {
+        let Some(next) = schedule.next_after(clock.now()) else {
             return;
         };
-        let wait = (next - Utc::now()).to_std().unwrap_or_default();
+        let wait = clock.wall_duration(next - clock.now());
         tokio::select! {
             _ = tokio::time::sleep(wait) => fire(task.as_ref(), next).await,
             _ = stop.changed() => {}
@@ -351,6 +356,7 @@ mod tests {
             "set this block: not due"
         );
         let m = MaintenanceTask {
+            cron: "*/5 * * * *".into(),
             store: store.clone(),
             retention_days: 90,
             truth_cache: None,

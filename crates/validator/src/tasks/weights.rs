@@ -76,7 +76,7 @@ pub struct WeightsStep {
 
 impl WeightsStep {
     async fn set(&self, job: &Job) -> Result<StepOutcome, StepError> {
-        self.set_at(job, Utc::now()).await
+        self.set_at(job, crate::clock::now()).await
     }
 
     /// The step as it runs at `now` (the window of score rows ends there).

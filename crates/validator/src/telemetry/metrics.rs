@@ -148,6 +148,7 @@ impl Metrics {
             outcome: outcome.to_string(),
         };
         self.jobs_total.get_or_create(&labels).inc();
+        crate::faults::job_finished();
         if let Some(s) = seconds {
             self.job_duration
                 .get_or_create(&TaskLabel {

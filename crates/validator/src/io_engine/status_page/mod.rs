@@ -31,7 +31,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use base64::Engine as _;
-use chrono::Utc;
 use gaia_store::{RetryPolicy, Store};
 
 use super::dispatcher::Dispatcher;
@@ -264,7 +263,7 @@ async fn overview_page(State(state): State<StatusState>) -> Response {
             let store = state.store()?;
             let mut ctx = state.context.clone();
             ctx.recent_runs = OVERVIEW_RUNS;
-            let o = read(operator::overview(&store, &ctx, Utc::now())).await?;
+            let o = read(operator::overview(&store, &ctx, crate::clock::now())).await?;
             Ok(overview::overview(&o, &state.processes()))
         }
         .await,
@@ -302,7 +301,7 @@ async fn weights_page(State(state): State<StatusState>) -> Response {
         async {
             let store = state.store()?;
             let w = read(operator::weights_view(&store, WEIGHTS_HISTORY)).await?;
-            Ok(pages::weights(&w, Utc::now()))
+            Ok(pages::weights(&w, crate::clock::now()))
         }
         .await,
     )

@@ -281,7 +281,7 @@ async fn verify(
         Err(outcome) => return Ok(outcome),
     };
     let window = Duration::milliseconds((ctx.weather.manifest_freeze_window_hours * 3.6e6) as i64);
-    if Utc::now() > run.run_initiation_time + window {
+    if crate::clock::now() > run.run_initiation_time + window {
         let reason = format!(
             "manifest not frozen within {} h of the run start",
             ctx.weather.manifest_freeze_window_hours

@@ -5,7 +5,7 @@
 //! A row maps each UID's *current* hotkey to that hotkey's latest score, so it goes stale when a
 //! UID changes hands after the run's last step; the weights read these rows.
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use gaia_store::RunStatus;
 use serde_json::json;
 
@@ -21,7 +21,7 @@ pub(super) async fn recompute_step(ctx: &WeatherContext) -> Result<StepOutcome, 
     // 32 daily runs fit in 40 days; the rows older than the 15-day weights window no longer count.
     let mut runs = ctx
         .store
-        .list_runs_since(Utc::now() - Duration::days(40))
+        .list_runs_since(crate::clock::now() - Duration::days(40))
         .await?;
     runs.sort_by_key(|r| std::cmp::Reverse(r.gfs_init_time_utc));
     runs.truncate(RECENT_RUNS);

@@ -17,7 +17,8 @@ pub(super) async fn run_step(
     ctx: &WeatherContext,
     p: &RunPayload,
 ) -> Result<StepOutcome, StepError> {
-    let now = Utc::now();
+    // The run is stamped in business time; its steps are claimable now on the wall clock.
+    let now = crate::clock::now();
     let run = ctx
         .store
         .create_run(&NewRun {
@@ -100,13 +101,13 @@ pub(super) async fn run_step(
             run_id: run.id,
             uid: node.uid,
         });
-        ctx.enqueue(query, query_attempts, now).await?;
+        ctx.enqueue(query, query_attempts, Utc::now()).await?;
     }
     let last_lead = *gaia_store::ERA5_LEADS.last().unwrap_or(&240);
     ctx.enqueue(
         WeatherStep::Finalize(RunRef { run_id: run.id }),
         FINALIZE_MAX_ATTEMPTS,
-        ctx.era5_eligible_at(p.gfs_init, last_lead),
+        crate::clock::current().to_wall(ctx.era5_eligible_at(p.gfs_init, last_lead)),
     )
     .await?;
     ctx.store

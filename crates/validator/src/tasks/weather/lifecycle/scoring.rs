@@ -238,7 +238,7 @@ async fn queue_era5(
             response_id: response.id,
             lead_hours: lead.unsigned_abs(),
         });
-        let eligible = ctx.era5_eligible_at(init, lead);
+        let eligible = crate::clock::current().to_wall(ctx.era5_eligible_at(init, lead));
         ctx.enqueue(step, ctx.weather.scoring_max_attempts, eligible)
             .await?;
     }
@@ -248,8 +248,8 @@ async fn queue_era5(
         uid: response.miner_uid,
         response_id: response.id,
     });
-    ctx.enqueue(overall, 10_000, ctx.era5_eligible_at(init, last))
-        .await
+    let eligible = crate::clock::current().to_wall(ctx.era5_eligible_at(init, last));
+    ctx.enqueue(overall, 10_000, eligible).await
 }
 
 pub(super) async fn era5_step(

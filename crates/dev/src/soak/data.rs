@@ -1,0 +1,146 @@
+//! Data correctness from the stored results: the settled scores of a run (every response of
+//! every cycle whose last ERA5 lead was due well before the end) as exact bit patterns, so a
+//! chaos run and a calm run over the same world can be compared bit for bit, and the check of
+//! spec §12-1 (overall = 0.95 · Σ available L_h / 10 + 0.05 · Day-1 pass) on every stored
+//! per-lead result.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use gaia_store::Store;
+
+/// Settled results: `(gfs init, uid)` → bit patterns of Day-1, the ten ERA5 leads and overall;
+/// plus `gfs init` → the score row's per-UID bits.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Settled {
+    /// Per response.
+    pub responses: BTreeMap<(DateTime<Utc>, u8), Vec<Option<u64>>>,
+    /// Per run's score row.
+    pub rows: BTreeMap<DateTime<Utc>, Vec<Option<u64>>>,
+}
+
+/// Read the results of every cycle with `gfs_init + 10 d ≤ settled_before`.
+pub async fn settled(
+    store: &Store,
+    since: DateTime<Utc>,
+    settled_before: DateTime<Utc>,
+) -> anyhow::Result<Settled> {
+    let mut out = Settled::default();
+    let runs = store.list_runs_since(since - Duration::days(1)).await?;
+    let rows = store
+        .score_rows_since("weather", since - Duration::days(1))
+        .await?;
+    for run in runs {
+        let init = run.gfs_init_time_utc;
+        if init + Duration::days(10) > settled_before {
+            continue;
+        }
+        for s in store.list_forecast_stats(run.id).await? {
+            let mut v = vec![s.forecast_score_initial.map(f64::to_bits)];
+            v.extend(s.era5_by_lead().iter().map(|x| x.map(f64::to_bits)));
+            v.push(s.overall_forecast_score.map(f64::to_bits));
+            out.responses.insert((init, s.miner_uid), v);
+        }
+        if let Some(row) = rows.iter().find(|r| r.run_id == Some(run.id)) {
+            let bits = row
+                .scores
+                .as_slice()
+                .iter()
+                .map(|x| x.map(f64::to_bits))
+                .collect();
+            out.rows.insert(init, bits);
+        }
+    }
+    Ok(out)
+}
+
+/// How two settled snapshots differ: missing, extra and different entries (empty when equal).
+pub fn differences(calm: &Settled, chaos: &Settled) -> Vec<String> {
+    let mut out = Vec::new();
+    for (k, v) in &calm.responses {
+        match chaos.responses.get(k) {
+            None => out.push(format!("response {} uid {} missing", k.0, k.1)),
+            Some(w) if w != v => out.push(format!("response {} uid {} differs", k.0, k.1)),
+            _ => {}
+        }
+    }
+    for k in chaos.responses.keys() {
+        if !calm.responses.contains_key(k) {
+            out.push(format!("response {} uid {} extra", k.0, k.1));
+        }
+    }
+    for (k, v) in &calm.rows {
+        if chaos.rows.get(k) != Some(v) {
+            out.push(format!("score row of {k} missing or different"));
+        }
+    }
+    if calm.responses.is_empty() {
+        out.push("no settled response to compare".into());
+    }
+    out
+}
+
+/// Check spec §12-1 on every stored overall score of every run: the overall is the blend of the
+/// leads stored so far, and no lead is stored before it was due at `end` (business time).
+/// Returns (results checked, violations).
+pub async fn lead_rule(
+    store: &Store,
+    since: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> anyhow::Result<(usize, Vec<String>)> {
+    let mut checked = 0;
+    let mut bad = Vec::new();
+    for run in store.list_runs_since(since - Duration::days(1)).await? {
+        let init = run.gfs_init_time_utc;
+        for s in store.list_forecast_stats(run.id).await? {
+            let leads = s.era5_by_lead();
+            for (i, l) in leads.iter().enumerate() {
+                let due = init + Duration::hours(24 * (i as i64 + 1));
+                if l.is_some() && due > end {
+                    bad.push(format!(
+                        "{init} uid {}: lead {}h before due",
+                        s.miner_uid,
+                        24 * (i + 1)
+                    ));
+                }
+            }
+            let Some(overall) = s.overall_forecast_score else {
+                continue;
+            };
+            checked += 1;
+            let era5: f64 = leads.iter().map(|l| l.unwrap_or(0.0)).sum::<f64>() / 10.0;
+            let pass = s.forecast_score_initial.is_some_and(|d| d >= 0.1);
+            let want = (0.95 * era5 + 0.05 * f64::from(u8::from(pass))).clamp(0.0, 1.0);
+            let failed_early = leads.iter().all(Option::is_none) && overall == 0.0;
+            if (overall - want).abs() > 1e-9 && !failed_early {
+                bad.push(format!(
+                    "{init} uid {}: overall {overall} but the stored leads give {want}",
+                    s.miner_uid
+                ));
+            }
+        }
+    }
+    Ok((checked, bad))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn differences_name_missing_extra_and_changed_results() {
+        let t: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
+        let mut a = Settled::default();
+        assert_eq!(differences(&a, &a), vec!["no settled response to compare"]);
+        a.responses.insert((t, 1), vec![Some(1)]);
+        a.rows.insert(t, vec![Some(3)]);
+        assert!(differences(&a, &a.clone()).is_empty());
+        let mut b = a.clone();
+        b.responses.insert((t, 1), vec![Some(2)]);
+        b.responses.insert((t, 2), vec![None]);
+        b.rows.clear();
+        let d = differences(&a, &b);
+        assert_eq!(d.len(), 3, "{d:?}");
+        assert!(differences(&b, &a).iter().any(|x| x.contains("missing")));
+    }
+}

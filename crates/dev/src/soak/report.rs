@@ -1,0 +1,303 @@
+//! The soak's report: `report.json` (every criterion: name, measured value, threshold, pass;
+//! plus the run's figures) and `report.html`, a self-contained page (inline SVG, no script, no
+//! CDN) with the criteria table and the plots: RSS per process, event-loop lag p50/p99, IPC
+//! queue depth, job rate and latency, restarts and chaos events over time, and the last weights
+//! as a bar chart.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::criteria::Criterion;
+use super::sample::{delta, quantile, ChaosEvent, Sample};
+
+/// Everything the report shows.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    /// Whether every criterion passed.
+    pub pass: bool,
+    /// The criteria.
+    pub criteria: Vec<Criterion>,
+    /// Settings and figures of the run (days, miners, scale, wall seconds, jobs, peak RSS …).
+    pub figures: serde_json::Value,
+    /// Samples of the chaos run.
+    #[serde(skip)]
+    pub samples: Vec<Sample>,
+    /// Chaos events.
+    pub chaos: Vec<ChaosEvent>,
+    /// Last recorded weights (uid order).
+    pub weights: Vec<f64>,
+}
+
+/// Write `report.json` and `report.html` into `dir`.
+pub fn write(dir: &Path, report: &Report) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(
+        dir.join("report.json"),
+        serde_json::to_string_pretty(report)?,
+    )?;
+    std::fs::write(dir.join("report.html"), html(report))?;
+    Ok(())
+}
+
+/// A line chart: `series` of (name, colour, points (x, y)); `marks` are vertical lines (chaos).
+fn chart(title: &str, y_unit: &str, series: &[Series<'_>], marks: &[f64]) -> String {
+    let (w, h, l, b) = (640.0, 220.0, 60.0, 30.0);
+    let pts = series.iter().flat_map(|s| s.2.iter());
+    let (mut x1, mut y1) = (1e-9f64, 1e-12f64);
+    for p in pts {
+        x1 = x1.max(p.0);
+        y1 = y1.max(p.1);
+    }
+    let sx = |x: f64| l + x / x1 * (w - l - 10.0);
+    let sy = |y: f64| h - b - y / y1 * (h - b - 20.0);
+    let mut svg = format!(
+        "<figure><figcaption>{title}</figcaption><svg viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\" role=\"img\">\
+         <rect x=\"{l}\" y=\"20\" width=\"{}\" height=\"{}\" fill=\"#fafafa\" stroke=\"#ccc\"/>",
+        w - l - 10.0,
+        h - b - 20.0
+    );
+    for m in marks {
+        let _ = write!(svg, "<line x1=\"{0:.1}\" x2=\"{0:.1}\" y1=\"20\" y2=\"{1}\" stroke=\"#e66\" stroke-dasharray=\"3,3\"/>", sx(*m), h - b);
+    }
+    for (name, colour, p) in series {
+        let path: Vec<String> = p
+            .iter()
+            .map(|(x, y)| format!("{:.1},{:.1}", sx(*x), sy(*y)))
+            .collect();
+        let _ = write!(
+            svg,
+            "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"1.5\" points=\"{}\"><title>{name}</title></polyline>",
+            path.join(" ")
+        );
+    }
+    let _ = write!(
+        svg,
+        "<text x=\"4\" y=\"26\" font-size=\"11\">{}</text><text x=\"4\" y=\"{}\" font-size=\"11\">0</text>\
+         <text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"end\">{:.0} s wall</text>",
+        fmt(y1, y_unit),
+        h - b,
+        w - 10.0,
+        h - 8.0,
+        x1
+    );
+    let legend: Vec<String> = series
+        .iter()
+        .map(|(n, c, _)| format!("<span style=\"color:{c}\">■ {n}</span>"))
+        .collect();
+    let _ = write!(
+        svg,
+        "</svg><div class=\"legend\">{}</div></figure>",
+        legend.join(" ")
+    );
+    svg
+}
+
+fn fmt(v: f64, unit: &str) -> String {
+    match unit {
+        "MiB" => format!("{:.0} MiB", v / 1048576.0),
+        "ms" => format!("{:.1} ms", v * 1000.0),
+        _ => format!("{v:.1} {unit}"),
+    }
+}
+
+fn bars(weights: &[f64]) -> String {
+    let (w, h) = (640.0, 200.0);
+    let max = weights.iter().copied().fold(1e-12, f64::max);
+    let bw = (w - 20.0) / (weights.len().max(1) as f64);
+    let mut svg = format!("<figure><figcaption>Weights of the last day (uid 0 … {})</figcaption><svg viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\" role=\"img\">", weights.len().saturating_sub(1));
+    for (i, v) in weights.iter().enumerate() {
+        let bh = v / max * (h - 30.0);
+        let _ = write!(
+            svg,
+            "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{bh:.1}\" fill=\"#4a7\"><title>uid {i}: {v:.4}</title></rect>",
+            10.0 + i as f64 * bw,
+            h - 20.0 - bh,
+            (bw - 1.0).max(1.0)
+        );
+    }
+    let _ = write!(
+        svg,
+        "<text x=\"10\" y=\"12\" font-size=\"11\">max {max:.4}</text></svg></figure>"
+    );
+    svg
+}
+
+/// One plotted line: name, colour, points (wall seconds, value).
+type Series<'a> = (String, &'a str, Vec<(f64, f64)>);
+
+const COLOURS: [&str; 6] = ["#36c", "#c63", "#393", "#939", "#996", "#699"];
+
+/// The HTML page.
+pub fn html(r: &Report) -> String {
+    let s = &r.samples;
+    let marks: Vec<f64> = r.chaos.iter().map(|c| c.t).collect();
+    let mut names: Vec<String> = s
+        .iter()
+        .flat_map(|x| x.rss.iter().map(|r| r.0.clone()))
+        .collect();
+    names.sort();
+    names.dedup();
+    let rss: Vec<Series<'_>> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let pts = s
+                .iter()
+                .filter_map(|x| x.rss.iter().find(|r| &r.0 == n).map(|r| (x.t, r.2 as f64)))
+                .collect();
+            (n.clone(), COLOURS[i % COLOURS.len()], pts)
+        })
+        .collect();
+    let (mut p50, mut p99, mut rate, mut latency) = (vec![], vec![], vec![], vec![]);
+    for w in s.windows(2) {
+        let d = delta(&w[0].lag_buckets, &w[1].lag_buckets);
+        p50.push((w[1].t, quantile(&d, 0.5)));
+        p99.push((w[1].t, quantile(&d, 0.99)));
+        let dt = (w[1].t - w[0].t).max(1e-3);
+        let jobs = (w[1].jobs - w[0].jobs).max(0.0);
+        rate.push((w[1].t, jobs / dt));
+        let (ds, dn) = (
+            w[1].job_seconds.0 - w[0].job_seconds.0,
+            w[1].job_seconds.1 - w[0].job_seconds.1,
+        );
+        if dn > 0.0 && ds >= 0.0 {
+            latency.push((w[1].t, ds / dn));
+        }
+    }
+    let depth: Vec<(f64, f64)> = s.iter().map(|x| (x.t, x.queue_depth)).collect();
+    let restarts: Vec<(f64, f64)> = s.iter().map(|x| (x.t, x.restarts as f64)).collect();
+    let mut page = String::from(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Soak report</title><style>\
+         body{font-family:sans-serif;margin:20px;max-width:700px}table{border-collapse:collapse}\
+         td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px}.pass{color:#070}.fail{color:#b00;font-weight:bold}\
+         figure{margin:16px 0}.figures{word-break:break-all;font-size:12px}figcaption{font-weight:bold}.legend{font-size:12px}</style></head><body>",
+    );
+    let _ = write!(
+        page,
+        "<h1>Soak: {}</h1><p class=\"figures\">{}</p><table><tr><th>criterion</th><th>measured</th><th>threshold</th><th>pass</th><th>detail</th></tr>",
+        if r.pass { "<span class=\"pass\">PASS</span>" } else { "<span class=\"fail\">FAIL</span>" },
+        html_escape(&r.figures.to_string())
+    );
+    for c in &r.criteria {
+        let _ = write!(
+            page,
+            "<tr><td>{}</td><td>{:.6}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td></tr>",
+            c.name,
+            c.value,
+            c.threshold,
+            if c.pass { "pass" } else { "fail" },
+            if c.pass { "yes" } else { "NO" },
+            html_escape(&c.detail)
+        );
+    }
+    page.push_str("</table><p>Plots: the chaos run (memory criteria are judged on the calm run, whose samples are in calm/samples.json). Red dashed lines: chaos events.</p>");
+    page.push_str(&chart("Resident memory per process", "MiB", &rss, &marks));
+    page.push_str(&chart(
+        "Event-loop lag",
+        "ms",
+        &[
+            ("p50".into(), COLOURS[0], p50),
+            ("p99".into(), COLOURS[1], p99),
+        ],
+        &marks,
+    ));
+    page.push_str(&chart(
+        "IPC queue depth (largest queue)",
+        "",
+        &[("depth".into(), COLOURS[2], depth)],
+        &marks,
+    ));
+    page.push_str(&chart(
+        "Compute jobs per second",
+        "/s",
+        &[("jobs/s".into(), COLOURS[3], rate)],
+        &marks,
+    ));
+    page.push_str(&chart(
+        "Compute job latency (mean)",
+        "ms",
+        &[("latency".into(), COLOURS[4], latency)],
+        &marks,
+    ));
+    page.push_str(&chart(
+        "Child restarts, recycles included (cumulative)",
+        "",
+        &[("restarts".into(), COLOURS[5], restarts)],
+        &marks,
+    ));
+    page.push_str("<h2>Chaos events</h2><ul>");
+    for c in &r.chaos {
+        let _ = write!(
+            page,
+            "<li>{:.1} s: {} ({})</li>",
+            c.t,
+            html_escape(&c.what),
+            if c.replaced {
+                "replaced"
+            } else {
+                "NOT replaced"
+            }
+        );
+    }
+    page.push_str("</ul>");
+    page.push_str(&bars(&r.weights));
+    page.push_str("</body></html>");
+    page
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_holds_the_table_every_plot_and_the_bars() {
+        let samples: Vec<Sample> = (0..5)
+            .map(|i| Sample {
+                t: f64::from(i),
+                rss: vec![("io-engine".into(), 1, 1 << 20)],
+                lag_buckets: vec![(0.001, f64::from(i))],
+                jobs: f64::from(i),
+                job_seconds: (f64::from(i), f64::from(i)),
+                ..Sample::default()
+            })
+            .collect();
+        let r = Report {
+            pass: false,
+            criteria: vec![Criterion {
+                name: "zero_crashes".into(),
+                value: 1.0,
+                threshold: 0.0,
+                pass: false,
+                detail: "<x>".into(),
+            }],
+            figures: serde_json::json!({"days": 2}),
+            samples,
+            chaos: vec![ChaosEvent {
+                t: 2.0,
+                what: "kill io-engine".into(),
+                replaced: true,
+            }],
+            weights: vec![0.1, 0.5],
+        };
+        let page = html(&r);
+        assert_eq!(page.matches("<svg").count(), 7);
+        assert!(
+            page.contains("FAIL") && page.contains("&lt;x&gt;") && page.contains("uid 1: 0.5000")
+        );
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), &r).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join("report.json")).unwrap())
+                .unwrap();
+        assert_eq!(json["criteria"][0]["name"], "zero_crashes");
+        assert_eq!(json["pass"], false);
+    }
+}

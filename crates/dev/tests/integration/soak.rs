@@ -1,0 +1,101 @@
+//! The compressed soak (issue 16) inside the normal test run: `gaia-dev soak` over a dozen
+//! simulated days with a few miners and chaos every few seconds, on SQLite and on PostgreSQL
+//! (a private cluster the harness starts and restarts once). The test fails when the command
+//! fails a criterion, and prints the criteria table then.
+
+use std::path::Path;
+use std::process::Command;
+
+use gaia_dev::browser::Chromium;
+use serde_json::Value;
+
+/// Run the compressed soak into `out`; returns (exit success, report.json).
+fn soak(db: &str, out: &Path) -> (bool, Value) {
+    let status = Command::new(env!("CARGO_BIN_EXE_gaia-dev"))
+        .args(["soak", "--simulated-days", "12", "--miners", "6"])
+        .args([
+            "--time-scale",
+            "17280",
+            "--chaos-every",
+            "4",
+            "--scrape-every-s",
+            "1",
+        ])
+        .args(["--grid-deg", "15", "--drain-timeout-s", "240", "--db", db])
+        .arg("--out")
+        .arg(out)
+        .status()
+        .expect("gaia-dev soak starts");
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).expect("report.json"))
+            .expect("report.json is JSON");
+    (status.success(), report)
+}
+
+fn table(report: &Value) -> String {
+    report["criteria"]
+        .as_array()
+        .map(|cs| {
+            cs.iter()
+                .map(|c| {
+                    format!(
+                        "{} = {} (threshold {}, pass {}): {}\n",
+                        c["name"], c["value"], c["threshold"], c["pass"], c["detail"]
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn check(db: &str, out: &Path) -> Value {
+    let (ok, report) = soak(db, out);
+    let criteria = report["criteria"].as_array().cloned().unwrap_or_default();
+    assert!(
+        criteria.len() >= 10,
+        "every criterion reported:\n{}",
+        table(&report)
+    );
+    assert!(
+        ok && report["pass"] == true && criteria.iter().all(|c| c["pass"] == true),
+        "the compressed soak on {db} failed:\n{}",
+        table(&report)
+    );
+    let chaos = report["chaos"].as_array().cloned().unwrap_or_default();
+    assert!(chaos.len() >= 3, "chaos happened: {chaos:?}");
+    report
+}
+
+#[test]
+fn the_compressed_soak_passes_on_sqlite_and_its_report_renders() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = check("sqlite", dir.path());
+    assert!(
+        dir.path().join("chaos.db").is_file(),
+        "the database is kept"
+    );
+    let chromium = Chromium::find_or_install().expect("headless Chromium");
+    let url = format!("file://{}", dir.path().join("report.html").display());
+    let dom = chromium.dump_dom(&url).expect("report.html renders");
+    assert_eq!(dom.matches("<svg").count(), 7, "six plots and the weights");
+    assert!(dom.contains("PASS") && dom.contains("zero_crashes"));
+    assert!(dom.matches("<polyline").count() >= 6);
+    let png = std::env::temp_dir().join("gaia-soak-report.png");
+    chromium
+        .screenshot(&url, &png, 760, 2400)
+        .expect("screenshot");
+    assert!(report["weights"].as_array().is_some_and(|w| !w.is_empty()));
+}
+
+#[test]
+fn the_compressed_soak_passes_on_postgresql_restarted_mid_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = check("postgres", dir.path());
+    let chaos = report["chaos"].as_array().cloned().unwrap_or_default();
+    assert!(
+        chaos
+            .iter()
+            .any(|c| c["what"] == "restart postgres" && c["replaced"] == true),
+        "PostgreSQL restarted once: {chaos:?}"
+    );
+}
