@@ -265,15 +265,16 @@ mod tests {
         }
     }
 
-    async fn step(mode: WeightsMode) -> (WeightsStep, Arc<Counting>, Store) {
+    async fn step(mode: WeightsMode) -> (WeightsStep, Arc<Counting>, Store, tempfile::TempDir) {
         step_with(mode, false).await
     }
 
     async fn step_with(
         mode: WeightsMode,
         commit_reveal: bool,
-    ) -> (WeightsStep, Arc<Counting>, Store) {
-        let dir = tempfile::tempdir().unwrap().keep();
+    ) -> (WeightsStep, Arc<Counting>, Store, tempfile::TempDir) {
+        let guard = tempfile::tempdir().unwrap();
+        let dir = guard.path().to_path_buf();
         let url = format!("sqlite://{}/w.db", dir.display());
         let store = Store::open(&gaia_store::StoreConfig::new(url))
             .await
@@ -293,12 +294,12 @@ mod tests {
             mode,
             netuid: 237,
         };
-        (s, chain, store)
+        (s, chain, store, guard)
     }
 
     #[tokio::test]
     async fn shadow_mode_records_what_it_would_set_and_never_submits() {
-        let (s, chain, store) = step(WeightsMode::Shadow).await;
+        let (s, chain, store, _dir) = step(WeightsMode::Shadow).await;
         s.apply("k1", &result(), Utc::now()).await.unwrap();
         assert_eq!(chain.calls.load(Ordering::SeqCst), 0, "nothing submitted");
         let h = store
@@ -318,7 +319,7 @@ mod tests {
 
     #[tokio::test]
     async fn on_mode_submits_and_off_mode_does_nothing() {
-        let (s, chain, store) = step(WeightsMode::On).await;
+        let (s, chain, store, _dir) = step(WeightsMode::On).await;
         s.apply("k2", &result(), Utc::now()).await.unwrap();
         assert_eq!(chain.calls.load(Ordering::SeqCst), 1);
         let h = store
@@ -328,7 +329,7 @@ mod tests {
         assert_eq!(h[0].outcome, WeightOutcome::Submitted);
         assert!(s.metrics.pipeline.weights_last_set.get() > 0);
 
-        let (off, chain, store) = step(WeightsMode::Off).await;
+        let (off, chain, store, _dir) = step(WeightsMode::Off).await;
         let job = store
             .enqueue_job(
                 &Step::SetWeights(WeightsTrigger::cadence(Utc::now())).new_job(1, Utc::now()),
@@ -346,7 +347,7 @@ mod tests {
 
     #[tokio::test]
     async fn commit_reveal_on_refuses_to_submit_with_a_named_failure() {
-        let (s, chain, store) = step_with(WeightsMode::On, true).await;
+        let (s, chain, store, _dir) = step_with(WeightsMode::On, true).await;
         s.apply("k3", &result(), Utc::now()).await.unwrap();
         assert_eq!(
             chain.calls.load(Ordering::SeqCst),
