@@ -137,6 +137,9 @@ pub fn validator_env(
         ("WEATHER__WAIT_RETRY_S", "1".into()),
         ("WEATHER__SCORING_RETRY_DELAY_S", "2".into()),
         ("WEATHER__SCORING_TIMEOUT_S", "20".into()),
+        // Below the scoring timeout (the settings check refuses it otherwise).
+        ("WEATHER__MINER_DOWNLOAD_DEADLINE_S", "15".into()),
+        ("WEATHER__MINER_BUSY_RETRY_S", "1".into()),
         ("WEATHER__LEDGER_IDLE_POLL_MS", "100".into()),
         // A killed IO-Engine's leases expire quickly, so its steps are taken up again.
         ("WEATHER__LEDGER_LEASE_S", "30".into()),
