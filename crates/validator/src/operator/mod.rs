@@ -20,3 +20,7 @@ pub use views::{
     Overview, OverviewContext, RunDetail, RunSummary, ViewError, WeightsView,
 };
 pub use weights::{WeightsAttempt, WeightsChange};
+
+#[cfg(test)]
+#[path = "text_tests.rs"]
+mod text_tests;
