@@ -101,13 +101,7 @@ impl SimCycle {
         let paths = tokio::task::spawn_blocking(move || write_world(&w, &wd, gfs_init))
             .await
             .map_err(|e| SimCycleError::Timeout(Duration::ZERO, e.to_string()))??;
-        let fleet = Fleet::start(FleetConfig::new(
-            world,
-            gfs_init,
-            dir.join("miners"),
-            miners,
-        ))
-        .await?;
+        let fleet = Fleet::start(FleetConfig::new(world, gfs_init, miners)).await?;
         let nodes: Vec<MetagraphNode> = fleet
             .miners()
             .iter()

@@ -3,7 +3,6 @@
 //! per-miner facts a validator needs to put them in its node table.
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -34,8 +33,6 @@ pub struct FleetConfig {
     pub world: Arc<World>,
     /// The GFS cycle whose forecasts are built before the servers start.
     pub gfs_init: DateTime<Utc>,
-    /// Root directory; miner `uid` keeps its stores under `<dir>/miner_<uid>/`.
-    pub dir: PathBuf,
     /// The miners.
     pub miners: Vec<MinerSpec>,
     /// Access-token lifetime.
@@ -49,16 +46,10 @@ pub struct FleetConfig {
 
 impl FleetConfig {
     /// A config with the default token lifetime and no validator allow-list.
-    pub fn new(
-        world: Arc<World>,
-        gfs_init: DateTime<Utc>,
-        dir: PathBuf,
-        miners: Vec<MinerSpec>,
-    ) -> Self {
+    pub fn new(world: Arc<World>, gfs_init: DateTime<Utc>, miners: Vec<MinerSpec>) -> Self {
         Self {
             world,
             gfs_init,
-            dir,
             miners,
             token_ttl: TimeDelta::minutes(DEFAULT_TOKEN_TTL_MINUTES),
             allowed_validators: None,
@@ -82,8 +73,9 @@ pub struct MinerInfo {
     pub behaviour: Behaviour,
     /// Deterministic job id for the fleet's GFS cycle (None for `offline`).
     pub job_id: Option<String>,
-    /// Forecast store directory for the fleet's GFS cycle (None for `offline`).
-    pub store_path: Option<PathBuf>,
+    /// Forecast store name for the fleet's GFS cycle, served under `/forecasts/` (None for
+    /// `offline`); the store lives in memory ([`Fleet::store_file`]).
+    pub store_name: Option<String>,
     /// SHA-256 of that store's `manifest.json`.
     pub manifest_hash: Option<String>,
 }
@@ -138,7 +130,6 @@ impl Fleet {
                 uid: spec.uid,
                 behaviour: spec.behaviour,
                 world: Arc::clone(&config.world),
-                forecasts_root: config.dir.join(format!("miner_{}", spec.uid)),
                 token_ttl: config.token_ttl,
                 allowed_validators: config.allowed_validators.clone(),
             })?;
@@ -215,9 +206,9 @@ impl Fleet {
                 ip: Ipv4Addr::LOCALHOST.to_string(),
                 port,
                 behaviour: cfg.behaviour,
-                job_id: store.as_ref().map(|s| s.store.job_id.clone()),
-                store_path: store.as_ref().map(|s| s.store.path.clone()),
-                manifest_hash: store.as_ref().map(|s| s.store.manifest_hash.clone()),
+                job_id: store.as_ref().map(|s| s.job_id.clone()),
+                store_name: store.as_ref().map(|s| s.dir_name.clone()),
+                manifest_hash: store.as_ref().map(|s| s.manifest_hash.clone()),
             });
         }
         drop(refused_ports);
@@ -247,6 +238,23 @@ impl Fleet {
     /// The miner with `uid`, if started.
     pub fn miner(&self, uid: u16) -> Option<&MinerInfo> {
         self.miners.iter().find(|m| m.uid == uid)
+    }
+
+    /// The file at store-relative `rel` (`manifest.json`, `.zmetadata`, `2t/0.0.0`, …) of
+    /// miner `uid`'s store for the fleet's GFS cycle, as served (no token, no swap trigger).
+    pub fn store_file(&self, uid: u16, rel: &str) -> Result<Vec<u8>, SimError> {
+        let name = self
+            .miner(uid)
+            .and_then(|m| m.store_name.clone())
+            .ok_or_else(|| SimError::Config(format!("miner {uid} serves no store")))?;
+        let store = self
+            .core(uid)
+            .and_then(|c| c.store_named(&name))
+            .ok_or_else(|| SimError::Config(format!("store {name} is not built")))?;
+        match store.entry(rel)? {
+            Some(crate::served::Entry::File(bytes)) => Ok(bytes),
+            _ => Err(SimError::Config(format!("{name}/{rel} is not a file"))),
+        }
     }
 
     /// The state of miner `uid` (its job registry, stores and token secret).

@@ -1,7 +1,8 @@
 //! A simulated miner's forecast store for one GFS cycle (spec §1.3 layout, §2.1 manifest): 40
-//! steps of 6 h written from the world with the behaviour's errors and defects, then
-//! `manifest.json` built with `gaia_protocol` exactly as the Python miner does and
-//! `manifest.sig` signed with the miner's sr25519 key.
+//! steps of 6 h from the world with the behaviour's errors and defects, `manifest.json` exactly
+//! as the Python miner writes it and `manifest.sig` signed with the miner's sr25519 key.
+//! [`ForecastPlan`] decides every byte; [`build_forecast`] writes the store to disk, while the
+//! miners serve it from memory ([`crate::served`]).
 
 use std::path::{Path, PathBuf};
 
@@ -10,10 +11,13 @@ use gaia_protocol::{build_manifest, verification_hash, weather_job_id, Signer};
 
 use crate::behaviour::Behaviour;
 use crate::keys::store_dir_name;
-use crate::world::fields::units;
-use crate::world::stores::{write_dataset, DatasetSpec, StoreLayout};
+use crate::world::fields::{units, ATMOS_VARS, LEVELS_HPA, SURFACE_VARS};
+use crate::world::sink::ZarrSink;
+use crate::world::stores::{
+    chunk_values, data_compressor, group_attrs, write_dataset_to, DatasetSpec, PlaneFn, StoreLayout,
+};
 use crate::world::{ErrorModel, World};
-use crate::zarr_v2::{compress, f32_bytes};
+use crate::zarr_v2::{compress, f32_bytes, StoreWriter};
 use crate::SimError;
 
 /// Forecast steps (`WEATHER_INFERENCE_STEPS`).
@@ -93,8 +97,210 @@ fn defect(behaviour: &Behaviour, var: &str, values: &mut [f32], nlat: usize, nlo
     }
 }
 
+/// Everything that decides a miner's forecast store for one GFS cycle: the store is a pure
+/// function of the world, this plan and the variable and chunk index, so it can be written to
+/// disk ([`build_forecast`]) or generated chunk by chunk on request ([`crate::served`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForecastPlan {
+    /// The miner's uid (its noise stream).
+    pub uid: u16,
+    /// Its SS58 hotkey (job id, directory name, manifest signer).
+    pub hotkey: String,
+    /// What it does.
+    pub behaviour: Behaviour,
+    /// The GFS cycle.
+    pub gfs_init: DateTime<Utc>,
+}
+
+impl ForecastPlan {
+    /// The plan of miner `uid` with `hotkey` for `gfs_init`.
+    pub fn new(uid: u16, hotkey: &str, behaviour: Behaviour, gfs_init: DateTime<Utc>) -> Self {
+        Self {
+            uid,
+            hotkey: hotkey.to_owned(),
+            behaviour,
+            gfs_init,
+        }
+    }
+
+    /// The deterministic job id (spec §1.3 DJ).
+    pub fn job_id(&self) -> String {
+        weather_job_id(self.gfs_init, &self.hotkey)
+    }
+
+    /// The store's directory name (the token's `file_path`).
+    pub fn dir_name(&self) -> String {
+        store_dir_name(self.gfs_init, &self.hotkey, &self.job_id())
+    }
+
+    /// The store layout.
+    pub fn layout(&self) -> StoreLayout {
+        self.behaviour.layout()
+    }
+
+    fn leads(&self) -> Vec<i64> {
+        (1..=STEPS).map(|k| k * STEP_HOURS).collect()
+    }
+
+    fn times(&self) -> Vec<DateTime<Utc>> {
+        self.leads()
+            .iter()
+            .map(|h| self.gfs_init + TimeDelta::hours(*h))
+            .collect()
+    }
+
+    /// The dataset's times, coordinates and title.
+    pub fn spec(&self) -> DatasetSpec {
+        let layout = self.layout();
+        let production = layout == StoreLayout::Production;
+        DatasetSpec {
+            times: self.times(),
+            // Production miners count hours from the first step (T0+6h) and write no lead_time.
+            time_origin: if production {
+                self.gfs_init + TimeDelta::hours(STEP_HOURS)
+            } else {
+                self.gfs_init
+            },
+            lead_hours: (!production).then(|| self.leads()),
+            title: format!(
+                "Gaia weather forecast (simulated miner {}, {})",
+                self.uid, self.behaviour
+            ),
+            layout,
+        }
+    }
+
+    /// The values of `(variable, level, time index)` this miner serves, defects included.
+    pub fn plane(
+        &self,
+        world: &World,
+        var: &str,
+        level: Option<f64>,
+        ti: usize,
+    ) -> Result<Vec<f32>, SimError> {
+        let lead = self
+            .leads()
+            .get(ti)
+            .copied()
+            .ok_or_else(|| SimError::Config(format!("no time index {ti}")))?;
+        let valid = self.gfs_init + TimeDelta::hours(lead);
+        let err = error_model(&self.behaviour, self.uid);
+        let mut v = world.plane(var, level, valid, lead as f64, &err)?;
+        defect(
+            &self.behaviour,
+            var,
+            &mut v,
+            world.lat().len(),
+            world.lon().len(),
+        );
+        Ok(v)
+    }
+
+    /// Write the store into `sink`: metadata and coordinates, and the data chunks too when
+    /// `data` is set.
+    pub fn write_to<S: ZarrSink>(
+        &self,
+        world: &World,
+        sink: &mut S,
+        data: bool,
+    ) -> Result<(), SimError> {
+        let units_of = |var: &str| served_units(&self.behaviour, var);
+        let mut plane =
+            |var: &str, level: Option<f64>, ti: usize| self.plane(world, var, level, ti);
+        let plane: Option<&mut PlaneFn<'_>> = if data { Some(&mut plane) } else { None };
+        write_dataset_to(sink, world, &self.spec(), &units_of, plane)
+    }
+
+    /// The stored bytes of the data chunk `key` (`2t/1.0.0`, `t/3.5.0.0`, …), or None if the
+    /// store has no such chunk.
+    pub fn chunk(&self, world: &World, key: &str) -> Result<Option<Vec<u8>>, SimError> {
+        let Some((var, index)) = key.split_once('/') else {
+            return Ok(None);
+        };
+        if !is_data_var(var) {
+            return Ok(None);
+        }
+        let idx: Option<Vec<usize>> = index.split('.').map(canonical_index).collect();
+        let Some(idx) = idx else {
+            return Ok(None);
+        };
+        let layout = self.layout();
+        let atmos = ATMOS_VARS.contains(&var);
+        let (ti, li) = match (atmos, layout, idx.as_slice()) {
+            (false, _, [ti, 0, 0]) => (*ti, None),
+            (true, StoreLayout::Production, [ti, 0, 0, 0]) => (*ti, None),
+            (true, StoreLayout::Reference, [ti, li, 0, 0]) if *li < LEVELS_HPA.len() => {
+                (*ti, Some(*li))
+            }
+            _ => return Ok(None),
+        };
+        if ti >= STEPS as usize {
+            return Ok(None);
+        }
+        let mut plane =
+            |var: &str, level: Option<f64>, ti: usize| self.plane(world, var, level, ti);
+        let v = chunk_values(var, ti, li, layout, &mut plane)?;
+        Ok(Some(data_compressor(layout).compress(&f32_bytes(&v), 4)?))
+    }
+
+    /// The chunk keys of data variable `var` (empty for any other name).
+    pub fn chunk_keys(&self, var: &str) -> Vec<String> {
+        if !is_data_var(var) {
+            return Vec::new();
+        }
+        let atmos = ATMOS_VARS.contains(&var);
+        let reference = self.layout() == StoreLayout::Reference;
+        (0..STEPS)
+            .flat_map(|ti| match (atmos, reference) {
+                (true, true) => (0..LEVELS_HPA.len())
+                    .map(|li| format!("{ti}.{li}.0.0"))
+                    .collect::<Vec<_>>(),
+                (true, false) => vec![format!("{ti}.0.0.0")],
+                (false, _) => vec![format!("{ti}.0.0")],
+            })
+            .collect()
+    }
+
+    /// The chunk swapper's replacement of [`SWAPPED_CHUNK`] (`2t` + 3 K at lead 12 h).
+    pub fn swap(&self, world: &World) -> Result<Option<ChunkSwap>, SimError> {
+        if self.behaviour != Behaviour::ChunkSwapper {
+            return Ok(None);
+        }
+        let mut v = self.plane(world, "2t", None, 1)?;
+        v.iter_mut().for_each(|x| *x += 3.0);
+        Ok(Some(ChunkSwap {
+            key: SWAPPED_CHUNK.into(),
+            replacement: compress(&f32_bytes(&v))?,
+        }))
+    }
+
+    /// The hash this miner reports for a manifest of `bytes` (a wrong one for `lying_hash`).
+    pub fn claimed_hash(&self, bytes: &[u8]) -> String {
+        match self.behaviour {
+            Behaviour::LyingHash => {
+                let mut lie = bytes.to_vec();
+                lie.extend_from_slice(b"\n");
+                verification_hash(&lie)
+            }
+            _ => verification_hash(bytes),
+        }
+    }
+}
+
+/// True for the nine forecast variables (the arrays whose chunks are generated on request).
+pub fn is_data_var(name: &str) -> bool {
+    SURFACE_VARS.contains(&name) || ATMOS_VARS.contains(&name)
+}
+
+/// A chunk index component as the writer names it (decimal, no sign, no leading zero).
+fn canonical_index(p: &str) -> Option<usize> {
+    let n: usize = p.parse().ok()?;
+    (n.to_string() == p).then_some(n)
+}
+
 /// Write miner `uid`'s forecast for `gfs_init` under `forecasts_root`, then its manifest and
-/// signature. Replaces any earlier store of the same name.
+/// signature (the on-disk form of what [`crate::served`] serves from memory; tests score it
+/// from disk). Replaces any earlier store of the same name.
 pub fn build_forecast(
     world: &World,
     forecasts_root: &Path,
@@ -104,47 +310,12 @@ pub fn build_forecast(
     gfs_init: DateTime<Utc>,
 ) -> Result<ForecastStore, SimError> {
     let hotkey = signer.ss58();
-    let job_id = weather_job_id(gfs_init, &hotkey);
-    let dir_name = store_dir_name(gfs_init, &hotkey, &job_id);
+    let plan = ForecastPlan::new(uid, &hotkey, *behaviour, gfs_init);
+    let dir_name = plan.dir_name();
     let path = forecasts_root.join(&dir_name);
-    let leads: Vec<i64> = (1..=STEPS).map(|k| k * STEP_HOURS).collect();
-    let times: Vec<DateTime<Utc>> = leads
-        .iter()
-        .map(|h| gfs_init + TimeDelta::hours(*h))
-        .collect();
-    let layout = behaviour.layout();
-    let production = layout == StoreLayout::Production;
-    let spec = DatasetSpec {
-        times: times.clone(),
-        // Production miners count hours from the first step (T0+6h) and write no lead_time.
-        time_origin: if production {
-            gfs_init + TimeDelta::hours(STEP_HOURS)
-        } else {
-            gfs_init
-        },
-        lead_hours: (!production).then(|| leads.clone()),
-        title: format!("Gaia weather forecast (simulated miner {uid}, {behaviour})"),
-        layout,
-    };
-    let err = error_model(behaviour, uid);
-    let (nlat, nlon) = (world.lat().len(), world.lon().len());
-    let units_of = |var: &str| served_units(behaviour, var);
-    write_dataset(&path, world, &spec, &units_of, &mut |var, level, ti| {
-        let mut v = world.plane(var, level, times[ti], leads[ti] as f64, &err)?;
-        defect(behaviour, var, &mut v, nlat, nlon);
-        Ok(v)
-    })?;
-    let swap = match behaviour {
-        Behaviour::ChunkSwapper => {
-            let mut v = world.plane("2t", None, times[1], leads[1] as f64, &err)?;
-            v.iter_mut().for_each(|x| *x += 3.0);
-            Some(ChunkSwap {
-                key: SWAPPED_CHUNK.into(),
-                replacement: compress(&f32_bytes(&v))?,
-            })
-        }
-        _ => None,
-    };
+    let mut w = StoreWriter::create(&path, group_attrs(&plan.spec()))?;
+    plan.write_to(world, &mut w, true)?;
+    w.finish()?;
     let built = build_manifest(&path, &hotkey)?;
     let manifest_path = path.join("manifest.json");
     std::fs::write(&manifest_path, &built.bytes).map_err(|source| SimError::Io {
@@ -156,21 +327,13 @@ pub fn build_forecast(
         path: sig_path,
         source,
     })?;
-    let claimed_hash = match behaviour {
-        Behaviour::LyingHash => {
-            let mut lie = built.bytes.clone();
-            lie.extend_from_slice(b"\n");
-            verification_hash(&lie)
-        }
-        _ => built.verification_hash.clone(),
-    };
     Ok(ForecastStore {
-        job_id,
+        job_id: plan.job_id(),
         dir_name,
         path,
+        claimed_hash: plan.claimed_hash(&built.bytes),
         manifest_hash: built.verification_hash,
-        claimed_hash,
-        swap,
+        swap: plan.swap(world)?,
     })
 }
 

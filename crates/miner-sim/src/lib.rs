@@ -4,7 +4,8 @@
 //! * [`world`] — a deterministic synthetic atmosphere and its stores: GFS analysis (Day-1
 //!   truth), GFS 00Z forecast (reference), ERA5 (truth for leads 24…240 h) and a
 //!   WeatherBench2-layout climatology, all Zarr v2 with consolidated metadata.
-//! * [`forecast`] — a miner's 40 × 6 h forecast store, manifest and sr25519 signature.
+//! * [`forecast`] — a miner's 40 × 6 h forecast store, manifest and sr25519 signature;
+//!   [`served`] — the same store generated chunk by chunk on request, with no disk.
 //! * [`behaviour`] — honest with a skill, slow, offline, GFS cloner, lying hash, chunk swapper,
 //!   NaN injector, wrong units.
 //! * [`miner`] — transport-independent endpoint logic; [`server`] — plain-JSON HTTP (axum);
@@ -23,6 +24,7 @@ pub mod keys;
 pub mod limits;
 pub mod miner;
 pub mod rng;
+pub mod served;
 pub mod server;
 pub mod world;
 /// The Zarr v2 writer (moved to `gaia_scoring::zarr::write`, shared with the validator).

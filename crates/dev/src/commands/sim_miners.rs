@@ -73,7 +73,7 @@ pub fn run(args: &SimMinersArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     let paths = write_world(&world, &args.out.join("world"), init)?;
-    let mut config = FleetConfig::new(world, init, args.out.join("miners"), miners);
+    let mut config = FleetConfig::new(world, init, miners);
     config.token_ttl = TimeDelta::minutes(args.token_ttl_minutes);
     config.transport = transport;
     if !args.allow_validator.is_empty() {

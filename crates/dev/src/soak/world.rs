@@ -79,13 +79,7 @@ pub async fn start_fleet(
     dir: &Path,
     miners: u16,
 ) -> anyhow::Result<(Fleet, PathBuf)> {
-    let fleet = Fleet::start(FleetConfig::new(
-        world,
-        first_cycle,
-        dir.join("miners"),
-        fleet_specs(miners),
-    ))
-    .await?;
+    let fleet = Fleet::start(FleetConfig::new(world, first_cycle, fleet_specs(miners))).await?;
     let nodes: Vec<MetagraphNode> = fleet
         .miners()
         .iter()

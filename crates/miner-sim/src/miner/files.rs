@@ -1,13 +1,13 @@
 //! `GET`/`HEAD /forecasts/{path}` (miner-protocol.md §7.4): the access token must be valid and
 //! unexpired (401), the path must stay inside the token's `file_path` store (403, also for any
-//! `..`/`.` component), a directory answers a listing, a missing file 404. The chunk swapper's
-//! swap is triggered here, by the first `GET` of the store's `manifest.json`.
-
-use std::path::Path;
+//! `..`/`.` component), a directory answers a listing, a missing file 404. Bytes come from the
+//! in-memory store ([`crate::served`]). The chunk swapper's swap is triggered here, by the first
+//! `GET` of the store's `manifest.json`.
 
 use super::protocol::{FileReply, Rejection};
 use super::MinerCore;
 use crate::jwt::{self, TokenError};
+use crate::served::Entry;
 
 /// Check `path` (relative to `/forecasts/`) against the token's `file_path`; returns the
 /// cleaned components.
@@ -31,8 +31,8 @@ pub fn confine<'a>(path: &'a str, file_path: &str) -> Result<Vec<&'a str>, Rejec
 }
 
 impl MinerCore {
-    /// Serve `path` (relative to `/forecasts/`) for `token`; `head` skips reading the bytes
-    /// and the swap trigger (the length is still returned as the bytes' length).
+    /// Serve `path` (relative to `/forecasts/`) for `token`; `head` skips the swap trigger (the
+    /// length is still returned as the bytes' length).
     pub fn file(
         &self,
         path: &str,
@@ -47,44 +47,22 @@ impl MinerCore {
             other => Rejection::Unauthorized(other.to_string()),
         })?;
         let parts = confine(path, &claims.file_path)?;
-        let full = parts
-            .iter()
-            .fold(self.config().forecasts_root.clone(), |p, c| p.join(c));
         let not_found = || Rejection::NotFound(format!("`{path}` not found"));
-        let meta = std::fs::symlink_metadata(&full).map_err(|_| not_found())?;
-        if meta.is_dir() {
-            return list(&full).map(FileReply::Listing);
+        let store = self.store_named(parts[0]).ok_or_else(not_found)?;
+        self.used(&store);
+        let rel = parts[1..].join("/");
+        let entry = store
+            .entry(&rel)
+            .map_err(|e| Rejection::Internal(e.to_string()))?
+            .ok_or_else(not_found)?;
+        if !head && rel == "manifest.json" {
+            store.on_manifest_fetched();
         }
-        if !meta.is_file() {
-            return Err(not_found());
-        }
-        if !head && parts.len() == 2 && parts[1] == "manifest.json" {
-            let bytes = read(&full)?;
-            if let Some(r) = self.store_named(parts[0]) {
-                r.on_manifest_fetched()
-                    .map_err(|e| Rejection::Internal(e.to_string()))?;
-            }
-            return Ok(FileReply::Bytes(bytes));
-        }
-        read(&full).map(FileReply::Bytes)
+        Ok(match entry {
+            Entry::File(bytes) => FileReply::Bytes(bytes),
+            Entry::Dir(names) => FileReply::Listing(names),
+        })
     }
-}
-
-fn read(path: &Path) -> Result<Vec<u8>, Rejection> {
-    std::fs::read(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => Rejection::NotFound(path.display().to_string()),
-        _ => Rejection::Internal(e.to_string()),
-    })
-}
-
-fn list(dir: &Path) -> Result<Vec<String>, Rejection> {
-    let entries = std::fs::read_dir(dir).map_err(|e| Rejection::Internal(e.to_string()))?;
-    let mut names: Vec<String> = entries
-        .filter_map(Result::ok)
-        .filter_map(|e| e.file_name().to_str().map(str::to_owned))
-        .collect();
-    names.sort();
-    Ok(names)
 }
 
 #[cfg(test)]

@@ -1,22 +1,23 @@
 //! One simulated miner's state and endpoint logic, independent of the transport: job registry
-//! keyed by the deterministic job id, forecast stores per GFS cycle (built in the background on
-//! first request), poll statuses per behaviour, access tokens and `/forecasts/` file access with
-//! the token's path confinement. [`crate::server`] puts it behind plain-JSON HTTP.
+//! keyed by the deterministic job id, forecast stores per GFS cycle (their manifest computed in
+//! the background on first request, their bytes served from memory by [`crate::served`]), poll
+//! statuses per behaviour, access tokens and `/forecasts/` file access with the token's path
+//! confinement. [`crate::server`] puts it behind plain-JSON HTTP.
 
 pub mod files;
 pub mod protocol;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use gaia_protocol::{weather_job_id, Signer};
 
 use crate::behaviour::Behaviour;
-use crate::forecast::{build_forecast, ForecastStore};
+use crate::forecast::ForecastPlan;
 use crate::keys::{dev_jwt_secret, dev_signer};
+use crate::served::ServedForecast;
 use crate::world::World;
 use crate::{jwt, SimError};
 use protocol::{
@@ -25,6 +26,8 @@ use protocol::{
 
 /// Default access-token lifetime (`WEATHER_ACCESS_TOKEN_EXPIRE_MINUTES` = 120).
 pub const DEFAULT_TOKEN_TTL_MINUTES: i64 = 120;
+/// Stores whose metadata and manifest bytes a miner keeps cached (its most recently used).
+pub const CACHED_STORES: usize = 2;
 
 /// Settings of one simulated miner.
 #[derive(Debug, Clone)]
@@ -35,27 +38,16 @@ pub struct MinerConfig {
     pub behaviour: Behaviour,
     /// The world its forecasts come from.
     pub world: Arc<World>,
-    /// Directory holding its `.zarr` stores (served under `/forecasts/`).
-    pub forecasts_root: PathBuf,
     /// Access-token lifetime.
     pub token_ttl: TimeDelta,
     /// When set, only these validator hotkeys may call the POST endpoints (403 otherwise).
     pub allowed_validators: Option<Vec<String>>,
 }
 
-/// A forecast store that is ready to serve.
-#[derive(Debug)]
-pub struct ReadyForecast {
-    /// The store.
-    pub store: ForecastStore,
-    /// Set once the chunk swap happened (chunk swapper only).
-    pub swapped: AtomicBool,
-}
-
 #[derive(Debug, Clone)]
 enum ForecastState {
     Building,
-    Ready(Arc<ReadyForecast>),
+    Ready(Arc<ServedForecast>),
     Failed(String),
 }
 
@@ -78,6 +70,7 @@ pub struct MinerCore {
     hotkey: String,
     jwt_secret: Vec<u8>,
     state: Mutex<State>,
+    ticks: AtomicU64,
 }
 
 impl std::fmt::Debug for MinerCore {
@@ -115,16 +108,13 @@ impl MinerCore {
     pub fn new(config: MinerConfig) -> Result<Arc<Self>, SimError> {
         let signer = dev_signer(config.uid)?;
         let hotkey = signer.ss58();
-        std::fs::create_dir_all(&config.forecasts_root).map_err(|source| SimError::Io {
-            path: config.forecasts_root.clone(),
-            source,
-        })?;
         Ok(Arc::new(Self {
             jwt_secret: dev_jwt_secret(config.uid),
             config,
             signer,
             hotkey,
             state: Mutex::new(State::default()),
+            ticks: AtomicU64::new(0),
         }))
     }
 
@@ -148,7 +138,7 @@ impl MinerCore {
     }
 
     /// Build the forecast for `gfs_init` now (blocking) unless it exists; returns the store.
-    pub fn prepare(&self, gfs_init: DateTime<Utc>) -> Result<Arc<ReadyForecast>, SimError> {
+    pub fn prepare(&self, gfs_init: DateTime<Utc>) -> Result<Arc<ServedForecast>, SimError> {
         if let Some(ForecastState::Ready(r)) = self.lock().forecasts.get(&gfs_init) {
             return Ok(r.clone());
         }
@@ -158,24 +148,22 @@ impl MinerCore {
         self.build_now(gfs_init)
     }
 
-    fn build_now(&self, gfs_init: DateTime<Utc>) -> Result<Arc<ReadyForecast>, SimError> {
-        let built = build_forecast(
-            &self.config.world,
-            &self.config.forecasts_root,
+    fn build_now(&self, gfs_init: DateTime<Utc>) -> Result<Arc<ServedForecast>, SimError> {
+        let plan = ForecastPlan::new(
             self.config.uid,
-            &self.signer,
-            &self.config.behaviour,
+            &self.hotkey,
+            self.config.behaviour,
             gfs_init,
         );
+        let built = ServedForecast::build(Arc::clone(&self.config.world), plan, &self.signer);
         let mut st = self.lock();
         match built {
             Ok(store) => {
-                let r = Arc::new(ReadyForecast {
-                    store,
-                    swapped: AtomicBool::new(false),
-                });
+                let r = Arc::new(store);
                 st.forecasts
                     .insert(gfs_init, ForecastState::Ready(r.clone()));
+                drop(st);
+                self.used(&r);
                 Ok(r)
             }
             Err(e) => {
@@ -212,7 +200,7 @@ impl MinerCore {
     }
 
     /// The job's forecast if the job has completed (ready and past the slow polls).
-    fn completed(&self, st: &State, job: &Job) -> Option<Arc<ReadyForecast>> {
+    fn completed(&self, st: &State, job: &Job) -> Option<Arc<ServedForecast>> {
         match st.forecasts.get(&job.gfs_init) {
             Some(ForecastState::Ready(r))
                 if job.polls >= self.config.behaviour.processing_polls() =>
@@ -223,18 +211,13 @@ impl MinerCore {
         }
     }
 
-    fn grant(&self, r: &ReadyForecast) -> Result<(String, String, String), Rejection> {
+    fn grant(&self, r: &ServedForecast) -> Result<(String, String, String), Rejection> {
         let expires = Utc::now() + self.config.token_ttl;
-        let token = jwt::issue(
-            &self.jwt_secret,
-            &r.store.job_id,
-            &r.store.dir_name,
-            expires,
-        )
-        .map_err(|e| Rejection::Internal(e.to_string()))?;
+        let token = jwt::issue(&self.jwt_secret, &r.job_id, &r.dir_name, expires)
+            .map_err(|e| Rejection::Internal(e.to_string()))?;
         Ok((
-            format!("/forecasts/{}", r.store.dir_name),
-            r.store.claimed_hash.clone(),
+            format!("/forecasts/{}", r.dir_name),
+            r.claimed_hash.clone(),
             token,
         ))
     }
@@ -366,32 +349,37 @@ impl MinerCore {
     }
 
     /// The ready store called `dir_name`, if any.
-    pub fn store_named(&self, dir_name: &str) -> Option<Arc<ReadyForecast>> {
+    pub fn store_named(&self, dir_name: &str) -> Option<Arc<ServedForecast>> {
         self.lock().forecasts.values().find_map(|f| match f {
-            ForecastState::Ready(r) if r.store.dir_name == dir_name => Some(r.clone()),
+            ForecastState::Ready(r) if r.dir_name == dir_name => Some(r.clone()),
             _ => None,
         })
     }
 
     /// The ready store of `gfs_init`, if built.
-    pub fn store_for(&self, gfs_init: DateTime<Utc>) -> Option<Arc<ReadyForecast>> {
+    pub fn store_for(&self, gfs_init: DateTime<Utc>) -> Option<Arc<ServedForecast>> {
         match self.lock().forecasts.get(&gfs_init) {
             Some(ForecastState::Ready(r)) => Some(r.clone()),
             _ => None,
         }
     }
-}
 
-impl ReadyForecast {
-    /// Chunk swapper: swap once, on the first manifest fetch.
-    pub(crate) fn on_manifest_fetched(&self) -> Result<(), SimError> {
-        if self.store.swap.is_some() && !self.swapped.swap(true, Ordering::SeqCst) {
-            self.store.apply_swap()?;
-            tracing::info!(
-                key = crate::forecast::SWAPPED_CHUNK,
-                "chunk swapped after manifest fetch"
-            );
+    /// Mark `r` as just used and drop the caches of all but the [`CACHED_STORES`] most recently
+    /// used stores: the miner's memory stays bounded however many cycles it has served.
+    pub(crate) fn used(&self, r: &ServedForecast) {
+        r.touch(self.ticks.fetch_add(1, Ordering::Relaxed) + 1);
+        let mut ready: Vec<Arc<ServedForecast>> = self
+            .lock()
+            .forecasts
+            .values()
+            .filter_map(|f| match f {
+                ForecastState::Ready(r) => Some(r.clone()),
+                _ => None,
+            })
+            .collect();
+        ready.sort_by_key(|r| std::cmp::Reverse(r.last_used()));
+        for stale in ready.iter().skip(CACHED_STORES) {
+            stale.drop_cache();
         }
-        Ok(())
     }
 }

@@ -4,6 +4,7 @@
 //! growing with lead time). [`stores`] writes the truth, reference and climatology stores.
 
 pub mod fields;
+pub mod sink;
 pub mod stores;
 
 use std::collections::BTreeMap;

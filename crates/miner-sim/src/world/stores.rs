@@ -1,6 +1,7 @@
 //! Writing the world as Zarr v2 stores in the layouts the validator reads: the GFS analysis
 //! (truth for Day-1), the GFS 00Z forecast (Day-1 reference), ERA5 (truth for leads 24…240 h)
-//! and a WeatherBench2-layout climatology. [`write_dataset`] is also what miner forecasts use.
+//! and a WeatherBench2-layout climatology. [`write_dataset_to`] is also what miner forecasts use,
+//! on disk or in memory ([`super::sink`]).
 
 use std::path::{Path, PathBuf};
 
@@ -9,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::fields::{self, ATMOS_VARS, LEVELS_HPA, SURFACE_VARS};
+use super::sink::ZarrSink;
 use super::{ErrorModel, World};
 use crate::zarr_v2::{attrs, f32_bytes, ArraySpec, Compressor, Dtype, StoreWriter};
 use crate::SimError;
@@ -70,9 +72,17 @@ fn cf_origin(t: DateTime<Utc>) -> String {
     format!("hours since {}", t.format("%Y-%m-%d %H:%M:%S"))
 }
 
+/// The group attributes of a forecast-layout dataset.
+pub fn group_attrs(spec: &DatasetSpec) -> serde_json::Map<String, serde_json::Value> {
+    attrs([
+        ("title", json!(spec.title)),
+        ("source", json!("gaia-miner-sim synthetic world")),
+    ])
+}
+
 /// Write a dataset with the nine variables on `world`'s grid (dims `time, [pressure_level,]
-/// lat, lon`, chunks of one time step and one level). `units(var)` gives each variable's
-/// `units` attribute; `plane(var, level, time_index)` its values.
+/// lat, lon`, chunks of one time step and one level) to the directory `path`. `units(var)`
+/// gives each variable's `units` attribute; `plane(var, level, time_index)` its values.
 pub fn write_dataset(
     path: &Path,
     world: &World,
@@ -80,16 +90,63 @@ pub fn write_dataset(
     units: &dyn Fn(&str) -> String,
     plane: &mut PlaneFn<'_>,
 ) -> Result<PathBuf, SimError> {
+    let mut w = StoreWriter::create(path, group_attrs(spec))?;
+    write_dataset_to(&mut w, world, spec, units, Some(plane))?;
+    Ok(w.finish()?)
+}
+
+/// The chunk keys and compression of data variables in `layout`.
+pub fn data_compressor(layout: StoreLayout) -> Compressor {
+    match layout {
+        StoreLayout::Production => Compressor::PRODUCTION_VALUES,
+        StoreLayout::Reference => Compressor::Zstd,
+    }
+}
+
+/// The values of one data chunk: time index `ti` of `var`, level index `li` for pressure-level
+/// variables in the reference layout (all 13 levels in one chunk in the production layout).
+pub fn chunk_values(
+    var: &str,
+    ti: usize,
+    li: Option<usize>,
+    layout: StoreLayout,
+    plane: &mut PlaneFn<'_>,
+) -> Result<Vec<f32>, SimError> {
+    if !ATMOS_VARS.contains(&var) {
+        return plane(var, None, ti);
+    }
+    match (layout, li) {
+        (StoreLayout::Production, _) => {
+            let mut all = Vec::new();
+            for lev in LEVELS_HPA {
+                all.extend(plane(var, Some(lev as f64), ti)?);
+            }
+            Ok(all)
+        }
+        (StoreLayout::Reference, Some(li)) => {
+            let lev = LEVELS_HPA
+                .get(li)
+                .ok_or_else(|| SimError::Config(format!("no level index {li}")))?;
+            plane(var, Some(*lev as f64), ti)
+        }
+        (StoreLayout::Reference, None) => {
+            Err(SimError::Config(format!("`{var}` needs a level index")))
+        }
+    }
+}
+
+/// [`write_dataset`] into any sink; with `plane` None only metadata and coordinates are
+/// written (the data chunks are skipped).
+pub fn write_dataset_to<S: ZarrSink>(
+    w: &mut S,
+    world: &World,
+    spec: &DatasetSpec,
+    units: &dyn Fn(&str) -> String,
+    mut plane: Option<&mut PlaneFn<'_>>,
+) -> Result<(), SimError> {
     let (nlat, nlon) = (world.lat().len() as u64, world.lon().len() as u64);
     let nt = spec.times.len() as u64;
     let nl = LEVELS_HPA.len() as u64;
-    let mut w = StoreWriter::create(
-        path,
-        attrs([
-            ("title", json!(spec.title)),
-            ("source", json!("gaia-miner-sim synthetic world")),
-        ]),
-    )?;
     let production = spec.layout == StoreLayout::Production;
     let level_dim = if production { "plev" } else { "pressure_level" };
     if production {
@@ -186,31 +243,26 @@ pub fn write_dataset(
             chunks,
             dtype: Dtype::F32,
             attrs: a,
-            compressor: if production {
-                Compressor::PRODUCTION_VALUES
-            } else {
-                Compressor::Zstd
-            },
+            compressor: data_compressor(spec.layout),
         })?;
+        let Some(plane) = plane.as_deref_mut() else {
+            continue;
+        };
         for ti in 0..spec.times.len() {
-            if atmos && production {
-                let mut all = Vec::with_capacity((nl * nlat * nlon) as usize);
-                for lev in LEVELS_HPA {
-                    all.extend(plane(var, Some(lev as f64), ti)?);
-                }
-                w.put_chunk(var, &[ti as u64, 0, 0, 0], &f32_bytes(&all))?;
-            } else if atmos {
-                for (li, lev) in LEVELS_HPA.iter().enumerate() {
-                    let v = plane(var, Some(*lev as f64), ti)?;
-                    w.put_chunk(var, &[ti as u64, li as u64, 0, 0], &f32_bytes(&v))?;
+            let t = ti as u64;
+            if atmos && !production {
+                for li in 0..LEVELS_HPA.len() {
+                    let v = chunk_values(var, ti, Some(li), spec.layout, plane)?;
+                    w.put_chunk(var, &[t, li as u64, 0, 0], &f32_bytes(&v))?;
                 }
             } else {
-                let v = plane(var, None, ti)?;
-                w.put_chunk(var, &[ti as u64, 0, 0], &f32_bytes(&v))?;
+                let v = chunk_values(var, ti, None, spec.layout, plane)?;
+                let index: &[u64] = if atmos { &[t, 0, 0, 0] } else { &[t, 0, 0] };
+                w.put_chunk(var, index, &f32_bytes(&v))?;
             }
         }
     }
-    Ok(w.finish()?)
+    Ok(())
 }
 
 fn canonical_units(var: &str) -> String {

@@ -13,9 +13,7 @@ use serde_json::json;
 
 #[tokio::test]
 async fn slow_and_offline_miners() {
-    let dir = tempfile::tempdir().unwrap();
     let f = fleet(
-        dir.path(),
         &[(3, Behaviour::Slow { polls: 2 }), (4, Behaviour::Offline)],
         None,
     )
@@ -40,7 +38,7 @@ async fn slow_and_offline_miners() {
     kerchunk_grant(&slow, &job_id).await;
 
     let offline = f.miner(4).unwrap().clone();
-    assert!(offline.job_id.is_none() && offline.store_path.is_none());
+    assert!(offline.job_id.is_none() && offline.store_name.is_none());
     let err = reqwest::Client::new()
         .post(format!("{}/weather-initiate-fetch", base(&offline)))
         .json(&initiate_body(&offline.hotkey))
@@ -53,9 +51,7 @@ async fn slow_and_offline_miners() {
 
 #[tokio::test]
 async fn lying_hash_and_chunk_swapper_fail_verification() {
-    let dir = tempfile::tempdir().unwrap();
     let f = fleet(
-        dir.path(),
         &[(6, Behaviour::LyingHash), (7, Behaviour::ChunkSwapper)],
         None,
     )
@@ -134,7 +130,6 @@ async fn lying_hash_and_chunk_swapper_fail_verification() {
 
 #[tokio::test]
 async fn fleet_rejects_duplicate_uids_and_builds_on_demand() {
-    let dir = tempfile::tempdir().unwrap();
     let world = Arc::new(
         World::new(WorldConfig {
             seed: 5,
@@ -152,11 +147,11 @@ async fn fleet_rejects_duplicate_uids_and_builds_on_demand() {
             behaviour: Behaviour::GfsCloner,
         },
     ];
-    let cfg = FleetConfig::new(world, gfs_init(), dir.path().to_path_buf(), dup);
+    let cfg = FleetConfig::new(world, gfs_init(), dup);
     assert!(Fleet::start(cfg).await.is_err());
 
     // A request for another GFS cycle builds that forecast in the background.
-    let f = fleet(dir.path(), &[(2, Behaviour::GfsCloner)], None).await;
+    let f = fleet(&[(2, Behaviour::GfsCloner)], None).await;
     let m = f.miner(2).unwrap().clone();
     let mut body = initiate_body(&m.hotkey);
     body["data"]["forecast_start_time"] = json!("2026-11-29T00:00:00");

@@ -11,8 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::test]
 async fn honest_miner_full_exchange() {
-    let dir = tempfile::tempdir().unwrap();
-    let f = fleet(dir.path(), &[(1, Behaviour::Honest { skill: 0.9 })], None).await;
+    let f = fleet(&[(1, Behaviour::Honest { skill: 0.9 })], None).await;
     let m = f.miner(1).unwrap().clone();
     let (status, r) = post(&m, "/weather-initiate-fetch", initiate_body(&m.hotkey)).await;
     assert_eq!(status, StatusCode::OK);
@@ -117,9 +116,7 @@ async fn honest_miner_full_exchange() {
 
 #[tokio::test]
 async fn bad_requests_are_refused_with_named_statuses() {
-    let dir = tempfile::tempdir().unwrap();
     let f = fleet(
-        dir.path(),
         &[
             (1, Behaviour::Honest { skill: 0.8 }),
             (2, Behaviour::Honest { skill: 0.8 }),
@@ -246,9 +243,7 @@ async fn bad_requests_are_refused_with_named_statuses() {
 
 #[tokio::test]
 async fn validator_allow_list_is_enforced() {
-    let dir = tempfile::tempdir().unwrap();
     let f = fleet(
-        dir.path(),
         &[(1, Behaviour::Honest { skill: 0.8 })],
         Some(vec![VALIDATOR.into()]),
     )

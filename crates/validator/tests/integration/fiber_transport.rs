@@ -64,11 +64,7 @@ fn loopback(a: SocketAddr) -> MinerAddress {
     }
 }
 
-async fn fleet(
-    dir: &std::path::Path,
-    behaviours: &[Behaviour],
-    transport: Transport,
-) -> (Fleet, DateTime<Utc>) {
+async fn fleet(behaviours: &[Behaviour], transport: Transport) -> (Fleet, DateTime<Utc>) {
     let world = Arc::new(
         World::new(WorldConfig {
             seed: 5,
@@ -85,7 +81,7 @@ async fn fleet(
             behaviour: *b,
         })
         .collect();
-    let mut cfg = FleetConfig::new(world, gfs_init, dir.to_path_buf(), miners);
+    let mut cfg = FleetConfig::new(world, gfs_init, miners);
     cfg.transport = transport;
     (Fleet::start(cfg).await.unwrap(), gfs_init)
 }
@@ -124,9 +120,7 @@ fn register(t: &FiberTransport, fleet: &Fleet) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn handshake_then_encrypted_initiate_poll_kerchunk() {
-    let tmp = tempfile::tempdir().unwrap();
     let (fleet, gfs_init) = fleet(
-        tmp.path(),
         &[
             Behaviour::Honest { skill: 0.9 },
             Behaviour::Slow { polls: 1 },
@@ -176,13 +170,7 @@ async fn handshake_then_encrypted_initiate_poll_kerchunk() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn miner_restart_costs_exactly_one_rehandshake() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (fleet, _) = fleet(
-        tmp.path(),
-        &[Behaviour::Honest { skill: 0.8 }],
-        Transport::FiberOnly,
-    )
-    .await;
+    let (fleet, _) = fleet(&[Behaviour::Honest { skill: 0.8 }], Transport::FiberOnly).await;
     let m = &fleet.miners()[0];
     let t = transport(FiberOptions::default());
     register(&t, &fleet);
@@ -219,14 +207,8 @@ async fn miner_restart_costs_exactly_one_rehandshake() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transports_of_the_fleet() {
-    let tmp = tempfile::tempdir().unwrap();
     // Fiber only, as the real miner: plain JSON is refused with FastAPI's 422.
-    let (only, _) = fleet(
-        &tmp.path().join("a"),
-        &[Behaviour::Honest { skill: 0.8 }],
-        Transport::FiberOnly,
-    )
-    .await;
+    let (only, _) = fleet(&[Behaviour::Honest { skill: 0.8 }], Transport::FiberOnly).await;
     let m = &only.miners()[0];
     let plain = MinerClient::new(
         PlainJsonTransport::new().unwrap(),
@@ -244,12 +226,7 @@ async fn transports_of_the_fleet() {
     );
     only.stop().await;
     // Plain: no handshake route; plain JSON works.
-    let (p, _) = fleet(
-        &tmp.path().join("b"),
-        &[Behaviour::Honest { skill: 0.8 }],
-        Transport::Plain,
-    )
-    .await;
+    let (p, _) = fleet(&[Behaviour::Honest { skill: 0.8 }], Transport::Plain).await;
     let m = &p.miners()[0];
     assert!(p.fiber(0).is_none());
     let ok = plain
@@ -273,12 +250,7 @@ async fn transports_of_the_fleet() {
     }
     p.stop().await;
     // Default (fiber): both on the same server.
-    let (both, _) = fleet(
-        &tmp.path().join("c"),
-        &[Behaviour::Honest { skill: 0.8 }],
-        Transport::default(),
-    )
-    .await;
+    let (both, _) = fleet(&[Behaviour::Honest { skill: 0.8 }], Transport::default()).await;
     let m = &both.miners()[0];
     let ok = plain
         .poll(&addr(m), m.job_id.as_deref().unwrap())
@@ -325,13 +297,7 @@ async fn raw_post(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_complete_request_of_section_8_7_and_its_replay() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (fleet, _) = fleet(
-        tmp.path(),
-        &[Behaviour::Honest { skill: 0.8 }],
-        Transport::FiberOnly,
-    )
-    .await;
+    let (fleet, _) = fleet(&[Behaviour::Honest { skill: 0.8 }], Transport::FiberOnly).await;
     let m = &fleet.miners()[0];
     let base = addr(m).base_url();
     let f = fleet.fiber(0).unwrap();
@@ -400,13 +366,7 @@ async fn the_complete_request_of_section_8_7_and_its_replay() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn miner_checks_in_the_python_order() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (fleet, _) = fleet(
-        tmp.path(),
-        &[Behaviour::Honest { skill: 0.8 }],
-        Transport::FiberOnly,
-    )
-    .await;
+    let (fleet, _) = fleet(&[Behaviour::Honest { skill: 0.8 }], Transport::FiberOnly).await;
     let m = &fleet.miners()[0];
     let base = addr(m).base_url();
     let f = fleet.fiber(0).unwrap();
@@ -606,7 +566,6 @@ async fn miner_checks_in_the_python_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn allow_list_is_the_metagraph_check() {
-    let tmp = tempfile::tempdir().unwrap();
     let world = Arc::new(
         World::new(WorldConfig {
             seed: 5,
@@ -617,7 +576,6 @@ async fn allow_list_is_the_metagraph_check() {
     let mut cfg = FleetConfig::new(
         world,
         "2026-11-28T00:00:00Z".parse().unwrap(),
-        tmp.path().to_path_buf(),
         vec![MinerSpec {
             uid: 0,
             behaviour: Behaviour::Honest { skill: 0.8 },
@@ -647,13 +605,7 @@ async fn allow_list_is_the_metagraph_check() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_and_future_nonces_are_named_and_bounded() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (fleet, _) = fleet(
-        tmp.path(),
-        &[Behaviour::Honest { skill: 0.8 }],
-        Transport::FiberOnly,
-    )
-    .await;
+    let (fleet, _) = fleet(&[Behaviour::Honest { skill: 0.8 }], Transport::FiberOnly).await;
     let m = &fleet.miners()[0];
     let f = fleet.fiber(0).unwrap();
     let offset_s = Arc::new(AtomicI64::new(0));
@@ -712,13 +664,7 @@ async fn expired_and_future_nonces_are_named_and_bounded() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replaying_client_is_refused_by_the_miner() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (fleet, _) = fleet(
-        tmp.path(),
-        &[Behaviour::Honest { skill: 0.8 }],
-        Transport::FiberOnly,
-    )
-    .await;
+    let (fleet, _) = fleet(&[Behaviour::Honest { skill: 0.8 }], Transport::FiberOnly).await;
     let m = &fleet.miners()[0];
     let f = fleet.fiber(0).unwrap();
     // Every request reuses one nonce: the exchange passes, the encrypted POST is a replay.
@@ -1034,13 +980,7 @@ pub(crate) async fn tls_front_with(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn https_with_a_self_signed_certificate_by_ip() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (fleet, gfs_init) = fleet(
-        tmp.path(),
-        &[Behaviour::Honest { skill: 0.9 }],
-        Transport::FiberOnly,
-    )
-    .await;
+    let (fleet, gfs_init) = fleet(&[Behaviour::Honest { skill: 0.9 }], Transport::FiberOnly).await;
     let m = &fleet.miners()[0];
     let (front, proxy) = tls_front(SocketAddr::from(([127, 0, 0, 1], m.port))).await;
     let miner = MinerAddress {
@@ -1093,13 +1033,7 @@ async fn https_with_a_self_signed_certificate_by_ip() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_calls_share_one_handshake_and_one_failure() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (fleet, _) = fleet(
-        tmp.path(),
-        &[Behaviour::Honest { skill: 0.8 }],
-        Transport::FiberOnly,
-    )
-    .await;
+    let (fleet, _) = fleet(&[Behaviour::Honest { skill: 0.8 }], Transport::FiberOnly).await;
     let m = &fleet.miners()[0];
     let t = Arc::new(transport(FiberOptions::default()));
     register(&t, &fleet);

@@ -19,7 +19,7 @@ fn addr(m: &MinerInfo) -> MinerAddress {
     }
 }
 
-async fn fleet(dir: &std::path::Path, behaviours: &[Behaviour]) -> (Fleet, DateTime<Utc>) {
+async fn fleet(behaviours: &[Behaviour]) -> (Fleet, DateTime<Utc>) {
     let world = Arc::new(
         World::new(WorldConfig {
             seed: 5,
@@ -36,7 +36,7 @@ async fn fleet(dir: &std::path::Path, behaviours: &[Behaviour]) -> (Fleet, DateT
             behaviour: *b,
         })
         .collect();
-    let fleet = Fleet::start(FleetConfig::new(world, gfs_init, dir.to_path_buf(), miners))
+    let fleet = Fleet::start(FleetConfig::new(world, gfs_init, miners))
         .await
         .unwrap();
     (fleet, gfs_init)
@@ -44,15 +44,11 @@ async fn fleet(dir: &std::path::Path, behaviours: &[Behaviour]) -> (Fleet, DateT
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn from_initiate_fetch_to_a_checked_store_location() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (fleet, gfs_init) = fleet(
-        tmp.path(),
-        &[
-            Behaviour::Honest { skill: 0.9 },
-            Behaviour::Offline,
-            Behaviour::LyingHash,
-        ],
-    )
+    let (fleet, gfs_init) = fleet(&[
+        Behaviour::Honest { skill: 0.9 },
+        Behaviour::Offline,
+        Behaviour::LyingHash,
+    ])
     .await;
     let client = MinerClient::new(
         PlainJsonTransport::new().unwrap(),

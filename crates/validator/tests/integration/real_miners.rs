@@ -40,8 +40,8 @@ async fn a_rate_limited_miner_gets_every_lead_scored_without_a_refusal() {
     let cycle = SimCycle::prepare(dir.path(), &db.url(), 10.0, miners)
         .await
         .unwrap();
-    let store_path = cycle.fleet.miner(0).unwrap().store_path.clone().unwrap();
-    let zmeta = std::fs::read_to_string(store_path.join(".zmetadata")).unwrap();
+    let zmeta = cycle.fleet.store_file(0, ".zmetadata").unwrap();
+    let zmeta = String::from_utf8(zmeta).unwrap();
     assert!(
         zmeta.contains("\"plev/.zarray\"") && zmeta.contains("\"blosc\""),
         "production layout"

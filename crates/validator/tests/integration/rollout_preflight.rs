@@ -109,7 +109,6 @@ async fn rig() -> Rig {
     let cfg = FleetConfig::new(
         world,
         "2026-11-28T00:00:00Z".parse().unwrap(),
-        dir.path().join("miner"),
         vec![MinerSpec {
             uid: 1,
             behaviour: Behaviour::Honest { skill: 0.8 },

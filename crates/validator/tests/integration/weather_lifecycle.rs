@@ -98,16 +98,14 @@ async fn seed_lifecycle_day1_unit_through_the_io_engine_on_postgres() {
         })
         .await
         .unwrap();
-    let store_path = miner.store_path.clone().unwrap();
-    let manifest = std::fs::read(store_path.join("manifest.json")).unwrap();
-    let signature = std::fs::read(store_path.join("manifest.sig")).unwrap();
+    let store_name = miner.store_name.clone().unwrap();
+    let manifest = cycle.fleet.store_file(miner.uid, "manifest.json").unwrap();
+    let signature = cycle.fleet.store_file(miner.uid, "manifest.sig").unwrap();
     let hash = miner.manifest_hash.clone().unwrap();
     let report = verify_manifest_bytes(&manifest, &signature, &hash, &miner.hotkey, true).unwrap();
     let url = format!(
         "http://{}:{}/forecasts/{}",
-        miner.ip,
-        miner.port,
-        store_path.file_name().unwrap().to_string_lossy()
+        miner.ip, miner.port, store_name
     );
     let response = store
         .upsert_response(&NewResponse {

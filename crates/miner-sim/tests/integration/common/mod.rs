@@ -18,11 +18,7 @@ pub(crate) fn gfs_init() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 28, 0, 0, 0).unwrap()
 }
 
-pub(crate) async fn fleet(
-    dir: &std::path::Path,
-    miners: &[(u16, Behaviour)],
-    allowed: Option<Vec<String>>,
-) -> Fleet {
+pub(crate) async fn fleet(miners: &[(u16, Behaviour)], allowed: Option<Vec<String>>) -> Fleet {
     let world = Arc::new(
         World::new(WorldConfig {
             seed: 5,
@@ -37,7 +33,7 @@ pub(crate) async fn fleet(
             behaviour: *behaviour,
         })
         .collect();
-    let mut cfg = FleetConfig::new(world, gfs_init(), dir.to_path_buf(), specs);
+    let mut cfg = FleetConfig::new(world, gfs_init(), specs);
     cfg.allowed_validators = allowed;
     Fleet::start(cfg).await.unwrap()
 }
