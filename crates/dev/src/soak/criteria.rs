@@ -5,6 +5,11 @@ use serde::Serialize;
 
 use super::sample::{delta, quantile, ChaosEvent, Sample};
 
+/// Criterion 3: event-loop lag p99 below this (seconds).
+pub const LAG_P99_LIMIT_S: f64 = 0.05;
+/// Criterion 4: IPC queue depth below this in steady state.
+pub const QUEUE_DEPTH_LIMIT: f64 = 10.0;
+
 /// One criterion's verdict.
 #[derive(Debug, Clone, Serialize)]
 pub struct Criterion {
@@ -174,9 +179,9 @@ pub fn lag(samples: &[Sample]) -> Criterion {
     criterion(
         "event_loop_lag_p99_s",
         p99,
-        0.05,
-        n > 0.0 && p99 < 0.05,
-        format!("{n} observations, p50 ≤ {} s", quantile(&total, 0.5)),
+        LAG_P99_LIMIT_S,
+        n > 0.0 && p99 < LAG_P99_LIMIT_S,
+        format!("{n} observations, p50 ≤ {:.4} s", quantile(&total, 0.5)),
     )
 }
 
@@ -197,8 +202,8 @@ pub fn queue_depth(samples: &[Sample], warmup: f64) -> Criterion {
     criterion(
         "ipc_queue_depth_max",
         max,
-        10.0,
-        max < 10.0,
+        QUEUE_DEPTH_LIMIT,
+        max < QUEUE_DEPTH_LIMIT,
         format!("p99 {p99} over {} samples", d.len()),
     )
 }

@@ -41,8 +41,17 @@ pub fn write(dir: &Path, report: &Report) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A line chart: `series` of (name, colour, points (x, y)); `marks` are vertical lines (chaos).
-fn chart(title: &str, y_unit: &str, series: &[Series<'_>], marks: &[f64]) -> String {
+/// A line chart: `series` of (name, colour, points (x, y)); `marks` are vertical lines (chaos);
+/// `limit`, a criterion's threshold, is drawn as a horizontal line, and the y axis then stops at
+/// four times it when a few spikes would otherwise flatten everything (values above are drawn
+/// at the top edge, and the caption says so).
+fn chart(
+    title: &str,
+    y_unit: &str,
+    series: &[Series<'_>],
+    marks: &[f64],
+    limit: Option<f64>,
+) -> String {
     let (w, h, l, b) = (640.0, 220.0, 60.0, 30.0);
     let pts = series.iter().flat_map(|s| s.2.iter());
     let (mut x1, mut y1) = (1e-9f64, 1e-12f64);
@@ -50,8 +59,21 @@ fn chart(title: &str, y_unit: &str, series: &[Series<'_>], marks: &[f64]) -> Str
         x1 = x1.max(p.0);
         y1 = y1.max(p.1);
     }
+    let mut title = title.to_owned();
+    if let Some(lim) = limit {
+        if y1 > 4.0 * lim {
+            title.push_str(&format!(
+                " (axis cut at {}; peak {})",
+                fmt(4.0 * lim, y_unit),
+                fmt(y1, y_unit)
+            ));
+            y1 = 4.0 * lim;
+        } else {
+            y1 = y1.max(1.25 * lim);
+        }
+    }
     let sx = |x: f64| l + x / x1 * (w - l - 10.0);
-    let sy = |y: f64| h - b - y / y1 * (h - b - 20.0);
+    let sy = |y: f64| h - b - y.min(y1) / y1 * (h - b - 20.0);
     let mut svg = format!(
         "<figure><figcaption>{title}</figcaption><svg viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\" role=\"img\">\
          <rect x=\"{l}\" y=\"20\" width=\"{}\" height=\"{}\" fill=\"#fafafa\" stroke=\"#ccc\"/>",
@@ -60,6 +82,30 @@ fn chart(title: &str, y_unit: &str, series: &[Series<'_>], marks: &[f64]) -> Str
     );
     for m in marks {
         let _ = write!(svg, "<line x1=\"{0:.1}\" x2=\"{0:.1}\" y1=\"20\" y2=\"{1}\" stroke=\"#e66\" stroke-dasharray=\"3,3\"/>", sx(*m), h - b);
+    }
+    for k in 0..=4 {
+        let x = x1 * f64::from(k) / 4.0;
+        let _ = write!(
+            svg,
+            "<line x1=\"{0:.1}\" x2=\"{0:.1}\" y1=\"{1}\" y2=\"{2}\" stroke=\"#999\"/>\
+             <text x=\"{0:.1}\" y=\"{3}\" font-size=\"10\" text-anchor=\"middle\">{x:.0}</text>",
+            sx(x),
+            h - b,
+            h - b + 4.0,
+            h - b + 14.0
+        );
+    }
+    if let Some(lim) = limit {
+        let _ = write!(
+            svg,
+            "<line x1=\"{l}\" x2=\"{0}\" y1=\"{1:.1}\" y2=\"{1:.1}\" stroke=\"#b00\" stroke-width=\"1\"/>\
+             <text x=\"{2}\" y=\"{3:.1}\" font-size=\"10\" fill=\"#b00\" text-anchor=\"end\">limit {4}</text>",
+            w - 10.0,
+            sy(lim),
+            w - 12.0,
+            sy(lim) - 3.0,
+            fmt(lim, y_unit)
+        );
     }
     for (name, colour, p) in series {
         let path: Vec<String> = p
@@ -75,12 +121,11 @@ fn chart(title: &str, y_unit: &str, series: &[Series<'_>], marks: &[f64]) -> Str
     let _ = write!(
         svg,
         "<text x=\"4\" y=\"26\" font-size=\"11\">{}</text><text x=\"4\" y=\"{}\" font-size=\"11\">0</text>\
-         <text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"end\">{:.0} s wall</text>",
+         <text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"end\">wall seconds</text>",
         fmt(y1, y_unit),
         h - b,
         w - 10.0,
-        h - 8.0,
-        x1
+        h - 2.0,
     );
     let legend: Vec<String> = series
         .iter()
@@ -98,7 +143,41 @@ fn fmt(v: f64, unit: &str) -> String {
     match unit {
         "MiB" => format!("{:.0} MiB", v / 1048576.0),
         "ms" => format!("{:.1} ms", v * 1000.0),
+        "" => format!("{v:.1}"),
         _ => format!("{v:.1} {unit}"),
+    }
+}
+
+/// The run's figures as table rows: numbers rounded, byte counts in MiB, nested objects
+/// flattened (`peak_rss_bytes.io-engine`).
+fn figure_rows(prefix: &str, v: &serde_json::Value, out: &mut String) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, v) in m {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                figure_rows(&key, v, out);
+            }
+        }
+        other => {
+            let text = match other.as_f64() {
+                Some(x) if prefix.contains("bytes") => format!("{:.1} MiB", x / 1048576.0),
+                Some(x) if x.fract() == 0.0 => format!("{x:.0}"),
+                Some(x) => format!("{x:.3}"),
+                None => other
+                    .as_str()
+                    .map_or_else(|| other.to_string(), str::to_owned),
+            };
+            let _ = write!(
+                out,
+                "<tr><td>{}</td><td>{}</td></tr>",
+                html_escape(prefix),
+                html_escape(&text)
+            );
+        }
     }
 }
 
@@ -117,9 +196,14 @@ fn bars(weights: &[f64]) -> String {
             (bw - 1.0).max(1.0)
         );
     }
+    let note = if weights.iter().any(|v| *v > 0.0) {
+        format!("max {max:.4}")
+    } else {
+        "no weight above zero recorded (no run was scored to the end)".to_owned()
+    };
     let _ = write!(
         svg,
-        "<text x=\"10\" y=\"12\" font-size=\"11\">max {max:.4}</text></svg></figure>"
+        "<text x=\"10\" y=\"12\" font-size=\"11\">{note}</text></svg></figure>"
     );
     svg
 }
@@ -172,13 +256,14 @@ pub fn html(r: &Report) -> String {
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>Soak report</title><style>\
          body{font-family:sans-serif;margin:20px;max-width:700px}table{border-collapse:collapse}\
          td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px}.pass{color:#070}.fail{color:#b00;font-weight:bold}\
-         figure{margin:16px 0}.figures{word-break:break-all;font-size:12px}figcaption{font-weight:bold}.legend{font-size:12px}</style></head><body>",
+         figure{margin:16px 0}table.figures{margin-bottom:12px}figcaption{font-weight:bold}.legend{font-size:12px}</style></head><body>",
     );
+    let mut figures = String::new();
+    figure_rows("", &r.figures, &mut figures);
     let _ = write!(
         page,
-        "<h1>Soak: {}</h1><p class=\"figures\">{}</p><table><tr><th>criterion</th><th>measured</th><th>threshold</th><th>pass</th><th>detail</th></tr>",
+        "<h1>Soak: {}</h1><table class=\"figures\">{figures}</table><table><tr><th>criterion</th><th>measured</th><th>threshold</th><th>pass</th><th>detail</th></tr>",
         if r.pass { "<span class=\"pass\">PASS</span>" } else { "<span class=\"fail\">FAIL</span>" },
-        html_escape(&r.figures.to_string())
     );
     for c in &r.criteria {
         let _ = write!(
@@ -193,7 +278,13 @@ pub fn html(r: &Report) -> String {
         );
     }
     page.push_str("</table><p>Plots: the chaos run (memory criteria are judged on the calm run, whose samples are in calm/samples.json). Red dashed lines: chaos events.</p>");
-    page.push_str(&chart("Resident memory per process", "MiB", &rss, &marks));
+    page.push_str(&chart(
+        "Resident memory per process",
+        "MiB",
+        &rss,
+        &marks,
+        None,
+    ));
     page.push_str(&chart(
         "Event-loop lag",
         "ms",
@@ -202,30 +293,35 @@ pub fn html(r: &Report) -> String {
             ("p99".into(), COLOURS[1], p99),
         ],
         &marks,
+        Some(super::criteria::LAG_P99_LIMIT_S),
     ));
     page.push_str(&chart(
         "IPC queue depth (largest queue)",
         "",
         &[("depth".into(), COLOURS[2], depth)],
         &marks,
+        Some(super::criteria::QUEUE_DEPTH_LIMIT),
     ));
     page.push_str(&chart(
         "Compute jobs per second",
         "/s",
         &[("jobs/s".into(), COLOURS[3], rate)],
         &marks,
+        None,
     ));
     page.push_str(&chart(
         "Compute job latency (mean)",
         "ms",
         &[("latency".into(), COLOURS[4], latency)],
         &marks,
+        None,
     ));
     page.push_str(&chart(
         "Child restarts, recycles included (cumulative)",
         "",
         &[("restarts".into(), COLOURS[5], restarts)],
         &marks,
+        None,
     ));
     page.push_str("<h2>Chaos events</h2><ul>");
     for c in &r.chaos {
@@ -263,7 +359,7 @@ mod tests {
             .map(|i| Sample {
                 t: f64::from(i),
                 rss: vec![("io-engine".into(), 1, 1 << 20)],
-                lag_buckets: vec![(0.001, f64::from(i))],
+                lag_buckets: vec![(0.001, f64::from(i)), (1.0, f64::from(i * i))],
                 jobs: f64::from(i),
                 job_seconds: (f64::from(i), f64::from(i)),
                 ..Sample::default()
@@ -287,8 +383,11 @@ mod tests {
             }],
             weights: vec![0.1, 0.5],
         };
+        assert!(bars(&[0.0, 0.0]).contains("no weight above zero"));
         let page = html(&r);
         assert_eq!(page.matches("<svg").count(), 7);
+        assert!(page.contains("<td>days</td><td>2</td>") && page.contains("limit 50.0 ms"));
+        assert!(page.contains("axis cut at 200.0 ms") && page.contains("limit 10.0<"));
         assert!(
             page.contains("FAIL") && page.contains("&lt;x&gt;") && page.contains("uid 1: 0.5000")
         );
