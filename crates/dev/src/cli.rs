@@ -50,7 +50,8 @@ pub struct SimMinersArgs {
     /// `honest:0.9,slow:3,offline,gfs_cloner,lying_hash,chunk_swapper,nan_injector,wrong_units`.
     #[arg(long)]
     pub behaviours: Option<String>,
-    /// Directory for the world's stores (`world/`) and the miners' forecasts (`miners/`).
+    /// Directory for the world's stores (`world/`); the miners serve their forecasts from
+    /// memory (`gaia_miner_sim::forecast::build_forecast` writes the same store to disk).
     #[arg(long)]
     pub out: PathBuf,
     /// Seed of the synthetic world.

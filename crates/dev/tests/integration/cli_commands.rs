@@ -1,7 +1,9 @@
 //! The binary's commands as an operator runs them: `demo` (the README's first command) on a coarse
-//! world, then `score day1` and `score era5` by hand on the stores it kept. The hand-run Day-1
-//! score must equal the one the cycle stored (through the IO-Engine and the compute pool), so
-//! the CLI and the lifecycle cannot drift apart.
+//! world, then `score day1` and `score era5` by hand on the truth it kept and on miner 0's store
+//! written to disk here (the demo's miners serve from memory; the store is a pure function of
+//! seed, grid, uid, behaviour and cycle). The hand-run Day-1 score must equal the one the cycle
+//! stored (through the IO-Engine and the compute pool), so the CLI and the lifecycle cannot
+//! drift apart, and neither can the in-memory and on-disk forms of a miner's store.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -65,7 +67,8 @@ fn demo_then_scoring_by_hand_agrees_with_the_cycle() {
     assert_eq!(row(&table, 6)[2], "verification_failed");
     let cycle_day1: f64 = honest[3].parse().unwrap();
 
-    // The stores the demo kept: world/<kind>_<YYYYmmddHH>.zarr and miners/miner_<uid>/<job>.zarr.
+    // The truth the demo kept (world/<kind>_<YYYYmmddHH>.zarr), and miner 0's store as its
+    // miner served it (honest 0.9, world seed 42 at 15°), rebuilt on disk.
     let world = dir.path().join("world");
     let truth = entry(&world, "gfs_analysis_");
     let cycle = truth
@@ -81,7 +84,22 @@ fn demo_then_scoring_by_hand_agrees_with_the_cycle() {
         &cycle[6..8],
         &cycle[8..10]
     );
-    let forecast = entry(&dir.path().join("miners/miner_0"), "weather_forecast_");
+    let gfs_init: chrono::DateTime<chrono::Utc> = init.parse().unwrap();
+    let sim_world = gaia_miner_sim::World::new(gaia_miner_sim::WorldConfig {
+        seed: 42,
+        grid_deg: 15.0,
+    })
+    .unwrap();
+    let forecast = gaia_miner_sim::forecast::build_forecast(
+        &sim_world,
+        &dir.path().join("miner_0"),
+        0,
+        &gaia_miner_sim::keys::dev_signer(0).unwrap(),
+        &gaia_miner_sim::Behaviour::Honest { skill: 0.9 },
+        gfs_init,
+    )
+    .unwrap()
+    .path;
     let path = |p: &Path| p.to_str().unwrap().to_owned();
     let (forecast, truth) = (path(&forecast), path(&truth));
     let reference = path(&entry(&world, "gfs_forecast_"));

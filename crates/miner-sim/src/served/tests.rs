@@ -220,3 +220,21 @@ fn a_miner_keeps_only_its_latest_caches() {
     // prepare() of a built store returns it as is.
     assert!(Arc::ptr_eq(&core.prepare(inits[0]).unwrap(), &stores[0]));
 }
+
+#[test]
+fn out_of_range_indices_are_errors_not_panics() {
+    use crate::world::stores::{chunk_values, StoreLayout};
+    let w = world();
+    let plan = ForecastPlan::new(5, "hotkey", Behaviour::Honest { skill: 0.5 }, init());
+    assert!(plan.plane(&w, "2t", None, 40).is_err());
+    assert!(plan.plane(&w, "nope", None, 0).is_err());
+    let mut plane = |var: &str, level: Option<f64>, ti: usize| plan.plane(&w, var, level, ti);
+    assert!(chunk_values("t", 0, Some(13), StoreLayout::Reference, &mut plane).is_err());
+    assert!(chunk_values("t", 0, None, StoreLayout::Reference, &mut plane).is_err());
+    assert_eq!(
+        chunk_values("t", 0, None, StoreLayout::Production, &mut plane)
+            .unwrap()
+            .len(),
+        13 * w.plane_len()
+    );
+}
