@@ -19,7 +19,19 @@ fn buggy(input: &[u8]) -> Result<String, String> {
     Ok(format!("first {:?}", input.first().map(|b| b % 4)))
 }
 
+/// Spends 30 ms of CPU on long inputs.
 fn slow(input: &[u8]) -> Result<String, String> {
+    if input.len() > 11 {
+        let start = thread_cpu_time();
+        while thread_cpu_time().saturating_sub(start) < Duration::from_millis(30) {
+            std::hint::black_box(input.len());
+        }
+    }
+    Ok("ok".into())
+}
+
+/// Waits 30 ms without using CPU on long inputs, as a starved thread would.
+fn waits(input: &[u8]) -> Result<String, String> {
     if input.len() > 11 {
         std::thread::sleep(Duration::from_millis(30));
     }
@@ -77,6 +89,29 @@ fn finds_minimises_and_writes_panics_and_broken_properties() {
         },
     );
     assert!(again.corpus > files);
+}
+
+#[test]
+fn waiting_without_cpu_is_not_slow() {
+    let target = Target {
+        name: "waits",
+        seeds,
+        run: waits,
+    };
+    let limits = Limits {
+        time: Duration::from_millis(10),
+        peak_bytes: usize::MAX,
+    };
+    assert_eq!(run_one(&target, &[1; 20], limits), Ok("ok".to_string()));
+    let busy = Target {
+        name: "slow",
+        seeds,
+        run: slow,
+    };
+    assert!(matches!(
+        run_one(&busy, &[1; 20], limits),
+        Err((FindingKind::Slow, _))
+    ));
 }
 
 #[test]
