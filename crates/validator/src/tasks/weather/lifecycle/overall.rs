@@ -14,7 +14,9 @@ use super::context::SETTLED;
 use super::WeatherContext;
 use crate::jobs::weather::BuildScoreRow;
 use crate::tasks::ledger::{StepError, StepOutcome};
-use crate::tasks::steps::{LeadRef, ResponseRef, RunRef, Step, WeatherStep, WeightsTrigger};
+use crate::tasks::steps::{
+    steps_of_miner, LeadRef, ResponseRef, RunRef, Step, WeatherStep, WeightsTrigger,
+};
 
 /// The `score_table` task id of a run (spec §5.1).
 pub fn score_row_task_id(run: &Run) -> String {
@@ -127,12 +129,7 @@ async fn settle_abandoned(ctx: &WeatherContext, run_id: i64) -> Result<(), StepE
         if SETTLED.contains(&response.status) {
             continue;
         }
-        let mine: Vec<&Job> = jobs
-            .iter()
-            .filter(|j| {
-                Step::from_job(j).ok().and_then(|s| s.miner_uid()) == Some(response.miner_uid)
-            })
-            .collect();
+        let mine: Vec<&Job> = steps_of_miner(&jobs, response.miner_uid).collect();
         if mine.is_empty() || mine.iter().any(|j| !j.status.is_terminal()) {
             continue;
         }
