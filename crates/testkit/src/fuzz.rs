@@ -8,7 +8,8 @@
 //! corpus and is written to the corpus directory. A panic, a property violation, a slow input or
 //! an over-large allocation is a [`Finding`]: minimised by deleting runs while it still
 //! reproduces, written to the artifacts directory, reported once per kind and message. A call
-//! that hangs (20 × the time limit) is written as `hang-*` by a watchdog and ends the process.
+//! that hangs (20 × the time limit in wall time, at least 30 s) is written as `hang-*` by a
+//! watchdog and ends the process.
 
 use std::collections::BTreeSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -256,7 +257,8 @@ pub fn run(target: &Target, options: &Options) -> Report {
     let watchdog = spawn_watchdog(
         &current,
         &stop,
-        options.limits.time * 20,
+        // Wall time, so a loaded machine stretches it: at least 30 s before calling it a hang.
+        (options.limits.time * 20).max(Duration::from_secs(30)),
         options.artifacts_dir.clone(),
     );
     let previous_hook = std::panic::take_hook();

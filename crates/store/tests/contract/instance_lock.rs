@@ -23,6 +23,15 @@ async fn keep_until_answered(
     }
 }
 
+/// `pg_ctl restart`, which cuts every session.
+async fn restart(cluster: &std::sync::Arc<gaia_testkit::PgCluster>) {
+    let cluster = cluster.clone();
+    tokio::task::spawn_blocking(move || cluster.restart())
+        .await
+        .unwrap()
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_restart_releases_the_lock_and_keep_takes_it_again() {
     let pg = TestPostgres::create_private().await.unwrap();
@@ -41,13 +50,7 @@ async fn a_server_restart_releases_the_lock_and_keep_takes_it_again() {
     ));
 
     // A restart cuts the session: the lock is gone until `keep` takes it again.
-    tokio::task::spawn_blocking({
-        let cluster = cluster.clone();
-        move || cluster.restart()
-    })
-    .await
-    .unwrap()
-    .unwrap();
+    restart(&cluster).await;
     assert_eq!(
         keep_until_answered(&mut lock, &store).await.unwrap(),
         LockKept::Retaken
@@ -57,13 +60,7 @@ async fn a_server_restart_releases_the_lock_and_keep_takes_it_again() {
     assert!(matches!(err, StoreError::InstanceLocked { .. }), "{err}");
 
     // Another validator wins the race after the next restart: `keep` names the holder.
-    tokio::task::spawn_blocking({
-        let cluster = cluster.clone();
-        move || cluster.restart()
-    })
-    .await
-    .unwrap()
-    .unwrap();
+    restart(&cluster).await;
     let until = Instant::now() + Duration::from_secs(60);
     let _theirs = loop {
         match other.lock_instance().await {

@@ -91,6 +91,14 @@ fn finds_minimises_and_writes_panics_and_broken_properties() {
     assert!(again.corpus > files);
 }
 
+/// A 10 ms time limit and no allocation limit.
+fn ten_ms() -> Limits {
+    Limits {
+        time: Duration::from_millis(10),
+        peak_bytes: usize::MAX,
+    }
+}
+
 #[test]
 fn waiting_without_cpu_is_not_slow() {
     let target = Target {
@@ -98,18 +106,14 @@ fn waiting_without_cpu_is_not_slow() {
         seeds,
         run: waits,
     };
-    let limits = Limits {
-        time: Duration::from_millis(10),
-        peak_bytes: usize::MAX,
-    };
-    assert_eq!(run_one(&target, &[1; 20], limits), Ok("ok".to_string()));
+    assert_eq!(run_one(&target, &[1; 20], ten_ms()), Ok("ok".to_string()));
     let busy = Target {
         name: "slow",
         seeds,
         run: slow,
     };
     assert!(matches!(
-        run_one(&busy, &[1; 20], limits),
+        run_one(&busy, &[1; 20], ten_ms()),
         Err((FindingKind::Slow, _))
     ));
 }
@@ -122,10 +126,7 @@ fn slow_inputs_are_findings() {
         seeds,
         run: slow,
     };
-    let limits = Limits {
-        time: Duration::from_millis(10),
-        peak_bytes: usize::MAX,
-    };
+    let limits = ten_ms();
     let report = run(
         &target,
         &Options {
