@@ -3,7 +3,6 @@
 //! PKI for TLS over loopback, and hostile input for the parsers of outside bytes (mutations,
 //! bounds, a stable fuzz loop).
 
-pub mod coverage;
 pub mod fuzz;
 pub mod hostile;
 pub mod pg_cluster;
@@ -12,7 +11,6 @@ pub mod small_disk;
 pub mod test_db;
 pub mod tls;
 
-pub use coverage::coverage_env;
 pub use pg_cluster::{postgres_bin_dir, PgCluster, PgClusterError};
 pub use python::{python_interpreter, run_python, workspace_root, PythonError};
 pub use small_disk::{SmallDisk, SmallDiskError};

@@ -24,7 +24,6 @@ fn clean(dir: &Path, args: &[&str], env: &[(String, String)]) -> Output {
         .current_dir(dir)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .envs(gaia_testkit::coverage_env())
         .envs(env.iter().map(|(k, v)| (k, v)))
         .output()
         .unwrap()

@@ -517,7 +517,6 @@ fn env_example_documents_every_setting_and_only_known_names() {
         .current_dir(tmp.path())
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .envs(gaia_testkit::coverage_env())
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");

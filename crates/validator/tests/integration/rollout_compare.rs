@@ -73,7 +73,6 @@ pub(crate) async fn run_binary(
             .args(&args)
             .env_clear()
             .env("PATH", "/usr/bin:/bin")
-            .envs(gaia_testkit::coverage_env())
             .env("HOME", &dir)
             .env("DATA_DIR", &dir)
             .env("CHAIN__ENDPOINT", &node)
