@@ -97,6 +97,7 @@ impl TaskRuntime {
             validator_hotkey,
             directory,
             aggregation_locks: Default::default(),
+            score_row_locks: Default::default(),
             download_slots: Arc::new(DownloadSlots::new(
                 settings.weather.max_concurrent_miner_downloads,
             )),
