@@ -1,12 +1,14 @@
 //! `soak`: weeks of simulated operation in minutes (issue 16). The real supervisor, IO-Engine and
 //! workers run the daily weather cycle on a scaled business clock against a simulated fleet,
 //! twice over the same world: once calm, once under chaos (a random child SIGKILLed every
-//! `--chaos-every` seconds, PostgreSQL restarted once mid-run). The harness samples the
+//! `--chaos-every` seconds; once each: the supervisor SIGKILLed and started again, PostgreSQL
+//! restarted, the validator's storage full for a window — [`chaos`]). The harness samples the
 //! validator's own `/metrics` and `/proc` every few seconds, judges the five criteria, writes
 //! `report.json` and `report.html` under `--out` (the databases stay there too, or in the
 //! throwaway PostgreSQL clusters for the run's lifetime) and exits 0 only if every criterion
 //! passes. docs/soak.md says how to run it and read it.
 
+pub mod chaos;
 pub mod criteria;
 pub mod data;
 pub mod report;
@@ -158,6 +160,27 @@ async fn soak(args: &SoakArgs, out: &Path) -> anyhow::Result<report::Report> {
             ),
         });
     }
+    // The slow miner's scores arrive: every settled cycle of the chaos run holds its ten leads.
+    if let Some(slow) = world::fleet_specs(args.miners)
+        .iter()
+        .find(|m| m.behaviour == world::SLOW_STORE)
+    {
+        let uid = u8::try_from(slow.uid).unwrap_or(u8::MAX);
+        let (checked, missing) = data::unscored(&chaos.settled, uid);
+        criteria.push(criteria::Criterion {
+            name: "slow_store_miner_unscored_cycles".into(),
+            value: missing.len() as f64,
+            threshold: 0.0,
+            pass: missing.is_empty() && checked > 0,
+            detail: format!(
+                "uid {uid} (every read 100 ms late): {checked} settled cycles of the chaos run{}",
+                missing
+                    .first()
+                    .map(|d| format!("; first: {d}"))
+                    .unwrap_or_default()
+            ),
+        });
+    }
     let jobs = chaos.samples.last().map_or(0.0, |s| s.jobs);
     let mut peak = std::collections::BTreeMap::<String, u64>::new();
     for s in &chaos.samples {
@@ -180,6 +203,7 @@ async fn soak(args: &SoakArgs, out: &Path) -> anyhow::Result<report::Report> {
         "wall_s_calm": calm.wall_s,
         "wall_s_chaos": chaos.wall_s,
         "wall_s_per_simulated_day": chaos.wall_s / f64::from(days),
+        "supervisor_restarts": chaos.samples.last().map_or(0, |s| s.supervisor_restarts),
         "compute_jobs_chaos": jobs,
         "jobs_per_s": jobs / chaos.wall_s.max(1e-3),
         "peak_rss_bytes": peak,
@@ -197,7 +221,11 @@ async fn soak(args: &SoakArgs, out: &Path) -> anyhow::Result<report::Report> {
 /// Start `gaia-dev run` for one run, in its own process group.
 fn spawn_validator(dir: &Path, env: &[(String, String)]) -> anyhow::Result<(Child, RuntimeDir)> {
     let runtime = RuntimeDir::new(dir.join("rt"));
-    let log = std::fs::File::create(dir.join("validator.log"))?;
+    // Appended to: a restarted supervisor (chaos) writes after its killed predecessor.
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("validator.log"))?;
     let mut cmd = Command::new(std::env::current_exe()?);
     cmd.args(["--log-format", "json", "run"])
         .current_dir(dir)
@@ -240,6 +268,7 @@ fn scrape(runtime: &RuntimeDir, t: f64, day: f64) -> Sample {
             sample::sum_of(&text, "gaia_compute_job_duration_seconds_count"),
         ),
         restarts: state.restarts.values().sum(),
+        supervisor_restarts: 0,
     }
 }
 
@@ -256,7 +285,21 @@ async fn run_once(
     std::fs::create_dir_all(&dir)?;
     let start: DateTime<Utc> = BUSINESS_START.parse()?;
     let days = args.simulated_days.max(1);
-    let db = database(args.db, out, name).await?;
+    let chaos_on = chaos_on && args.chaos_every > 0.0;
+    // The chaos run's storage (its SQLite file and DATA_DIR) is a tmpfs that fills for a while.
+    let (mut disk, disk_error) = if chaos_on {
+        match chaos::FullDisk::mount(chaos::FullDisk::size_for(args.miners, days)) {
+            Ok(d) => (Some(d), None),
+            Err(e) => (None, Some(e.to_string())),
+        }
+    } else {
+        (None, None)
+    };
+    let db_dir = match (&disk, args.db) {
+        (Some(d), SoakDb::Sqlite) => d.path().to_path_buf(),
+        _ => out.to_path_buf(),
+    };
+    let db = database(args.db, &db_dir, name).await?;
     let (fleet, metagraph) =
         world::start_fleet(world, world::cycle_of(start, 0), &dir, args.miners).await?;
     let anchor = Utc::now();
@@ -278,6 +321,15 @@ async fn run_once(
         }
         _ => {}
     }
+    // A supervisor killed across the daily run's hour is caught up when its successor starts
+    // (at the start of a run the last occurrence is 23 h 50 old: not caught up, as in calm).
+    env.push(("WEATHER__RUN_CATCH_UP_HOURS".into(), "20".into()));
+    if let Some(d) = &disk {
+        env.push((
+            "DATA_DIR".into(),
+            d.path().join("data").display().to_string(),
+        ));
+    }
     let (mut child, runtime) = spawn_validator(&dir, &env)?;
     let clock = gaia_validator::clock::BusinessClock::scaled(args.time_scale, start, anchor);
     let wall_total = f64::from(days) * 86_400.0 / args.time_scale;
@@ -288,6 +340,25 @@ async fn run_once(
     let mut pg_restarted = false;
     let mut alive = true;
     let mut picks = 0x9e37_79b9u64;
+    let plan = chaos::Plan::new(wall_total);
+    let mut supervisor_killed = false;
+    // Counters of the killed supervisors' incarnations, added to their successors' samples.
+    let mut base = Sample::default();
+    let mut log_mark = 0;
+    let log = dir.join("validator.log");
+    let holds = match args.db {
+        SoakDb::Sqlite => "the SQLite file and DATA_DIR",
+        SoakDb::Postgres => "DATA_DIR",
+    };
+    if let Some(e) = disk_error {
+        tracing_note(&format!("no full-disk episode: {e}"));
+        chaos.push(ChaosEvent {
+            t: 0.0,
+            kind: chaos::FULL_DISK.into(),
+            what: format!("full disk skipped: {e}"),
+            replaced: true,
+        });
+    }
     while began.elapsed().as_secs_f64() < wall_total {
         tokio::time::sleep(Duration::from_secs_f64(args.scrape_every_s)).await;
         let t = began.elapsed().as_secs_f64();
@@ -297,10 +368,22 @@ async fn run_once(
             alive = false;
             break;
         }
-        samples.push(scrape(&runtime, t, day));
+        samples.push(offset(scrape(&runtime, t, day), &base));
         // No chaos in the first and last tenth: the run starts and ends cleanly.
         let in_window = t > 0.1 * wall_total && t < 0.85 * wall_total;
-        if chaos_on && args.chaos_every > 0.0 && in_window && t >= next_chaos {
+        if chaos_on && in_window && !supervisor_killed && plan.supervisor_kill_due(t, clock.now()) {
+            supervisor_killed = true;
+            base = samples.last().cloned().unwrap_or_default();
+            base.supervisor_restarts += 1;
+            let (event, successor) =
+                restart_supervisor(&mut child, &runtime, &dir, &env, t).await?;
+            tracing_note(&event.what);
+            chaos.push(event);
+            child = successor;
+            next_chaos = began.elapsed().as_secs_f64() + args.chaos_every;
+            continue;
+        }
+        if chaos_on && in_window && t >= next_chaos {
             next_chaos = t + args.chaos_every;
             let state = SupervisorState::read(&runtime).unwrap_or_default();
             if !state.children.is_empty() {
@@ -311,6 +394,7 @@ async fn run_once(
                 let _ = kill(Pid::from_raw(victim.pid as i32), Signal::SIGKILL);
                 chaos.push(ChaosEvent {
                     t,
+                    kind: chaos::KILL_CHILD.into(),
                     what: format!("kill {} (pid {})", victim.name, victim.pid),
                     replaced: false,
                 });
@@ -322,11 +406,25 @@ async fn run_once(
                 let ok = tokio::task::spawn_blocking(move || cluster.restart()).await?;
                 chaos.push(ChaosEvent {
                     t,
+                    kind: chaos::RESTART_POSTGRES.into(),
                     what: "restart postgres".into(),
                     replaced: ok.is_ok(),
                 });
             }
         }
+        if let Some(d) = disk.as_mut() {
+            if !d.is_full() && log_mark == 0 && t >= plan.full_disk_from {
+                log_mark = std::fs::metadata(&log).map_or(1, |m| m.len().max(1));
+                chaos.push(d.fill_event(t, holds));
+                tracing_note(&chaos[chaos.len() - 1].what);
+            } else if d.is_full() && t >= plan.full_disk_to {
+                d.free_event(t, chaos::full_disk_lines_since(&log, log_mark), &mut chaos);
+            }
+        }
+    }
+    if let Some(d) = disk.as_mut().filter(|d| d.is_full()) {
+        let met = chaos::full_disk_lines_since(&log, log_mark);
+        d.free_event(began.elapsed().as_secs_f64(), met, &mut chaos);
     }
     // Drain: the runs whose results are compared must complete (business time goes on).
     let end = start + chrono::Duration::days(i64::from(days));
@@ -351,17 +449,20 @@ async fn run_once(
         tokio::time::sleep(Duration::from_secs_f64(args.scrape_every_s)).await;
         let t = began.elapsed().as_secs_f64();
         let day = (clock.now() - start).num_milliseconds() as f64 / 86_400_000.0;
-        samples.push(scrape(&runtime, t, day));
+        samples.push(offset(scrape(&runtime, t, day), &base));
         alive = matches!(child.try_wait(), Ok(None));
     }
     if let Ok(None) = child.try_wait() {
         let day = (clock.now() - start).num_milliseconds() as f64 / 86_400_000.0;
-        samples.push(scrape(&runtime, began.elapsed().as_secs_f64(), day));
+        samples.push(offset(
+            scrape(&runtime, began.elapsed().as_secs_f64(), day),
+            &base,
+        ));
     } else {
         alive = false;
     }
     let business_end = clock.now();
-    for ev in chaos.iter_mut().filter(|e| e.what.starts_with("kill")) {
+    for ev in chaos.iter_mut().filter(|e| e.kind == chaos::KILL_CHILD) {
         let name = ev.what.split_whitespace().nth(1).unwrap_or_default();
         let pid = ev
             .what
@@ -397,6 +498,16 @@ async fn run_once(
         })
         .unwrap_or_default();
     store.close().await;
+    if let (Some(d), SoakDb::Sqlite) = (&disk, args.db) {
+        // The database is kept under --out, as the calm run's is.
+        for ext in ["db", "db-wal", "db-shm"] {
+            let from = d.path().join(format!("{name}.{ext}"));
+            if from.is_file() {
+                std::fs::copy(&from, out.join(format!("{name}.{ext}")))?;
+            }
+        }
+    }
+    drop(disk);
     Ok(RunOutcome {
         samples,
         chaos,
@@ -407,6 +518,76 @@ async fn run_once(
         lead_rule,
         weights,
     })
+}
+
+/// A sample of a restarted supervisor's validator with its predecessors' counters added, so
+/// cumulative figures (jobs, job seconds, restarts) keep rising across a supervisor kill.
+fn offset(mut s: Sample, base: &Sample) -> Sample {
+    s.jobs += base.jobs;
+    s.job_seconds.0 += base.job_seconds.0;
+    s.job_seconds.1 += base.job_seconds.1;
+    s.restarts += base.restarts;
+    s.supervisor_restarts = base.supervisor_restarts;
+    s
+}
+
+/// The chaos run's supervisor kill: SIGKILL the supervisor, check that every child dies with
+/// it (parent-death signal), start a new `run` on the same database and runtime dir and wait
+/// until it publishes its children and serves `/metrics` (its instance lock must not refuse a
+/// dead owner).
+async fn restart_supervisor(
+    child: &mut Child,
+    runtime: &RuntimeDir,
+    dir: &Path,
+    env: &[(String, String)],
+    t: f64,
+) -> anyhow::Result<(ChaosEvent, Child)> {
+    let old = child.id();
+    let pids: Vec<u32> = SupervisorState::read(runtime)
+        .unwrap_or_default()
+        .children
+        .iter()
+        .map(|c| c.pid)
+        .collect();
+    let orphans = tokio::task::block_in_place(|| {
+        chaos::kill_supervisor(
+            old,
+            || {
+                let _ = child.wait();
+            },
+            &pids,
+            Duration::from_secs(30),
+        )
+    });
+    let (successor, _) = spawn_validator(dir, env)?;
+    let until = Instant::now() + Duration::from_secs(60);
+    let mut up = false;
+    while !up && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let state = SupervisorState::read(runtime).unwrap_or_default();
+        let addr = std::fs::read_to_string(runtime.metrics_addr_file()).unwrap_or_default();
+        up = state.supervisor_pid == successor.id()
+            && !state.children.is_empty()
+            && crate::harness::http(&addr, "GET", "/metrics", None).is_ok();
+    }
+    let fate = if orphans.survivors.is_empty() {
+        format!("all gone after {:.1} s", orphans.gone_after_s)
+    } else {
+        format!("pids {:?} SIGKILLed by the harness", orphans.survivors)
+    };
+    let event = ChaosEvent {
+        t,
+        kind: chaos::KILL_SUPERVISOR.into(),
+        what: format!(
+            "kill supervisor (pid {old}): {} of {} children outlived it ({fate}); restarted as pid {} ({})",
+            orphans.survivors.len(),
+            orphans.children,
+            successor.id(),
+            if up { "up" } else { "NOT up within 60 s" }
+        ),
+        replaced: orphans.survivors.is_empty() && up,
+    };
+    Ok((event, successor))
 }
 
 fn tracing_note(what: &str) {
