@@ -1,18 +1,15 @@
 //! The soak's chaos beyond killing one child (issue 15 acceptance 2): when in the chaos run the
-//! whole supervisor is SIGKILLed (and what proves that no child outlived it), and when the
+//! whole supervisor is SIGKILLed (the kill itself: `super::supervisor`), and when the
 //! validator's storage runs out of space — the chaos run's SQLite file and `DATA_DIR` live on a
 //! size-limited tmpfs ([`FullDisk`]) that a ballast file fills for a window of the run and then
 //! gives back. The kinds of event are named here, with the colour each has in the report.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Timelike, Utc};
 use gaia_testkit::{SmallDisk, SmallDiskError};
 
 use super::sample::ChaosEvent;
-use nix::sys::signal::{kill, killpg, Signal};
-use nix::unistd::Pid;
 
 /// A child (IO-Engine or worker) SIGKILLed.
 pub const KILL_CHILD: &str = "kill_child";
@@ -42,7 +39,8 @@ pub fn colour(kind: &str) -> &'static str {
 /// When the one-off events of a chaos run happen, in wall seconds from its start.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Plan {
-    /// The supervisor kill is due from here (at the next daily-run hour, see [`Plan::supervisor_kill_due`]).
+    /// The supervisor kill is due from here (at the next daily-run hour, see
+    /// [`Plan::until_supervisor_kill`]).
     pub supervisor_kill_from: f64,
     /// The disk is full from here …
     pub full_disk_from: f64,
@@ -62,66 +60,26 @@ impl Plan {
         }
     }
 
-    /// Whether the supervisor kill is due at wall second `t` and business time `now`: after
-    /// `supervisor_kill_from`, within the two business hours after the daily run's 18:00, so
-    /// the run of the day is queued before the kill and the next one is most of a day away
-    /// (a restart that takes longer is caught up, `WEATHER__RUN_CATCH_UP_HOURS`).
-    pub fn supervisor_kill_due(&self, t: f64, now: DateTime<Utc>) -> bool {
-        t >= self.supervisor_kill_from && (18..20).contains(&now.hour())
-    }
-}
-
-/// Whether process `pid` still runs (exists and is not a zombie).
-pub fn alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // The state follows the command name in parentheses, which may itself hold spaces.
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            .is_some_and(|state| state != "Z" && state != "X"),
-        Err(_) => false,
-    }
-}
-
-/// What a supervisor kill left behind.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Orphans {
-    /// Children alive before the kill.
-    pub children: usize,
-    /// Children still alive at the deadline (then SIGKILLed with their groups by the harness).
-    pub survivors: Vec<u32>,
-    /// Seconds until the last child was gone (the deadline if some survived).
-    pub gone_after_s: f64,
-}
-
-/// SIGKILL the supervisor `supervisor` (reaped through `reap`), then watch its `children`:
-/// each must die with it (parent-death signal) within `deadline`. Survivors are reported and
-/// then SIGKILLed with their process groups, so the next validator does not run beside them.
-pub fn kill_supervisor(
-    supervisor: u32,
-    reap: impl FnOnce(),
-    children: &[u32],
-    deadline: Duration,
-) -> Orphans {
-    if let Ok(raw) = i32::try_from(supervisor) {
-        let _ = kill(Pid::from_raw(raw), Signal::SIGKILL);
-    }
-    reap();
-    let began = Instant::now();
-    let mut left: Vec<u32> = children.to_vec();
-    while !left.is_empty() && began.elapsed() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-        left.retain(|p| alive(*p));
-    }
-    for pid in &left {
-        if let Ok(raw) = i32::try_from(*pid) {
-            let _ = killpg(Pid::from_raw(raw), Signal::SIGKILL);
+    /// Business time from `now` until the supervisor may be killed: zero within the two
+    /// business hours after the daily run's 18:00, else until the next 18:15. The run of the
+    /// day is queued before the kill and the next one is most of a day away (a restart that
+    /// takes longer is caught up, `WEATHER__RUN_CATCH_UP_HOURS`). The harness sleeps this long
+    /// once it is shorter than its sampling period, so the kill never misses the window.
+    pub fn until_supervisor_kill(now: DateTime<Utc>) -> chrono::Duration {
+        if (18..20).contains(&now.hour()) {
+            return chrono::Duration::zero();
         }
-    }
-    Orphans {
-        children: children.len(),
-        gone_after_s: began.elapsed().as_secs_f64(),
-        survivors: left,
+        let today = now
+            .date_naive()
+            .and_hms_opt(18, 15, 0)
+            .unwrap_or_default()
+            .and_utc();
+        let next = if today > now {
+            today
+        } else {
+            today + chrono::Duration::days(1)
+        };
+        next - now
     }
 }
 
@@ -249,68 +207,28 @@ impl FullDisk {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::process::{Command, Stdio};
 
     #[test]
     fn the_plan_kills_the_supervisor_after_the_daily_run_and_fills_the_disk_later() {
         let p = Plan::new(100.0);
         assert!(p.supervisor_kill_from < p.full_disk_from && p.full_disk_to <= 85.0);
-        let evening: DateTime<Utc> = "2026-01-03T18:30:00Z".parse().unwrap();
-        let morning: DateTime<Utc> = "2026-01-03T07:00:00Z".parse().unwrap();
-        assert!(p.supervisor_kill_due(30.0, evening));
-        assert!(!p.supervisor_kill_due(30.0, morning));
-        assert!(!p.supervisor_kill_due(10.0, evening));
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let wait = Plan::until_supervisor_kill;
+        assert_eq!(wait(at("2026-01-03T18:30:00Z")), chrono::Duration::zero());
+        assert_eq!(
+            wait(at("2026-01-03T07:00:00Z")),
+            chrono::Duration::minutes(11 * 60 + 15)
+        );
+        assert_eq!(
+            wait(at("2026-01-03T21:00:00Z")),
+            chrono::Duration::minutes(21 * 60 + 15)
+        );
         assert_eq!(colour(KILL_SUPERVISOR), "#a0c");
         assert_eq!(colour("other"), "#999");
         assert_eq!(FullDisk::size_for(6, 12), 256);
         assert_eq!(FullDisk::size_for(256, 60), 256 + 256 * 60 - 256);
         let log = "a\n{\"error\":\"database or disk is full\"}\nNo space left on device\nok";
         assert_eq!(full_disk_lines(log), 2);
-    }
-
-    #[test]
-    fn a_killed_parent_whose_child_lives_on_is_reported_and_the_orphan_is_killed() {
-        // `sh` starts a `sleep` in its own group (no parent-death signal) and waits.
-        let mut sh = Command::new("sh")
-            .args(["-c", "setsid sleep 60 & echo $!; wait"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufRead::read_line(
-            &mut std::io::BufReader::new(sh.stdout.take().unwrap()),
-            &mut line,
-        )
-        .unwrap();
-        let orphan: u32 = line.trim().parse().unwrap();
-        assert!(alive(orphan) && alive(sh.id()));
-        let o = kill_supervisor(
-            sh.id(),
-            || {
-                let _ = sh.wait();
-            },
-            &[orphan],
-            Duration::from_millis(300),
-        );
-        assert_eq!(o.children, 1);
-        assert_eq!(o.survivors, vec![orphan], "the orphan outlived its parent");
-        std::thread::sleep(Duration::from_millis(300));
-        assert!(!alive(orphan), "the harness killed the orphan");
-        assert!(!alive(u32::MAX));
-    }
-
-    #[test]
-    fn a_child_that_dies_with_its_parent_is_no_survivor() {
-        let mut parent = Command::new("sleep").arg("60").spawn().unwrap();
-        let o = kill_supervisor(
-            parent.id(),
-            || {
-                let _ = parent.wait();
-            },
-            &[],
-            Duration::from_secs(1),
-        );
-        assert!(o.survivors.is_empty() && o.gone_after_s < 1.0, "{o:?}");
     }
 
     #[test]

@@ -282,16 +282,19 @@ pub fn html(r: &Report) -> String {
         &marks,
     ));
     page.push_str(&chart(
-        "Restarts (cumulative): children's, recycles included, and the supervisor's",
+        "Child restarts, recycles included (cumulative)",
         "",
-        &[
-            ("child restarts".into(), COLOURS[5], restarts),
-            (
-                "supervisor restarts".into(),
-                colour("kill_supervisor"),
-                supervisor,
-            ),
-        ],
+        &[("child restarts".into(), COLOURS[5], restarts)],
+        &marks,
+    ));
+    page.push_str(&chart(
+        "Supervisor restarts after the harness's SIGKILL (cumulative)",
+        "",
+        &[(
+            "supervisor restarts".into(),
+            colour("kill_supervisor"),
+            supervisor,
+        )],
         &marks,
     ));
     page.push_str(&timeline(&r.chaos, s.last().map_or(0.0, |x| x.t)));
@@ -373,7 +376,7 @@ mod tests {
             weights: vec![0.1, 0.5],
         };
         let page = html(&r);
-        assert_eq!(page.matches("<svg").count(), 8);
+        assert_eq!(page.matches("<svg").count(), 9);
         assert!(page.contains("full_disk (1)") && page.contains("kill_supervisor (0)"));
         assert!(page.contains("opacity=\"0.4\""), "the full disk's band");
         assert!(

@@ -116,8 +116,8 @@ fn the_compressed_soak_passes_on_sqlite_and_its_report_renders() {
     let dom = chromium.dump_dom(&url).expect("report.html renders");
     assert_eq!(
         dom.matches("<svg").count(),
-        8,
-        "six plots, the chaos time line and the weights"
+        9,
+        "seven plots, the chaos time line and the weights"
     );
     assert!(dom.contains("PASS") && dom.contains("zero_crashes"));
     assert!(dom.matches("<polyline").count() >= 6);
