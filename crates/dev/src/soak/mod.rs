@@ -91,9 +91,14 @@ async fn soak(args: &SoakArgs, out: &Path) -> anyhow::Result<report::Report> {
         threshold: 0.0,
         pass: diff.is_empty(),
         detail: format!(
-            "{} settled responses, {} score rows compared{}",
+            "{} settled responses, {} score rows compared{}{}",
             calm.settled.responses.len(),
             calm.settled.rows.len(),
+            [("calm", &calm), ("chaos", &chaos)]
+                .iter()
+                .filter(|(_, r)| r.drained_s.is_none())
+                .map(|(n, _)| format!("; the {n} run's drain timed out with runs still open"))
+                .collect::<String>(),
             diff.first()
                 .map(|d| format!("; first: {d}"))
                 .unwrap_or_default()
@@ -156,6 +161,8 @@ async fn soak(args: &SoakArgs, out: &Path) -> anyhow::Result<report::Report> {
         "db": format!("{:?}", args.db).to_lowercase(),
         "wall_s_calm": calm.wall_s,
         "wall_s_chaos": chaos.wall_s,
+        "drain_s_calm": calm.drained_s,
+        "drain_s_chaos": chaos.drained_s,
         "wall_s_per_simulated_day": chaos.wall_s / f64::from(days),
         "supervisor_restarts": chaos.samples.last().map_or(0, |s| s.supervisor_restarts),
         "compute_jobs_chaos": jobs,

@@ -34,6 +34,9 @@ pub struct RunOutcome {
     pub crashed: u64,
     /// Wall seconds, drain included.
     pub wall_s: f64,
+    /// Wall seconds the drain took until the compared runs were complete; `None` when it
+    /// timed out (`--drain-timeout-s`) with some of them still open.
+    pub drained_s: Option<f64>,
     /// The settled scores.
     pub settled: data::Settled,
     /// Overall scores checked against spec §12-1, and the violations.
@@ -295,7 +298,9 @@ pub async fn run_once(
     let end = start + chrono::Duration::days(i64::from(days));
     let settled_before = end - chrono::Duration::days(1);
     let store = Store::open(&StoreConfig::new(db.url.as_str())).await?;
-    let until = Instant::now() + Duration::from_secs(args.drain_timeout_s);
+    let drain_began = Instant::now();
+    let until = drain_began + Duration::from_secs(args.drain_timeout_s);
+    let mut drained_s = None;
     while alive && Instant::now() < until {
         let runs = store
             .list_runs_since(start - chrono::Duration::days(1))
@@ -309,6 +314,7 @@ pub async fn run_once(
             .filter(|d| world::cycle_of(start, *d) + chrono::Duration::days(10) <= settled_before)
             .count();
         if open == 0 && runs.len() >= expected {
+            drained_s = Some(drain_began.elapsed().as_secs_f64());
             break;
         }
         tokio::time::sleep(Duration::from_secs_f64(args.scrape_every_s)).await;
@@ -325,6 +331,12 @@ pub async fn run_once(
         ));
     } else {
         alive = false;
+    }
+    if drained_s.is_none() {
+        tracing_note(&format!(
+            "{name}: drain timed out after {} s with compared runs still open",
+            args.drain_timeout_s
+        ));
     }
     let business_end = clock.now();
     for ev in chaos.iter_mut().filter(|e| e.kind == chaos::KILL_CHILD) {
@@ -379,6 +391,7 @@ pub async fn run_once(
         supervisor_alive: alive,
         crashed,
         wall_s,
+        drained_s,
         settled,
         lead_rule,
         weights,

@@ -145,6 +145,30 @@ mod tests {
     use std::process::{Command, Stdio};
 
     #[test]
+    fn a_successor_continues_its_predecessors_counters() {
+        let base = Sample {
+            jobs: 100.0,
+            job_seconds: (5.0, 100.0),
+            restarts: 7,
+            supervisor_restarts: 1,
+            ..Sample::default()
+        };
+        let fresh = Sample {
+            t: 30.0,
+            jobs: 3.0,
+            job_seconds: (0.5, 3.0),
+            restarts: 0,
+            ..Sample::default()
+        };
+        let s = offset(fresh, &base);
+        assert_eq!((s.t, s.jobs, s.restarts), (30.0, 103.0, 7));
+        assert_eq!(s.job_seconds, (5.5, 103.0));
+        assert_eq!(s.supervisor_restarts, 1);
+        let before = offset(Sample::default(), &Sample::default());
+        assert_eq!(before.supervisor_restarts, 0, "no kill yet");
+    }
+
+    #[test]
     fn a_killed_parent_whose_child_lives_on_is_reported_and_the_orphan_is_killed() {
         // `sh` starts a `sleep` in its own group (no parent-death signal) and waits.
         let mut sh = Command::new("sh")

@@ -22,7 +22,7 @@ fn soak(db: &str, out: &Path) -> (bool, Value) {
             "--scrape-every-s",
             "1",
         ])
-        .args(["--grid-deg", "15", "--drain-timeout-s", "240", "--db", db])
+        .args(["--grid-deg", "15", "--drain-timeout-s", "480", "--db", db])
         .arg("--out")
         .arg(out)
         .status()
