@@ -36,5 +36,5 @@ pub use records::weather::{
     ComponentScore, ForecastStats, MinerResponse, MinerScore, NewResponse, NewRun, Run,
     Verification, ERA5_LEADS,
 };
-pub use store::{InstanceLock, MigrationStatus, Store, MAX_LISTING};
+pub use store::{InstanceLock, LockKept, MigrationStatus, Store, MAX_LISTING};
 pub use url::{redact, Backend, DatabaseUrl};

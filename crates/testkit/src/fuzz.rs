@@ -8,7 +8,8 @@
 //! corpus and is written to the corpus directory. A panic, a property violation, a slow input or
 //! an over-large allocation is a [`Finding`]: minimised by deleting runs while it still
 //! reproduces, written to the artifacts directory, reported once per kind and message. A call
-//! that hangs (20 × the time limit) is written as `hang-*` by a watchdog and ends the process.
+//! that hangs (20 × the time limit in wall time, at least 30 s) is written as `hang-*` by a
+//! watchdog and ends the process.
 
 use std::collections::BTreeSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -107,6 +108,8 @@ pub struct Report {
     pub execs: u64,
     /// Wall time.
     pub elapsed: Duration,
+    /// CPU time of the fuzzing thread (less than `elapsed` when the machine is shared).
+    pub cpu: Duration,
     /// Corpus size at the end (seeds, corpus files, inputs with new labels).
     pub corpus: usize,
     /// Distinct outcome labels seen.
@@ -125,11 +128,20 @@ impl Report {
 /// What one input did: its outcome label, or a finding's kind and message.
 pub type Outcome = Result<String, (FindingKind, String)>;
 
-/// Runs `target` on one input within `limits`.
+/// CPU time of the calling thread: the measure of a slow input, so that fuzzing beside other
+/// work (several targets at once, a build) does not report a starved input as slow. A hung input
+/// is still caught by the wall-clock watchdog.
+pub fn thread_cpu_time() -> Duration {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_THREAD_CPUTIME_ID)
+        .map(Duration::from)
+        .unwrap_or_default()
+}
+
+/// Runs `target` on one input within `limits` (time is the thread's CPU time).
 pub fn run_one(target: &Target, input: &[u8], limits: Limits) -> Outcome {
-    let start = Instant::now();
+    let start = thread_cpu_time();
     let (result, usage) = measure(|| catch_unwind(AssertUnwindSafe(|| (target.run)(input))));
-    let elapsed = start.elapsed();
+    let elapsed = thread_cpu_time().saturating_sub(start);
     let label = match result {
         Err(panic) => return Err((FindingKind::Panic, panic_text(&*panic))),
         Ok(Err(violation)) => return Err((FindingKind::Property, violation)),
@@ -245,7 +257,8 @@ pub fn run(target: &Target, options: &Options) -> Report {
     let watchdog = spawn_watchdog(
         &current,
         &stop,
-        options.limits.time * 20,
+        // Wall time, so a loaded machine stretches it: at least 30 s before calling it a hang.
+        (options.limits.time * 20).max(Duration::from_secs(30)),
         options.artifacts_dir.clone(),
     );
     let previous_hook = std::panic::take_hook();
@@ -257,6 +270,7 @@ pub fn run(target: &Target, options: &Options) -> Report {
         run_one(target, input, options.limits)
     };
     let start = Instant::now();
+    let cpu_start = thread_cpu_time();
     // Every seed first, unmutated, then mutations.
     let mut queue: Vec<Vec<u8>> = corpus.iter().rev().cloned().collect();
     while report.execs < options.max_execs && start.elapsed() < options.duration {
@@ -302,6 +316,7 @@ pub fn run(target: &Target, options: &Options) -> Report {
         }
     }
     report.elapsed = start.elapsed();
+    report.cpu = thread_cpu_time().saturating_sub(cpu_start);
     if let Ok(mut slot) = current.lock() {
         *slot = (Instant::now(), Vec::new());
     }

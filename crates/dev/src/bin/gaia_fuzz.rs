@@ -114,10 +114,11 @@ fn fuzz(target: &Target, args: &Args) -> bool {
     };
     let report = run(target, &options);
     println!(
-        "{:<15} {:>10} execs in {:>7.1} s = {:>8.0}/s; corpus {:>4}; outcome labels {:>4}; findings {}",
+        "{:<15} {:>10} execs in {:>7.1} s ({:>7.1} s CPU) = {:>8.0}/s; corpus {:>4}; outcome labels {:>4}; findings {}",
         target.name,
         report.execs,
         report.elapsed.as_secs_f64(),
+        report.cpu.as_secs_f64(),
         report.execs_per_sec(),
         report.corpus,
         report.labels.len(),

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use super::chaos::{KILL_CHILD, KILL_SUPERVISOR};
 use super::sample::{delta, quantile, ChaosEvent, Sample};
 
 /// Criterion 3: event-loop lag p99 below this (seconds).
@@ -35,11 +36,15 @@ fn criterion(name: &str, value: f64, threshold: f64, pass: bool, detail: String)
     }
 }
 
-/// Zero crashes: every restart the supervisor counted was a chaos kill, every kill was replaced,
-/// and the supervisor itself never exited.
-/// `crashed` is how many child exits the supervisor logged as crashes (recycles are not).
+/// Zero crashes: every crash the supervisor logged was a chaos kill of a child, every chaos
+/// event was recovered from (a killed child replaced; a killed supervisor left no child alive
+/// and its successor came up; PostgreSQL back; the disk's space back), and the supervisor
+/// never exited unasked. A planned supervisor kill is chaos, not a crash: it is not counted
+/// against the children's crashes and its restart is the harness's.
+/// `crashed` is how many child exits the supervisors logged as crashes (recycles are not).
 pub fn crashes(crashed: u64, chaos: &[ChaosEvent], supervisor_alive: bool) -> Criterion {
-    let kills = chaos.iter().filter(|c| c.what.starts_with("kill")).count() as u64;
+    let kills = chaos.iter().filter(|c| c.kind == KILL_CHILD).count() as u64;
+    let supervisor_kills = chaos.iter().filter(|c| c.kind == KILL_SUPERVISOR).count();
     let restarts = crashed;
     let unexpected = restarts.saturating_sub(kills) + u64::from(!supervisor_alive);
     let not_replaced = chaos.iter().filter(|c| !c.replaced).count() as u64;
@@ -49,7 +54,8 @@ pub fn crashes(crashed: u64, chaos: &[ChaosEvent], supervisor_alive: bool) -> Cr
         0.0,
         unexpected == 0 && not_replaced == 0,
         format!(
-            "{kills} chaos kills, {restarts} crashes logged, {not_replaced} not replaced, supervisor {}",
+            "{kills} chaos kills, {restarts} crashes logged, {supervisor_kills} supervisor \
+             kills with restart, {not_replaced} not recovered, supervisor {}",
             if supervisor_alive { "alive" } else { "exited" }
         ),
     )
@@ -266,10 +272,29 @@ mod tests {
         let s: Vec<Sample> = (0..50).map(|i| sample(f64::from(i), 1, 1)).collect();
         let kill = ChaosEvent {
             t: 1.0,
+            kind: KILL_CHILD.into(),
             what: "kill io-engine".into(),
             replaced: true,
         };
         assert!(crashes(1, std::slice::from_ref(&kill), true).pass);
+        let planned = ChaosEvent {
+            kind: KILL_SUPERVISOR.into(),
+            ..kill.clone()
+        };
+        let c = crashes(1, &[kill.clone(), planned.clone()], true);
+        assert!(c.pass && c.detail.contains("1 supervisor kills"), "{c:?}");
+        assert!(
+            !crashes(2, &[kill.clone(), planned.clone()], true).pass,
+            "a supervisor kill does not excuse a child's crash"
+        );
+        let orphaned = ChaosEvent {
+            replaced: false,
+            ..planned
+        };
+        assert!(
+            !crashes(1, &[kill.clone(), orphaned], true).pass,
+            "a child outlived it"
+        );
         assert!(!crashes(1, &[], true).pass, "a crash nobody caused");
         assert!(!crashes(1, &[kill], false).pass);
         let l = lag(&s);

@@ -80,6 +80,25 @@ pub fn differences(calm: &Settled, chaos: &Settled) -> Vec<String> {
     out
 }
 
+/// Whether miner `uid`'s scores arrived in every settled cycle: its ten ERA5 leads and its
+/// overall score stored. Returns (cycles checked, what is missing).
+pub fn unscored(settled: &Settled, uid: u8) -> (usize, Vec<String>) {
+    let mut cycles: Vec<DateTime<Utc>> = settled.responses.keys().map(|k| k.0).collect();
+    cycles.dedup();
+    let missing = cycles
+        .iter()
+        .filter_map(|init| match settled.responses.get(&(*init, uid)) {
+            None => Some(format!("{init} uid {uid}: no response")),
+            Some(v) => {
+                let absent = v.iter().skip(1).filter(|x| x.is_none()).count();
+                (absent > 0 || v.len() < 12)
+                    .then(|| format!("{init} uid {uid}: {absent} of 11 lead/overall scores absent"))
+            }
+        })
+        .collect();
+    (cycles.len(), missing)
+}
+
 /// Check spec §12-1 on every stored overall score of every run: the overall is the blend of the
 /// leads stored so far, and no lead is stored before it was due at `end` (business time).
 /// Returns (results checked, violations).
@@ -142,5 +161,24 @@ mod tests {
         let d = differences(&a, &b);
         assert_eq!(d.len(), 3, "{d:?}");
         assert!(differences(&b, &a).iter().any(|x| x.contains("missing")));
+    }
+
+    #[test]
+    fn a_miner_is_unscored_where_a_lead_or_its_response_is_missing() {
+        let t: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
+        let u = t + Duration::days(1);
+        let mut s = Settled::default();
+        s.responses.insert((t, 3), vec![Some(1); 12]);
+        s.responses.insert((u, 0), vec![Some(1); 12]);
+        let (checked, missing) = unscored(&s, 3);
+        assert_eq!(checked, 2);
+        assert_eq!(missing, vec![format!("{u} uid 3: no response")]);
+        let mut lead = vec![Some(1); 12];
+        lead[4] = None;
+        s.responses.insert((u, 3), lead);
+        assert!(unscored(&s, 3).1[0].contains("1 of 11"));
+        s.responses.insert((u, 3), vec![None, Some(1), Some(2)]);
+        assert_eq!(unscored(&s, 3).1.len(), 1, "too short");
+        assert!(unscored(&s, 0).1.len() == 1);
     }
 }

@@ -1,77 +1,33 @@
 //! `soak`: weeks of simulated operation in minutes (issue 16). The real supervisor, IO-Engine and
 //! workers run the daily weather cycle on a scaled business clock against a simulated fleet,
 //! twice over the same world: once calm, once under chaos (a random child SIGKILLed every
-//! `--chaos-every` seconds, PostgreSQL restarted once mid-run). The harness samples the
+//! `--chaos-every` seconds; once each: the supervisor SIGKILLed and started again, PostgreSQL
+//! restarted, the validator's storage full for a window — [`chaos`]). The harness samples the
 //! validator's own `/metrics` and `/proc` every few seconds, judges the five criteria, writes
 //! `report.json` and `report.html` under `--out` (the databases stay there too, or in the
 //! throwaway PostgreSQL clusters for the run's lifetime) and exits 0 only if every criterion
 //! passes. docs/soak.md says how to run it and read it.
 
+pub mod chaos;
 pub mod criteria;
 pub mod data;
 pub mod report;
+pub mod run;
 pub mod sample;
+pub mod supervisor;
 pub mod world;
 
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::ExitCode;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use gaia_miner_sim::World;
-use gaia_store::{Store, StoreConfig};
-use gaia_validator::runtime::{RuntimeDir, SupervisorState};
-use nix::sys::signal::{kill, killpg, Signal};
-use nix::unistd::Pid;
 
-use crate::cli::{SoakArgs, SoakDb, SoakFault};
-use sample::{ChaosEvent, Sample};
+use crate::cli::SoakArgs;
+use run::run_once;
 
 /// Business time of the soak's start: ten minutes before the first daily run (18:00 UTC).
 pub const BUSINESS_START: &str = "2026-01-01T17:50:00Z";
-
-/// What one validator run left behind.
-struct RunOutcome {
-    samples: Vec<Sample>,
-    chaos: Vec<ChaosEvent>,
-    supervisor_alive: bool,
-    crashed: u64,
-    wall_s: f64,
-    settled: data::Settled,
-    lead_rule: (usize, Vec<String>),
-    weights: Vec<f64>,
-}
-
-/// A database for one run: the SQLite file under `--out`, or a private PostgreSQL cluster.
-struct Db {
-    url: String,
-    pg: Option<gaia_testkit::TestPostgres>,
-}
-
-async fn database(kind: SoakDb, dir: &Path, name: &str) -> anyhow::Result<Db> {
-    Ok(match kind {
-        SoakDb::Sqlite => {
-            let file = dir.join(format!("{name}.db"));
-            let _ = std::fs::remove_file(&file);
-            Db {
-                url: format!("sqlite://{}", file.display()),
-                pg: None,
-            }
-        }
-        SoakDb::Postgres => {
-            let pg = gaia_testkit::TestPostgres::create_private()
-                .await
-                .context("starting a private PostgreSQL cluster")?;
-            Db {
-                url: pg.url().to_string(),
-                pg: Some(pg),
-            }
-        }
-    })
-}
 
 /// Run the soak.
 pub fn run(args: &SoakArgs) -> anyhow::Result<ExitCode> {
@@ -135,9 +91,14 @@ async fn soak(args: &SoakArgs, out: &Path) -> anyhow::Result<report::Report> {
         threshold: 0.0,
         pass: diff.is_empty(),
         detail: format!(
-            "{} settled responses, {} score rows compared{}",
+            "{} settled responses, {} score rows compared{}{}",
             calm.settled.responses.len(),
             calm.settled.rows.len(),
+            [("calm", &calm), ("chaos", &chaos)]
+                .iter()
+                .filter(|(_, r)| r.drained_s.is_none())
+                .map(|(n, _)| format!("; the {n} run's drain timed out with runs still open"))
+                .collect::<String>(),
             diff.first()
                 .map(|d| format!("; first: {d}"))
                 .unwrap_or_default()
@@ -153,6 +114,27 @@ async fn soak(args: &SoakArgs, out: &Path) -> anyhow::Result<report::Report> {
             detail: format!(
                 "{checked} overall scores checked{}",
                 bad.first()
+                    .map(|d| format!("; first: {d}"))
+                    .unwrap_or_default()
+            ),
+        });
+    }
+    // The slow miner's scores arrive: every settled cycle of the chaos run holds its ten leads.
+    if let Some(slow) = world::fleet_specs(args.miners)
+        .iter()
+        .find(|m| m.behaviour == world::SLOW_STORE)
+    {
+        let uid = u8::try_from(slow.uid).unwrap_or(u8::MAX);
+        let (checked, missing) = data::unscored(&chaos.settled, uid);
+        criteria.push(criteria::Criterion {
+            name: "slow_store_miner_unscored_cycles".into(),
+            value: missing.len() as f64,
+            threshold: 0.0,
+            pass: missing.is_empty() && checked > 0,
+            detail: format!(
+                "uid {uid} (every read 100 ms late): {checked} settled cycles of the chaos run{}",
+                missing
+                    .first()
                     .map(|d| format!("; first: {d}"))
                     .unwrap_or_default()
             ),
@@ -179,7 +161,10 @@ async fn soak(args: &SoakArgs, out: &Path) -> anyhow::Result<report::Report> {
         "db": format!("{:?}", args.db).to_lowercase(),
         "wall_s_calm": calm.wall_s,
         "wall_s_chaos": chaos.wall_s,
+        "drain_s_calm": calm.drained_s,
+        "drain_s_chaos": chaos.drained_s,
         "wall_s_per_simulated_day": chaos.wall_s / f64::from(days),
+        "supervisor_restarts": chaos.samples.last().map_or(0, |s| s.supervisor_restarts),
         "compute_jobs_chaos": jobs,
         "jobs_per_s": jobs / chaos.wall_s.max(1e-3),
         "peak_rss_bytes": peak,
@@ -192,243 +177,4 @@ async fn soak(args: &SoakArgs, out: &Path) -> anyhow::Result<report::Report> {
         chaos: chaos.chaos,
         weights: chaos.weights,
     })
-}
-
-/// Start `gaia-dev run` for one run, in its own process group.
-fn spawn_validator(dir: &Path, env: &[(String, String)]) -> anyhow::Result<(Child, RuntimeDir)> {
-    let runtime = RuntimeDir::new(dir.join("rt"));
-    let log = std::fs::File::create(dir.join("validator.log"))?;
-    let mut cmd = Command::new(std::env::current_exe()?);
-    cmd.args(["--log-format", "json", "run"])
-        .current_dir(dir)
-        .env("METRICS_ADDR", "127.0.0.1:0")
-        .env("STATUS_ADDR", "")
-        .env("RUNTIME_DIR", runtime.root())
-        .env("DATA_DIR", dir.join("data"))
-        .env("NUM_COMPUTE_WORKERS", "2")
-        .env("SUPERVISOR_CHECK_INTERVAL_S", "1")
-        .env("SHUTDOWN_GRACE_S", "10")
-        // Chaos kills far more often than production's restart budget allows on purpose.
-        .env("RESTART_BUDGET_COUNT", "10000")
-        .env("RESTART_BACKOFF_MAX_S", "1")
-        .env("LOG_LEVEL", "info")
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .process_group(0);
-    Ok((cmd.spawn().context("cannot start the supervisor")?, runtime))
-}
-
-fn scrape(runtime: &RuntimeDir, t: f64, day: f64) -> Sample {
-    let state = SupervisorState::read(runtime).unwrap_or_default();
-    let addr = std::fs::read_to_string(runtime.metrics_addr_file()).unwrap_or_default();
-    let text = crate::harness::http(&addr, "GET", "/metrics", None).unwrap_or_default();
-    Sample {
-        t,
-        day,
-        rss: state
-            .children
-            .iter()
-            .map(|c| (c.name.clone(), c.pid, sample::rss_of(c.pid)))
-            .collect(),
-        lag_buckets: sample::buckets(&text, "gaia_io_event_loop_lag_seconds"),
-        queue_depth: sample::max_of(&text, "gaia_ipc_queue_depth"),
-        jobs: sample::sum_of(&text, "gaia_compute_jobs_total"),
-        job_seconds: (
-            sample::sum_of(&text, "gaia_compute_job_duration_seconds_sum"),
-            sample::sum_of(&text, "gaia_compute_job_duration_seconds_count"),
-        ),
-        restarts: state.restarts.values().sum(),
-    }
-}
-
-async fn run_once(
-    args: &SoakArgs,
-    out: &Path,
-    name: &str,
-    world: Arc<World>,
-    world_dir: &Path,
-    chaos_on: bool,
-) -> anyhow::Result<RunOutcome> {
-    let dir: PathBuf = out.join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)?;
-    let start: DateTime<Utc> = BUSINESS_START.parse()?;
-    let days = args.simulated_days.max(1);
-    let db = database(args.db, out, name).await?;
-    let (fleet, metagraph) =
-        world::start_fleet(world, world::cycle_of(start, 0), &dir, args.miners).await?;
-    let anchor = Utc::now();
-    let mut env = world::validator_env(
-        world_dir,
-        &metagraph,
-        &db.url,
-        args.time_scale,
-        start,
-        anchor,
-    );
-    match args.fault {
-        Some(SoakFault::Leak) => env.push((
-            "GAIA_DEV_FAULT_LEAK_BYTES_PER_JOB".into(),
-            (64 * 1024).to_string(),
-        )),
-        Some(SoakFault::Lossy) if chaos_on => {
-            env.push(("GAIA_DEV_FAULT_DROP_SCORE_WRITE".into(), "1".into()));
-        }
-        _ => {}
-    }
-    let (mut child, runtime) = spawn_validator(&dir, &env)?;
-    let clock = gaia_validator::clock::BusinessClock::scaled(args.time_scale, start, anchor);
-    let wall_total = f64::from(days) * 86_400.0 / args.time_scale;
-    let began = Instant::now();
-    let mut samples = Vec::new();
-    let mut chaos = Vec::new();
-    let mut next_chaos = args.chaos_every;
-    let mut pg_restarted = false;
-    let mut alive = true;
-    let mut picks = 0x9e37_79b9u64;
-    while began.elapsed().as_secs_f64() < wall_total {
-        tokio::time::sleep(Duration::from_secs_f64(args.scrape_every_s)).await;
-        let t = began.elapsed().as_secs_f64();
-        let day = (clock.now() - start).num_milliseconds() as f64 / 86_400_000.0;
-        if let Ok(Some(status)) = child.try_wait() {
-            tracing_note(&format!("supervisor exited: {status}"));
-            alive = false;
-            break;
-        }
-        samples.push(scrape(&runtime, t, day));
-        // No chaos in the first and last tenth: the run starts and ends cleanly.
-        let in_window = t > 0.1 * wall_total && t < 0.85 * wall_total;
-        if chaos_on && args.chaos_every > 0.0 && in_window && t >= next_chaos {
-            next_chaos = t + args.chaos_every;
-            let state = SupervisorState::read(&runtime).unwrap_or_default();
-            if !state.children.is_empty() {
-                picks = picks
-                    .wrapping_mul(6_364_136_223_846_793_005)
-                    .wrapping_add(1);
-                let victim = &state.children[(picks >> 33) as usize % state.children.len()];
-                let _ = kill(Pid::from_raw(victim.pid as i32), Signal::SIGKILL);
-                chaos.push(ChaosEvent {
-                    t,
-                    what: format!("kill {} (pid {})", victim.name, victim.pid),
-                    replaced: false,
-                });
-            }
-        }
-        if chaos_on && !pg_restarted && t >= 0.5 * wall_total {
-            if let Some(cluster) = db.pg.as_ref().and_then(|p| p.cluster()) {
-                pg_restarted = true;
-                let ok = tokio::task::spawn_blocking(move || cluster.restart()).await?;
-                chaos.push(ChaosEvent {
-                    t,
-                    what: "restart postgres".into(),
-                    replaced: ok.is_ok(),
-                });
-            }
-        }
-    }
-    // Drain: the runs whose results are compared must complete (business time goes on).
-    let end = start + chrono::Duration::days(i64::from(days));
-    let settled_before = end - chrono::Duration::days(1);
-    let store = Store::open(&StoreConfig::new(db.url.as_str())).await?;
-    let until = Instant::now() + Duration::from_secs(args.drain_timeout_s);
-    while alive && Instant::now() < until {
-        let runs = store
-            .list_runs_since(start - chrono::Duration::days(1))
-            .await?;
-        let open = runs
-            .iter()
-            .filter(|r| r.gfs_init_time_utc + chrono::Duration::days(10) <= settled_before)
-            .filter(|r| r.status != gaia_store::RunStatus::Completed)
-            .count();
-        let expected = (0..days)
-            .filter(|d| world::cycle_of(start, *d) + chrono::Duration::days(10) <= settled_before)
-            .count();
-        if open == 0 && runs.len() >= expected {
-            break;
-        }
-        tokio::time::sleep(Duration::from_secs_f64(args.scrape_every_s)).await;
-        let t = began.elapsed().as_secs_f64();
-        let day = (clock.now() - start).num_milliseconds() as f64 / 86_400_000.0;
-        samples.push(scrape(&runtime, t, day));
-        alive = matches!(child.try_wait(), Ok(None));
-    }
-    if let Ok(None) = child.try_wait() {
-        let day = (clock.now() - start).num_milliseconds() as f64 / 86_400_000.0;
-        samples.push(scrape(&runtime, began.elapsed().as_secs_f64(), day));
-    } else {
-        alive = false;
-    }
-    let business_end = clock.now();
-    for ev in chaos.iter_mut().filter(|e| e.what.starts_with("kill")) {
-        let name = ev.what.split_whitespace().nth(1).unwrap_or_default();
-        let pid = ev
-            .what
-            .rsplit(' ')
-            .next()
-            .unwrap_or("")
-            .trim_end_matches(')');
-        ev.replaced = samples.iter().filter(|s| s.t > ev.t).any(|s| {
-            s.rss
-                .iter()
-                .any(|(n, p, _)| n == name && p.to_string() != pid)
-        });
-    }
-    let wall_s = began.elapsed().as_secs_f64();
-    stop(&mut child, &runtime);
-    let log = std::fs::read_to_string(dir.join("validator.log")).unwrap_or_default();
-    let crashed = log.matches("\"msg\":\"child crashed; restarting\"").count() as u64;
-    std::fs::write(dir.join("samples.json"), serde_json::to_vec(&samples)?)?;
-    fleet.stop().await;
-    let settled = data::settled(&store, start, settled_before).await?;
-    let lead_rule = data::lead_rule(&store, start, business_end).await?;
-    let weights = store
-        .weight_history_since(start - chrono::Duration::days(1))
-        .await?
-        .last()
-        .map(|w| {
-            w.weights
-                .as_slice()
-                .iter()
-                .take(usize::from(args.miners))
-                .map(|v| v.unwrap_or(0.0))
-                .collect()
-        })
-        .unwrap_or_default();
-    store.close().await;
-    Ok(RunOutcome {
-        samples,
-        chaos,
-        supervisor_alive: alive,
-        crashed,
-        wall_s,
-        settled,
-        lead_rule,
-        weights,
-    })
-}
-
-fn tracing_note(what: &str) {
-    eprintln!("soak: {what}");
-}
-
-/// SIGTERM the supervisor, wait for it, then SIGKILL every process group left.
-fn stop(child: &mut Child, runtime: &RuntimeDir) {
-    let pids: Vec<u32> = SupervisorState::read(runtime)
-        .unwrap_or_default()
-        .children
-        .iter()
-        .map(|c| c.pid)
-        .chain([child.id()])
-        .collect();
-    let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM);
-    let until = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < until && matches!(child.try_wait(), Ok(None)) {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    for pid in pids {
-        let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
-    }
-    let _ = child.wait();
 }

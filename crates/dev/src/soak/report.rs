@@ -1,7 +1,8 @@
 //! The soak's report: `report.json` (every criterion: name, measured value, threshold, pass;
 //! plus the run's figures) and `report.html`, a self-contained page (inline SVG, no script, no
 //! CDN) with the criteria table and the plots: RSS per process, event-loop lag p50/p99, IPC
-//! queue depth, job rate and latency, restarts and chaos events over time, and the last weights
+//! queue depth, job rate and latency, restarts (children's and the supervisor's), the chaos
+//! events by kind over time (every plot marks them in their kind's colour), and the last weights
 //! as a bar chart.
 
 use std::fmt::Write as _;
@@ -9,6 +10,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use super::chaos::{colour, FULL_DISK, KINDS};
 use super::criteria::Criterion;
 use super::sample::{delta, quantile, ChaosEvent, Sample};
 
@@ -41,15 +43,16 @@ pub fn write(dir: &Path, report: &Report) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A line chart: `series` of (name, colour, points (x, y)); `marks` are vertical lines (chaos);
-/// `limit`, a criterion's threshold, is drawn as a horizontal line, and the y axis then stops at
-/// four times it when a few spikes would otherwise flatten everything (values above are drawn
-/// at the top edge, and the caption says so).
+/// A line chart: `series` of (name, colour, points (x, y)); `marks` are vertical lines (chaos
+/// events, each in its kind's colour); `limit`, a criterion's threshold, is drawn as a
+/// horizontal line, and the y axis then stops at four times it when a few spikes would
+/// otherwise flatten everything (values above are drawn at the top edge, and the caption says
+/// so).
 fn chart(
     title: &str,
     y_unit: &str,
     series: &[Series<'_>],
-    marks: &[f64],
+    marks: &[(f64, &str)],
     limit: Option<f64>,
 ) -> String {
     let (w, h, l, b) = (640.0, 220.0, 60.0, 30.0);
@@ -80,8 +83,8 @@ fn chart(
         w - l - 10.0,
         h - b - 20.0
     );
-    for m in marks {
-        let _ = write!(svg, "<line x1=\"{0:.1}\" x2=\"{0:.1}\" y1=\"20\" y2=\"{1}\" stroke=\"#e66\" stroke-dasharray=\"3,3\"/>", sx(*m), h - b);
+    for (m, c) in marks {
+        let _ = write!(svg, "<line x1=\"{0:.1}\" x2=\"{0:.1}\" y1=\"20\" y2=\"{1}\" stroke=\"{c}\" stroke-dasharray=\"3,3\"/>", sx(*m), h - b);
     }
     for k in 0..=4 {
         let x = x1 * f64::from(k) / 4.0;
@@ -135,6 +138,59 @@ fn chart(
         svg,
         "</svg><div class=\"legend\">{}</div></figure>",
         legend.join(" ")
+    );
+    svg
+}
+
+/// The chaos events on a time line, one row per kind; a full disk is a band from the ballast
+/// to its removal.
+fn timeline(chaos: &[ChaosEvent], x_end: f64) -> String {
+    let (w, l, row) = (640.0, 130.0, 22.0);
+    let h = 30.0 + row * KINDS.len() as f64;
+    let x1 = chaos.iter().map(|c| c.t).fold(x_end, f64::max).max(1e-9);
+    let sx = |x: f64| l + x / x1 * (w - l - 10.0);
+    let mut svg = format!(
+        "<figure><figcaption>Chaos events by kind</figcaption><svg viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\" role=\"img\">"
+    );
+    for (i, (kind, c)) in KINDS.iter().enumerate() {
+        let y = 20.0 + row * i as f64;
+        let n = chaos.iter().filter(|e| e.kind == *kind).count();
+        let _ = write!(
+            svg,
+            "<text x=\"4\" y=\"{:.1}\" font-size=\"11\" fill=\"{c}\">{kind} ({n})</text>\
+             <line x1=\"{l}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#ddd\"/>",
+            y + 4.0,
+            w - 10.0
+        );
+        for e in chaos.iter().filter(|e| e.kind == *kind) {
+            let _ = write!(
+                svg,
+                "<circle cx=\"{:.1}\" cy=\"{y:.1}\" r=\"4\" fill=\"{}\"><title>{:.1} s: {}</title></circle>",
+                sx(e.t),
+                if e.replaced { c } else { "#000" },
+                e.t,
+                html_escape(&e.what)
+            );
+        }
+        if *kind == FULL_DISK {
+            let ends = chaos.iter().filter(|e| e.kind == super::chaos::DISK_FREED);
+            for (from, to) in chaos.iter().filter(|e| e.kind == FULL_DISK).zip(ends) {
+                let _ = write!(
+                    svg,
+                    "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"8\" fill=\"{c}\" opacity=\"0.4\"/>",
+                    sx(from.t),
+                    y - 4.0,
+                    (sx(to.t) - sx(from.t)).max(1.0)
+                );
+            }
+        }
+    }
+    let _ = write!(
+        svg,
+        "<text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"end\">{x1:.0} s wall</text></svg>\
+         <div class=\"legend\">black dot: not recovered</div></figure>",
+        w - 10.0,
+        h - 4.0
     );
     svg
 }
@@ -216,7 +272,7 @@ const COLOURS: [&str; 6] = ["#36c", "#c63", "#393", "#939", "#996", "#699"];
 /// The HTML page.
 pub fn html(r: &Report) -> String {
     let s = &r.samples;
-    let marks: Vec<f64> = r.chaos.iter().map(|c| c.t).collect();
+    let marks: Vec<(f64, &str)> = r.chaos.iter().map(|c| (c.t, colour(&c.kind))).collect();
     let mut names: Vec<String> = s
         .iter()
         .flat_map(|x| x.rss.iter().map(|r| r.0.clone()))
@@ -252,6 +308,10 @@ pub fn html(r: &Report) -> String {
     }
     let depth: Vec<(f64, f64)> = s.iter().map(|x| (x.t, x.queue_depth)).collect();
     let restarts: Vec<(f64, f64)> = s.iter().map(|x| (x.t, x.restarts as f64)).collect();
+    let supervisor: Vec<(f64, f64)> = s
+        .iter()
+        .map(|x| (x.t, x.supervisor_restarts as f64))
+        .collect();
     let mut page = String::from(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>Soak report</title><style>\
          body{font-family:sans-serif;margin:20px;max-width:700px}table{border-collapse:collapse}\
@@ -277,7 +337,7 @@ pub fn html(r: &Report) -> String {
             html_escape(&c.detail)
         );
     }
-    page.push_str("</table><p>Plots: the chaos run (memory criteria are judged on the calm run, whose samples are in calm/samples.json). Red dashed lines: chaos events.</p>");
+    page.push_str("</table><p>Plots: the chaos run (memory criteria are judged on the calm run, whose samples are in calm/samples.json). Dashed lines: chaos events, coloured by kind as in the time line of chaos events.</p>");
     page.push_str(&chart(
         "Resident memory per process",
         "MiB",
@@ -319,16 +379,30 @@ pub fn html(r: &Report) -> String {
     page.push_str(&chart(
         "Child restarts, recycles included (cumulative)",
         "",
-        &[("restarts".into(), COLOURS[5], restarts)],
+        &[("child restarts".into(), COLOURS[5], restarts)],
         &marks,
         None,
     ));
+    page.push_str(&chart(
+        "Supervisor restarts after the harness's SIGKILL (cumulative)",
+        "",
+        &[(
+            "supervisor restarts".into(),
+            colour("kill_supervisor"),
+            supervisor,
+        )],
+        &marks,
+        None,
+    ));
+    page.push_str(&timeline(&r.chaos, s.last().map_or(0.0, |x| x.t)));
     page.push_str("<h2>Chaos events</h2><ul>");
     for c in &r.chaos {
         let _ = write!(
             page,
-            "<li>{:.1} s: {} ({})</li>",
+            "<li>{:.1} s <b style=\"color:{}\">{}</b>: {} ({})</li>",
             c.t,
+            colour(&c.kind),
+            c.kind,
             html_escape(&c.what),
             if c.replaced {
                 "replaced"
@@ -376,18 +450,39 @@ mod tests {
             }],
             figures: serde_json::json!({"days": 2}),
             samples,
-            chaos: vec![ChaosEvent {
-                t: 2.0,
-                what: "kill io-engine".into(),
-                replaced: true,
-            }],
+            chaos: vec![
+                ChaosEvent {
+                    t: 2.0,
+                    kind: "kill_child".into(),
+                    what: "kill io-engine".into(),
+                    replaced: true,
+                },
+                ChaosEvent {
+                    t: 3.0,
+                    kind: FULL_DISK.into(),
+                    what: "disk full".into(),
+                    replaced: false,
+                },
+                ChaosEvent {
+                    t: 4.0,
+                    kind: "disk_freed".into(),
+                    what: "space back".into(),
+                    replaced: true,
+                },
+            ],
             weights: vec![0.1, 0.5],
         };
         assert!(bars(&[0.0, 0.0]).contains("no weight above zero"));
         let page = html(&r);
-        assert_eq!(page.matches("<svg").count(), 7);
+        assert_eq!(page.matches("<svg").count(), 9);
         assert!(page.contains("<td>days</td><td>2</td>") && page.contains("limit 50.0 ms"));
         assert!(page.contains("axis cut at 200.0 ms") && page.contains("limit 10.0<"));
+        assert!(page.contains("full_disk (1)") && page.contains("kill_supervisor (0)"));
+        assert!(page.contains("opacity=\"0.4\""), "the full disk's band");
+        assert!(
+            page.contains("fill=\"#000\""),
+            "an unrecovered event is black"
+        );
         assert!(
             page.contains("FAIL") && page.contains("&lt;x&gt;") && page.contains("uid 1: 0.5000")
         );

@@ -22,8 +22,11 @@ pub struct Sample {
     pub jobs: f64,
     /// Cumulative compute job seconds and count (latency).
     pub job_seconds: (f64, f64),
-    /// Restarts per class the supervisor published.
+    /// Restarts per class the supervisors published, summed over supervisor incarnations.
     pub restarts: u64,
+    /// Times the harness killed the supervisor and started a new one so far.
+    #[serde(default)]
+    pub supervisor_restarts: u64,
 }
 
 /// Something the harness did to the validator.
@@ -31,9 +34,15 @@ pub struct Sample {
 pub struct ChaosEvent {
     /// Wall seconds since the run started.
     pub t: f64,
-    /// What: `kill io-engine (pid 123)`, `restart postgres`.
+    /// Which kind of event (`super::chaos::KINDS`): `kill_child`, `kill_supervisor`,
+    /// `restart_postgres`, `full_disk`, `disk_freed`.
+    #[serde(default)]
+    pub kind: String,
+    /// What: `kill io-engine (pid 123)`, `restart postgres`, what a supervisor kill left.
     pub what: String,
-    /// Whether what was killed came back (a new pid under the same name) in time.
+    /// Whether the validator came back from it: a killed process replaced (a new pid under the
+    /// same name, a new supervisor with its children and no orphan), PostgreSQL up again, the
+    /// disk's space returned.
     pub replaced: bool,
 }
 

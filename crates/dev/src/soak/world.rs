@@ -13,11 +13,13 @@ use gaia_validator::chain::MetagraphNode;
 
 /// The behaviours the fleet cycles through: honest miners of three skills (most of the fleet),
 /// then one of each misbehaviour whose outcome does not depend on timing (a rate-limited miner's
-/// outcome would, and the calm and chaos runs must see the same fleet).
-const MIX: [Behaviour; 12] = [
+/// outcome would, and the calm and chaos runs must see the same fleet). The slow store answers
+/// every read 100 ms late: slow, yet well inside the download deadline, so it is scored.
+const MIX: [Behaviour; 13] = [
     Behaviour::Honest { skill: 0.9 },
     Behaviour::Honest { skill: 0.75 },
     Behaviour::Honest { skill: 0.5 },
+    SLOW_STORE,
     Behaviour::Slow { polls: 2 },
     Behaviour::Honest { skill: 0.8 },
     Behaviour::Offline,
@@ -28,6 +30,9 @@ const MIX: [Behaviour; 12] = [
     Behaviour::NanInjector,
     Behaviour::ReferenceLayout { skill: 0.7 },
 ];
+
+/// The slow miner of the mix (uid 3 of every 13).
+pub const SLOW_STORE: Behaviour = Behaviour::SlowStore { delay_ms: 100 };
 
 /// `n` miners (uids 0 … n−1) cycling through the behaviour mix.
 pub fn fleet_specs(n: u16) -> Vec<MinerSpec> {
@@ -173,8 +178,9 @@ mod tests {
     fn the_mix_cycles_and_cycles_are_midnights() {
         let specs = fleet_specs(26);
         assert_eq!(specs.len(), 26);
-        assert_eq!(specs[12].behaviour, specs[0].behaviour);
-        assert!(matches!(specs[5].behaviour, Behaviour::Offline));
+        assert_eq!(specs[13].behaviour, specs[0].behaviour);
+        assert_eq!(specs[3].behaviour, SLOW_STORE);
+        assert!(matches!(specs[6].behaviour, Behaviour::Offline));
         let start: DateTime<Utc> = "2026-01-01T17:50:00Z".parse().unwrap();
         assert_eq!(
             cycle_of(start, 2),

@@ -267,12 +267,17 @@ fn secrets_never_appear_in_logs_metrics_or_process_state() {
         assert_no_secret(&format!("status page {path} (refused)"), &page);
         for auth in [format!("Bearer {TOKEN}"), format!("Basic {basic}")] {
             let (code, page) = status_get(&status, path, Some(&auth));
-            let want = if path.starts_with("/runs/") || path.starts_with("/miners/") {
-                404 // an empty database: no run 1, no miner 0
+            // Run 1 and miner 0 exist only when the daily run was due (the start-up catch-up
+            // queues it between 18:00 and 24:00 UTC): 404 otherwise, never 401.
+            let allowed: &[u16] = if path.starts_with("/runs/") || path.starts_with("/miners/") {
+                &[200, 404]
             } else {
-                200
+                &[200]
             };
-            assert_eq!(code, want, "{path} with the token: {page}");
+            assert!(
+                allowed.contains(&code),
+                "{path} with the token: {code} {page}"
+            );
             assert_no_secret(&format!("status page {path}"), &page);
         }
     }

@@ -1,7 +1,8 @@
 //! The compressed soak (issue 16) inside the normal test run: `gaia-dev soak` over a dozen
-//! simulated days with a few miners and chaos every few seconds, on SQLite and on PostgreSQL
-//! (a private cluster the harness starts and restarts once). The test fails when the command
-//! fails a criterion, and prints the criteria table then.
+//! simulated days with a few miners (a slow store among them) and chaos every few seconds, on
+//! SQLite and on PostgreSQL (a private cluster the harness starts and restarts once). Each chaos
+//! run also meets a supervisor SIGKILL with restart and a full disk (issue 15 acceptance 2).
+//! The test fails when the command fails a criterion, and prints the criteria table then.
 
 use std::path::Path;
 use std::process::Command;
@@ -12,7 +13,7 @@ use serde_json::Value;
 /// Run the compressed soak into `out`; returns (exit success, report.json).
 fn soak(db: &str, out: &Path) -> (bool, Value) {
     let status = Command::new(env!("CARGO_BIN_EXE_gaia-dev"))
-        .args(["soak", "--simulated-days", "12", "--miners", "6"])
+        .args(["soak", "--simulated-days", "12", "--miners", "7"])
         .args([
             "--time-scale",
             "17280",
@@ -21,7 +22,7 @@ fn soak(db: &str, out: &Path) -> (bool, Value) {
             "--scrape-every-s",
             "1",
         ])
-        .args(["--grid-deg", "15", "--drain-timeout-s", "240", "--db", db])
+        .args(["--grid-deg", "15", "--drain-timeout-s", "480", "--db", db])
         .arg("--out")
         .arg(out)
         .status()
@@ -63,6 +64,42 @@ fn check(db: &str, out: &Path) -> Value {
     );
     let chaos = report["chaos"].as_array().cloned().unwrap_or_default();
     assert!(chaos.len() >= 3, "chaos happened: {chaos:?}");
+    let of = |kind: &str| -> Vec<Value> {
+        chaos
+            .iter()
+            .filter(|c| c["kind"] == kind)
+            .cloned()
+            .collect()
+    };
+    assert!(!of("kill_child").is_empty(), "children killed: {chaos:?}");
+    let supervisor = of("kill_supervisor");
+    assert!(
+        supervisor.len() == 1
+            && supervisor[0]["replaced"] == true
+            && supervisor[0]["what"]
+                .as_str()
+                .is_some_and(|w| w.contains(" 0 of ")),
+        "the supervisor killed once, no child outlived it, its successor came up: {supervisor:?}"
+    );
+    let full = of("full_disk");
+    assert!(
+        full.len() == 1
+            && full[0]["replaced"] == true
+            && full[0]["what"]
+                .as_str()
+                .is_some_and(|w| w.starts_with("disk full")),
+        "one full-disk episode: {full:?}"
+    );
+    assert_eq!(of("disk_freed").len(), 1, "{chaos:?}");
+    let restarts = report["figures"]["supervisor_restarts"].as_u64();
+    assert_eq!(restarts, Some(1), "the restart is counted");
+    assert!(
+        criteria
+            .iter()
+            .any(|c| c["name"] == "slow_store_miner_unscored_cycles" && c["pass"] == true),
+        "the slow store's scores arrived:\n{}",
+        table(&report)
+    );
     report
 }
 
@@ -77,7 +114,11 @@ fn the_compressed_soak_passes_on_sqlite_and_its_report_renders() {
     let chromium = Chromium::find_or_install().expect("headless Chromium");
     let url = format!("file://{}", dir.path().join("report.html").display());
     let dom = chromium.dump_dom(&url).expect("report.html renders");
-    assert_eq!(dom.matches("<svg").count(), 7, "six plots and the weights");
+    assert_eq!(
+        dom.matches("<svg").count(),
+        9,
+        "seven plots, the chaos time line and the weights"
+    );
     assert!(dom.contains("PASS") && dom.contains("zero_crashes"));
     assert!(dom.matches("<polyline").count() >= 6);
     let png = std::env::temp_dir().join("gaia-soak-report.png");
@@ -95,7 +136,7 @@ fn the_compressed_soak_passes_on_postgresql_restarted_mid_run() {
     assert!(
         chaos
             .iter()
-            .any(|c| c["what"] == "restart postgres" && c["replaced"] == true),
+            .any(|c| c["kind"] == "restart_postgres" && c["replaced"] == true),
         "PostgreSQL restarted once: {chaos:?}"
     );
 }

@@ -3,7 +3,9 @@
 //! connection, or an exclusive file lock on `<database file>.instance.lock` for SQLite. Two
 //! validators on one database would run every ledger step twice and could submit weights twice.
 //! The lock goes with its holder however it ends (the session closes, the file descriptor is
-//! closed by the kernel).
+//! closed by the kernel). It also goes when the PostgreSQL server restarts or cuts the session:
+//! the holder calls [`InstanceLock::keep`] now and then to take it again (or to learn that
+//! another validator took it first).
 
 use std::fs::File;
 
@@ -24,7 +26,39 @@ pub enum InstanceLock {
     Sqlite(Option<File>),
 }
 
+/// What [`InstanceLock::keep`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockKept {
+    /// The lock's session is alive and holds it.
+    Held,
+    /// The session had been cut (a server restart, a dropped connection) and the lock is taken
+    /// again on a new one.
+    Retaken,
+}
+
 impl InstanceLock {
+    /// Check that this process still holds the database's lock, taking it again on a new
+    /// session when the old one was cut. Fails with [`StoreError::InstanceLocked`] when another
+    /// validator took it in between (this one must stop), and with a query error while the
+    /// server cannot be reached (try again later). A SQLite lock file cannot be lost.
+    pub async fn keep(&mut self, store: &Store) -> StoreResult<LockKept> {
+        let Self::Postgres(conn) = self else {
+            return Ok(LockKept::Held);
+        };
+        let held: Result<bool, sqlx::Error> = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
+               AND pid = pg_backend_pid() AND objid = ($1::bigint & 4294967295)::oid)",
+        )
+        .bind(ADVISORY_KEY)
+        .fetch_one(&mut *conn)
+        .await;
+        if let Ok(true) = held {
+            return Ok(LockKept::Held);
+        }
+        *self = store.lock_instance().await?;
+        Ok(LockKept::Retaken)
+    }
+
     /// Release the lock now (a PostgreSQL session is closed cleanly; dropping also releases it,
     /// once the server notices the closed connection).
     pub async fn release(self) {

@@ -19,7 +19,7 @@ mod operator;
 pub(crate) mod pool;
 mod weather;
 
-pub use instance::InstanceLock;
+pub use instance::{InstanceLock, LockKept};
 pub use operator::MAX_LISTING;
 
 pub(crate) enum Pool {

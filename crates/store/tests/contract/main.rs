@@ -3,6 +3,7 @@
 //! Backend-specific checks (bad URLs, a server restart mid-write) live in `specific`.
 
 mod fixtures;
+mod instance_lock;
 mod postgres_tls;
 mod specific;
 mod suite;

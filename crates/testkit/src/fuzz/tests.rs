@@ -19,7 +19,19 @@ fn buggy(input: &[u8]) -> Result<String, String> {
     Ok(format!("first {:?}", input.first().map(|b| b % 4)))
 }
 
+/// Spends 30 ms of CPU on long inputs.
 fn slow(input: &[u8]) -> Result<String, String> {
+    if input.len() > 11 {
+        let start = thread_cpu_time();
+        while thread_cpu_time().saturating_sub(start) < Duration::from_millis(30) {
+            std::hint::black_box(input.len());
+        }
+    }
+    Ok("ok".into())
+}
+
+/// Waits 30 ms without using CPU on long inputs, as a starved thread would.
+fn waits(input: &[u8]) -> Result<String, String> {
     if input.len() > 11 {
         std::thread::sleep(Duration::from_millis(30));
     }
@@ -79,6 +91,33 @@ fn finds_minimises_and_writes_panics_and_broken_properties() {
     assert!(again.corpus > files);
 }
 
+/// A 10 ms time limit and no allocation limit.
+fn ten_ms() -> Limits {
+    Limits {
+        time: Duration::from_millis(10),
+        peak_bytes: usize::MAX,
+    }
+}
+
+#[test]
+fn waiting_without_cpu_is_not_slow() {
+    let target = Target {
+        name: "waits",
+        seeds,
+        run: waits,
+    };
+    assert_eq!(run_one(&target, &[1; 20], ten_ms()), Ok("ok".to_string()));
+    let busy = Target {
+        name: "slow",
+        seeds,
+        run: slow,
+    };
+    assert!(matches!(
+        run_one(&busy, &[1; 20], ten_ms()),
+        Err((FindingKind::Slow, _))
+    ));
+}
+
 #[test]
 fn slow_inputs_are_findings() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -87,10 +126,7 @@ fn slow_inputs_are_findings() {
         seeds,
         run: slow,
     };
-    let limits = Limits {
-        time: Duration::from_millis(10),
-        peak_bytes: usize::MAX,
-    };
+    let limits = ten_ms();
     let report = run(
         &target,
         &Options {

@@ -44,7 +44,7 @@ pub fn io_engine(
         config.socket = args.socket.clone();
         config.diagnostic_unit = diagnostic_unit;
         let engine = IoEngine::start(config).await?;
-        let tasks = TaskRuntime::start(
+        let mut tasks = TaskRuntime::start(
             &settings,
             engine.dispatcher.clone(),
             engine.dispatcher.metrics.clone(),
@@ -52,9 +52,16 @@ pub fn io_engine(
         .await
         .context("cannot start the validator tasks")?;
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = tokio::signal::ctrl_c() => {}
+        let lost = tokio::select! {
+            _ = term.recv() => None,
+            _ = tokio::signal::ctrl_c() => None,
+            why = tasks.lock_lost() => Some(why),
+        };
+        if let Some(why) = lost {
+            // Another validator owns the database now: stop at once, without draining.
+            tasks.shutdown(Duration::ZERO).await;
+            engine.shutdown().await;
+            anyhow::bail!(why);
         }
         tracing::info!("IO-Engine received a stop signal");
         tasks

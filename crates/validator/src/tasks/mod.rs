@@ -4,6 +4,7 @@
 //! [`ledger`] runner executes: the weather lifecycle ([`weather::lifecycle`]), the metagraph sync
 //! and the weight setting. [`runtime`] starts all of it inside the IO-Engine.
 
+pub mod instance;
 pub mod ledger;
 pub mod metagraph;
 pub mod runtime;

@@ -10,6 +10,7 @@ use gaia_store::{Store, StoreConfig};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use super::instance::{keep_instance, SharedLock, KEEP_EVERY};
 use super::ledger::{LedgerRunner, RunnerConfig};
 use super::metagraph::MetagraphStep;
 use super::scheduled::{
@@ -60,8 +61,11 @@ pub struct TaskRuntime {
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
     store: Store,
-    /// This validator is the database's only one while this is held (released at shutdown).
-    instance: Option<gaia_store::InstanceLock>,
+    /// This validator is the database's only one while this is held (kept by
+    /// [`keep_instance`], released at shutdown).
+    instance: SharedLock,
+    /// Why the instance lock was lost to another validator, once it was.
+    lock_lost: watch::Receiver<Option<String>>,
 }
 
 impl TaskRuntime {
@@ -93,6 +97,7 @@ impl TaskRuntime {
             validator_hotkey,
             directory,
             aggregation_locks: Default::default(),
+            score_row_locks: Default::default(),
             download_slots: Arc::new(DownloadSlots::new(
                 settings.weather.max_concurrent_miner_downloads,
             )),
@@ -106,6 +111,15 @@ impl TaskRuntime {
         for (task, catch_up) in schedules(settings, &store, chain, truth_cache) {
             tasks.spawn(drive(task, catch_up, stop_rx.clone()));
         }
+        let instance: SharedLock = Arc::new(tokio::sync::Mutex::new(Some(instance)));
+        let (lost_tx, lock_lost) = watch::channel(None);
+        tasks.spawn(keep_instance(
+            instance.clone(),
+            store.clone(),
+            KEEP_EVERY,
+            stop_rx.clone(),
+            lost_tx,
+        ));
         if let Some(task) = compare {
             // A missed comparison is not caught up: the next one measures the same thing.
             tasks.spawn(drive(task, chrono::Duration::zero(), stop_rx.clone()));
@@ -115,8 +129,23 @@ impl TaskRuntime {
             stop,
             tasks,
             store,
-            instance: Some(instance),
+            instance,
+            lock_lost,
         })
+    }
+
+    /// Resolves, with the reason, when another validator took the database's instance lock
+    /// (after the server cut this one's session); the caller then stops this validator.
+    pub async fn lock_lost(&mut self) -> String {
+        loop {
+            if let Some(why) = self.lock_lost.borrow_and_update().clone() {
+                return why;
+            }
+            if self.lock_lost.changed().await.is_err() {
+                // The keeper ended without a loss (stopping): nothing more will come.
+                std::future::pending::<()>().await;
+            }
+        }
     }
 
     /// Stop claiming steps; wait up to `grace` for running ones, then abort the rest.
@@ -131,7 +160,7 @@ impl TaskRuntime {
             self.tasks.abort_all();
             while self.tasks.join_next().await.is_some() {}
         }
-        if let Some(instance) = self.instance.take() {
+        if let Some(instance) = self.instance.lock().await.take() {
             instance.release().await;
         }
         self.store.close().await;

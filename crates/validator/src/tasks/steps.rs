@@ -354,6 +354,12 @@ impl Step {
     }
 }
 
+/// The jobs among `jobs` whose step is about miner `uid` (jobs that do not parse are skipped).
+pub fn steps_of_miner(jobs: &[Job], uid: u8) -> impl Iterator<Item = &Job> {
+    jobs.iter()
+        .filter(move |j| Step::from_job(j).ok().and_then(|s| s.miner_uid()) == Some(uid))
+}
+
 impl WeatherStep {
     /// The job type.
     pub fn job_type(&self) -> &'static str {

@@ -10,7 +10,7 @@ use gaia_store::{ResponseStatus, RunStatus};
 use gaia_testkit::SmallDisk;
 
 use crate::weather_lifecycle::{
-    check_outcomes, open, outcomes, start_validator, CYCLE_TIMEOUT, GRID_DEG,
+    check_outcomes, first_scored_run, open, outcomes, start_validator, CYCLE_TIMEOUT, GRID_DEG,
 };
 
 /// How long the disk stays full: long enough for every step slot to meet it several times.
@@ -27,24 +27,7 @@ async fn a_full_disk_mid_cycle_costs_no_score() {
     let v = start_validator(&cycle, &[("CHAIN__METAGRAPH_SYNC_CRON", "0 0 1 1 *")]);
     let store = open(&url).await;
     // Wait until scoring is under way, then take the last byte of the disk.
-    let started = std::time::Instant::now();
-    let run = loop {
-        let runs = store
-            .list_runs_since(cycle.gfs_init - chrono::Duration::days(1))
-            .await
-            .unwrap();
-        if let Some(run) = runs.first() {
-            if store.count_miner_scores(run.id).await.unwrap() > 0 {
-                break run.clone();
-            }
-        }
-        assert!(
-            started.elapsed() < CYCLE_TIMEOUT,
-            "scoring never started; log:\n{}",
-            v.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let run = first_scored_run(&store, &cycle, &v).await;
     let filler = disk.fill().unwrap();
     let full_since = std::time::Instant::now();
     while full_since.elapsed() < FULL_FOR {

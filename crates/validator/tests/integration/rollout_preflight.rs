@@ -173,6 +173,48 @@ impl Rig {
     }
 }
 
+impl Rig {
+    /// The checklist run in this process through the library the command calls
+    /// (`rollout::preflight::run_checks`, settings from `config::load_with_env` with the
+    /// binary's environment): each check's name and status, as JSON.
+    async fn preflight_in_process(&self) -> Vec<(String, Value)> {
+        let dir = self.dir.path().display().to_string();
+        let mut env: Vec<(String, String)> = [
+            ("HOME", dir.as_str()),
+            ("DATA_DIR", dir.as_str()),
+            ("CHAIN__ENDPOINT", self.node.as_str()),
+            ("CHAIN__NETUID", "237"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        env.extend(self.env.iter().cloned());
+        let url = self
+            .env
+            .iter()
+            .find(|(k, _)| k == "DATABASE_URL")
+            .map(|(_, v)| v.clone())
+            .unwrap();
+        let settings = gaia_validator::config::load_with_env(None, env)
+            .unwrap()
+            .settings;
+        let checks = gaia_validator::rollout::preflight::run_checks(
+            &settings,
+            &url,
+            false,
+            chrono::Utc::now(),
+        )
+        .await;
+        checks
+            .iter()
+            .map(|c| {
+                let v = serde_json::to_value(c).unwrap();
+                (c.name.to_string(), v["status"].clone())
+            })
+            .collect()
+    }
+}
+
 fn check<'a>(report: &'a Value, name: &str) -> &'a Value {
     report["checks"]
         .as_array()
@@ -246,6 +288,16 @@ async fn preflight_passes_on_loopback_and_names_each_failure() {
         .as_str()
         .unwrap()
         .starts_with("1/1 miners"));
+    // The same checks in process (the library the command calls) say the same.
+    let in_process = rig.preflight_in_process().await;
+    assert_eq!(
+        in_process.len(),
+        20,
+        "all but the settings line: {in_process:?}"
+    );
+    for (name, status) in &in_process {
+        assert_eq!(&check(&report, name)["status"], status, "{name}");
+    }
 
     // Bad hotkey: a file whose address does not match its key.
     let bad = hotkey_file("wrong_ss58").display().to_string();

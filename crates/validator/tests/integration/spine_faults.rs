@@ -252,7 +252,8 @@ fn ready_needs_a_worker_while_health_does_not() {
 
 /// Issue 15 point 4: `/health` reports the database and the ledger; through a PostgreSQL outage
 /// it answers 503 `database_unreachable` (it used to say "ok"), and 200 again once the server
-/// is back.
+/// is back. Point 2 across the outage: the restart released the instance lock, the IO-Engine
+/// takes it again and a second validator on the database is still refused.
 #[test]
 fn health_reports_a_database_outage() {
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -300,6 +301,29 @@ fn health_reports_a_database_outage() {
         assert!(Instant::now() < until, "not back: {status} {body}");
         std::thread::sleep(Duration::from_millis(200));
     }
+    // The restart released the database's instance lock (a session lock); the IO-Engine takes
+    // it again, so a second validator on the database is still refused.
+    let until = Instant::now() + Duration::from_secs(60);
+    while !v.logs().contains("database instance lock taken again") {
+        assert!(Instant::now() < until, "lock not retaken:\n{}", v.logs());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let runtime = tmp.path().join("rt");
+    let (status, text) = run_that_must_stop(
+        tmp.path(),
+        &[
+            ("DATABASE_URL", pg.url().as_ref()),
+            ("RUNTIME_DIR", runtime.as_os_str()),
+            ("SHM_DIR", tmp.path().as_os_str()),
+            ("RESTART_BUDGET_COUNT", "1".as_ref()),
+            ("RESTART_BACKOFF_MAX_S", "1".as_ref()),
+        ],
+        Duration::from_secs(60),
+        "a second validator ran on the database after its restart",
+    );
+    assert_eq!(status.code(), Some(3), "{text}");
+    assert!(text.contains("one validator per database"), "{text}");
 }
 
 /// Issue 15 point 2: a database serves one validator. A second validator on the same database

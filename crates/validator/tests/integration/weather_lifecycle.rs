@@ -411,6 +411,33 @@ async fn full_cycle_on_postgres() {
 }
 
 /// Row counts that would grow if a step wrote twice.
+/// The cycle's run once its first miner score is stored (scoring under way); fails the test,
+/// with the validator's log, when none is within [`CYCLE_TIMEOUT`].
+pub(crate) async fn first_scored_run(
+    store: &Store,
+    cycle: &SimCycle,
+    v: &Validator,
+) -> gaia_store::Run {
+    let deadline = std::time::Instant::now() + CYCLE_TIMEOUT;
+    loop {
+        let runs = store
+            .list_runs_since(cycle.gfs_init - chrono::Duration::days(1))
+            .await
+            .unwrap();
+        if let Some(run) = runs.first() {
+            if store.count_miner_scores(run.id).await.unwrap() > 0 {
+                return run.clone();
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "scoring never started; log:\n{}",
+            v.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn row_counts(store: &Store, run_id: i64) -> (i64, usize, usize) {
     let scores = store.count_miner_scores(run_id).await.unwrap();
     let mut components = 0;
@@ -447,24 +474,7 @@ async fn kill_9_of_the_io_engine_mid_cycle_resumes_without_duplicates() {
     let v = start_validator(&cycle, &[]);
     let store = open(pg.url()).await;
     // Wait until scoring is under way, then kill the IO-Engine.
-    let deadline = std::time::Instant::now() + CYCLE_TIMEOUT;
-    let run = loop {
-        let runs = store
-            .list_runs_since(cycle.gfs_init - chrono::Duration::days(1))
-            .await
-            .unwrap();
-        if let Some(run) = runs.first() {
-            if store.count_miner_scores(run.id).await.unwrap() > 0 {
-                break run.clone();
-            }
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "scoring never started; log:\n{}",
-            v.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let run = first_scored_run(&store, &cycle, &v).await;
     let engine = v.pid_of("io-engine").unwrap();
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(engine as i32),

@@ -81,14 +81,27 @@ async fn era5_credit_reaches_the_score_row_lead_by_lead() {
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
     };
-    // The last lead's aggregation may still be writing its row: give it a moment to settle.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let stats = store.list_forecast_stats(run.id).await.unwrap();
-
-    let rows = store
-        .score_rows_since("weather", cycle.gfs_init - chrono::Duration::days(1))
-        .await
-        .unwrap();
+    // The last lead's aggregation may still be rebuilding the row: wait (bounded) until the row
+    // agrees with the stats, then check both. A row that never catches up fails below.
+    let settle = Instant::now() + Duration::from_secs(60);
+    let (stats, rows) = loop {
+        let stats = store.list_forecast_stats(run.id).await.unwrap();
+        let rows = store
+            .score_rows_since("weather", cycle.gfs_init - chrono::Duration::days(1))
+            .await
+            .unwrap();
+        let agrees = rows.len() == 1
+            && stats.iter().all(|s| {
+                match (rows[0].scores.get(s.miner_uid), s.overall_forecast_score) {
+                    (Some(a), Some(b)) => (a - b).abs() <= 1e-12,
+                    _ => false,
+                }
+            });
+        if agrees || Instant::now() >= settle {
+            break (stats, rows);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
     assert_eq!(rows.len(), 1, "{rows:?}");
     let row = &rows[0];
     assert_eq!(

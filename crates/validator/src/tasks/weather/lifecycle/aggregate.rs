@@ -9,7 +9,7 @@
 //! 15-day window instead of sitting at the 0.05 Day-1 fallback until the last lead.
 //!
 //! Concurrent leads of one response are safe: each lead stores its rows before it aggregates,
-//! and the aggregations of one response take turns (`AggregationLocks`), so the last one reads
+//! and the aggregations of one response take turns (`StripedLocks`), so the last one reads
 //! every lead stored so far; an aggregation that read fewer leads than the stored result is
 //! dropped.
 

@@ -44,8 +44,10 @@ pub struct WeatherContext {
     pub validator_hotkey: String,
     /// Where the fiber transport looks up the hotkey of the miner it signs for.
     pub directory: Option<Arc<MinerDirectory>>,
-    /// One response's aggregations run one at a time.
-    pub aggregation_locks: Arc<AggregationLocks>,
+    /// One response's aggregations run one at a time (striped by response id).
+    pub aggregation_locks: Arc<StripedLocks>,
+    /// One run's score-row rebuilds run one at a time (striped by run id).
+    pub score_row_locks: Arc<StripedLocks>,
     /// Who may read a miner's store now (one step per miner, a few over all miners).
     pub download_slots: Arc<DownloadSlots>,
 }
@@ -96,23 +98,28 @@ pub struct DownloadTurn<'a> {
     _slot: tokio::sync::SemaphorePermit<'a>,
 }
 
-/// Serialises the aggregations of one response (spec §12-1: after every lead, and the final
-/// one): ERA5 leads of a response may finish at the same moment, and an aggregation that read
-/// fewer leads must not overwrite one that read more. Striped by response id, so the memory is
-/// fixed; two responses rarely share a stripe and only wait for each other when they do.
+/// Turns for work that must not interleave per key, striped so the memory is fixed; two keys
+/// rarely share a stripe and only wait for each other when they do. Two uses:
+///
+/// - the aggregations of one response (spec §12-1: after every lead, and the final one): ERA5
+///   leads of a response may finish at the same moment, and an aggregation that read fewer
+///   leads must not overwrite one that read more;
+/// - the score-row rebuilds of one run: the aggregations of two miners of a run finish at the
+///   same moment and each rebuilds the row from the stats it reads; without turns the rebuild
+///   that read the older stats could write last and leave the row stale until the next lead.
 #[derive(Debug)]
-pub struct AggregationLocks([tokio::sync::Mutex<()>; 64]);
+pub struct StripedLocks([tokio::sync::Mutex<()>; 64]);
 
-impl Default for AggregationLocks {
+impl Default for StripedLocks {
     fn default() -> Self {
         Self(std::array::from_fn(|_| tokio::sync::Mutex::new(())))
     }
 }
 
-impl AggregationLocks {
-    /// Wait for the lock of `response_id`'s stripe.
-    pub async fn lock(&self, response_id: i64) -> tokio::sync::MutexGuard<'_, ()> {
-        let stripe = usize::try_from(response_id.rem_euclid(64)).unwrap_or(0);
+impl StripedLocks {
+    /// Wait for the lock of `key`'s stripe.
+    pub async fn lock(&self, key: i64) -> tokio::sync::MutexGuard<'_, ()> {
+        let stripe = usize::try_from(key.rem_euclid(64)).unwrap_or(0);
         self.0[stripe].lock().await
     }
 }

@@ -9,7 +9,7 @@
 
 use gaia_store::{Job, JobStatus, MinerResponse, ResponseStatus};
 
-use crate::tasks::steps::Step;
+use crate::tasks::steps::steps_of_miner;
 
 /// Why the run must not be finalized, when every response of it failed for good without a
 /// named outcome; `None` when at least one miner scored or failed for a reason of its own.
@@ -22,12 +22,8 @@ pub(super) fn validator_side_day(responses: &[MinerResponse], jobs: &[Job]) -> O
         if response.status != ResponseStatus::Failed {
             return None;
         }
-        let failed_step = jobs
-            .iter()
+        let failed_step = steps_of_miner(jobs, response.miner_uid)
             .filter(|j| matches!(j.status, JobStatus::Failed | JobStatus::Quarantined))
-            .filter(|j| {
-                Step::from_job(j).ok().and_then(|s| s.miner_uid()) == Some(response.miner_uid)
-            })
             .max_by_key(|j| j.updated_at)?;
         if latest.is_none_or(|l| failed_step.updated_at > l.updated_at) {
             latest = Some(failed_step);
@@ -52,7 +48,7 @@ mod tests {
 
     use super::*;
     use crate::tasks::ledger::StepOutcome;
-    use crate::tasks::steps::{MinerRef, RunRef, WeatherStep, WeightsTrigger};
+    use crate::tasks::steps::{MinerRef, RunRef, Step, WeatherStep, WeightsTrigger};
     use crate::tasks::weather::lifecycle::test_support::{add_miner, create_run, job};
 
     #[tokio::test]

@@ -30,7 +30,7 @@ mod window_compare_tests;
 #[cfg(test)]
 mod window_tests;
 
-pub use context::{AggregationLocks, DownloadSlots, DownloadTurn, WeatherContext, SETTLED};
+pub use context::{DownloadSlots, DownloadTurn, StripedLocks, WeatherContext, SETTLED};
 pub use overall::score_row_task_id;
 
 use std::sync::Arc;
@@ -116,6 +116,7 @@ pub(crate) async fn test_context(dir: &std::path::Path) -> WeatherContext {
         validator_hotkey: "validator".into(),
         directory: None,
         aggregation_locks: Default::default(),
+        score_row_locks: Default::default(),
         download_slots: Arc::new(context::DownloadSlots::new(downloads)),
     }
 }

@@ -14,7 +14,9 @@ use super::context::SETTLED;
 use super::WeatherContext;
 use crate::jobs::weather::BuildScoreRow;
 use crate::tasks::ledger::{StepError, StepOutcome};
-use crate::tasks::steps::{LeadRef, ResponseRef, RunRef, Step, WeatherStep, WeightsTrigger};
+use crate::tasks::steps::{
+    steps_of_miner, LeadRef, ResponseRef, RunRef, Step, WeatherStep, WeightsTrigger,
+};
 
 /// The `score_table` task id of a run (spec §5.1).
 pub fn score_row_task_id(run: &Run) -> String {
@@ -127,12 +129,7 @@ async fn settle_abandoned(ctx: &WeatherContext, run_id: i64) -> Result<(), StepE
         if SETTLED.contains(&response.status) {
             continue;
         }
-        let mine: Vec<&Job> = jobs
-            .iter()
-            .filter(|j| {
-                Step::from_job(j).ok().and_then(|s| s.miner_uid()) == Some(response.miner_uid)
-            })
-            .collect();
+        let mine: Vec<&Job> = steps_of_miner(&jobs, response.miner_uid).collect();
         if mine.is_empty() || mine.iter().any(|j| !j.status.is_terminal()) {
             continue;
         }
@@ -161,12 +158,15 @@ pub(super) async fn refresh_score_row(ctx: &WeatherContext, run: &Run, final_sco
     }
 }
 
-/// Compute the run's 256-UID row in the pool and store it.
+/// Compute the run's 256-UID row in the pool and store it. The run's rebuilds take turns, and
+/// each reads the stats inside its turn, so the last row written holds every stat stored
+/// before the last rebuild began.
 pub(super) async fn rebuild_score_row(
     ctx: &WeatherContext,
     run: &Run,
     final_scores: bool,
 ) -> Result<(), StepError> {
+    let _turn = ctx.score_row_locks.lock(run.id).await;
     let stats = ctx.store.list_forecast_stats(run.id).await?;
     let records: Vec<RunScoreRecord> = stats
         .iter()
@@ -221,7 +221,65 @@ pub(super) async fn rebuild_score_row(
 mod tests {
     use super::*;
     use crate::tasks::steps::MinerRef;
-    use crate::tasks::weather::lifecycle::test_support::{add_miner, create_run};
+    use crate::tasks::weather::lifecycle::test_support::{add_miner, create_run, pooled_context};
+    use gaia_store::{ForecastStats, ForecastStatus};
+
+    async fn store_overall(ctx: &WeatherContext, run: &Run, uid: u8, overall: f64) {
+        let mut st = ForecastStats::new(
+            run.id,
+            uid,
+            format!("hk{uid}"),
+            ForecastStatus::Era5Scoring,
+            Utc::now(),
+        );
+        st.overall_forecast_score = Some(overall);
+        ctx.store.upsert_forecast_stats(&st).await.unwrap();
+    }
+
+    async fn row_of(ctx: &WeatherContext, run: &Run) -> Option<Vec<Option<f64>>> {
+        let since = run.gfs_init_time_utc - chrono::Duration::days(1);
+        let rows = ctx.store.score_rows_since("weather", since).await.unwrap();
+        rows.into_iter()
+            .find(|r| r.run_id == Some(run.id))
+            .map(|r| r.scores.as_slice().to_vec())
+    }
+
+    /// Two miners' aggregations finishing together each rebuild the row: the rebuild that
+    /// waited for its turn reads the stats stored meanwhile, so it cannot write a stale row
+    /// last (the window test once saw uid 1's row at 0.184 for an overall of 0.204).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_rebuild_waits_its_turn_and_reads_the_stats_stored_meanwhile() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ctx, pool) = pooled_context(dir.path()).await;
+        let run = create_run(&ctx).await;
+        for uid in [1u8, 2] {
+            add_miner(&ctx, &run, uid, 1, ResponseStatus::Era5Scoring).await;
+            store_overall(&ctx, &run, uid, 0.3).await;
+        }
+        let turn = ctx.score_row_locks.lock(run.id).await;
+        let waiting = rebuild_score_row(&ctx, &run, false);
+        let meanwhile = async {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            assert_eq!(row_of(&ctx, &run).await, None, "the rebuild waits its turn");
+            // Another aggregation stores uid 1's new overall while holding the turn.
+            store_overall(&ctx, &run, 1, 0.7).await;
+            drop(turn);
+        };
+        let (rebuilt, ()) = tokio::join!(waiting, meanwhile);
+        rebuilt.unwrap();
+        let waited = row_of(&ctx, &run).await.unwrap();
+        rebuild_score_row(&ctx, &run, false).await.unwrap();
+        let fresh = row_of(&ctx, &run).await.unwrap();
+        assert_eq!(
+            waited, fresh,
+            "the row after the turn holds the latest stats"
+        );
+        assert!(
+            waited[1] > waited[2],
+            "uid 1 at 0.7 above uid 2 at 0.3: {waited:?}"
+        );
+        pool.shutdown().await;
+    }
 
     #[tokio::test]
     async fn a_response_whose_steps_all_ended_is_settled_with_the_last_error() {
