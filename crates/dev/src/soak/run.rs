@@ -167,6 +167,7 @@ pub async fn run_once(
         world_dir,
         &metagraph,
         &db.url,
+        args.miners,
         args.time_scale,
         start,
         anchor,

@@ -113,11 +113,16 @@ pub fn validator_env(
     world_dir: &Path,
     metagraph: &Path,
     database_url: &str,
+    miners: u16,
     scale: f64,
     start: DateTime<Utc>,
     anchor: DateTime<Utc>,
 ) -> Vec<(String, String)> {
     let p = |name: &str| world_dir.join(name).display().to_string();
+    // Network waits stay in wall time while business time runs `scale` times faster, so the
+    // fleet's ERA5 leads (10 per miner per business day) arrive faster than four slots read
+    // them; an operator with many miners and a backlog raises these the same way.
+    let slots = (usize::from(miners) / 8).clamp(4, 16).to_string();
     [
         ("DATABASE_URL", database_url.to_string()),
         ("TIME_SCALE", scale.to_string()),
@@ -139,9 +144,18 @@ pub fn validator_env(
         // Below the scoring timeout (the settings check refuses it otherwise).
         ("WEATHER__MINER_DOWNLOAD_DEADLINE_S", "15".into()),
         ("WEATHER__MINER_BUSY_RETRY_S", "1".into()),
+        ("WEATHER__LEDGER_WORKERS", slots.clone()),
+        ("WEATHER__MAX_CONCURRENT_MINER_DOWNLOADS", slots),
         ("WEATHER__LEDGER_IDLE_POLL_MS", "100".into()),
-        // A killed IO-Engine's leases expire quickly, so its steps are taken up again.
-        ("WEATHER__LEDGER_LEASE_S", "30".into()),
+        // Longer than the slowest step (a recompute of 20 runs × 64 miners takes ~40 s): a
+        // shorter lease let a second slot take a step still running. A killed IO-Engine's
+        // steps come back without waiting for it: a restarted slot claimer gets back the job
+        // it held (stable claimer names, docs/lifecycle.md).
+        ("WEATHER__LEDGER_LEASE_S", "120".into()),
+        // Once a business day, not twice: at scale 1440 the default cron queued a recompute
+        // every 30 s of wall time and, each taking longer than that, kept two of the four
+        // ledger slots busy rebuilding the same rows.
+        ("WEATHER__RECOMPUTE_CRON", "0 12 * * *".into()),
         ("WEATHER__MINER_REQUESTS_PER_MINUTE", "6000".into()),
         // Business time: the synthetic ERA5 is published at once; the freeze window is wide
         // enough that a chaos kill (wall seconds, business hours) never decides an outcome.
@@ -190,6 +204,7 @@ mod tests {
             Path::new("/w"),
             Path::new("/m.json"),
             "sqlite://x",
+            64,
             100.0,
             start,
             start,
@@ -197,5 +212,8 @@ mod tests {
         assert!(env
             .iter()
             .any(|(k, v)| k == "WEATHER__ERA5_SOURCE" && v == "/w/era5_{init}.zarr"));
+        assert!(env
+            .iter()
+            .any(|(k, v)| k == "WEATHER__LEDGER_WORKERS" && v == "8"));
     }
 }
