@@ -91,7 +91,6 @@ pub fn spawn_validator(
         .env("STATUS_ADDR", "")
         .env("RUNTIME_DIR", runtime.root())
         .env("DATA_DIR", dir.join("data"))
-        .env("NUM_COMPUTE_WORKERS", "2")
         .env("SUPERVISOR_CHECK_INTERVAL_S", "1")
         .env("SHUTDOWN_GRACE_S", "10")
         // Chaos kills far more often than production's restart budget allows on purpose.

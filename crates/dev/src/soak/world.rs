@@ -120,9 +120,12 @@ pub fn validator_env(
 ) -> Vec<(String, String)> {
     let p = |name: &str| world_dir.join(name).display().to_string();
     // Network waits stay in wall time while business time runs `scale` times faster, so the
-    // fleet's ERA5 leads (10 per miner per business day) arrive faster than four slots read
-    // them; an operator with many miners and a backlog raises these the same way.
+    // fleet's ERA5 leads (10 per miner per business day) arrive faster than four slots and two
+    // workers read them: an ERA5 job spends most of its ~0.4 s reading the miner's store, so
+    // the workers wait, not compute (load average 0.2 while 2500 steps were pending). An
+    // operator with many miners and a backlog raises these the same way.
     let slots = (usize::from(miners) / 8).clamp(4, 16).to_string();
+    let workers = (usize::from(miners) / 8).clamp(2, 16).to_string();
     [
         ("DATABASE_URL", database_url.to_string()),
         ("TIME_SCALE", scale.to_string()),
@@ -144,6 +147,7 @@ pub fn validator_env(
         // Below the scoring timeout (the settings check refuses it otherwise).
         ("WEATHER__MINER_DOWNLOAD_DEADLINE_S", "15".into()),
         ("WEATHER__MINER_BUSY_RETRY_S", "1".into()),
+        ("NUM_COMPUTE_WORKERS", workers),
         ("WEATHER__LEDGER_WORKERS", slots.clone()),
         ("WEATHER__MAX_CONCURRENT_MINER_DOWNLOADS", slots),
         ("WEATHER__LEDGER_IDLE_POLL_MS", "100".into()),
