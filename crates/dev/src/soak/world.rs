@@ -119,11 +119,11 @@ pub fn validator_env(
     anchor: DateTime<Utc>,
 ) -> Vec<(String, String)> {
     let p = |name: &str| world_dir.join(name).display().to_string();
-    // Network waits stay in wall time while business time runs `scale` times faster, so the
-    // fleet's ERA5 leads (10 per miner per business day) arrive faster than four slots and two
-    // workers read them: an ERA5 job spends most of its ~0.4 s reading the miner's store, so
-    // the workers wait, not compute (load average 0.2 while 2500 steps were pending). An
-    // operator with many miners and a backlog raises these the same way.
+    // Network waits and compute stay in wall time while business time runs `scale` times
+    // faster: at each business midnight ten ERA5 leads per miner fall due at once, and an
+    // ERA5 job spends much of its ~0.4 s waiting on the miner's store. More ledger slots,
+    // download slots and workers for a bigger fleet let that burst clear well inside a
+    // simulated day, as an operator with many miners would configure them.
     let slots = (usize::from(miners) / 8).clamp(4, 16).to_string();
     let workers = (usize::from(miners) / 8).clamp(2, 16).to_string();
     [
