@@ -248,7 +248,7 @@ impl ZarrSink for MemSink {
         values: &[i64],
         attrs: Map<String, Value>,
     ) -> Result<(), WriteError> {
-        let raw: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let raw = crate::zarr_v2::i64_bytes(values);
         self.put_1d(name, Dtype::I64, &raw, values.len(), attrs)
     }
 
@@ -258,7 +258,7 @@ impl ZarrSink for MemSink {
         values: &[i32],
         attrs: Map<String, Value>,
     ) -> Result<(), WriteError> {
-        let raw: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let raw = crate::zarr_v2::i32_bytes(values);
         self.put_1d(name, Dtype::I32, &raw, values.len(), attrs)
     }
 }

@@ -299,8 +299,7 @@ impl StoreWriter {
         values: &[i64],
         attrs: Map<String, Value>,
     ) -> Result<(), WriteError> {
-        let raw: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-        self.put_1d(name, Dtype::I64, &raw, values.len(), attrs)
+        self.put_1d(name, Dtype::I64, &i64_bytes(values), values.len(), attrs)
     }
 
     /// A whole 1-D int32 coordinate in one chunk.
@@ -310,8 +309,7 @@ impl StoreWriter {
         values: &[i32],
         attrs: Map<String, Value>,
     ) -> Result<(), WriteError> {
-        let raw: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-        self.put_1d(name, Dtype::I32, &raw, values.len(), attrs)
+        self.put_1d(name, Dtype::I32, &i32_bytes(values), values.len(), attrs)
     }
 
     fn put_1d(
@@ -358,6 +356,16 @@ pub fn f32_bytes(values: &[f32]) -> Vec<u8> {
 
 /// Little-endian bytes of float64 values.
 pub fn f64_bytes(values: &[f64]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+/// Little-endian bytes of int64 values (a chunk of an `<i8` coordinate).
+pub fn i64_bytes(values: &[i64]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+/// Little-endian bytes of int32 values (a chunk of an `<i4` coordinate).
+pub fn i32_bytes(values: &[i32]) -> Vec<u8> {
     values.iter().flat_map(|v| v.to_le_bytes()).collect()
 }
 
