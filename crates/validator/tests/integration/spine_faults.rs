@@ -308,19 +308,29 @@ fn health_reports_a_database_outage() {
         assert!(Instant::now() < until, "lock not retaken:\n{}", v.logs());
         std::thread::sleep(Duration::from_millis(200));
     }
+    second_validator_is_refused(
+        pg.url(),
+        "a second validator ran on the database after its restart",
+    );
+}
+
+/// Start a second validator (its own runtime directory) on the database at `url`: it must stop
+/// with the restart budget exhausted (exit 3), naming the database's other validator. `what`
+/// names the failure when it keeps running.
+fn second_validator_is_refused(url: &str, what: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let runtime = tmp.path().join("rt");
     let (status, text) = run_that_must_stop(
         tmp.path(),
         &[
-            ("DATABASE_URL", pg.url().as_ref()),
+            ("DATABASE_URL", url.as_ref()),
             ("RUNTIME_DIR", runtime.as_os_str()),
             ("SHM_DIR", tmp.path().as_os_str()),
             ("RESTART_BUDGET_COUNT", "1".as_ref()),
             ("RESTART_BACKOFF_MAX_S", "1".as_ref()),
         ],
         Duration::from_secs(60),
-        "a second validator ran on the database after its restart",
+        what,
     );
     assert_eq!(status.code(), Some(3), "{text}");
     assert!(text.contains("one validator per database"), "{text}");
@@ -335,22 +345,7 @@ fn a_second_validator_on_the_same_database_stops() {
     let url = format!("sqlite://{}", db.path().join("gaia.db").display());
     let first = Validator::start(BIN, &[("DATABASE_URL", &url), ("NUM_COMPUTE_WORKERS", "1")]);
     let first_engine = first.pid_of("io-engine").unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    let runtime = tmp.path().join("rt");
-    let (status, text) = run_that_must_stop(
-        tmp.path(),
-        &[
-            ("DATABASE_URL", url.as_ref()),
-            ("RUNTIME_DIR", runtime.as_os_str()),
-            ("SHM_DIR", tmp.path().as_os_str()),
-            ("RESTART_BUDGET_COUNT", "1".as_ref()),
-            ("RESTART_BACKOFF_MAX_S", "1".as_ref()),
-        ],
-        Duration::from_secs(60),
-        "a second validator ran on the same database",
-    );
-    assert_eq!(status.code(), Some(3), "{text}");
-    assert!(text.contains("one validator per database"), "{text}");
+    second_validator_is_refused(&url, "a second validator ran on the same database");
     assert!(alive(first_engine), "the first validator is untouched");
     assert_eq!(first.pid_of("io-engine"), Some(first_engine));
 }
