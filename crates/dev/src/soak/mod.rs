@@ -34,7 +34,17 @@ pub fn run(args: &SoakArgs) -> anyhow::Result<ExitCode> {
     let out = args.out.clone();
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let rt = tokio::runtime::Runtime::new().context("starting tokio")?;
-    let report = rt.block_on(soak(args, &out))?;
+    // Ctrl-C or SIGTERM abandons the soak: dropping it stops the running validator (its own
+    // process group, which the terminal's signal does not reach), the fleet, the PostgreSQL
+    // cluster and the full-disk tmpfs, in that order.
+    let report = rt.block_on(async {
+        tokio::select! {
+            report = soak(args, &out) => report,
+            signal = interrupted() => Err(anyhow::anyhow!(
+                "soak interrupted by {signal}: its validator was stopped; no report written"
+            )),
+        }
+    })?;
     report::write(&out, &report)?;
     for c in &report.criteria {
         println!(
@@ -55,6 +65,22 @@ pub fn run(args: &SoakArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// The name of the first SIGINT or SIGTERM the process receives (pending forever when the
+/// handlers cannot be installed).
+async fn interrupted() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(mut int), Ok(mut term)) => tokio::select! {
+            _ = int.recv() => "SIGINT",
+            _ = term.recv() => "SIGTERM",
+        },
+        _ => std::future::pending().await,
+    }
 }
 
 async fn soak(args: &SoakArgs, out: &Path) -> anyhow::Result<report::Report> {

@@ -190,7 +190,14 @@ pub async fn run_once(
             d.path().join("data").display().to_string(),
         ));
     }
-    let (mut child, runtime) = spawn_validator(&dir, &env)?;
+    let (child, runtime) = spawn_validator(&dir, &env)?;
+    let mut validator = RunningValidator {
+        child,
+        runtime,
+        stopped: false,
+    };
+    let RunningValidator { child, runtime, .. } = &mut validator;
+    let runtime: &RuntimeDir = runtime;
     let clock = gaia_validator::clock::BusinessClock::scaled(args.time_scale, start, anchor);
     let wall_total = f64::from(days) * 86_400.0 / args.time_scale;
     let began = Instant::now();
@@ -228,7 +235,7 @@ pub async fn run_once(
             alive = false;
             break;
         }
-        samples.push(offset(scrape(&runtime, t, day), &base));
+        samples.push(offset(scrape(runtime, t, day), &base));
         // No chaos in the first and last tenth: the run starts and ends cleanly.
         let in_window = t > 0.1 * wall_total && t < 0.85 * wall_total;
         let kill_in = clock.wall_duration(chaos::Plan::until_supervisor_kill(clock.now()));
@@ -243,17 +250,15 @@ pub async fn run_once(
             supervisor_killed = true;
             base = samples.last().cloned().unwrap_or_default();
             base.supervisor_restarts += 1;
-            let (event, successor) =
-                restart_supervisor(&mut child, &runtime, &dir, &env, t).await?;
+            let event = restart_supervisor(child, runtime, &dir, &env, t).await?;
             tracing_note(&event.what);
             chaos.push(event);
-            child = successor;
             next_chaos = began.elapsed().as_secs_f64() + args.chaos_every;
             continue;
         }
         if chaos_on && in_window && t >= next_chaos {
             next_chaos = t + args.chaos_every;
-            let state = SupervisorState::read(&runtime).unwrap_or_default();
+            let state = SupervisorState::read(runtime).unwrap_or_default();
             if !state.children.is_empty() {
                 picks = picks
                     .wrapping_mul(6_364_136_223_846_793_005)
@@ -320,13 +325,13 @@ pub async fn run_once(
         tokio::time::sleep(Duration::from_secs_f64(args.scrape_every_s)).await;
         let t = began.elapsed().as_secs_f64();
         let day = (clock.now() - start).num_milliseconds() as f64 / 86_400_000.0;
-        samples.push(offset(scrape(&runtime, t, day), &base));
+        samples.push(offset(scrape(runtime, t, day), &base));
         alive = matches!(child.try_wait(), Ok(None));
     }
     if let Ok(None) = child.try_wait() {
         let day = (clock.now() - start).num_milliseconds() as f64 / 86_400_000.0;
         samples.push(offset(
-            scrape(&runtime, began.elapsed().as_secs_f64(), day),
+            scrape(runtime, began.elapsed().as_secs_f64(), day),
             &base,
         ));
     } else {
@@ -354,7 +359,7 @@ pub async fn run_once(
         });
     }
     let wall_s = began.elapsed().as_secs_f64();
-    stop(&mut child, &runtime);
+    validator.stop();
     let log = std::fs::read_to_string(dir.join("validator.log")).unwrap_or_default();
     let crashed = log.matches("\"msg\":\"child crashed; restarting\"").count() as u64;
     std::fs::write(dir.join("samples.json"), serde_json::to_vec(&samples)?)?;
@@ -400,6 +405,34 @@ pub async fn run_once(
 
 fn tracing_note(what: &str) {
     eprintln!("soak: {what}");
+}
+
+/// The supervisor of a run while the harness drives it: stopped (with its children) when the
+/// run ends, and also when the run is abandoned half-way — an error, or `soak` interrupted by
+/// Ctrl-C or SIGTERM, which drops the run — so that no validator outlives the harness (it runs
+/// in its own process group, out of reach of the terminal's signals).
+struct RunningValidator {
+    child: Child,
+    runtime: RuntimeDir,
+    stopped: bool,
+}
+
+impl RunningValidator {
+    /// Stop the supervisor and every child it started (once).
+    fn stop(&mut self) {
+        if !std::mem::replace(&mut self.stopped, true) {
+            stop(&mut self.child, &self.runtime);
+        }
+    }
+}
+
+impl Drop for RunningValidator {
+    fn drop(&mut self) {
+        if !self.stopped {
+            tracing_note("stopping the validator of an unfinished run");
+        }
+        self.stop();
+    }
 }
 
 /// SIGTERM the supervisor, wait for it, then SIGKILL every process group left.

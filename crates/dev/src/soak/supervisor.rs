@@ -11,21 +11,11 @@ use gaia_validator::runtime::{RuntimeDir, SupervisorState};
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
 
+use crate::harness::alive;
+
 use super::chaos;
 use super::run::spawn_validator;
 use super::sample::{ChaosEvent, Sample};
-
-/// Whether process `pid` still runs (exists and is not a zombie).
-pub fn alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // The state follows the command name in parentheses, which may itself hold spaces.
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            .is_some_and(|state| state != "Z" && state != "X"),
-        Err(_) => false,
-    }
-}
 
 /// What a supervisor kill left behind.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,14 +73,15 @@ pub fn offset(mut s: Sample, base: &Sample) -> Sample {
 /// The chaos run's supervisor kill: SIGKILL the supervisor, check that every child dies with
 /// it (parent-death signal), start a new `run` on the same database and runtime dir and wait
 /// until it publishes its children and serves `/metrics` (its instance lock must not refuse a
-/// dead owner).
+/// dead owner). `child` becomes the successor as soon as it is started, so that whoever owns it
+/// stops the successor if the soak is abandoned while it comes up.
 pub async fn restart_supervisor(
     child: &mut Child,
     runtime: &RuntimeDir,
     dir: &Path,
     env: &[(String, String)],
     t: f64,
-) -> anyhow::Result<(ChaosEvent, Child)> {
+) -> anyhow::Result<ChaosEvent> {
     let old = child.id();
     let pids: Vec<u32> = SupervisorState::read(runtime)
         .unwrap_or_default()
@@ -108,14 +99,15 @@ pub async fn restart_supervisor(
             Duration::from_secs(30),
         )
     });
-    let (successor, _) = spawn_validator(dir, env)?;
+    *child = spawn_validator(dir, env)?.0;
+    let successor = child.id();
     let until = Instant::now() + Duration::from_secs(60);
     let mut up = false;
     while !up && Instant::now() < until {
         tokio::time::sleep(Duration::from_millis(200)).await;
         let state = SupervisorState::read(runtime).unwrap_or_default();
         let addr = std::fs::read_to_string(runtime.metrics_addr_file()).unwrap_or_default();
-        up = state.supervisor_pid == successor.id()
+        up = state.supervisor_pid == successor
             && !state.children.is_empty()
             && crate::harness::http(&addr, "GET", "/metrics", None).is_ok();
     }
@@ -131,12 +123,12 @@ pub async fn restart_supervisor(
             "kill supervisor (pid {old}): {} of {} children outlived it ({fate}); restarted as pid {} ({})",
             orphans.survivors.len(),
             orphans.children,
-            successor.id(),
+            successor,
             if up { "up" } else { "NOT up within 60 s" }
         ),
         replaced: orphans.survivors.is_empty() && up,
     };
-    Ok((event, successor))
+    Ok(event)
 }
 
 #[cfg(test)]

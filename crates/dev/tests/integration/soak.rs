@@ -140,3 +140,70 @@ fn the_compressed_soak_passes_on_postgresql_restarted_mid_run() {
         "PostgreSQL restarted once: {chaos:?}"
     );
 }
+
+/// Ctrl-C (SIGINT) or SIGTERM to `soak` stops the validator it started — the supervisor runs in
+/// its own process group, so the terminal's signal never reaches it — and every child of it,
+/// and the command fails saying so instead of leaving a validator running.
+#[test]
+fn an_interrupted_soak_leaves_no_validator_running() {
+    use gaia_dev::harness::alive;
+    use gaia_validator::runtime::{RuntimeDir, SupervisorState};
+    use std::time::{Duration, Instant};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut soak = Command::new(env!("CARGO_BIN_EXE_gaia-dev"))
+        .args(["soak", "--simulated-days", "2", "--miners", "4"])
+        .args(["--time-scale", "17280", "--chaos-every", "0"])
+        .args(["--grid-deg", "15", "--out"])
+        .arg(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("gaia-dev soak starts");
+    let runtime = RuntimeDir::new(dir.path().join("calm/rt"));
+    let until = Instant::now() + Duration::from_secs(180);
+    let state = loop {
+        let state = SupervisorState::read(&runtime).unwrap_or_default();
+        if state.supervisor_pid != 0 && state.children.len() >= 2 {
+            break state;
+        }
+        assert!(
+            soak.try_wait().unwrap().is_none() && Instant::now() < until,
+            "the calm run's validator never came up"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let pids: Vec<u32> = state
+        .children
+        .iter()
+        .map(|c| c.pid)
+        .chain([state.supervisor_pid])
+        .collect();
+    assert!(pids.iter().all(|&p| alive(p)), "{state:?}");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(soak.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let until = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = soak.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < until, "soak did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut soak.stderr.take().unwrap(), &mut stderr).unwrap();
+    let left: Vec<u32> = pids.iter().copied().filter(|&p| alive(p)).collect();
+    assert!(
+        left.is_empty(),
+        "still running after the soak: {left:?}\n{stderr}"
+    );
+    assert!(!status.success(), "an interrupted soak does not pass");
+    assert!(stderr.contains("interrupted by SIGTERM"), "{stderr}");
+    assert!(
+        !dir.path().join("report.json").exists(),
+        "no report for an abandoned soak"
+    );
+}
