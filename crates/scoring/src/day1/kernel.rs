@@ -1,14 +1,23 @@
-//! The Day-1 statistics of one variable in two fused passes over the four fields.
+//! The Day-1 statistics of one variable in one pass over memory.
 //!
 //! The per-metric primitives in `crate::metrics` each walk the field once or twice; on the
-//! 0.25° grid the Day-1 score needs about fifteen such walks per variable. This kernel computes
-//! exactly the same sums (same NaN matching per metric, same evaluation order of every term) in
-//! two passes over contiguous rows, which is what keeps the score close to the decode-only floor.
-//! Its tests check it against the primitives.
+//! 0.25° grid the Day-1 score needs about fifteen such walks per variable. This kernel walks the
+//! field once, a latitude row at a time: the forecast F, the GFS reference R and the
+//! climatology C come row by row from their producers (interpolated onto the truth grid as they
+//! are asked for, so no interpolated field is ever held), the truth T is read in place. Each row
+//! gives its counts, sums and centred second moments — the ERA5 kernel's
+//! ([`crate::metrics::moments`]: F, T and C) and the pairs only Day-1 has (F with R for the clone
+//! distance and the pattern correlation, R with T for the reference MSE) — and the rows combine
+//! exactly into the weighted, centred statistics with each metric's own NaN matching. The tests
+//! check it against the primitives.
 
 use ndarray::ArrayView2;
 
-use crate::metrics::{skill_from_mse, LatWeights, MetricError, ACC_MIN_STD};
+use crate::metrics::moments::{combine, hsum, row_moments, row_moments_finite, Row, LANES};
+use crate::metrics::{skill_from_mse, LatWeights, MetricError};
+
+/// A producer of one field's rows on the truth grid: `(i, out)` writes row `i` into `out`.
+pub type RowFn<'a> = dyn FnMut(usize, &mut [f64]) + 'a;
 
 /// Everything Day-1 needs from (F, T, R, C) on one grid.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -37,43 +46,193 @@ pub struct Day1Stats {
     pub bias: f64,
 }
 
-#[derive(Default)]
-struct PassA {
-    fr_w: f64,
-    fr_d2: f64,
-    fr_f: f64,
-    fr_r: f64,
+/// What one row gives beyond [`Row`]: the (F, R) pairs, the (R, T) pairs and F's range.
+#[derive(Clone, Copy)]
+struct RowFr {
+    n_fr: usize,
+    s_f: f64,
+    s_r: f64,
+    s_fr2: f64,
+    c_ff: f64,
+    c_rr: f64,
+    c_fr: f64,
+    n_rt: usize,
+    s_rt2: f64,
     min: f64,
     max: f64,
-    any_f: bool,
-    d_sum: f64,
-    d_n: usize,
-    ft_w: f64,
-    ft_d2: f64,
-    ft_ad: f64,
-    ft_d: f64,
-    rt_w: f64,
-    rt_d2: f64,
-    fa_sum: f64,
-    fa_n: usize,
-    ta_sum: f64,
-    ta_n: usize,
-    an_w: f64,
-    an_a: f64,
-    an_b: f64,
 }
 
-#[derive(Default)]
-struct PassB {
-    fr_num: f64,
-    fr_aa: f64,
-    fr_bb: f64,
-    skill_e2: f64,
-    fa_ss: f64,
-    ta_ss: f64,
-    an_num: f64,
-    an_aa: f64,
-    an_bb: f64,
+impl Default for RowFr {
+    fn default() -> Self {
+        Self {
+            n_fr: 0,
+            s_f: 0.0,
+            s_r: 0.0,
+            s_fr2: 0.0,
+            c_ff: 0.0,
+            c_rr: 0.0,
+            c_fr: 0.0,
+            n_rt: 0,
+            s_rt2: 0.0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+        }
+    }
+}
+
+/// Two passes over a cached row with NaNs or infinities: `x` = F, `y` = T, `z` = R.
+fn row_fr(x: &[f64], y: &[f64], z: &[f64]) -> RowFr {
+    let mut r = RowFr::default();
+    for ((&x, &y), &z) in x.iter().zip(y).zip(z) {
+        if !x.is_nan() {
+            r.min = r.min.min(x);
+            r.max = r.max.max(x);
+            if !z.is_nan() {
+                r.n_fr += 1;
+                r.s_fr2 += (x - z) * (x - z);
+                r.s_f += x;
+                r.s_r += z;
+            }
+        }
+        if !z.is_nan() && !y.is_nan() {
+            r.n_rt += 1;
+            r.s_rt2 += (z - y) * (z - y);
+        }
+    }
+    let (mf, mr) = (r.s_f / r.n_fr as f64, r.s_r / r.n_fr as f64);
+    for (&x, &z) in x.iter().zip(z) {
+        if !x.is_nan() && !z.is_nan() {
+            let (p, q) = (x - mf, z - mr);
+            r.c_ff += p * p;
+            r.c_rr += q * q;
+            r.c_fr += p * q;
+        }
+    }
+    r
+}
+
+/// [`row_fr`] for a row where every value is finite, on [`LANES`] independent accumulators.
+fn row_fr_finite(x: &[f64], y: &[f64], z: &[f64]) -> RowFr {
+    let n = x.len().min(y.len()).min(z.len());
+    let whole = n - n % LANES;
+    let lanes = || {
+        x[..whole]
+            .chunks_exact(LANES)
+            .zip(y[..whole].chunks_exact(LANES))
+            .zip(z[..whole].chunks_exact(LANES))
+    };
+    let rest = || x[whole..n].iter().zip(&y[whole..n]).zip(&z[whole..n]);
+    let zero = [0.0; LANES];
+    let (mut s_f, mut s_r, mut s_fr2, mut s_rt2) = (zero, zero, zero, zero);
+    let (mut min, mut max) = ([f64::INFINITY; LANES], [f64::NEG_INFINITY; LANES]);
+    for ((xs, ys), zs) in lanes() {
+        for l in 0..LANES {
+            let (x, y, z) = (xs[l], ys[l], zs[l]);
+            min[l] = if x < min[l] { x } else { min[l] };
+            max[l] = if x > max[l] { x } else { max[l] };
+            s_f[l] += x;
+            s_r[l] += z;
+            s_fr2[l] += (x - z) * (x - z);
+            s_rt2[l] += (z - y) * (z - y);
+        }
+    }
+    for ((&x, &y), &z) in rest() {
+        min[0] = min[0].min(x);
+        max[0] = max[0].max(x);
+        s_f[0] += x;
+        s_r[0] += z;
+        s_fr2[0] += (x - z) * (x - z);
+        s_rt2[0] += (z - y) * (z - y);
+    }
+    let (s_f, s_r) = (hsum(s_f), hsum(s_r));
+    let (mf, mr) = (s_f / n as f64, s_r / n as f64);
+    let (mut c_ff, mut c_rr, mut c_fr) = (zero, zero, zero);
+    for ((xs, _), zs) in lanes() {
+        for l in 0..LANES {
+            let (p, q) = (xs[l] - mf, zs[l] - mr);
+            c_ff[l] += p * p;
+            c_rr[l] += q * q;
+            c_fr[l] += p * q;
+        }
+    }
+    for ((&x, _), &z) in rest() {
+        let (p, q) = (x - mf, z - mr);
+        c_ff[0] += p * p;
+        c_rr[0] += q * q;
+        c_fr[0] += p * q;
+    }
+    RowFr {
+        n_fr: n,
+        s_f,
+        s_r,
+        s_fr2: hsum(s_fr2),
+        c_ff: hsum(c_ff),
+        c_rr: hsum(c_rr),
+        c_fr: hsum(c_fr),
+        n_rt: n,
+        s_rt2: hsum(s_rt2),
+        min: min.into_iter().fold(f64::INFINITY, f64::min),
+        max: max.into_iter().fold(f64::NEG_INFINITY, f64::max),
+    }
+}
+
+/// Whether every value of the four rows is finite (one vectorised pass: `v · 0` is ±0 for a
+/// finite value and NaN otherwise).
+fn all_finite(rows: [&[f64]; 4]) -> bool {
+    let mut acc = [0.0; LANES];
+    for row in rows {
+        let whole = row.len() - row.len() % LANES;
+        for xs in row[..whole].chunks_exact(LANES) {
+            for l in 0..LANES {
+                acc[l] += xs[l] * 0.0;
+            }
+        }
+        for &x in &row[whole..] {
+            acc[0] += x * 0.0;
+        }
+    }
+    hsum(acc) == 0.0
+}
+
+/// The clone distance, pattern correlation, reference MSE and F's range from the rows.
+struct FrStats {
+    clone_distance: f64,
+    pattern_correlation: f64,
+    reference_mse: f64,
+    forecast_min_max: Option<(f64, f64)>,
+}
+
+fn combine_fr(rows: &[RowFr], w: &LatWeights) -> FrStats {
+    let ws = w.as_slice();
+    let (mut w_fr, mut w_f, mut w_r, mut w_fr2, mut w_rt, mut w_rt2) =
+        (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+    let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
+    for (r, &wi) in rows.iter().zip(ws) {
+        w_fr += wi * r.n_fr as f64;
+        w_f += wi * r.s_f;
+        w_r += wi * r.s_r;
+        w_fr2 += wi * r.s_fr2;
+        w_rt += wi * r.n_rt as f64;
+        w_rt2 += wi * r.s_rt2;
+        min = min.min(r.min);
+        max = max.max(r.max);
+    }
+    let (mf, mr) = (w_f / w_fr, w_r / w_fr);
+    let (mut num, mut aa, mut bb) = (0.0, 0.0, 0.0);
+    for (r, &wi) in rows.iter().zip(ws).filter(|(r, _)| r.n_fr > 0) {
+        let n = r.n_fr as f64;
+        let (p, q) = (r.s_f / n - mf, r.s_r / n - mr);
+        num += wi * (r.c_fr + n * p * q);
+        aa += wi * (r.c_ff + n * p * p);
+        bb += wi * (r.c_rr + n * q * q);
+    }
+    FrStats {
+        clone_distance: w_fr2 / w_fr,
+        pattern_correlation: (num / (aa * bb).sqrt()).clamp(-1.0, 1.0),
+        reference_mse: w_rt2 / w_rt,
+        // A row with no non-NaN forecast value keeps ±inf as its range, which min/max ignore.
+        forecast_min_max: (min <= max).then_some((min, max)),
+    }
 }
 
 /// Compute the Day-1 statistics of forecast `f`, truth `t`, reference `r`, climatology `c`.
@@ -92,136 +251,74 @@ pub fn day1_stats(
             });
         }
     }
-    if w.len() != f.nrows() {
-        return Err(MetricError::WeightRows {
-            weights: w.len(),
-            rows: f.nrows(),
+    let rows_of =
+        |a: &ArrayView2<f64>| -> Vec<Vec<f64>> { a.outer_iter().map(|row| row.to_vec()).collect() };
+    let (fr, rr, cr) = (rows_of(f), rows_of(r), rows_of(c));
+    day1_stats_rows(
+        f.dim(),
+        &mut |i, out| out.copy_from_slice(&fr[i]),
+        t,
+        &mut |i, out| out.copy_from_slice(&rr[i]),
+        &mut |i, out| out.copy_from_slice(&cr[i]),
+        w,
+    )
+}
+
+/// [`day1_stats`] with the forecast, the reference and the climatology given row by row on the
+/// truth grid: `shape` is the truth's; each producer is asked for rows `0..shape.0` in order.
+pub fn day1_stats_rows(
+    shape: (usize, usize),
+    forecast: &mut RowFn<'_>,
+    truth: &ArrayView2<f64>,
+    reference: &mut RowFn<'_>,
+    climatology: &mut RowFn<'_>,
+    w: &LatWeights,
+) -> Result<Day1Stats, MetricError> {
+    if truth.dim() != shape {
+        return Err(MetricError::ShapeMismatch {
+            left: shape,
+            right: truth.dim(),
         });
     }
-    let (f, t, r, c) = (
-        f.as_standard_layout(),
-        t.as_standard_layout(),
-        r.as_standard_layout(),
-        c.as_standard_layout(),
-    );
-    let ncols = f.ncols().max(1);
-    fn rows<'a>(a: &'a ndarray::CowArray<'_, f64, ndarray::Ix2>, ncols: usize) -> Vec<&'a [f64]> {
-        a.as_slice()
-            .map(|s| s.chunks_exact(ncols).collect())
-            .unwrap_or_default()
+    if w.len() != shape.0 {
+        return Err(MetricError::WeightRows {
+            weights: w.len(),
+            rows: shape.0,
+        });
     }
-    let (fr, tr, rr, cr) = (
-        rows(&f, ncols),
-        rows(&t, ncols),
-        rows(&r, ncols),
-        rows(&c, ncols),
-    );
-
-    let mut a = PassA {
-        min: f64::INFINITY,
-        max: f64::NEG_INFINITY,
-        ..PassA::default()
-    };
-    for (i, &wi) in w.as_slice().iter().enumerate().take(fr.len()) {
-        for (((&x, &y), &z), &k) in fr[i].iter().zip(tr[i]).zip(rr[i]).zip(cr[i]) {
-            // x = F, y = T, z = R, k = C
-            if !x.is_nan() {
-                a.any_f = true;
-                a.min = a.min.min(x);
-                a.max = a.max.max(x);
-                if !z.is_nan() {
-                    a.fr_w += wi;
-                    a.fr_d2 += wi * ((x - z) * (x - z));
-                    a.fr_f += wi * x;
-                    a.fr_r += wi * z;
-                }
-                if !y.is_nan() {
-                    let d = x - y;
-                    a.ft_w += wi;
-                    a.ft_d2 += wi * (d * d);
-                    a.ft_ad += wi * d.abs();
-                    a.ft_d += wi * d;
-                }
-            }
-            let d = x - y;
-            if !d.is_nan() {
-                a.d_sum += d;
-                a.d_n += 1;
-            }
-            if !z.is_nan() && !y.is_nan() {
-                a.rt_w += wi;
-                a.rt_d2 += wi * ((z - y) * (z - y));
-            }
-            let (fa, ta) = (x - k, y - k);
-            if !fa.is_nan() {
-                a.fa_sum += fa;
-                a.fa_n += 1;
-            }
-            if !ta.is_nan() {
-                a.ta_sum += ta;
-                a.ta_n += 1;
-            }
-            if !fa.is_nan() && !ta.is_nan() {
-                a.an_w += wi;
-                a.an_a += wi * fa;
-                a.an_b += wi * ta;
-            }
+    let nc = shape.1;
+    let t = truth.as_standard_layout();
+    let t_flat = t.as_slice().unwrap_or(&[]);
+    let (mut x, mut z, mut k) = (vec![0.0; nc], vec![0.0; nc], vec![0.0; nc]);
+    let mut moments: Vec<Row> = Vec::with_capacity(shape.0);
+    let mut pairs: Vec<RowFr> = Vec::with_capacity(shape.0);
+    for i in 0..shape.0 {
+        forecast(i, &mut x);
+        reference(i, &mut z);
+        climatology(i, &mut k);
+        let y = &t_flat[i * nc..(i + 1) * nc];
+        if all_finite([&x, y, &z, &k]) {
+            moments.push(row_moments_finite(&x, y, &k));
+            pairs.push(row_fr_finite(&x, y, &z));
+        } else {
+            moments.push(row_moments(&x, y, &k));
+            pairs.push(row_fr(&x, y, &z));
         }
     }
-    let bias_correction = a.d_sum / a.d_n as f64;
-    let (mf, mr) = (a.fr_f / a.fr_w, a.fr_r / a.fr_w);
-    let (fa_mean, ta_mean) = (a.fa_sum / a.fa_n as f64, a.ta_sum / a.ta_n as f64);
-    let (wa, wb) = (a.an_a / a.an_w, a.an_b / a.an_w);
-
-    let mut b = PassB::default();
-    for (i, &wi) in w.as_slice().iter().enumerate().take(fr.len()) {
-        for (((&x, &y), &z), &k) in fr[i].iter().zip(tr[i]).zip(rr[i]).zip(cr[i]) {
-            if !x.is_nan() && !z.is_nan() {
-                let (p, q) = (x - mf, z - mr);
-                b.fr_num += wi * p * q;
-                b.fr_aa += wi * p * p;
-                b.fr_bb += wi * q * q;
-            }
-            if !x.is_nan() && !y.is_nan() {
-                let e = (x - bias_correction) - y;
-                b.skill_e2 += wi * (e * e);
-            }
-            let (fa, ta) = (x - k, y - k);
-            if !fa.is_nan() {
-                b.fa_ss += (fa - fa_mean) * (fa - fa_mean);
-            }
-            if !ta.is_nan() {
-                b.ta_ss += (ta - ta_mean) * (ta - ta_mean);
-            }
-            if !fa.is_nan() && !ta.is_nan() {
-                let (p, q) = (fa - wa, ta - wb);
-                b.an_num += wi * p * q;
-                b.an_aa += wi * p * p;
-                b.an_bb += wi * q * q;
-            }
-        }
-    }
-    let forecast_mse = b.skill_e2 / a.ft_w;
-    let reference_mse = a.rt_d2 / a.rt_w;
-    let sf = (b.fa_ss / a.fa_n as f64).sqrt();
-    let st = (b.ta_ss / a.ta_n as f64).sqrt();
-    let acc = if sf < ACC_MIN_STD || st < ACC_MIN_STD {
-        f64::NAN
-    } else {
-        (b.an_num / (b.an_aa * b.an_bb).sqrt()).clamp(-1.0, 1.0)
-    };
+    let m = combine(&moments, w);
+    let fr = combine_fr(&pairs, w);
     Ok(Day1Stats {
-        clone_distance: a.fr_d2 / a.fr_w,
-        pattern_correlation: (b.fr_num / (b.fr_aa * b.fr_bb).sqrt()).clamp(-1.0, 1.0),
-        forecast_min_max: a.any_f.then_some((a.min, a.max)),
-        bias_correction,
-        forecast_mse,
-        reference_mse,
-        skill: skill_from_mse(forecast_mse, reference_mse),
-        acc,
-        mse: a.ft_d2 / a.ft_w,
-        mae: a.ft_ad / a.ft_w,
-        bias: a.ft_d / a.ft_w,
+        clone_distance: fr.clone_distance,
+        pattern_correlation: fr.pattern_correlation,
+        forecast_min_max: fr.forecast_min_max,
+        bias_correction: m.bias_correction,
+        forecast_mse: m.forecast_mse,
+        reference_mse: fr.reference_mse,
+        skill: skill_from_mse(m.forecast_mse, fr.reference_mse),
+        acc: m.acc,
+        mse: m.mse,
+        mae: m.mae,
+        bias: m.bias,
     })
 }
 
@@ -250,12 +347,36 @@ mod tests {
     }
 
     fn close(a: f64, b: f64) {
-        assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0), "{a} vs {b}");
+        assert!(
+            (a - b).abs() <= 1e-12 * b.abs().max(1.0) || a.to_bits() == b.to_bits(),
+            "{a} vs {b}"
+        );
     }
 
     #[test]
     fn kernel_equals_primitives() {
         let (f, t, r, c) = (field(1, 7), field(2, 11), field(3, 0), field(4, 13));
+        same_as_primitives(&f, &t, &r, &c);
+    }
+
+    /// Rows without any NaN take the vectorised path; rows with an infinity the masked one.
+    #[test]
+    fn kernel_equals_primitives_on_finite_rows_and_with_infinities() {
+        let (f, t, r, c) = (field(5, 0), field(6, 0), field(7, 0), field(8, 0));
+        same_as_primitives(&f, &t, &r, &c);
+        let (mut f, mut r) = (field(9, 0), field(10, 29));
+        f[(3, 4)] = f64::INFINITY;
+        r[(5, 1)] = f64::NEG_INFINITY;
+        let s = same_as_primitives(&f, &field(11, 0), &r, &field(12, 0));
+        assert_eq!(s.forecast_min_max.map(|m| m.1), Some(f64::INFINITY));
+    }
+
+    fn same_as_primitives(
+        f: &Array2<f64>,
+        t: &Array2<f64>,
+        r: &Array2<f64>,
+        c: &Array2<f64>,
+    ) -> Day1Stats {
         let lat: Vec<f64> = (0..13).map(|i| 60.0 - 10.0 * i as f64).collect();
         let w = LatWeights::cos_lat(&lat);
         let (fv, tv, rv, cv) = (f.view(), t.view(), r.view(), c.view());
@@ -275,6 +396,7 @@ mod tests {
         close(s.mse, weighted_mse(&fv, &tv, &w).unwrap());
         close(s.mae, weighted_mae(&fv, &tv, &w).unwrap());
         close(s.bias, weighted_bias(&fv, &tv, &w).unwrap());
+        s
     }
 
     #[test]

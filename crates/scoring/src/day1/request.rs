@@ -8,6 +8,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use gaia_protocol::FrozenManifest;
 use serde::{Deserialize, Serialize};
 
+use crate::metrics::nan_sum_count_2d;
 use crate::regrid::{nearest_level, nearest_time};
 use crate::zarr::{deadline, Climatology, Dataset, OpenOptions, ZarrError};
 
@@ -186,9 +187,8 @@ impl Source {
             .map_err(read)?;
         let (sum, count) = fields
             .iter()
-            .flat_map(|f| f.values.iter())
-            .filter(|v| !v.is_nan())
-            .fold((0.0, 0usize), |(s, c), v| (s + v, c + 1));
+            .map(|f| nan_sum_count_2d(&f.values.view()))
+            .fold((0.0, 0usize), |(s, c), (fs, fc)| (s + fs, c + fc));
         Ok(Some(sum / count as f64))
     }
 }

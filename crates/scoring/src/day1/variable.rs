@@ -1,16 +1,17 @@
-//! Day-1 metrics for one variable (spec §3.3): unit fix, interpolation onto the truth grid,
-//! clone distance and penalty, sanity checks, bias-corrected MSE skill against the GFS
-//! reference, ACC against climatology, and the extra RMSE/MAE/bias diagnostics.
+//! Day-1 metrics for one variable (spec §3.3): unit fix, interpolation onto the truth grid (row
+//! by row, inside the fused kernel), clone distance and penalty, sanity checks, bias-corrected
+//! MSE skill against the GFS reference, ACC against climatology, and the extra RMSE/MAE/bias
+//! diagnostics.
 
 use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::field::{Field2, Grid};
 use crate::metrics::{clone_penalty, nan_mean, LatWeights};
-use crate::regrid::interp_to_grid;
+use crate::regrid::FieldRows;
 
 use super::config::{Day1Config, VariableSpec};
-use super::kernel::day1_stats;
+use super::kernel::day1_stats_rows;
 use super::report::{finite, Day1VariableResult, VariableStatus};
 use super::units::UnitFix;
 use super::Day1Error;
@@ -34,9 +35,14 @@ pub struct Day1Fields {
     pub forecast_mean_all_levels: Option<f64>,
 }
 
-/// §12-6: every field is interpolated onto the truth grid, even an identical one.
-fn regrid(field: &Field2, target: &Arc<Grid>, which: &'static str) -> Result<Field2, Day1Error> {
-    interp_to_grid(field, target).map_err(|source| Day1Error::Interp { which, source })
+/// §12-6: every field is interpolated onto the truth grid, even an identical one — row by row,
+/// as the kernel asks for them.
+fn regrid<'a>(
+    field: &'a Field2,
+    target: &Grid,
+    which: &'static str,
+) -> Result<FieldRows<'a>, Day1Error> {
+    FieldRows::new(field, target).map_err(|source| Day1Error::Interp { which, source })
 }
 
 /// Score one variable. Errors only for structural problems (grids that cannot be interpolated,
@@ -62,17 +68,19 @@ pub fn score_variable(
         }
         None => Cow::Borrowed(&input.forecast),
     };
-    let forecast = regrid(&forecast_raw, &target, "forecast")?;
-    let reference = regrid(&input.reference, &target, "reference")?;
-    let climatology = regrid(&input.climatology, &target, "climatology")?;
-    let (f, r, c) = (
-        forecast.values.view(),
-        reference.values.view(),
-        climatology.values.view(),
-    );
+    let mut forecast = regrid(&forecast_raw, &target, "forecast")?;
+    let mut reference = regrid(&input.reference, &target, "reference")?;
+    let mut climatology = regrid(&input.climatology, &target, "climatology")?;
     let w = LatWeights::cos_lat(&target.lat);
 
-    let st = day1_stats(&f, &truth, &r, &c, &w)?;
+    let st = day1_stats_rows(
+        target.shape(),
+        &mut |i, row| forecast.row_into(i, row),
+        &truth,
+        &mut |i, row| reference.row_into(i, row),
+        &mut |i, row| climatology.row_into(i, row),
+        &w,
+    )?;
     let distance = st.clone_distance;
     let (penalty, clone_flag) = match config.clone_delta.get(&key) {
         Some(&delta) => {

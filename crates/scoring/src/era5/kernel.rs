@@ -10,12 +10,9 @@
 //! How: the field is walked one latitude row at a time. The row's forecast is copied into a small
 //! buffer (which stays in L1 cache), salvaged (border rows from their inner neighbour, then the two
 //! end columns) and filled from the climatology; then two passes over the cached row give its
-//! counts, sums and sums of squares *centred on the row's own means*. Because the cos-latitude
-//! weight is constant along a row, the weighted, centred global statistics (the centred weighted
-//! correlation of the ACC, the ACC standard-deviation guard and the bias-corrected MSE) follow
-//! exactly from the per-row moments by the parallel-variance combination
-//! `Σ_i w_i [M2_i + n_i (m_i − m)²]`. This is as accurate as the two global passes of the
-//! primitives (more so than a naive one-pass `Σx² − (Σx)²/n`) and reads each field from memory once.
+//! counts, sums and sums of squares *centred on the row's own means*, which combine exactly into
+//! the weighted, centred global statistics ([`crate::metrics::moments`], shared with Day-1). Each
+//! field is read from memory once.
 //!
 //! NaN matching is the primitives' per metric: MSE/MAE/bias over points where forecast and truth
 //! are not NaN; the bias correction over points where `F − T` is not NaN; the climatology MSE over
@@ -24,8 +21,8 @@
 
 use ndarray::{ArrayView2, CowArray, Ix2};
 
-use super::moments::{finish, hsum, row_moments, row_moments_finite, LANES};
-use crate::metrics::{LatWeights, MetricError};
+use crate::metrics::moments::{combine, hsum, row_moments, row_moments_finite, Row, LANES};
+use crate::metrics::{skill_from_mse, LatWeights, MetricError};
 
 /// What the kernel does to the forecast before the statistics.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -186,6 +183,19 @@ fn salvaged_row(
         }
     }
     (filled, border_nan)
+}
+
+/// The level's metrics from its rows' moments (the counts are already in `out`).
+fn finish(out: &mut LevelStats, rows: &[Row], w: &LatWeights) -> LevelStats {
+    let c = combine(rows, w);
+    out.mse = c.mse;
+    out.mae = c.mae;
+    out.bias = c.bias;
+    out.skill = skill_from_mse(c.forecast_mse, c.climatology_mse);
+    out.acc = c.acc;
+    out.diff_sum = c.diff_sum;
+    out.diff_count = c.diff_count;
+    *out
 }
 
 fn standard<'a>(a: &'a ArrayView2<'_, f64>) -> CowArray<'a, f64, Ix2> {

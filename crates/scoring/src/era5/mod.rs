@@ -13,7 +13,6 @@ pub mod config;
 pub mod identity;
 pub mod kernel;
 pub mod levels;
-mod moments;
 pub mod on_truth;
 pub mod report;
 pub mod request;

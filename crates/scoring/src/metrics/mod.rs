@@ -5,6 +5,7 @@
 //! They live apart from the score assemblies so that both scores (and their tests) use one
 //! definition of every formula.
 
+pub(crate) mod moments;
 pub mod skill;
 pub mod stats;
 pub mod weights;
@@ -14,7 +15,7 @@ pub use skill::{
     SkillScore, ACC_MIN_STD,
 };
 pub use stats::{
-    mean_difference, nan_mean, nan_mean_std, nan_min_max, weighted_bias, weighted_mae,
-    weighted_mse, weighted_pearson, MetricError,
+    mean_difference, nan_mean, nan_mean_std, nan_min_max, nan_sum_count, nan_sum_count_2d,
+    weighted_bias, weighted_mae, weighted_mse, weighted_pearson, MetricError,
 };
 pub use weights::LatWeights;

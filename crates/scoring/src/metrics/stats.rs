@@ -170,12 +170,36 @@ pub fn nan_mean_std(a: &ArrayView2<f64>) -> (f64, f64) {
 
 /// Unweighted mean of the non-NaN values (`np.nanmean`).
 pub fn nan_mean(a: &ArrayView2<f64>) -> f64 {
-    let (mut sum, mut n) = (0.0, 0usize);
-    for &x in a.iter().filter(|x| !x.is_nan()) {
-        sum += x;
-        n += 1;
-    }
+    let (sum, n) = nan_sum_count_2d(a);
     sum / n as f64
+}
+
+/// [`nan_sum_count`] of a field in any memory layout.
+pub fn nan_sum_count_2d(a: &ArrayView2<f64>) -> (f64, usize) {
+    match a.as_slice() {
+        Some(flat) => nan_sum_count(flat),
+        None => nan_sum_count(&a.iter().copied().collect::<Vec<_>>()),
+    }
+}
+
+/// The sum and the number of the non-NaN values, on four independent accumulators (so the
+/// loop vectorises; the order of the additions is not numpy's pairwise one either).
+pub fn nan_sum_count(values: &[f64]) -> (f64, usize) {
+    const LANES: usize = 4;
+    let whole = values.len() - values.len() % LANES;
+    let (mut sum, mut n) = ([0.0; LANES], [0usize; LANES]);
+    for xs in values[..whole].chunks_exact(LANES) {
+        for l in 0..LANES {
+            let keep = !xs[l].is_nan();
+            sum[l] += if keep { xs[l] } else { 0.0 };
+            n[l] += usize::from(keep);
+        }
+    }
+    for &x in values[whole..].iter().filter(|x| !x.is_nan()) {
+        sum[0] += x;
+        n[0] += 1;
+    }
+    ((sum[0] + sum[1]) + (sum[2] + sum[3]), n.iter().sum())
 }
 
 /// Minimum and maximum of the non-NaN values (`np.nanmin`, `np.nanmax`); `None` if all NaN.
@@ -258,5 +282,12 @@ mod tests {
         assert_eq!(nan_min_max(&a.view()), Some((1.0, 5.0)));
         assert_eq!(nan_min_max(&array![[f64::NAN]].view()), None);
         assert!(nan_mean(&array![[f64::NAN]].view()).is_nan());
+        // Lanes and tail, NaNs anywhere, a non-contiguous view.
+        let v: Vec<f64> = (0..11)
+            .map(|k| if k % 4 == 1 { f64::NAN } else { k as f64 })
+            .collect();
+        assert_eq!(nan_sum_count(&v), (40.0, 8));
+        let b = ndarray::Array2::from_shape_vec((1, 11), v).unwrap();
+        assert_eq!(nan_mean(&b.t()), 5.0);
     }
 }

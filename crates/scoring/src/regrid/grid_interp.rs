@@ -11,8 +11,10 @@
 //! bit for bit `(y_hi − y_lo) + y_lo`: the planned rows skip the two roundings that cannot
 //! happen, and every other case keeps the division.
 
+use std::borrow::Cow;
+
 use super::interp::{stencils, InterpError, Stencil};
-use crate::field::{Grid, Precision};
+use crate::field::{Field2, Grid, Precision};
 
 /// A planned interpolation from a source grid onto a target grid.
 #[derive(Debug, Clone)]
@@ -184,6 +186,39 @@ impl GridInterp {
                 }
             }
         }
+    }
+}
+
+/// One field on a target grid, produced a row at a time ([`GridInterp::row_into`] with the
+/// field's values and the scratch row it needs): what a kernel asks for instead of the
+/// interpolated field.
+pub struct FieldRows<'a> {
+    plan: GridInterp,
+    values: Cow<'a, [f64]>,
+    precision: Precision,
+    mid: Vec<f64>,
+}
+
+impl<'a> FieldRows<'a> {
+    /// Plan `field` onto `target` (an error names the axis that cannot be interpolated).
+    pub fn new(field: &'a Field2, target: &Grid) -> Result<Self, InterpError> {
+        let plan = GridInterp::new(&field.grid, target)?;
+        let values = match field.values.as_slice() {
+            Some(flat) => Cow::Borrowed(flat),
+            None => Cow::Owned(field.values.iter().copied().collect()),
+        };
+        Ok(Self {
+            mid: vec![0.0; plan.src_shape().1],
+            plan,
+            values,
+            precision: field.precision,
+        })
+    }
+
+    /// Target row `i` into `out` (one target row).
+    pub fn row_into(&mut self, i: usize, out: &mut [f64]) {
+        self.plan
+            .row_into(&self.values, self.precision, i, &mut self.mid, out);
     }
 }
 

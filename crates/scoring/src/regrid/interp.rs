@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use ndarray::Array2;
 
-use super::grid_interp::GridInterp;
+use super::grid_interp::FieldRows;
 use crate::field::{Field2, Grid, Precision};
 
 /// Interpolation is impossible for this source grid.
@@ -93,14 +93,11 @@ pub fn stencils(src_ascending: &[f64], targets: &[f64]) -> Vec<Option<Stencil>> 
 /// Interpolate `field` onto `target` (two 1-D passes, latitude then longitude, xarray
 /// semantics), whatever the two grids; the result is double precision.
 pub fn interp_to_grid(field: &Field2, target: &Arc<Grid>) -> Result<Field2, InterpError> {
-    let plan = GridInterp::new(&field.grid, target)?;
+    let mut rows = FieldRows::new(field, target)?;
     let (ni, nj) = target.shape();
-    let src = field.values.as_standard_layout();
-    let flat = src.as_slice().unwrap_or(&[]);
-    let mut mid = vec![0.0; field.grid.lon.len()];
     let mut out = vec![0.0; ni * nj];
     for (i, row) in out.chunks_exact_mut(nj).enumerate() {
-        plan.row_into(flat, field.precision, i, &mut mid, row);
+        rows.row_into(i, row);
     }
     Ok(Field2 {
         grid: Arc::clone(target),

@@ -6,7 +6,7 @@ pub mod interp;
 pub mod select;
 pub mod vertical;
 
-pub use grid_interp::GridInterp;
+pub use grid_interp::{FieldRows, GridInterp};
 pub use interp::{interp_to_grid, stencils, InterpError, Stencil};
 pub use select::{nearest_level, nearest_time, SelectError};
 pub use vertical::{interp_levels, LevelPlan};

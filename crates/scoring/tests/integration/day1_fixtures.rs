@@ -69,6 +69,10 @@ fn close_opt(actual: Option<f64>, expected: &Value, what: &str) {
     match (actual, expected.as_f64()) {
         (Some(a), Some(e)) => close(a, e, what),
         (None, None) => {}
+        // The correlation of a constant field is undefined: the kernel's per-row moments find
+        // its variance exactly 0 (NaN, reported as absent) where numpy's rounding leaves noise
+        // below the absolute floor. Either way the sanity check fails it (threshold 0.3).
+        (None, Some(e)) if what.ends_with("pattern") && e.abs() <= ABS_FLOOR => {}
         (a, _) => panic!("{what}: got {a:?}, expected {expected}"),
     }
 }

@@ -1,40 +1,48 @@
-//! Per-row moments of the ERA5 kernel and their weighted combination into a level's
-//! statistics (see [`super::kernel`] for why per-row centred moments): the masked two-pass row
-//! for rows with a NaN or infinity, the unmasked [`LANES`]-lane row for finite ones, and
-//! [`finish`], the parallel-variance combination with the cos-latitude row weights.
+//! Per-row moments of a forecast F, a truth T and a climatology C, and their weighted
+//! combination into the field's statistics — what the fused ERA5 and Day-1 kernels share.
+//!
+//! Why per-row centred moments: the cos-latitude weight is constant along a row, so the
+//! weighted, centred global statistics (the centred weighted correlation of the ACC, the ACC
+//! standard-deviation guard, the bias-corrected MSE) follow exactly from each row's counts,
+//! sums and sums of squares centred on the row's own means by the parallel-variance
+//! combination `Σ_i w_i [M2_i + n_i (m_i − m)²]`. This is as accurate as two global passes (more
+//! so than a naive one-pass `Σx² − (Σx)²/n`) and reads each field from memory once: a kernel
+//! walks the field a row at a time and makes the row's two passes over a buffer in L1 cache.
+//!
+//! Here: the masked two-pass row ([`row_moments`]) for rows with a NaN or infinity, the unmasked
+//! [`LANES`]-lane row for finite ones ([`row_moments_finite`]), and [`combine`].
 
-use super::kernel::LevelStats;
-use crate::metrics::{skill_from_mse, LatWeights, ACC_MIN_STD};
+use super::{LatWeights, ACC_MIN_STD};
 
 /// Per-row counts, sums and centred second moments (weights applied when rows are combined).
 #[derive(Default, Clone, Copy)]
-pub(super) struct Row {
+pub(crate) struct Row {
     // forecast/truth pairs: d = F − T
-    pub(super) n_ft: usize,
-    pub(super) s_d: f64,
-    pub(super) s_d2: f64,
-    pub(super) s_ad: f64,
-    pub(super) m2_d: f64,
+    pub(crate) n_ft: usize,
+    pub(crate) s_d: f64,
+    pub(crate) s_d2: f64,
+    pub(crate) s_ad: f64,
+    pub(crate) m2_d: f64,
     // unweighted mean of F − T (bias correction)
-    pub(super) n_diff: usize,
-    pub(super) s_diff: f64,
+    pub(crate) n_diff: usize,
+    pub(crate) s_diff: f64,
     // climatology/truth pairs
-    pub(super) n_ct: usize,
-    pub(super) s_ct2: f64,
+    pub(crate) n_ct: usize,
+    pub(crate) s_ct2: f64,
     // anomalies fa = F − C, ta = T − C, each on its own points
-    pub(super) n_fa: usize,
-    pub(super) s_fa: f64,
-    pub(super) m2_fa: f64,
-    pub(super) n_ta: usize,
-    pub(super) s_ta: f64,
-    pub(super) m2_ta: f64,
+    pub(crate) n_fa: usize,
+    pub(crate) s_fa: f64,
+    pub(crate) m2_fa: f64,
+    pub(crate) n_ta: usize,
+    pub(crate) s_ta: f64,
+    pub(crate) m2_ta: f64,
     // anomaly pairs
-    pub(super) n_ab: usize,
-    pub(super) s_a: f64,
-    pub(super) s_b: f64,
-    pub(super) c_aa: f64,
-    pub(super) c_bb: f64,
-    pub(super) c_ab: f64,
+    pub(crate) n_ab: usize,
+    pub(crate) s_a: f64,
+    pub(crate) s_b: f64,
+    pub(crate) c_aa: f64,
+    pub(crate) c_bb: f64,
+    pub(crate) c_ab: f64,
 }
 
 #[inline]
@@ -44,7 +52,7 @@ fn mean(sum: f64, n: usize) -> f64 {
 
 /// Two passes over one cached row: `x` the salvaged and filled forecast, `y` truth, `k`
 /// climatology.
-pub(super) fn row_moments(x: &[f64], y: &[f64], k: &[f64]) -> Row {
+pub(crate) fn row_moments(x: &[f64], y: &[f64], k: &[f64]) -> Row {
     let mut r = Row::default();
     for ((&x, &y), &k) in x.iter().zip(y).zip(k) {
         let d = x - y;
@@ -105,17 +113,17 @@ pub(super) fn row_moments(x: &[f64], y: &[f64], k: &[f64]) -> Row {
 }
 
 /// Lanes of the vectorised row passes.
-pub(super) const LANES: usize = 4;
+pub(crate) const LANES: usize = 4;
 
 /// Sum of the lanes.
 #[inline]
-pub(super) fn hsum(a: [f64; LANES]) -> f64 {
+pub(crate) fn hsum(a: [f64; LANES]) -> f64 {
     (a[0] + a[1]) + (a[2] + a[3])
 }
 
 /// [`row_moments`] for a row where every value is finite (the usual case): every NaN mask is
 /// true, so the sums need no masks and run on [`LANES`] independent accumulators.
-pub(super) fn row_moments_finite(x: &[f64], y: &[f64], k: &[f64]) -> Row {
+pub(crate) fn row_moments_finite(x: &[f64], y: &[f64], k: &[f64]) -> Row {
     let n = x.len().min(y.len()).min(k.len());
     let (x, y, k) = (&x[..n], &y[..n], &k[..n]);
     let whole = n - n % LANES;
@@ -197,8 +205,32 @@ pub(super) fn row_moments_finite(x: &[f64], y: &[f64], k: &[f64]) -> Row {
     }
 }
 
+/// The statistics of a whole field combined from its rows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Combined {
+    /// ⟨(F−T)²⟩_w over the points where F and T are not NaN.
+    pub(crate) mse: f64,
+    /// ⟨|F−T|⟩_w.
+    pub(crate) mae: f64,
+    /// ⟨F−T⟩_w.
+    pub(crate) bias: f64,
+    /// Unweighted mean of F − T where it is not NaN.
+    pub(crate) bias_correction: f64,
+    /// ⟨(F − bias_correction − T)²⟩_w.
+    pub(crate) forecast_mse: f64,
+    /// ⟨(C−T)²⟩_w over the points where C and T are not NaN.
+    pub(crate) climatology_mse: f64,
+    /// Centred weighted correlation of F − C and T − C (NaN when an anomaly's unweighted
+    /// standard deviation is below [`ACC_MIN_STD`]).
+    pub(crate) acc: f64,
+    /// Σ (F − T) where it is not NaN, and the number of those points.
+    pub(crate) diff_sum: f64,
+    /// The number of points in `diff_sum`.
+    pub(crate) diff_count: usize,
+}
+
 /// Combine the per-row moments with the row weights.
-pub(super) fn finish(out: &mut LevelStats, rows: &[Row], w: &LatWeights) -> LevelStats {
+pub(crate) fn combine(rows: &[Row], w: &LatWeights) -> Combined {
     let ws = w.as_slice();
     let mut g = Row::default();
     let (mut w_ft, mut w_d, mut w_d2, mut w_ad) = (0.0, 0.0, 0.0, 0.0);
@@ -250,20 +282,21 @@ pub(super) fn finish(out: &mut LevelStats, rows: &[Row], w: &LatWeights) -> Leve
             dbb += wi * (r.c_bb + n * b * b);
         }
     }
-    let forecast_mse = skill_e2 / w_ft;
-    let reference_mse = w_ct2 / w_ct;
     let sf = (fa_ss / g.n_fa as f64).sqrt();
     let st = (ta_ss / g.n_ta as f64).sqrt();
-    out.mse = w_d2 / w_ft;
-    out.mae = w_ad / w_ft;
-    out.bias = w_d / w_ft;
-    out.skill = skill_from_mse(forecast_mse, reference_mse);
-    out.acc = if sf < ACC_MIN_STD || st < ACC_MIN_STD {
-        f64::NAN
-    } else {
-        (num / (daa * dbb).sqrt()).clamp(-1.0, 1.0)
-    };
-    out.diff_sum = g.s_diff;
-    out.diff_count = g.n_diff;
-    *out
+    Combined {
+        mse: w_d2 / w_ft,
+        mae: w_ad / w_ft,
+        bias: w_d / w_ft,
+        bias_correction,
+        forecast_mse: skill_e2 / w_ft,
+        climatology_mse: w_ct2 / w_ct,
+        acc: if sf < ACC_MIN_STD || st < ACC_MIN_STD {
+            f64::NAN
+        } else {
+            (num / (daa * dbb).sqrt()).clamp(-1.0, 1.0)
+        },
+        diff_sum: g.s_diff,
+        diff_count: g.n_diff,
+    }
 }
