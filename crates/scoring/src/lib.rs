@@ -12,6 +12,7 @@ pub mod field;
 pub mod metrics;
 pub mod profile;
 pub mod regrid;
+mod simd;
 pub mod verify;
 pub mod weights;
 pub mod zarr;

@@ -15,6 +15,7 @@ use ndarray::ArrayView2;
 
 use crate::metrics::moments::{combine, hsum, row_moments, row_moments_finite, Row, LANES};
 use crate::metrics::{skill_from_mse, LatWeights, MetricError};
+use crate::simd::avx2_dispatch;
 
 /// A producer of one field's rows on the truth grid: `(i, out)` writes row `i` into `out`.
 pub type RowFn<'a> = dyn FnMut(usize, &mut [f64]) + 'a;
@@ -80,8 +81,9 @@ impl Default for RowFr {
     }
 }
 
+avx2_dispatch! {
 /// Two passes over a cached row with NaNs or infinities: `x` = F, `y` = T, `z` = R.
-fn row_fr(x: &[f64], y: &[f64], z: &[f64]) -> RowFr {
+fn row_fr(x: &[f64], y: &[f64], z: &[f64]) -> RowFr as row_fr_baseline {
     let mut r = RowFr::default();
     for ((&x, &y), &z) in x.iter().zip(y).zip(z) {
         if !x.is_nan() {
@@ -110,9 +112,11 @@ fn row_fr(x: &[f64], y: &[f64], z: &[f64]) -> RowFr {
     }
     r
 }
+}
 
+avx2_dispatch! {
 /// [`row_fr`] for a row where every value is finite, on [`LANES`] independent accumulators.
-fn row_fr_finite(x: &[f64], y: &[f64], z: &[f64]) -> RowFr {
+fn row_fr_finite(x: &[f64], y: &[f64], z: &[f64]) -> RowFr as row_fr_finite_baseline {
     let n = x.len().min(y.len()).min(z.len());
     let whole = n - n % LANES;
     let lanes = || {
@@ -175,10 +179,12 @@ fn row_fr_finite(x: &[f64], y: &[f64], z: &[f64]) -> RowFr {
         max: max.into_iter().fold(f64::NEG_INFINITY, f64::max),
     }
 }
+}
 
+avx2_dispatch! {
 /// Whether every value of the four rows is finite (one vectorised pass: `v · 0` is ±0 for a
 /// finite value and NaN otherwise).
-fn all_finite(rows: [&[f64]; 4]) -> bool {
+fn all_finite(rows: [&[f64]; 4]) -> bool as all_finite_baseline {
     let mut acc = [0.0; LANES];
     for row in rows {
         let whole = row.len() - row.len() % LANES;
@@ -192,6 +198,7 @@ fn all_finite(rows: [&[f64]; 4]) -> bool {
         }
     }
     hsum(acc) == 0.0
+}
 }
 
 /// The clone distance, pattern correlation, reference MSE and F's range from the rows.
@@ -329,7 +336,45 @@ mod tests {
         anomaly_correlation, bias_corrected_skill, clone_distance, nan_min_max, weighted_bias,
         weighted_mae, weighted_mse, weighted_pearson,
     };
+    use crate::simd::test_rows::{finite, holed, LENGTHS};
     use ndarray::Array2;
+
+    fn bits(r: &RowFr) -> [u64; 11] {
+        [
+            r.n_fr as u64,
+            r.s_f.to_bits(),
+            r.s_r.to_bits(),
+            r.s_fr2.to_bits(),
+            r.c_ff.to_bits(),
+            r.c_rr.to_bits(),
+            r.c_fr.to_bits(),
+            r.n_rt as u64,
+            r.s_rt2.to_bits(),
+            r.min.to_bits(),
+            r.max.to_bits(),
+        ]
+    }
+
+    /// The AVX2 copies of the row kernels equal their baseline copies, bit for bit.
+    #[test]
+    fn dispatched_row_kernels_equal_their_baseline_copies() {
+        for n in LENGTHS {
+            let (x, y, z) = (finite(1, n, 40.0), finite(2, n, 30.0), finite(3, n, 35.0));
+            let got = bits(&row_fr_finite(&x, &y, &z));
+            assert_eq!(got, bits(&row_fr_finite_baseline(&x, &y, &z)), "row of {n}");
+            assert_eq!(
+                all_finite([&x, &y, &z, &x]),
+                all_finite_baseline([&x, &y, &z, &x])
+            );
+            let (x, z) = (holed(x, 1), holed(z, 4));
+            let got = bits(&row_fr(&x, &y, &z));
+            assert_eq!(got, bits(&row_fr_baseline(&x, &y, &z)), "holed row of {n}");
+            assert_eq!(
+                all_finite([&y, &z, &y, &y]),
+                all_finite_baseline([&y, &z, &y, &y])
+            );
+        }
+    }
 
     /// Deterministic pseudo-random field with some NaNs.
     fn field(seed: u64, nan_every: usize) -> Array2<f64> {

@@ -23,6 +23,7 @@ use ndarray::{ArrayView2, CowArray, Ix2};
 
 use crate::metrics::moments::{combine, hsum, row_moments, row_moments_finite, Row, LANES};
 use crate::metrics::{skill_from_mse, LatWeights, MetricError};
+use crate::simd::avx2_dispatch;
 
 /// What the kernel does to the forecast before the statistics.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -79,9 +80,10 @@ struct RowChecks {
     filled: usize,
 }
 
+avx2_dispatch! {
 /// `Some(max |x|)` when every forecast, truth and climatology value of the row is finite (one
 /// vectorised pass: `v · 0` is ±0 for a finite value and NaN otherwise), else `None`.
-fn finite_row_max_abs(x: &[f64], y: &[f64], k: &[f64]) -> Option<f64> {
+fn finite_row_max_abs(x: &[f64], y: &[f64], k: &[f64]) -> Option<f64> as finite_row_max_abs_baseline {
     let n = x.len().min(y.len()).min(k.len());
     let whole = n - n % LANES;
     let (mut nan, mut max) = ([0.0; LANES], [0.0f64; LANES]);
@@ -101,6 +103,7 @@ fn finite_row_max_abs(x: &[f64], y: &[f64], k: &[f64]) -> Option<f64> {
         max[0] = if x.abs() > max[0] { x.abs() } else { max[0] };
     }
     (hsum(nan) == 0.0).then(|| max.into_iter().fold(0.0, f64::max))
+}
 }
 
 /// The per-point checks of a row with some non-finite value: extreme values (finite only,
@@ -325,7 +328,24 @@ mod tests {
     use crate::metrics::{
         anomaly_correlation, bias_corrected_skill, weighted_bias, weighted_mae, weighted_mse,
     };
+    use crate::simd::test_rows::{finite, holed, LENGTHS};
     use ndarray::Array2;
+
+    /// The AVX2 copy of the row check equals its baseline copy.
+    #[test]
+    fn dispatched_row_check_equals_its_baseline_copy() {
+        for n in LENGTHS {
+            let (x, y, k) = (finite(1, n, 9e3), finite(2, n, 1.0), finite(3, n, 1.0));
+            let want = finite_row_max_abs_baseline(&x, &y, &k);
+            assert_eq!(finite_row_max_abs(&x, &y, &k), want);
+            assert!(want.is_some());
+            let x = holed(x, 3);
+            assert_eq!(
+                finite_row_max_abs(&x, &y, &k),
+                finite_row_max_abs_baseline(&x, &y, &k)
+            );
+        }
+    }
 
     /// Deterministic pseudo-random field with NaNs at every `nan_every`-th point.
     fn field(seed: u64, shape: (usize, usize), nan_every: usize, offset: f64) -> Array2<f64> {

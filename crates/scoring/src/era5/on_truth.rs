@@ -10,6 +10,7 @@ use std::sync::Arc;
 use ndarray::Array2;
 
 use crate::field::{Field2, Grid, Precision};
+use crate::regrid::grid_interp::lerp_rows;
 use crate::regrid::{GridInterp, InterpError, LevelPlan};
 
 /// One stored field's values in row-major order, with its interpolation plan.
@@ -136,9 +137,8 @@ impl<'a> ForecastOnTruth<'a> {
         };
         raw_row(st.lo, mid, lo);
         raw_row(st.hi, mid, hi);
-        for ((o, &a), &b) in out.iter_mut().zip(lo.iter()).zip(hi.iter()) {
-            *o = st.lerp(a, b);
-        }
+        // Stencil::lerp along the level axis, in double precision.
+        lerp_rows(out, lo, hi, st.span, st.offset, false, false);
     }
 
     /// Target level `k` as a whole field (tests and diagnostics; scoring uses [`Self::row_into`]).

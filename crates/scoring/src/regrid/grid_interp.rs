@@ -15,6 +15,7 @@ use std::borrow::Cow;
 
 use super::interp::{stencils, InterpError, Stencil};
 use crate::field::{Field2, Grid, Precision};
+use crate::simd::avx2_dispatch;
 
 /// A planned interpolation from a source grid onto a target grid.
 #[derive(Debug, Clone)]
@@ -151,18 +152,7 @@ impl GridInterp {
                     let s = lat_span[i - 1];
                     lerp_rows(mid, row(i), row(i - 1), s, 0.0, single, false);
                 }
-                // Pass 2: point j reads j−1 (offset = span), point 0 reads point 1 with offset 0.
-                out[0] = (mid[1] - mid[0]) / lon_span[0] * 0.0 + mid[0];
-                let pairs = out[1..]
-                    .iter_mut()
-                    .zip(mid[..nlon - 1].iter().zip(&mid[1..]));
-                if single && *lon_exact {
-                    pairs.for_each(|(o, (&a, &b))| *o = (b - a) + a);
-                } else {
-                    for ((o, (&a, &b)), &s) in pairs.zip(lon_span) {
-                        *o = (b - a) / s * s + a;
-                    }
-                }
+                lon_pass_same(out, mid, lon_span, single && *lon_exact);
             }
             Axes::Any { lat, lon } => {
                 let Some(st) = lat[i] else {
@@ -222,10 +212,31 @@ impl<'a> FieldRows<'a> {
     }
 }
 
+avx2_dispatch! {
+/// The longitude pass on an identical grid: point j reads j−1 (offset = span), point 0 reads
+/// point 1 with offset 0; `exact` (float32 values, one exact scale) drops the division and the
+/// multiplication.
+fn lon_pass_same(out: &mut [f64], mid: &[f64], lon_span: &[f64], exact: bool) as lon_pass_same_baseline {
+    let nlon = mid.len();
+    out[0] = (mid[1] - mid[0]) / lon_span[0] * 0.0 + mid[0];
+    let pairs = out[1..]
+        .iter_mut()
+        .zip(mid[..nlon - 1].iter().zip(&mid[1..]));
+    if exact {
+        pairs.for_each(|(o, (&a, &b))| *o = (b - a) + a);
+    } else {
+        for ((o, (&a, &b)), &s) in pairs.zip(lon_span) {
+            *o = (b - a) / s * s + a;
+        }
+    }
+}
+}
+
+avx2_dispatch! {
 /// One interp1d pass over whole rows: `out = (hi − lo)/span·offset + lo`, the difference in
 /// single precision when `single`; `exact` (float32 values, offset = span and an exact scale)
 /// drops the division and the multiplication, which are exact then.
-fn lerp_rows(
+pub(crate) fn lerp_rows(
     out: &mut [f64],
     lo: &[f64],
     hi: &[f64],
@@ -233,7 +244,7 @@ fn lerp_rows(
     offset: f64,
     single: bool,
     exact: bool,
-) {
+) as lerp_rows_baseline {
     let rows = out.iter_mut().zip(lo.iter().zip(hi));
     if exact {
         rows.for_each(|(o, (&a, &b))| *o = f64::from(b as f32 - a as f32) + a);
@@ -242,6 +253,7 @@ fn lerp_rows(
     } else {
         rows.for_each(|(o, (&a, &b))| *o = (b - a) / span * offset + a);
     }
+}
 }
 
 #[cfg(test)]
@@ -264,6 +276,36 @@ mod tests {
                 x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()),
                 "point {k}: {x} vs {y}"
             );
+        }
+    }
+
+    /// The AVX2 copies of the two passes equal their baseline copies, bit for bit, in each
+    /// precision and with the exact-scale shortcut.
+    #[test]
+    fn dispatched_passes_equal_their_baseline_copies() {
+        use crate::simd::test_rows::{finite, holed, LENGTHS};
+        for n in LENGTHS.into_iter().filter(|&n| n >= 2) {
+            let lo = holed(
+                finite(1, n, 80.0)
+                    .iter()
+                    .map(|v| f64::from(*v as f32))
+                    .collect(),
+                2,
+            );
+            let hi: Vec<f64> = finite(2, n, 80.0)
+                .iter()
+                .map(|v| f64::from(*v as f32))
+                .collect();
+            let spans: Vec<f64> = (0..n).map(|j| 0.25 + 0.125 * (j % 3) as f64).collect();
+            for (single, exact) in [(false, false), (true, false), (true, true)] {
+                let (mut got, mut want) = (vec![0.0; n], vec![0.0; n]);
+                lerp_rows(&mut got, &lo, &hi, 0.3, 0.1, single, exact);
+                lerp_rows_baseline(&mut want, &lo, &hi, 0.3, 0.1, single, exact);
+                same_bits(&got, &want);
+                lon_pass_same(&mut got, &lo, &spans, exact);
+                lon_pass_same_baseline(&mut want, &lo, &spans, exact);
+                same_bits(&got, &want);
+            }
         }
     }
 
