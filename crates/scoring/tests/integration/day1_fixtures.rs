@@ -14,27 +14,18 @@ use serde_json::Value;
 const REL_TOL: f64 = 1e-6;
 const ABS_FLOOR: f64 = 1e-9;
 
-struct Fixture {
-    _dir: tempfile::TempDir,
-    json: Value,
-}
-
-fn fixture() -> &'static Fixture {
-    static FIX: OnceLock<Fixture> = OnceLock::new();
+/// The fixture's expected values (its directory is shared by every test process: read-only).
+fn fixture() -> &'static Value {
+    static FIX: OnceLock<Value> = OnceLock::new();
     FIX.get_or_init(|| {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let out = gaia_testkit::run_python(
-            "scripts/fixtures/scoring_day1.py",
-            &[dir.path().to_str().expect("utf-8 path")],
-        )
-        .expect("fixture script");
-        let json = serde_json::from_str(&out).expect("fixture JSON");
-        Fixture { _dir: dir, json }
+        let fixture = gaia_testkit::python_fixture("scripts/fixtures/scoring_day1.py")
+            .expect("fixture script");
+        serde_json::from_str(&fixture.stdout).expect("fixture JSON")
     })
 }
 
 fn request(case: &str) -> Day1Request {
-    let j = &fixture().json;
+    let j = fixture();
     let c = &j["cases"][case];
     Day1Request {
         forecast: c["forecast"].as_str().unwrap().to_string(),
@@ -80,7 +71,7 @@ fn close_opt(actual: Option<f64>, expected: &Value, what: &str) {
 /// Score `case` and compare every number with the reference.
 fn check_case(case: &str) -> Day1Report {
     let report = score_day1(&request(case)).unwrap_or_else(|e| panic!("{case}: {e}"));
-    let exp = &fixture().json["cases"][case]["expected"];
+    let exp = &fixture()["cases"][case]["expected"];
     close(
         report.score,
         exp["score"].as_f64().unwrap(),
@@ -250,7 +241,7 @@ fn a_problem_confined_to_one_variable_skips_it() {
         .variables
         .push(VariableSpec::at_level("z", 775.0));
     let r = score_day1(&req).unwrap();
-    let exp = &fixture().json["cases"]["honest"]["expected"];
+    let exp = &fixture()["cases"]["honest"]["expected"];
     close(
         r.score,
         exp["score"].as_f64().unwrap(),

@@ -14,29 +14,18 @@ use serde_json::Value;
 const REL_TOL: f64 = 1e-6;
 const ABS_FLOOR: f64 = 1e-9;
 
-struct Fixture {
-    _dir: tempfile::TempDir,
-    json: Value,
-}
-
-fn fixture() -> &'static Fixture {
-    static FIX: OnceLock<Fixture> = OnceLock::new();
+/// The fixture's expected values (its directory is shared by every test process: read-only).
+fn fixture() -> &'static Value {
+    static FIX: OnceLock<Value> = OnceLock::new();
     FIX.get_or_init(|| {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let out = gaia_testkit::run_python(
-            "scripts/fixtures/scoring_era5.py",
-            &[dir.path().to_str().expect("utf-8 path")],
-        )
-        .expect("fixture script");
-        Fixture {
-            _dir: dir,
-            json: serde_json::from_str(&out).expect("fixture JSON"),
-        }
+        let fixture = gaia_testkit::python_fixture("scripts/fixtures/scoring_era5.py")
+            .expect("fixture script");
+        serde_json::from_str(&fixture.stdout).expect("fixture JSON")
     })
 }
 
 fn request(case: &str) -> Era5Request {
-    let j = &fixture().json;
+    let j = fixture();
     Era5Request {
         forecast: j["cases"][case]["forecast"].as_str().unwrap().to_string(),
         truth: j["truth"].as_str().unwrap().to_string(),
@@ -84,7 +73,7 @@ fn expected_in(case: &str, profile: ScoringProfile) -> &'static Value {
         ScoringProfile::Spec => "expected",
         ScoringProfile::Production => "expected_production",
     };
-    &fixture().json["cases"][case][key]
+    &fixture()["cases"][case][key]
 }
 
 fn check_ok(case: &str) -> Era5LeadReport {
@@ -173,7 +162,7 @@ fn check_err_in(case: &str, profile: ScoringProfile) -> Era5Error {
 /// Every case with reference values, in both profiles: the same numbers or the same failure.
 #[test]
 fn every_case_matches_the_reference_in_both_profiles() {
-    let cases = fixture().json["cases"].as_object().unwrap();
+    let cases = fixture()["cases"].as_object().unwrap();
     let mut compared = 0;
     for (case, entry) in cases {
         for profile in [ScoringProfile::Spec, ScoringProfile::Production] {

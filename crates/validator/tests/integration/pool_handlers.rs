@@ -12,9 +12,11 @@ use gaia_validator::jobs::weights::CalculateWeights;
 use gaia_validator::jobs::{ComputeJob, FailureKind};
 use serde_json::{json, Value};
 
-fn fixture(script: &str, dir: &std::path::Path) -> Value {
-    let out = gaia_testkit::run_python(script, &[dir.to_str().unwrap()]).expect("fixture script");
-    serde_json::from_str(&out).expect("fixture JSON")
+/// A scoring fixture's expected values: the scoring crate's tests use the same cached fixture
+/// directory (gaia_testkit::python_fixture), so the stores are written once per CI run.
+fn fixture(script: &str) -> Value {
+    let fixture = gaia_testkit::python_fixture(script).expect("fixture script");
+    serde_json::from_str(&fixture.stdout).expect("fixture JSON")
 }
 
 /// Dispatch `payload` as job `J` and compare with the direct call's outcome; a failure must
@@ -53,8 +55,7 @@ fn same_through_pool<J: ComputeJob, T: serde::Serialize, E: std::fmt::Display>(
 #[test]
 fn day1_and_era5_scores_run_through_the_pool() {
     let v = Validator::start(BIN, &[]);
-    let d1_dir = tempfile::tempdir().unwrap();
-    let d1 = fixture("scripts/fixtures/scoring_day1.py", d1_dir.path());
+    let d1 = fixture("scripts/fixtures/scoring_day1.py");
     let cases = d1["cases"].as_object().unwrap();
     assert!(cases.len() >= 5);
     for (name, case) in cases {
@@ -86,8 +87,7 @@ fn day1_and_era5_scores_run_through_the_pool() {
             |e| verification_or_scoring(e.is_verification_failure()),
         );
     }
-    let e5_dir = tempfile::tempdir().unwrap();
-    let e5 = fixture("scripts/fixtures/scoring_era5.py", e5_dir.path());
+    let e5 = fixture("scripts/fixtures/scoring_era5.py");
     for (name, case) in e5["cases"].as_object().unwrap() {
         let req = era5::Era5Request {
             forecast: case["forecast"].as_str().unwrap().into(),

@@ -10,36 +10,14 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-/// The fixture directory: written once by the fixture script and shared by every test process
-/// (nextest runs each test in its own process) under `target/test-fixtures/`, keyed by the
-/// script's content so that an edited script regenerates it.
+/// The fixture directory, written once by `scripts/fixtures/zarr_stores.py` and shared by every
+/// test process (gaia_testkit::python_fixture): read-only, [`fresh_copy`] gives a writable copy.
 pub(crate) fn fixtures() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let root = gaia_testkit::workspace_root();
-        let script = std::fs::read(root.join("scripts/fixtures/zarr_stores.py")).expect("script");
-        let key = format!("{:016x}", fnv1a(&script));
-        let dir = root
-            .join("target/test-fixtures")
-            .join(format!("zarr_stores-{key}"));
-        if dir.join("done").exists() {
-            return dir;
-        }
-        std::fs::create_dir_all(dir.parent().expect("parent")).expect("mkdir");
-        let tmp = tempfile::tempdir_in(dir.parent().expect("parent")).expect("tempdir");
-        let out = tmp.path().to_str().expect("utf-8 temp path");
-        gaia_testkit::run_python("scripts/fixtures/zarr_stores.py", &[out])
-            .expect("fixture script");
-        std::fs::write(tmp.path().join("done"), b"").expect("marker");
-        // Another process may have won the race; either copy is complete.
-        let _ = std::fs::rename(tmp.keep(), &dir);
-        dir
-    })
-}
-
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf29ce484222325u64, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
+        gaia_testkit::python_fixture("scripts/fixtures/zarr_stores.py")
+            .expect("fixture script")
+            .dir
     })
 }
 
