@@ -99,14 +99,14 @@ fn keys_types_priorities_and_payloads_are_those_earlier_versions_stored() {
         (
             "weather.overall:11",
             "weather.overall",
-            100,
+            105,
             json!({"run_id": 3, "uid": 7, "response_id": 11}),
             Some(3),
         ),
         (
             "weather.finalize:3",
             "weather.finalize",
-            100,
+            110,
             json!({"run_id": 3}),
             Some(3),
         ),
