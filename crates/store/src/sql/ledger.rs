@@ -174,7 +174,8 @@ for_each_backend! {
     ) -> Res<Finish> {
         let done = sqlx::query(
             "UPDATE work_ledger
-             SET status = 'succeeded', result = $3, lease_expires_at = NULL, updated_at = $4
+             SET status = 'succeeded', result = $3, lease_expires_at = NULL, next_retry_at = NULL,
+                 updated_at = $4
              WHERE id = $1 AND claimed_by = $2 AND status = 'in_progress'",
         )
         .bind(id)
@@ -206,7 +207,10 @@ for_each_backend! {
             "UPDATE work_ledger
              SET status = CASE WHEN $4 AND attempts < max_attempts THEN 'retry_scheduled'
                                ELSE 'failed' END,
-                 next_retry_at = CASE WHEN $4 AND attempts < max_attempts THEN $5 ELSE NULL END,
+                 next_retry_at = CASE WHEN NOT ($4 AND attempts < max_attempts) THEN NULL
+                                      WHEN next_retry_at IS NOT NULL AND next_retry_at < $5
+                                      THEN next_retry_at
+                                      ELSE $5 END,
                  last_error = $3, lease_expires_at = NULL, updated_at = $6
              WHERE id = $1 AND claimed_by = $2 AND status = 'in_progress'
              RETURNING status",
@@ -265,6 +269,21 @@ for_each_backend! {
             claimer,
             &[JobStatus::RetryScheduled],
         ))
+    }
+
+    pub(crate) async fn wake_job(pool: &Pool<Db>, key: &str, now: DateTime<Utc>) -> Res<bool> {
+        let woken = sqlx::query(
+            "UPDATE work_ledger SET next_retry_at = $2
+             WHERE job_key = $1
+               AND (status = 'in_progress'
+                    OR (status = 'retry_scheduled' AND next_retry_at > $2))",
+        )
+        .bind(key)
+        .bind(now)
+        .execute(pool)
+        .await?
+        .rows_affected();
+        Ok(woken > 0)
     }
 
     pub(crate) async fn reap_expired_leases(

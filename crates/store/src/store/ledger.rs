@@ -124,7 +124,8 @@ impl Store {
     }
 
     /// Record a failure. With `retry_at` and attempts left the job becomes `retry_scheduled`
-    /// (claimable from `retry_at`); otherwise it ends `failed`. Returns the new state.
+    /// (claimable from `retry_at`, or from the earlier time a [`Store::wake_job`] set while it
+    /// ran); otherwise it ends `failed`. Returns the new state.
     ///
     /// # Errors
     /// [`StoreError::LeaseLost`] when `claimer` no longer holds the job;
@@ -177,6 +178,21 @@ impl Store {
                 what: format!("work_ledger id {job_id}"),
             }),
         }
+    }
+
+    /// Wake the job `job_key` because what it waits for has happened: a `retry_scheduled` job
+    /// due later becomes due at `now`, and a job `in_progress` is marked so that, if its step
+    /// then asks to run again later ([`Store::fail_job`] with a retry), it runs again from `now`
+    /// instead (the wake is not lost to a step that looked a moment too early). A pending job
+    /// keeps its schedule, and a finished one is left alone. Returns whether a job was woken.
+    ///
+    /// Steps that wait for other steps (a response's closing aggregation for its ERA5 leads)
+    /// use this to wait long instead of polling.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`] when the database fails.
+    pub async fn wake_job(&self, job_key: &str, now: DateTime<Utc>) -> StoreResult<bool> {
+        on_backend!(self, "wake_job", |q, p| q::wake_job(p, job_key, now))
     }
 
     /// Release every lease expired at `now`: back to `retry_scheduled` when attempts remain,

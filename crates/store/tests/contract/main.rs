@@ -50,6 +50,7 @@ all_backends!(
     suite_ledger::claim_respects_priority_schedule_and_lease_holder,
     suite_ledger::expired_lease_is_reclaimed_until_max_attempts_then_quarantined,
     suite_ledger::failure_retries_then_ends_failed,
+    suite_ledger::a_wake_makes_a_waiting_job_due_and_is_kept_while_it_runs,
     suite_ledger::reaper_requeues_and_quarantines_expired_leases,
     suite_ledger::two_concurrent_claimers_claim_each_job_once,
     suite_operator::recent_runs_newest_first_with_outcome_counts,

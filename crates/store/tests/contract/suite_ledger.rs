@@ -399,3 +399,70 @@ pub(crate) async fn jobs_are_listed_per_run(store: &Store) {
         .unwrap()
         .is_empty());
 }
+
+pub(crate) async fn a_wake_makes_a_waiting_job_due_and_is_kept_while_it_runs(store: &Store) {
+    store.migrate().await.unwrap();
+    let far = t0() + Duration::hours(5);
+    let soon = t0() + Duration::seconds(10);
+    let id = store
+        .enqueue_job(&job("closing", 10, 50, t0()), t0())
+        .await
+        .unwrap()
+        .job_id;
+    // Pending and not yet due at its schedule: a wake does not move it.
+    assert!(!store
+        .wake_job("closing", t0() - Duration::hours(1))
+        .await
+        .unwrap());
+    assert!(!store.wake_job("nobody", t0()).await.unwrap());
+
+    // It ran and waits long; a wake makes it due at the wake's time.
+    let j = store.claim_job("w", t0(), LEASE).await.unwrap().unwrap();
+    store
+        .fail_job(j.id, "w", "leads open", Some(far), t0())
+        .await
+        .unwrap();
+    assert!(store.claim_job("w", soon, LEASE).await.unwrap().is_none());
+    assert!(store.wake_job("closing", soon).await.unwrap());
+    let stored = store.get_job(id).await.unwrap().unwrap();
+    assert_eq!(stored.next_retry_at, Some(soon));
+    // Waking again later never postpones it.
+    assert!(!store
+        .wake_job("closing", soon + Duration::seconds(5))
+        .await
+        .unwrap());
+    let j = store.claim_job("w", soon, LEASE).await.unwrap().unwrap();
+    assert_eq!(j.id, id);
+
+    // Woken while it runs: its own "again much later" becomes "again from the wake".
+    let woke_at = soon + Duration::seconds(1);
+    assert!(store.wake_job("closing", woke_at).await.unwrap());
+    store
+        .fail_job(j.id, "w", "leads open", Some(far), woke_at)
+        .await
+        .unwrap();
+    let stored = store.get_job(id).await.unwrap().unwrap();
+    assert_eq!(stored.status, JobStatus::RetryScheduled);
+    assert_eq!(stored.next_retry_at, Some(woke_at));
+    // Without a wake, the step's own time stands.
+    let j = store.claim_job("w", woke_at, LEASE).await.unwrap().unwrap();
+    store
+        .fail_job(j.id, "w", "leads open", Some(far), woke_at)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_job(id).await.unwrap().unwrap().next_retry_at,
+        Some(far)
+    );
+
+    // A finished job is never woken, and keeps no retry time.
+    let j = store.claim_job("w", far, LEASE).await.unwrap().unwrap();
+    assert!(store.wake_job("closing", far).await.unwrap());
+    store.complete_job(j.id, "w", None, far).await.unwrap();
+    let done = store.get_job(id).await.unwrap().unwrap();
+    assert_eq!(
+        (done.status, done.next_retry_at),
+        (JobStatus::Succeeded, None)
+    );
+    assert!(!store.wake_job("closing", far).await.unwrap());
+}
