@@ -310,15 +310,21 @@ pub async fn run_once(
         let runs = store
             .list_runs_since(start - chrono::Duration::days(1))
             .await?;
-        let open = runs
+        // Only the compared runs count: a later run says nothing of them, and one that run
+        // retention deleted (a drain that outlasted it) must not count as complete.
+        let compared: Vec<_> = runs
             .iter()
+            .filter(|r| r.gfs_init_time_utc >= world::cycle_of(start, 0))
             .filter(|r| r.gfs_init_time_utc + chrono::Duration::days(10) <= settled_before)
+            .collect();
+        let open = compared
+            .iter()
             .filter(|r| r.status != gaia_store::RunStatus::Completed)
             .count();
         let expected = (0..days)
             .filter(|d| world::cycle_of(start, *d) + chrono::Duration::days(10) <= settled_before)
             .count();
-        if open == 0 && runs.len() >= expected {
+        if open == 0 && compared.len() >= expected {
             drained_s = Some(drain_began.elapsed().as_secs_f64());
             break;
         }

@@ -95,7 +95,7 @@ async fn sqlite_default_file_is_created_on_first_start() {
     let store = Store::open(&StoreConfig::new(&url)).await.unwrap();
     assert!(nested.exists());
     assert_eq!(store.backend(), Backend::Sqlite);
-    assert_eq!(store.migration_status().await.unwrap().current(), Some(2));
+    assert_eq!(store.migration_status().await.unwrap().current(), Some(3));
     store.ping().await.unwrap();
     store.close().await;
     // Reopening an existing file migrates nothing.
@@ -157,6 +157,33 @@ async fn postgres_restart_mid_write_loop_loses_and_duplicates_nothing() {
     }
 }
 
+/// Make the database look as if migration `version` had never run (its change is replayed by
+/// the next `migrate`).
+async fn forget_migration(store: &Store, url: &str, version: i64) {
+    let forget = "DELETE FROM _sqlx_migrations WHERE version = $1";
+    if url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+        sqlx::query(forget)
+            .bind(version)
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    } else {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        sqlx::query(forget)
+            .bind(version)
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    }
+    assert_eq!(
+        store.migration_status().await.unwrap().pending,
+        vec![version]
+    );
+}
+
 /// A database written by a version before migration 2: its weather score row carries the run's
 /// wall-clock start (18:00) instead of the GFS init time. Forgetting migration 2 and migrating
 /// again replays it on that row; a row of another task keeps its time.
@@ -181,18 +208,8 @@ async fn score_rows_are_restamped_at_gfs_init(store: &Store, url: &str) {
         .upsert_score_row(&row("other", "other_1".into(), started))
         .await
         .unwrap();
-    let forget = "DELETE FROM _sqlx_migrations WHERE version = 2";
-    if url.starts_with("sqlite:") {
-        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
-        sqlx::query(forget).execute(&pool).await.unwrap();
-        pool.close().await;
-    } else {
-        let pool = sqlx::PgPool::connect(url).await.unwrap();
-        sqlx::query(forget).execute(&pool).await.unwrap();
-        pool.close().await;
-    }
-    assert_eq!(store.migration_status().await.unwrap().pending, vec![2]);
-    assert_eq!(store.migrate().await.unwrap().current(), Some(2));
+    forget_migration(store, url, 2).await;
+    assert_eq!(store.migrate().await.unwrap().current(), Some(3));
     let stamp = |task: &str| {
         let task = task.to_owned();
         async move {
@@ -228,6 +245,71 @@ async fn migration_2_restamps_score_rows_on_postgres() {
     let pg = TestPostgres::create().await.unwrap();
     let store = Store::connect(&StoreConfig::new(pg.url())).await.unwrap();
     score_rows_are_restamped_at_gfs_init(&store, pg.url()).await;
+}
+
+/// A ledger written by a version before migration 3: its closing steps carry the old priorities
+/// (overall 105, finalize 110), so they waited until no ERA5 lead (100) of any run was due.
+/// Replaying migration 3 gives them ERA5's priority: the older run's closing steps, due first,
+/// are claimed before a newer run's lead; other job types keep theirs.
+async fn closing_steps_take_their_turn_with_era5_after_migration_3(store: &Store, url: &str) {
+    store.migrate().await.unwrap();
+    let now = chrono::Utc::now();
+    let job = |key: &str, job_type: &str, priority: i32, due_minutes_ago: i64| gaia_store::NewJob {
+        job_key: key.into(),
+        job_type: job_type.into(),
+        priority,
+        payload: serde_json::json!({}),
+        max_attempts: 3,
+        scheduled_at: now - chrono::Duration::minutes(due_minutes_ago),
+        run_id: None,
+    };
+    for j in [
+        job("weather.era5:9:24", "weather.era5", 100, 1),
+        job("weather.overall:1", "weather.overall", 105, 60),
+        job("weather.finalize:1", "weather.finalize", 110, 59),
+        job("other.thing:1", "other.thing", 105, 60),
+    ] {
+        store.enqueue_job(&j, now).await.unwrap();
+    }
+    forget_migration(store, url, 3).await;
+    assert_eq!(store.migrate().await.unwrap().current(), Some(3));
+    let priority = |key: &'static str| async move {
+        store.find_job_by_key(key).await.unwrap().unwrap().priority
+    };
+    assert_eq!(priority("weather.overall:1").await, 100);
+    assert_eq!(priority("weather.finalize:1").await, 100);
+    assert_eq!(priority("weather.era5:9:24").await, 100);
+    assert_eq!(priority("other.thing:1").await, 105, "not a closing step");
+    let lease = StdDuration::from_secs(30);
+    let mut order = Vec::new();
+    for claimer in ["c1", "c2", "c3"] {
+        let claimed = store
+            .claim_job_of_type(claimer, "weather.", now, lease)
+            .await;
+        order.push(claimed.unwrap().expect("a due job").job_key);
+    }
+    assert_eq!(
+        order,
+        [
+            "weather.overall:1",
+            "weather.finalize:1",
+            "weather.era5:9:24"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn migration_3_puts_closing_steps_in_turn_with_era5_on_sqlite() {
+    let db = TestSqlite::create().unwrap();
+    let store = Store::connect(&StoreConfig::new(db.url())).await.unwrap();
+    closing_steps_take_their_turn_with_era5_after_migration_3(&store, &db.url()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migration_3_puts_closing_steps_in_turn_with_era5_on_postgres() {
+    let pg = TestPostgres::create().await.unwrap();
+    let store = Store::connect(&StoreConfig::new(pg.url())).await.unwrap();
+    closing_steps_take_their_turn_with_era5_after_migration_3(&store, pg.url()).await;
 }
 
 /// Issue 15 point 1: a full disk must not poison the SQLite pool. Writes fail while the disk is

@@ -19,6 +19,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::tasks::steps::Step;
 use crate::telemetry::metrics::Metrics;
 
 /// How a step ended when it did not fail.
@@ -281,9 +282,27 @@ impl LedgerRunner {
             }
         };
         self.metrics.pipeline.ledger_job(&job.job_type, label);
-        if let Err(e) = recorded {
+        match recorded {
+            Ok(()) if matches!(label, "succeeded" | "failed") => {
+                self.wake_waiter(&job, now, &span).await;
+            }
+            Ok(()) => {}
+            Err(e) => {
+                self.metrics.pipeline.db_errors.inc();
+                tracing::error!(parent: &span, error = %e, "cannot record the step's outcome");
+            }
+        }
+    }
+
+    /// The step ended for good: wake the step waiting for it (see [`Step::waiter`]). A wake
+    /// that cannot be written only costs time: the waiter also looks again on its own.
+    async fn wake_waiter(&self, job: &Job, now: DateTime<Utc>, span: &tracing::Span) {
+        let Some(waiter) = Step::from_job(job).ok().and_then(|s| s.waiter()) else {
+            return;
+        };
+        if let Err(e) = self.store.wake_job(&waiter.key(), now).await {
             self.metrics.pipeline.db_errors.inc();
-            tracing::error!(parent: &span, error = %e, "cannot record the step's outcome");
+            tracing::warn!(parent: span, error = %e, waiter = %waiter.key(), "cannot wake the waiting step");
         }
     }
 }

@@ -301,3 +301,103 @@ fn store_errors_become_retryable_step_errors() {
     assert!(StepError::from(io).infrastructure);
     assert!(StepError::fatal("f").retry_at.is_none());
 }
+
+/// A response's closing step: waits an hour while any of its two leads is open.
+struct Closing(Store);
+
+impl StepHandler for Closing {
+    fn run<'a>(&'a self, _job: &'a Job) -> StepFuture<'a> {
+        async move {
+            for key in ["weather.era5:11:24", "weather.era5:11:48"] {
+                let lead = self.0.find_job_by_key(key).await?;
+                if !lead.is_some_and(|l| l.status.is_terminal()) {
+                    return Ok(StepOutcome::Again {
+                        at: Utc::now() + chrono::Duration::hours(1),
+                        reason: format!("{key} open"),
+                    });
+                }
+            }
+            Ok(StepOutcome::Done(None))
+        }
+        .boxed()
+    }
+}
+
+/// An ERA5 lead: lead 24 succeeds, any other fails for good.
+struct Lead;
+
+impl StepHandler for Lead {
+    fn run<'a>(&'a self, job: &'a Job) -> StepFuture<'a> {
+        async move {
+            match job.payload["lead_hours"].as_u64() {
+                Some(24) => Ok(StepOutcome::Done(None)),
+                _ => Err(StepError::fatal("truth unreadable")),
+            }
+        }
+        .boxed()
+    }
+}
+
+/// A waiting closing step runs again as soon as its last lead ends, succeeded or failed for
+/// good, not at the hour it asked for.
+#[tokio::test]
+async fn the_end_of_a_lead_wakes_its_waiting_closing_step() {
+    let (_dir, store, mut runner, _registry) = sqlite_runner(1, &[]).await;
+    runner.register("weather.era5", Arc::new(Lead));
+    runner.register("weather.overall", Arc::new(Closing(store.clone())));
+    let soon = Utc::now() + chrono::Duration::milliseconds(500);
+    let lead = |hours: u32| NewJob {
+        job_key: format!("weather.era5:11:{hours}"),
+        job_type: "weather.era5".into(),
+        priority: 1,
+        payload: json!({"run_id": 3, "uid": 7, "response_id": 11, "lead_hours": hours}),
+        max_attempts: 1,
+        scheduled_at: soon,
+        run_id: None,
+    };
+    let closing = NewJob {
+        job_key: "weather.overall:11".into(),
+        job_type: "weather.overall".into(),
+        payload: json!({"run_id": 3, "uid": 7, "response_id": 11}),
+        ..job("unused", "weather.overall", "")
+    };
+    let closing_id = store
+        .enqueue_job(&closing, Utc::now())
+        .await
+        .unwrap()
+        .job_id;
+    let (stop, rx) = watch::channel(false);
+    let handle = tokio::spawn(runner.run(rx));
+    // The closing step runs first and waits for its leads an hour.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while store.get_job(closing_id).await.unwrap().unwrap().attempts == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "closing step never ran"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    for hours in [24, 48] {
+        store.enqueue_job(&lead(hours), Utc::now()).await.unwrap();
+    }
+    loop {
+        let j = store.get_job(closing_id).await.unwrap().unwrap();
+        if j.status.is_terminal() {
+            assert_eq!(j.status, JobStatus::Succeeded);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "closing step not woken: {j:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.send(true).unwrap();
+    handle.await.unwrap();
+    let lead48 = store
+        .find_job_by_key("weather.era5:11:48")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(lead48.status, JobStatus::Failed);
+}

@@ -13,8 +13,8 @@
 //! | [`WeatherStep::Query`] | `weather.query` | `weather.query:<run>:<uid>` | 80 |
 //! | [`WeatherStep::Day1`] | `weather.day1` | `weather.day1:<response>` | 60 |
 //! | [`WeatherStep::Era5`] | `weather.era5` | `weather.era5:<response>:<lead>` | 100 |
-//! | [`WeatherStep::Overall`] | `weather.overall` | `weather.overall:<response>` | 105 |
-//! | [`WeatherStep::Finalize`] | `weather.finalize` | `weather.finalize:<run>` | 110 |
+//! | [`WeatherStep::Overall`] | `weather.overall` | `weather.overall:<response>` | 100 |
+//! | [`WeatherStep::Finalize`] | `weather.finalize` | `weather.finalize:<run>` | 100 |
 //! | [`WeatherStep::Recompute`] | `weather.recompute` | `weather.recompute:<YYYYmmddTHHMM>` | 50 |
 //! | [`Step::SyncMetagraph`] | `metagraph.sync` | `metagraph.sync:<YYYYmmddTHHMM>` | 50 |
 //! | [`Step::SetWeights`] | `weights.set` | `weights.set:<YYYYmmddTHHMM>` or `weights.set:run:<run>` | 50 |
@@ -259,9 +259,15 @@ impl Step {
             Step::Weather(WeatherStep::Run(_) | WeatherStep::Recompute(_)) => 50,
             Step::Weather(WeatherStep::Query(_)) => 80,
             Step::Weather(WeatherStep::Day1(_)) => 60,
-            Step::Weather(WeatherStep::Era5(_)) => 100,
-            Step::Weather(WeatherStep::Overall(_)) => 105,
-            Step::Weather(WeatherStep::Finalize(_)) => 110,
+            // Closing a response or a run takes its turn among the ERA5 leads by schedule (it
+            // falls due with the run's last lead, and a step that waits keeps its place): under
+            // an ERA5 backlog (a slow miner's yielding leads, a day of catch-up) the older runs
+            // still complete, oldest first, instead of waiting until no lead of any run is due.
+            // A lower priority than ERA5 would make every due closing step poll while its leads
+            // queue.
+            Step::Weather(
+                WeatherStep::Era5(_) | WeatherStep::Overall(_) | WeatherStep::Finalize(_),
+            ) => 100,
             Step::SyncMetagraph(_) | Step::SetWeights(_) => 50,
         }
     }
@@ -310,6 +316,28 @@ impl Step {
         };
         // Plain structs of numbers, strings and timestamps always serialise.
         value.unwrap_or_default()
+    }
+
+    /// The step that waits for this one to end, woken (`Store::wake_job`) when it does: a
+    /// response's closing aggregation waits for its ERA5 leads, the run's finalize for its
+    /// responses' aggregations. They wait long instead of polling, so an ERA5 backlog is not
+    /// slowed by closing steps asking every second whether their leads are done.
+    pub fn waiter(&self) -> Option<Step> {
+        match self {
+            Step::Weather(WeatherStep::Era5(l)) => {
+                Some(Step::Weather(WeatherStep::Overall(ResponseRef {
+                    run_id: l.run_id,
+                    uid: l.uid,
+                    response_id: l.response_id,
+                })))
+            }
+            Step::Weather(WeatherStep::Overall(r)) => {
+                Some(Step::Weather(WeatherStep::Finalize(RunRef {
+                    run_id: r.run_id,
+                })))
+            }
+            _ => None,
+        }
     }
 
     /// The ledger row that queues this step at `at`, tried at most `max_attempts` times.

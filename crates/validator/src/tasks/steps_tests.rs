@@ -99,14 +99,14 @@ fn keys_types_priorities_and_payloads_are_those_earlier_versions_stored() {
         (
             "weather.overall:11",
             "weather.overall",
-            105,
+            100,
             json!({"run_id": 3, "uid": 7, "response_id": 11}),
             Some(3),
         ),
         (
             "weather.finalize:3",
             "weather.finalize",
-            110,
+            100,
             json!({"run_id": 3}),
             Some(3),
         ),
@@ -199,4 +199,26 @@ fn a_job_of_another_type_or_a_bad_payload_is_a_named_error() {
     job.payload = json!({"run_id": 1, "uid": 2, "response_id": 3, "lead_hours": 24, "extra": 1});
     let err = Step::from_job(&job).unwrap_err().to_string();
     assert!(err.contains("unknown field"), "{err}");
+}
+
+#[test]
+fn a_lead_wakes_its_responses_closing_step_and_that_wakes_the_runs_finalize() {
+    let waiters: Vec<(String, Option<String>)> = every_step()
+        .iter()
+        .map(|s| (s.key(), s.waiter().map(|w| w.key())))
+        .filter(|(_, w)| w.is_some())
+        .collect();
+    assert_eq!(
+        waiters,
+        vec![
+            (
+                "weather.era5:11:48".to_string(),
+                Some("weather.overall:11".to_string())
+            ),
+            (
+                "weather.overall:11".to_string(),
+                Some("weather.finalize:3".to_string())
+            ),
+        ]
+    );
 }

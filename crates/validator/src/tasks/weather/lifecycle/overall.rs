@@ -27,12 +27,32 @@ pub fn score_row_task_id(run: &Run) -> String {
     )
 }
 
+/// How many `wait_retry` periods a response's closing step waits for its ERA5 leads before it
+/// looks again on its own: each lead that ends wakes it (`Step::waiter`), so this only covers a
+/// wake that was never written (a crash between a lead's end and its wake, a lead whose lease
+/// expired on its last attempt).
+const LEADS_WAKE_FALLBACK: i32 = 30;
+/// As [`LEADS_WAKE_FALLBACK`], for the run's finalize waiting for its miners: each closing step
+/// that ends wakes it, but a response whose steps all failed before its closing step was queued
+/// is settled only by finalize itself (`settle_abandoned`), so it looks again sooner.
+const MINERS_WAKE_FALLBACK: i32 = 6;
+
 fn wait(ctx: &WeatherContext, job: &Job, what: String) -> Result<StepOutcome, StepError> {
+    wait_periods(ctx, job, what, 1)
+}
+
+/// Run again after `periods` times `wait_retry`, unless woken sooner.
+fn wait_periods(
+    ctx: &WeatherContext,
+    job: &Job,
+    what: String,
+    periods: i32,
+) -> Result<StepOutcome, StepError> {
     if job.attempts >= job.max_attempts {
         return Err(StepError::fatal(format!("gave up waiting: {what}")));
     }
     Ok(StepOutcome::Again {
-        at: Utc::now() + ctx.wait_retry(),
+        at: Utc::now() + ctx.wait_retry() * periods,
         reason: what,
     })
 }
@@ -58,10 +78,16 @@ pub(super) async fn overall_step(
         .step()
         .key();
         let Some(lead_job) = ctx.store.find_job_by_key(&key).await? else {
-            return wait(ctx, job, format!("{key} not queued yet"));
+            return wait_periods(
+                ctx,
+                job,
+                format!("{key} not queued yet"),
+                LEADS_WAKE_FALLBACK,
+            );
         };
         if !lead_job.status.is_terminal() {
-            return wait(ctx, job, format!("{key} is {}", lead_job.status));
+            let what = format!("{key} is {}", lead_job.status);
+            return wait_periods(ctx, job, what, LEADS_WAKE_FALLBACK);
         }
     }
     let run = ctx.run(response.run_id).await?;
@@ -85,7 +111,8 @@ pub(super) async fn finalize_step(
         .map(|r| r.miner_uid)
         .collect();
     if !open.is_empty() {
-        return wait(ctx, job, format!("miners still open: {open:?}"));
+        let what = format!("miners still open: {open:?}");
+        return wait_periods(ctx, job, what, MINERS_WAKE_FALLBACK);
     }
     let jobs = ctx.store.list_jobs_for_run(run.id).await?;
     if let Some(why) = super::hold::validator_side_day(&responses, &jobs) {
