@@ -143,6 +143,13 @@ pub(super) async fn day1_step(
     job: &Job,
     p: ResponseRef,
 ) -> Result<StepOutcome, StepError> {
+    // The miner's download turn comes first: a step that finds it taken yields at once,
+    // without the database reads and the fresh-token request to the miner that preparing costs
+    // (a slow miner's queued leads would otherwise ask it for a token on every turn they wait).
+    let _turn = match ctx.download_slots.try_acquire(p.uid) {
+        Ok(turn) => turn,
+        Err(busy) => return Ok(ctx.busy(busy)),
+    };
     let s = ready!(prepare(ctx, p.response_id).await);
     if s.response.status == ResponseStatus::Day1Scored {
         queue_era5(ctx, &s.run, &s.response).await?;
@@ -171,10 +178,6 @@ pub(super) async fn day1_step(
                 miner_download_deadline_s: ctx.weather.miner_download_deadline_s,
             };
             let id = format!("day1-{}-{}", s.response.id, job.attempts);
-            let _turn = match ctx.download_slots.try_acquire(s.response.miner_uid) {
-                Ok(turn) => turn,
-                Err(busy) => return Ok(ctx.busy(busy)),
-            };
             ctx.compute::<ScoreDay1>(id, &request).await
         }
         Err(f) => Err(f),
@@ -258,6 +261,10 @@ pub(super) async fn era5_step(
     p: LeadRef,
 ) -> Result<StepOutcome, StepError> {
     let lead = p.lead_hours;
+    let _turn = match ctx.download_slots.try_acquire(p.uid) {
+        Ok(turn) => turn,
+        Err(busy) => return Ok(ctx.busy(busy)),
+    };
     let s = ready!(prepare(ctx, p.response_id).await);
     let init = s.run.gfs_init_time_utc;
     let truth = ready!(locate(ctx, DataKind::Era5, init, f64::from(lead)).await);
@@ -281,10 +288,6 @@ pub(super) async fn era5_step(
                 },
             };
             let id = format!("era5-{}-{lead}-{}", s.response.id, job.attempts);
-            let _turn = match ctx.download_slots.try_acquire(s.response.miner_uid) {
-                Ok(turn) => turn,
-                Err(busy) => return Ok(ctx.busy(busy)),
-            };
             ctx.compute::<ScoreEra5Lead>(id, &request).await
         }
         Err(f) => Err(f),
