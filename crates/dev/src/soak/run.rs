@@ -96,6 +96,11 @@ pub fn spawn_validator(
         // Chaos kills far more often than production's restart budget allows on purpose.
         .env("RESTART_BUDGET_COUNT", "10000")
         .env("RESTART_BACKOFF_MAX_S", "1")
+        // A killed compute worker costs the job it ran an attempt (a job that kills its worker
+        // must not loop). With a kill every few seconds, three in a row can land on one slow
+        // store's ERA5 lead (seen once: the chaos run then lacked a lead the calm run scored),
+        // so both runs allow more attempts than production's 3.
+        .env("WEATHER__SCORING_MAX_ATTEMPTS", "8")
         .env("LOG_LEVEL", "info")
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .stdin(Stdio::null())
@@ -181,6 +186,13 @@ pub async fn run_once(
         }
         _ => {}
     }
+    // Business time goes on during the drain (at scale 17280 a day in 5 s): keep every run of
+    // the soak and its drain, so run retention (90 days by default) never deletes a compared
+    // run still being scored.
+    env.push((
+        "WEATHER__DB_RUN_RETENTION_DAYS".into(),
+        retention_days(days, args.drain_timeout_s, args.time_scale).to_string(),
+    ));
     // A supervisor killed across the daily run's hour is caught up when its successor starts
     // (at the start of a run the last occurrence is 23 h 50 old: not caught up, as in calm).
     env.push(("WEATHER__RUN_CATCH_UP_HOURS".into(), "20".into()));
@@ -459,4 +471,27 @@ fn stop(child: &mut Child, runtime: &RuntimeDir) {
         let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
     }
     let _ = child.wait();
+}
+
+/// Business days of run retention that keep every run of a soak of `days` simulated days and
+/// a drain of at most `drain_timeout_s` wall seconds at `scale` (two days of margin), and never
+/// less than the validator's default of 90.
+fn retention_days(days: u32, drain_timeout_s: u64, scale: f64) -> u64 {
+    let drain_days = (drain_timeout_s as f64 * scale / 86_400.0).ceil();
+    let needed = u64::from(days) + drain_days.clamp(0.0, 30_000.0) as u64 + 2;
+    needed.clamp(90, 36_500)
+}
+
+#[cfg(test)]
+mod retention_tests {
+    #[test]
+    fn retention_outlasts_the_soak_and_its_drain() {
+        // The CI's compressed soak: 12 days, then up to 480 s at a day per 5 s.
+        assert_eq!(super::retention_days(12, 480, 17_280.0), 12 + 96 + 2);
+        // The default run (60 days at scale 1440, 1 h drain): 60 + 60 + 2.
+        assert_eq!(super::retention_days(60, 3600, 1440.0), 122);
+        // Short soaks keep the validator's default.
+        assert_eq!(super::retention_days(2, 60, 17_280.0), 90);
+        assert_eq!(super::retention_days(5, u64::MAX, 1e9), 36_500);
+    }
 }

@@ -263,8 +263,7 @@ impl Step {
             // falls due with the run's last lead, and a step that waits keeps its place): under
             // an ERA5 backlog (a slow miner's yielding leads, a day of catch-up) the older runs
             // still complete, oldest first, instead of waiting until no lead of any run is due.
-            // A lower priority than ERA5 would make every due closing step poll while its leads
-            // queue.
+            // A waiting closing step does not poll: the steps it waits for wake it (`waiter`).
             Step::Weather(
                 WeatherStep::Era5(_) | WeatherStep::Overall(_) | WeatherStep::Finalize(_),
             ) => 100,
