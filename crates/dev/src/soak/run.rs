@@ -478,7 +478,7 @@ fn stop(child: &mut Child, runtime: &RuntimeDir) {
 /// less than the validator's default of 90.
 fn retention_days(days: u32, drain_timeout_s: u64, scale: f64) -> u64 {
     let drain_days = (drain_timeout_s as f64 * scale / 86_400.0).ceil();
-    let needed = u64::from(days) + drain_days.clamp(0.0, 30_000.0) as u64 + 2;
+    let needed = u64::from(days) + drain_days.clamp(0.0, 36_500.0) as u64 + 2;
     needed.clamp(90, 36_500)
 }
 
