@@ -390,6 +390,11 @@ pub fn attrs<const N: usize>(pairs: [(&str, Value); N]) -> Map<String, Value> {
 mod byte_tests {
     use super::{f32_bytes, f64_bytes, i32_bytes, i64_bytes};
 
+    /// The value-by-value bytes the copy must equal.
+    fn each<T: Copy, const N: usize>(values: &[T], to_le: fn(T) -> [u8; N]) -> Vec<u8> {
+        values.iter().flat_map(|v| to_le(*v)).collect()
+    }
+
     /// The copy gives exactly the bytes of converting value by value (the definition the
     /// readers and Python's `<f4`/`<f8`/`<i4`/`<i8` use), NaN payloads and signs included.
     #[test]
@@ -406,29 +411,10 @@ mod byte_tests {
         let f64s = [0.0, -0.0, 1.5e300, -273.15, f64::NAN, f64::NEG_INFINITY];
         let i64s = [0, -1, i64::MIN, i64::MAX, 1_700_000_000_000_000_000];
         let i32s = [0, -1, i32::MIN, i32::MAX, 720];
-        let each = |bytes: Vec<[u8; 8]>| bytes.concat();
-        assert_eq!(
-            f32_bytes(&f32s),
-            f32s.iter()
-                .map(|v| v.to_le_bytes())
-                .collect::<Vec<_>>()
-                .concat()
-        );
-        assert_eq!(
-            f64_bytes(&f64s),
-            each(f64s.iter().map(|v| v.to_le_bytes()).collect())
-        );
-        assert_eq!(
-            i64_bytes(&i64s),
-            each(i64s.iter().map(|v| v.to_le_bytes()).collect())
-        );
-        assert_eq!(
-            i32_bytes(&i32s),
-            i32s.iter()
-                .map(|v| v.to_le_bytes())
-                .collect::<Vec<_>>()
-                .concat()
-        );
+        assert_eq!(f32_bytes(&f32s), each(&f32s, f32::to_le_bytes));
+        assert_eq!(f64_bytes(&f64s), each(&f64s, f64::to_le_bytes));
+        assert_eq!(i64_bytes(&i64s), each(&i64s, i64::to_le_bytes));
+        assert_eq!(i32_bytes(&i32s), each(&i32s, i32::to_le_bytes));
         assert_eq!(f32_bytes(&[1.0]), vec![0x00, 0x00, 0x80, 0x3f]);
         assert!(f64_bytes(&[]).is_empty());
     }

@@ -233,19 +233,29 @@ async fn score_rows_are_restamped_at_gfs_init(store: &Store, url: &str) {
     );
 }
 
-#[tokio::test]
-async fn migration_2_restamps_score_rows_on_sqlite() {
-    let db = TestSqlite::create().unwrap();
-    let store = Store::connect(&StoreConfig::new(db.url())).await.unwrap();
-    score_rows_are_restamped_at_gfs_init(&store, &db.url()).await;
+/// Tests `$sqlite` and `$postgres` running the migration check `$check(store, url)` on a store
+/// connected (not yet migrated) to a fresh database of each backend.
+macro_rules! migration_on_both_backends {
+    ($check:ident: $sqlite:ident, $postgres:ident) => {
+        #[tokio::test]
+        async fn $sqlite() {
+            let db = TestSqlite::create().unwrap();
+            let store = Store::connect(&StoreConfig::new(db.url())).await.unwrap();
+            $check(&store, &db.url()).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $postgres() {
+            let pg = TestPostgres::create().await.unwrap();
+            let store = Store::connect(&StoreConfig::new(pg.url())).await.unwrap();
+            $check(&store, pg.url()).await;
+        }
+    };
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn migration_2_restamps_score_rows_on_postgres() {
-    let pg = TestPostgres::create().await.unwrap();
-    let store = Store::connect(&StoreConfig::new(pg.url())).await.unwrap();
-    score_rows_are_restamped_at_gfs_init(&store, pg.url()).await;
-}
+migration_on_both_backends!(score_rows_are_restamped_at_gfs_init:
+    migration_2_restamps_score_rows_on_sqlite,
+    migration_2_restamps_score_rows_on_postgres);
 
 /// A ledger written by a version before migration 3: its closing steps carry the old priorities
 /// (overall 105, finalize 110), so they waited until no ERA5 lead (100) of any run was due.
@@ -298,19 +308,9 @@ async fn closing_steps_take_their_turn_with_era5_after_migration_3(store: &Store
     );
 }
 
-#[tokio::test]
-async fn migration_3_puts_closing_steps_in_turn_with_era5_on_sqlite() {
-    let db = TestSqlite::create().unwrap();
-    let store = Store::connect(&StoreConfig::new(db.url())).await.unwrap();
-    closing_steps_take_their_turn_with_era5_after_migration_3(&store, &db.url()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn migration_3_puts_closing_steps_in_turn_with_era5_on_postgres() {
-    let pg = TestPostgres::create().await.unwrap();
-    let store = Store::connect(&StoreConfig::new(pg.url())).await.unwrap();
-    closing_steps_take_their_turn_with_era5_after_migration_3(&store, pg.url()).await;
-}
+migration_on_both_backends!(closing_steps_take_their_turn_with_era5_after_migration_3:
+    migration_3_puts_closing_steps_in_turn_with_era5_on_sqlite,
+    migration_3_puts_closing_steps_in_turn_with_era5_on_postgres);
 
 /// Issue 15 point 1: a full disk must not poison the SQLite pool. Writes fail while the disk is
 /// full (SQLite rolls the transaction back by itself, so sqlx's own ROLLBACK failed and the
