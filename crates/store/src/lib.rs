@@ -33,8 +33,8 @@ pub use records::status::{
     ScoreRowStatus, WeightOutcome,
 };
 pub use records::weather::{
-    ComponentScore, ForecastStats, MinerResponse, MinerScore, NewResponse, NewRun, Run,
-    Verification, ERA5_LEADS,
+    ComponentScore, ForecastStats, MinerResponse, MinerScore, NewResponse, NewRun, ResponseState,
+    Run, Verification, ERA5_LEADS,
 };
 pub use store::{InstanceLock, LockKept, MigrationStatus, Store, MAX_LISTING};
 pub use url::{redact, Backend, DatabaseUrl};

@@ -120,6 +120,39 @@ pub struct MinerResponse {
     pub era5_scoring_completed_at: Option<DateTime<Utc>>,
 }
 
+/// A response's identity and state: the columns of `weather_miner_responses` a step that
+/// looks at a whole run needs, without the frozen manifest.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct ResponseState {
+    /// Primary key.
+    pub id: i64,
+    /// The run.
+    pub run_id: i64,
+    /// The miner's UID.
+    #[sqlx(try_from = "i32")]
+    pub miner_uid: u8,
+    /// The miner's hotkey.
+    pub miner_hotkey: String,
+    /// The miner's job id.
+    pub job_id: Option<String>,
+    /// Current state.
+    #[sqlx(try_from = "String")]
+    pub status: ResponseStatus,
+}
+
+impl From<&MinerResponse> for ResponseState {
+    fn from(r: &MinerResponse) -> Self {
+        Self {
+            id: r.id,
+            run_id: r.run_id,
+            miner_uid: r.miner_uid,
+            miner_hotkey: r.miner_hotkey.clone(),
+            job_id: r.job_id.clone(),
+            status: r.status,
+        }
+    }
+}
+
 /// Outcome of verifying a response's manifest.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verification {

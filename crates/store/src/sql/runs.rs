@@ -10,7 +10,9 @@ use sqlx::Pool;
 
 use super::{for_each_backend, one_row, Res};
 use crate::records::status::{ResponseMilestone, ResponseStatus, RunStatus};
-use crate::records::weather::{MinerResponse, NewResponse, NewRun, Run, Verification};
+use crate::records::weather::{
+    MinerResponse, NewResponse, NewRun, ResponseState, Run, Verification,
+};
 
 for_each_backend! {
     // ---------------------------------------------------------------- runs
@@ -129,6 +131,31 @@ for_each_backend! {
             .bind(run_id)
             .fetch_all(pool)
             .await
+    }
+
+    pub(crate) async fn response_of(
+        pool: &Pool<Db>,
+        run_id: i64,
+        uid: u8,
+    ) -> Res<Option<MinerResponse>> {
+        sqlx::query_as("SELECT * FROM weather_miner_responses WHERE run_id = $1 AND miner_uid = $2")
+            .bind(run_id)
+            .bind(i32::from(uid))
+            .fetch_optional(pool)
+            .await
+    }
+
+    pub(crate) async fn list_response_states(
+        pool: &Pool<Db>,
+        run_id: i64,
+    ) -> Res<Vec<ResponseState>> {
+        sqlx::query_as(
+            "SELECT id, run_id, miner_uid, miner_hotkey, job_id, status
+             FROM weather_miner_responses WHERE run_id = $1 ORDER BY miner_uid",
+        )
+        .bind(run_id)
+        .fetch_all(pool)
+        .await
     }
 
     pub(crate) async fn update_response_status(

@@ -197,6 +197,18 @@ for_each_backend! {
         .and_then(one_row)
     }
 
+    pub(crate) async fn stats_of(
+        pool: &Pool<Db>,
+        run_id: i64,
+        uid: u8,
+    ) -> Res<Option<ForecastStats>> {
+        sqlx::query_as("SELECT * FROM weather_forecast_stats WHERE run_id = $1 AND miner_uid = $2")
+            .bind(run_id)
+            .bind(i32::from(uid))
+            .fetch_optional(pool)
+            .await
+    }
+
     pub(crate) async fn list_stats(pool: &Pool<Db>, run_id: i64) -> Res<Vec<ForecastStats>> {
         sqlx::query_as("SELECT * FROM weather_forecast_stats WHERE run_id = $1 ORDER BY miner_uid")
             .bind(run_id)

@@ -7,8 +7,8 @@ use super::{check_finite, found, on_backend, Store};
 use crate::error::StoreResult;
 use crate::records::status::{ResponseMilestone, ResponseStatus, RunStatus};
 use crate::records::weather::{
-    ComponentScore, ForecastStats, MinerResponse, MinerScore, NewResponse, NewRun, Run,
-    Verification,
+    ComponentScore, ForecastStats, MinerResponse, MinerScore, NewResponse, NewRun, ResponseState,
+    Run, Verification,
 };
 
 impl Store {
@@ -98,6 +98,30 @@ impl Store {
     /// [`crate::StoreError::Query`] when the database fails.
     pub async fn list_responses(&self, run_id: i64) -> StoreResult<Vec<MinerResponse>> {
         on_backend!(self, "list_responses", |q, p| q::list_responses(p, run_id))
+    }
+
+    /// The response of `uid` in a run, if any: one row, where [`Self::list_responses`] would
+    /// read (and parse the frozen manifest of) every miner's.
+    ///
+    /// # Errors
+    /// [`crate::StoreError::Query`] when the database fails.
+    pub async fn response_of(&self, run_id: i64, uid: u8) -> StoreResult<Option<MinerResponse>> {
+        on_backend!(self, "response_of", |q, p| q::response_of(p, run_id, uid))
+    }
+
+    /// Every response of a run, by UID, without its manifest and verification details: what a
+    /// step that looks at the whole run (its open miners, a job id taken twice) needs, at a
+    /// small fixed cost per miner (a full [`MinerResponse`] carries its frozen manifest, tens of
+    /// kilobytes of JSON, so reading a 256-miner run's whole rows per miner step is quadratic).
+    ///
+    /// # Errors
+    /// [`crate::StoreError::Query`] when the database fails.
+    pub async fn list_response_states(&self, run_id: i64) -> StoreResult<Vec<ResponseState>> {
+        on_backend!(
+            self,
+            "list_response_states",
+            |q, p| q::list_response_states(p, run_id)
+        )
     }
 
     /// Set a response's status and error message.
@@ -269,5 +293,19 @@ impl Store {
     /// [`crate::StoreError::Query`] when the database fails.
     pub async fn list_forecast_stats(&self, run_id: i64) -> StoreResult<Vec<ForecastStats>> {
         on_backend!(self, "list_forecast_stats", |q, p| q::list_stats(p, run_id))
+    }
+
+    /// The forecast stats of `uid` in a run, if any (one row).
+    ///
+    /// # Errors
+    /// [`crate::StoreError::Query`] when the database fails.
+    pub async fn forecast_stats_of(
+        &self,
+        run_id: i64,
+        uid: u8,
+    ) -> StoreResult<Option<ForecastStats>> {
+        on_backend!(self, "forecast_stats_of", |q, p| q::stats_of(
+            p, run_id, uid
+        ))
     }
 }

@@ -8,6 +8,7 @@ mod postgres_tls;
 mod specific;
 mod suite;
 mod suite_ledger;
+mod suite_lookups;
 mod suite_operator;
 
 /// Instantiate each named suite function as a test of one backend.
@@ -53,6 +54,7 @@ all_backends!(
     suite_ledger::a_wake_makes_a_waiting_job_due_and_is_kept_while_it_runs,
     suite_ledger::reaper_requeues_and_quarantines_expired_leases,
     suite_ledger::two_concurrent_claimers_claim_each_job_once,
+    suite_lookups::one_miners_rows_and_a_runs_states_equal_the_full_rows,
     suite_operator::recent_runs_newest_first_with_outcome_counts,
     suite_operator::miner_history_follows_runs_newest_first,
     suite_operator::ledger_summary_counts_states_and_finds_oldest_waiting,

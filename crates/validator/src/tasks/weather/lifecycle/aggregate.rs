@@ -122,8 +122,11 @@ pub(super) async fn aggregate_response(
         }
         return Ok(None);
     }
-    let stats = ctx.store.list_forecast_stats(run.id).await?;
-    let mine = stats.iter().find(|s| s.miner_uid == response.miner_uid);
+    let mine = ctx
+        .store
+        .forecast_stats_of(run.id, response.miner_uid)
+        .await?;
+    let mine = mine.as_ref();
     let request = OverallRequest {
         leads,
         day1_score: mine.and_then(|s| s.forecast_score_initial),

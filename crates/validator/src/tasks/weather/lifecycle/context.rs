@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use gaia_store::{
-    ForecastStats, ForecastStatus, MinerResponse, NodeRecord, ResponseStatus, Run, Store,
+    ForecastStats, ForecastStatus, MinerResponse, NodeRecord, ResponseState, ResponseStatus, Run,
+    Store,
 };
 
 use crate::chain::Chain;
@@ -204,10 +205,8 @@ impl WeatherContext {
     /// The response of `uid` in `run_id`.
     pub async fn response_of(&self, run_id: i64, uid: u8) -> Result<MinerResponse, StepError> {
         self.store
-            .list_responses(run_id)
+            .response_of(run_id, uid)
             .await?
-            .into_iter()
-            .find(|r| r.miner_uid == uid)
             .ok_or_else(|| StepError::fatal(format!("run {run_id} has no response for uid {uid}")))
     }
 
@@ -215,10 +214,11 @@ impl WeatherContext {
     /// miner's stats failed when the status ends the response unsuccessfully.
     pub async fn settle(
         &self,
-        response: &MinerResponse,
+        response: impl Into<ResponseState>,
         status: ResponseStatus,
         reason: Option<&str>,
     ) -> Result<(), StepError> {
+        let response: ResponseState = response.into();
         self.store
             .update_response_status(response.id, status, reason)
             .await?;

@@ -7,13 +7,13 @@
 //! way — the pattern of a full disk, a lost truth source or a broken worker pool — the finalize
 //! step waits and says why instead of writing an all-zero day into the 15-day window.
 
-use gaia_store::{Job, JobStatus, MinerResponse, ResponseStatus};
+use gaia_store::{Job, JobStatus, ResponseState, ResponseStatus};
 
 use crate::tasks::steps::steps_of_miner;
 
 /// Why the run must not be finalized, when every response of it failed for good without a
 /// named outcome; `None` when at least one miner scored or failed for a reason of its own.
-pub(super) fn validator_side_day(responses: &[MinerResponse], jobs: &[Job]) -> Option<String> {
+pub(super) fn validator_side_day(responses: &[ResponseState], jobs: &[Job]) -> Option<String> {
     if responses.is_empty() {
         return None;
     }
@@ -79,7 +79,7 @@ mod tests {
                 .await
                 .unwrap();
         }
-        let responses = || async { ctx.store.list_responses(run.id).await.unwrap() };
+        let responses = || async { ctx.store.list_response_states(run.id).await.unwrap() };
         let jobs = ctx.store.list_jobs_for_run(run.id).await.unwrap();
         // Still open: nothing to say yet.
         assert_eq!(validator_side_day(&responses().await, &jobs), None);

@@ -104,7 +104,7 @@ pub(super) async fn finalize_step(
 ) -> Result<StepOutcome, StepError> {
     let run = ctx.run(p.run_id).await?;
     settle_abandoned(ctx, run.id).await?;
-    let responses = ctx.store.list_responses(run.id).await?;
+    let responses = ctx.store.list_response_states(run.id).await?;
     let open: Vec<u8> = responses
         .iter()
         .filter(|r| !SETTLED.contains(&r.status))
@@ -152,7 +152,7 @@ pub(super) async fn finalize_step(
 /// open for ever.
 async fn settle_abandoned(ctx: &WeatherContext, run_id: i64) -> Result<(), StepError> {
     let jobs = ctx.store.list_jobs_for_run(run_id).await?;
-    for response in ctx.store.list_responses(run_id).await? {
+    for response in ctx.store.list_response_states(run_id).await? {
         if SETTLED.contains(&response.status) {
             continue;
         }
@@ -171,7 +171,7 @@ async fn settle_abandoned(ctx: &WeatherContext, run_id: i64) -> Result<(), StepE
             .map(|(_, t, e)| format!("{t}: {e}"))
             .unwrap_or_else(|| "no step left to run".into());
         let reason = format!("lifecycle abandoned: {last_error}");
-        ctx.settle(&response, ResponseStatus::Failed, Some(&reason))
+        ctx.settle(response, ResponseStatus::Failed, Some(&reason))
             .await?;
     }
     Ok(())

@@ -134,7 +134,7 @@ async fn initiate(
             .await?;
         return Ok(StepOutcome::Done(None));
     };
-    let others = ctx.store.list_responses(run.id).await?;
+    let others = ctx.store.list_response_states(run.id).await?;
     if let Some(other) = others
         .iter()
         .find(|r| r.miner_uid != response.miner_uid && r.job_id.as_deref() == Some(&job_id))

@@ -68,7 +68,7 @@ pub(super) async fn run_step(
     ctx.store
         .update_run_status(run.id, RunStatus::QueryingMiners, None, None)
         .await?;
-    let existing = ctx.store.list_responses(run.id).await?;
+    let existing = ctx.store.list_response_states(run.id).await?;
     // Polls that get no answer may run past the count until the poll deadline: room for as many
     // again.
     let query_attempts =
