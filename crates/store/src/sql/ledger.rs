@@ -21,12 +21,40 @@ const QUARANTINE_EXPIRED: &str = "UPDATE work_ledger
          last_error = 'lease expired after the last allowed attempt'
      WHERE status = 'in_progress' AND lease_expires_at <= $1 AND attempts >= max_attempts";
 
+/// The first claimable job of one `status` (`$due`: the status's own claimability condition) by
+/// priority, schedule and id, as a one-row sub-select (`id, priority, scheduled_at`) named after
+/// the status, with the dialect's `$row_lock`.
+macro_rules! claim_branch {
+    ($status:literal, $due:literal, $row_lock:literal) => {
+        concat!(
+            "SELECT * FROM (SELECT id, priority, scheduled_at FROM work_ledger
+                 WHERE status = '",
+            $status,
+            "' AND attempts < max_attempts
+                   AND substr(job_type, 1, length($4)) = $4 AND ",
+            $due,
+            "
+                 ORDER BY priority, scheduled_at, id LIMIT 1 ",
+            $row_lock,
+            ") AS ",
+            $status
+        )
+    };
+}
+
 /// The claim statement, with `$row_lock` the dialect's lock on the picked row (each dialect
 /// makes its `CLAIM_NEXT` from it).
 ///
 /// Picks the first claimable job of the type prefix `$4` (pending or retry-scheduled and due at
 /// `$2`, or in progress with an expired lease; attempts left) by priority, schedule and id, and
 /// leases it to `$1` until `$3`, counting one attempt. Returns the job, or no row.
+///
+/// Each status is its own branch ([`claim_branch!`]) and the best of the three first rows wins:
+/// the statuses partition the rows, so the pick is the same as one `WHERE … OR …` over all of
+/// them, but a branch with one status walks the claimable index (status, priority, scheduled_at,
+/// id) in order and stops at its first match. The single `OR` query gathered and sorted every
+/// due job instead: with a backlog of ~3 000 due ERA5 leads (256 miners in the long soak) each
+/// claim took 30-90 ms of the IO-Engine on SQLite, and now takes well under 1 ms.
 macro_rules! claim_next {
     ($row_lock:literal) => {
         concat!(
@@ -34,21 +62,28 @@ macro_rules! claim_next {
              SET status = 'in_progress', attempts = attempts + 1, claimed_by = $1,
                  lease_expires_at = $3, next_retry_at = NULL, updated_at = $2
              WHERE id = (
-                 SELECT id FROM work_ledger
-                 WHERE attempts < max_attempts
-                   AND substr(job_type, 1, length($4)) = $4
-                   AND ((status IN ('pending', 'retry_scheduled') AND scheduled_at <= $2
-                         AND (next_retry_at IS NULL OR next_retry_at <= $2))
-                        OR (status = 'in_progress' AND lease_expires_at <= $2))
+                 SELECT id FROM (",
+            $crate::sql::claim_branch!(
+                "pending",
+                "scheduled_at <= $2 AND (next_retry_at IS NULL OR next_retry_at <= $2)",
+                $row_lock
+            ),
+            " UNION ALL ",
+            $crate::sql::claim_branch!(
+                "retry_scheduled",
+                "scheduled_at <= $2 AND (next_retry_at IS NULL OR next_retry_at <= $2)",
+                $row_lock
+            ),
+            " UNION ALL ",
+            $crate::sql::claim_branch!("in_progress", "lease_expires_at <= $2", $row_lock),
+            ") AS candidates
                  ORDER BY priority, scheduled_at, id
-                 LIMIT 1 ",
-            $row_lock,
-            ")
+                 LIMIT 1)
              RETURNING *"
         )
     };
 }
-pub(crate) use claim_next;
+pub(crate) use {claim_branch, claim_next};
 
 for_each_backend! {
     pub(crate) async fn enqueue_job(

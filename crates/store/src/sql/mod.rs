@@ -45,7 +45,7 @@ mod runs;
 mod schema;
 mod scores;
 
-pub(crate) use ledger::claim_next;
+pub(crate) use ledger::{claim_branch, claim_next};
 
 /// Result of one statement, before [`crate::Store`] adds context.
 pub(crate) type Res<T> = Result<T, sqlx::Error>;

@@ -7,6 +7,7 @@ mod instance_lock;
 mod postgres_tls;
 mod specific;
 mod suite;
+mod suite_claim;
 mod suite_ledger;
 mod suite_lookups;
 mod suite_operator;
@@ -46,6 +47,7 @@ all_backends!(
     suite::weight_history_is_idempotent_by_key,
     suite::retention_deletes_old_runs_with_their_rows,
     suite::a_second_instance_lock_is_refused_until_the_first_is_dropped,
+    suite_claim::the_claim_orders_every_claimable_state_together,
     suite_ledger::enqueue_is_idempotent_by_key,
     suite_ledger::jobs_are_listed_per_run,
     suite_ledger::claim_respects_priority_schedule_and_lease_holder,
