@@ -95,7 +95,7 @@ async fn sqlite_default_file_is_created_on_first_start() {
     let store = Store::open(&StoreConfig::new(&url)).await.unwrap();
     assert!(nested.exists());
     assert_eq!(store.backend(), Backend::Sqlite);
-    assert_eq!(store.migration_status().await.unwrap().current(), Some(3));
+    assert_eq!(store.migration_status().await.unwrap().current(), Some(4));
     store.ping().await.unwrap();
     store.close().await;
     // Reopening an existing file migrates nothing.
@@ -209,7 +209,7 @@ async fn score_rows_are_restamped_at_gfs_init(store: &Store, url: &str) {
         .await
         .unwrap();
     forget_migration(store, url, 2).await;
-    assert_eq!(store.migrate().await.unwrap().current(), Some(3));
+    assert_eq!(store.migrate().await.unwrap().current(), Some(4));
     let stamp = |task: &str| {
         let task = task.to_owned();
         async move {
@@ -282,7 +282,7 @@ async fn closing_steps_take_their_turn_with_era5_after_migration_3(store: &Store
         store.enqueue_job(&j, now).await.unwrap();
     }
     forget_migration(store, url, 3).await;
-    assert_eq!(store.migrate().await.unwrap().current(), Some(3));
+    assert_eq!(store.migrate().await.unwrap().current(), Some(4));
     let priority = |key: &'static str| async move {
         store.find_job_by_key(key).await.unwrap().unwrap().priority
     };

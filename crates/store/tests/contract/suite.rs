@@ -14,21 +14,21 @@ pub(crate) async fn migrate_creates_schema_and_second_run_is_noop(store: &Store)
     let before = store.migration_status().await.unwrap();
     assert!(before.applied.is_empty(), "{before:?}");
     assert_eq!(before.current(), None);
-    assert_eq!(before.pending, vec![1, 2, 3]);
+    assert_eq!(before.pending, vec![1, 2, 3, 4]);
     assert!(
         store.list_nodes().await.is_err(),
         "schema must not exist before migrating"
     );
 
     let first = store.migrate().await.unwrap();
-    assert_eq!(first.applied, vec![1, 2, 3]);
+    assert_eq!(first.applied, vec![1, 2, 3, 4]);
     assert!(first.is_up_to_date());
-    assert_eq!(first.latest_known, 3);
+    assert_eq!(first.latest_known, 4);
     assert!(store.list_nodes().await.unwrap().is_empty());
 
     let second = store.migrate().await.unwrap();
     assert_eq!(second, first, "second migrate must be a no-op");
-    assert_eq!(store.migration_status().await.unwrap().current(), Some(3));
+    assert_eq!(store.migration_status().await.unwrap().current(), Some(4));
 }
 
 pub(crate) async fn nodes_upsert_list_delete_cascades(store: &Store) {

@@ -123,12 +123,12 @@ mod tests {
         let status = migrate_or_status(&config, true).await.unwrap();
         assert!(status.contains("schema version: none"), "{status}");
         let first = migrate_or_status(&config, false).await.unwrap();
-        assert!(first.contains("applied now: [1, 2, 3]"), "{first}");
+        assert!(first.contains("applied now: [1, 2, 3, 4]"), "{first}");
         let second = migrate_or_status(&config, false).await.unwrap();
         assert!(second.contains("nothing to apply"), "{second}");
         let status = migrate_or_status(&config, true).await.unwrap();
         assert!(
-            status.contains("schema version: 3 (latest known: 3)\nup to date"),
+            status.contains("schema version: 4 (latest known: 4)\nup to date"),
             "{status}"
         );
     }

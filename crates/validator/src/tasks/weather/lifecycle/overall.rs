@@ -2,11 +2,15 @@
 //! leads once all have settled (`weather.overall`), the run's `score_table` row, and the run's
 //! completion (`weather.finalize`), which also asks for weights.
 
+use std::collections::HashMap;
+
 use chrono::Utc;
 use gaia_scoring::aggregate::{
     RunScoreRecord, ScoreRow as ComputedRow, ScoreRowRequest, UidHotkey,
 };
-use gaia_store::{Job, ResponseStatus, Run, RunStatus, ScoreRow, ScoreRowStatus, UidVector};
+use gaia_store::{
+    Job, ResponseState, ResponseStatus, Run, RunStatus, ScoreRow, ScoreRowStatus, UidVector,
+};
 use serde_json::json;
 
 use super::aggregate::{aggregate_response, Stage};
@@ -14,9 +18,7 @@ use super::context::SETTLED;
 use super::WeatherContext;
 use crate::jobs::weather::BuildScoreRow;
 use crate::tasks::ledger::{StepError, StepOutcome};
-use crate::tasks::steps::{
-    steps_of_miner, LeadRef, ResponseRef, RunRef, Step, WeatherStep, WeightsTrigger,
-};
+use crate::tasks::steps::{LeadRef, ResponseRef, RunRef, Step, WeatherStep, WeightsTrigger};
 
 /// The `score_table` task id of a run (spec §5.1).
 pub fn score_row_task_id(run: &Run) -> String {
@@ -151,13 +153,30 @@ pub(super) async fn finalize_step(
 /// `quarantined` without settling it), naming the last step error, so no miner keeps the run
 /// open for ever.
 async fn settle_abandoned(ctx: &WeatherContext, run_id: i64) -> Result<(), StepError> {
+    let open: Vec<ResponseState> = ctx
+        .store
+        .list_response_states(run_id)
+        .await?
+        .into_iter()
+        .filter(|r| !SETTLED.contains(&r.status))
+        .collect();
+    if open.is_empty() {
+        return Ok(());
+    }
+    // Each job is read once (a run has ~13 per miner; matching every open miner against every
+    // job was quadratic in the fleet, on every wake of the finalize step).
     let jobs = ctx.store.list_jobs_for_run(run_id).await?;
-    for response in ctx.store.list_response_states(run_id).await? {
-        if SETTLED.contains(&response.status) {
-            continue;
+    let mut by_miner: HashMap<u8, Vec<&Job>> = HashMap::new();
+    for job in &jobs {
+        if let Some(uid) = Step::from_job(job).ok().and_then(|s| s.miner_uid()) {
+            by_miner.entry(uid).or_default().push(job);
         }
-        let mine: Vec<&Job> = steps_of_miner(&jobs, response.miner_uid).collect();
-        if mine.is_empty() || mine.iter().any(|j| !j.status.is_terminal()) {
+    }
+    for response in open {
+        let Some(mine) = by_miner.get(&response.miner_uid) else {
+            continue;
+        };
+        if mine.iter().any(|j| !j.status.is_terminal()) {
             continue;
         }
         let last_error = mine
