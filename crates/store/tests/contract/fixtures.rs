@@ -126,6 +126,16 @@ pub(crate) async fn seeded(store: &Store, days_before_t0: i64, uids: &[u8]) -> (
     (run.id, ids)
 }
 
+/// A passed verification that froze `manifest` at `t0` (computed hash `cd`).
+pub(crate) fn passed_verification(manifest: &serde_json::Value) -> gaia_store::Verification {
+    gaia_store::Verification {
+        hash_computed: Some("cd".into()),
+        passed: true,
+        frozen_manifest: Some(manifest.clone()),
+        manifest_frozen_at: Some(t0()),
+    }
+}
+
 #[allow(dead_code)]
 pub(crate) fn stats(run_id: i64, uid: u8) -> gaia_store::ForecastStats {
     gaia_store::ForecastStats::new(

@@ -8,7 +8,7 @@ use gaia_store::{
     Verification, WeightOutcome, WeightRecord,
 };
 
-use crate::fixtures::{new_response, new_run, node, score, seeded, stats, t0};
+use crate::fixtures::{new_response, new_run, node, passed_verification, score, seeded, stats, t0};
 
 pub(crate) async fn migrate_creates_schema_and_second_run_is_noop(store: &Store) {
     let before = store.migration_status().await.unwrap();
@@ -114,15 +114,7 @@ pub(crate) async fn response_upsert_keeps_one_row_and_updates(store: &Store) {
 
     let manifest = serde_json::json!({"files": {"a": "00"}});
     store
-        .record_verification(
-            r.id,
-            &Verification {
-                hash_computed: Some("cd".into()),
-                passed: true,
-                frozen_manifest: Some(manifest.clone()),
-                manifest_frozen_at: Some(t0()),
-            },
-        )
+        .record_verification(r.id, &passed_verification(&manifest))
         .await
         .unwrap();
     store

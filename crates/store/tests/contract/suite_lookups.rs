@@ -2,9 +2,9 @@
 //! miner's response and forecast stats, and a run's response states without their manifests;
 //! each runs on both backends (see `main.rs`).
 
-use gaia_store::{ResponseState, ResponseStatus, Store, Verification};
+use gaia_store::{ResponseState, ResponseStatus, Store};
 
-use crate::fixtures::{seeded, stats, t0};
+use crate::fixtures::{passed_verification, seeded, stats};
 
 /// The narrow reads return the same rows as the wide ones, and `None` for a miner or run that has
 /// none.
@@ -13,15 +13,7 @@ pub(crate) async fn one_miners_rows_and_a_runs_states_equal_the_full_rows(store:
     let (other_run, _) = seeded(store, 1, &[1]).await;
     let manifest = serde_json::json!({"files": {"2t/0.0.0": "ab"}});
     store
-        .record_verification(
-            ids[0],
-            &Verification {
-                hash_computed: Some("cd".into()),
-                passed: true,
-                frozen_manifest: Some(manifest.clone()),
-                manifest_frozen_at: Some(t0()),
-            },
-        )
+        .record_verification(ids[0], &passed_verification(&manifest))
         .await
         .unwrap();
     store
