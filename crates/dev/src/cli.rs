@@ -149,6 +149,15 @@ pub struct SoakArgs {
     /// Wall seconds between two samples of /metrics and /proc.
     #[arg(long, default_value_t = 2.0)]
     pub scrape_every_s: f64,
+    /// Run the calm run only and judge it alone (long soaks, where a second run of the same
+    /// length does not fit): the chaos criteria are not judged, and the report says so.
+    #[arg(long, conflicts_with = "judge_kept")]
+    pub calm_only: bool,
+    /// Run nothing: judge the calm run that an earlier soak with the same `--out`,
+    /// `--simulated-days` and `--miners` left there (SQLite), as `--calm-only` would have; for a
+    /// long soak stopped once its calm run was done.
+    #[arg(long)]
+    pub judge_kept: bool,
 }
 
 /// Arguments of `bench store`.

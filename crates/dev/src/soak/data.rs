@@ -19,6 +19,80 @@ pub struct Settled {
     pub rows: BTreeMap<DateTime<Utc>, Vec<Option<u64>>>,
 }
 
+/// What a finished run left in its database: the settled scores, the §12-1 check and the last
+/// weights recorded.
+pub struct StoreResults {
+    /// The settled scores.
+    pub settled: Settled,
+    /// Overall scores checked against spec §12-1, and the violations.
+    pub lead_rule: (usize, Vec<String>),
+    /// The last weights recorded, in uid order, for the first `miners` uids.
+    pub weights: Vec<f64>,
+}
+
+/// The business instant before which a run of `days` simulated days from `start` must have
+/// settled a cycle for it to be compared: a day before the end.
+pub fn settled_before(start: DateTime<Utc>, days: u32) -> DateTime<Utc> {
+    start + Duration::days(i64::from(days)) - Duration::days(1)
+}
+
+/// Whether every compared cycle of a run of `days` simulated days from `start` has a completed
+/// run: only those count (a later run says nothing of them, and one that run retention deleted,
+/// a drain that outlasted it, must not count as complete).
+pub async fn compared_runs_complete(
+    store: &Store,
+    start: DateTime<Utc>,
+    days: u32,
+) -> anyhow::Result<bool> {
+    let before = settled_before(start, days);
+    let first = crate::soak::world::cycle_of(start, 0);
+    let runs = store.list_runs_since(start - Duration::days(1)).await?;
+    let compared: Vec<_> = runs
+        .iter()
+        .filter(|r| r.gfs_init_time_utc >= first)
+        .filter(|r| r.gfs_init_time_utc + Duration::days(10) <= before)
+        .collect();
+    let open = compared
+        .iter()
+        .filter(|r| r.status != gaia_store::RunStatus::Completed)
+        .count();
+    let expected = (0..days)
+        .filter(|d| crate::soak::world::cycle_of(start, *d) + Duration::days(10) <= before)
+        .count();
+    Ok(open == 0 && compared.len() >= expected)
+}
+
+/// Read what a run of `days` simulated days from `start`, stopped at business time
+/// `business_end`, left in `store`.
+pub async fn results(
+    store: &Store,
+    start: DateTime<Utc>,
+    days: u32,
+    business_end: DateTime<Utc>,
+    miners: u16,
+) -> anyhow::Result<StoreResults> {
+    let settled = settled(store, start, settled_before(start, days)).await?;
+    let lead_rule = lead_rule(store, start, business_end).await?;
+    let weights = store
+        .weight_history_since(start - Duration::days(1))
+        .await?
+        .last()
+        .map(|w| {
+            w.weights
+                .as_slice()
+                .iter()
+                .take(usize::from(miners))
+                .map(|v| v.unwrap_or(0.0))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(StoreResults {
+        settled,
+        lead_rule,
+        weights,
+    })
+}
+
 /// Read the results of every cycle with `gfs_init + 10 d ≤ settled_before`.
 pub async fn settled(
     store: &Store,

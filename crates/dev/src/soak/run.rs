@@ -312,31 +312,12 @@ pub async fn run_once(
         d.free_event(began.elapsed().as_secs_f64(), met, &mut chaos);
     }
     // Drain: the runs whose results are compared must complete (business time goes on).
-    let end = start + chrono::Duration::days(i64::from(days));
-    let settled_before = end - chrono::Duration::days(1);
     let store = Store::open(&StoreConfig::new(db.url.as_str())).await?;
     let drain_began = Instant::now();
     let until = drain_began + Duration::from_secs(args.drain_timeout_s);
     let mut drained_s = None;
     while alive && Instant::now() < until {
-        let runs = store
-            .list_runs_since(start - chrono::Duration::days(1))
-            .await?;
-        // Only the compared runs count: a later run says nothing of them, and one that run
-        // retention deleted (a drain that outlasted it) must not count as complete.
-        let compared: Vec<_> = runs
-            .iter()
-            .filter(|r| r.gfs_init_time_utc >= world::cycle_of(start, 0))
-            .filter(|r| r.gfs_init_time_utc + chrono::Duration::days(10) <= settled_before)
-            .collect();
-        let open = compared
-            .iter()
-            .filter(|r| r.status != gaia_store::RunStatus::Completed)
-            .count();
-        let expected = (0..days)
-            .filter(|d| world::cycle_of(start, *d) + chrono::Duration::days(10) <= settled_before)
-            .count();
-        if open == 0 && compared.len() >= expected {
+        if data::compared_runs_complete(&store, start, days).await? {
             drained_s = Some(drain_began.elapsed().as_secs_f64());
             break;
         }
@@ -379,24 +360,10 @@ pub async fn run_once(
     let wall_s = began.elapsed().as_secs_f64();
     validator.stop();
     let log = std::fs::read_to_string(dir.join("validator.log")).unwrap_or_default();
-    let crashed = log.matches("\"msg\":\"child crashed; restarting\"").count() as u64;
+    let crashed = log.matches(super::kept::CRASH_LINE).count() as u64;
     std::fs::write(dir.join("samples.json"), serde_json::to_vec(&samples)?)?;
     fleet.stop().await;
-    let settled = data::settled(&store, start, settled_before).await?;
-    let lead_rule = data::lead_rule(&store, start, business_end).await?;
-    let weights = store
-        .weight_history_since(start - chrono::Duration::days(1))
-        .await?
-        .last()
-        .map(|w| {
-            w.weights
-                .as_slice()
-                .iter()
-                .take(usize::from(args.miners))
-                .map(|v| v.unwrap_or(0.0))
-                .collect()
-        })
-        .unwrap_or_default();
+    let results = data::results(&store, start, days, business_end, args.miners).await?;
     store.close().await;
     if let (Some(d), SoakDb::Sqlite) = (&disk, args.db) {
         // The database is kept under --out, as the calm run's is.
@@ -415,9 +382,9 @@ pub async fn run_once(
         crashed,
         wall_s,
         drained_s,
-        settled,
-        lead_rule,
-        weights,
+        settled: results.settled,
+        lead_rule: results.lead_rule,
+        weights: results.weights,
     })
 }
 
