@@ -342,6 +342,12 @@ async fn recompute_follows_a_hotkey_change(store: &Store, run: &gaia_store::Run,
         .unwrap();
     node.hotkey = "5NewOwnerOfUid0xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx".into();
     store.upsert_node(&node).await.unwrap();
+    // One stored overall score drifts from its leads: the recompute rewrites that one and
+    // leaves every result that comes out as stored untouched.
+    let honest = store.forecast_stats_of(run.id, 1).await.unwrap().unwrap();
+    let mut drifted = honest.clone();
+    drifted.overall_forecast_score = Some(0.123);
+    store.upsert_forecast_stats(&drifted).await.unwrap();
     let recompute = WeatherStep::Recompute(Occurrence::at(chrono::Utc::now())).step();
     let key = recompute.key();
     let key = key.as_str();
@@ -356,7 +362,10 @@ async fn recompute_follows_a_hotkey_change(store: &Store, run: &gaia_store::Run,
     loop {
         let job = store.find_job_by_key(key).await.unwrap().unwrap();
         if job.status == gaia_store::JobStatus::Succeeded {
-            assert_eq!(job.result.unwrap()["rebuilt"], 1);
+            let result = job.result.unwrap();
+            assert_eq!(result["rebuilt"], 1);
+            assert!(result["reaggregated"].as_u64() > Some(1), "{result}");
+            assert_eq!(result["rewritten"], 1, "only the drifted result: {result}");
             break;
         }
         assert!(
@@ -366,6 +375,12 @@ async fn recompute_follows_a_hotkey_change(store: &Store, run: &gaia_store::Run,
         );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
+    let restored = store.forecast_stats_of(run.id, 1).await.unwrap().unwrap();
+    assert_eq!(
+        restored.overall_forecast_score.map(f64::to_bits),
+        honest.overall_forecast_score.map(f64::to_bits),
+        "the drifted overall score is recomputed from its leads"
+    );
     let row = score_row(store, run).await;
     assert_eq!(row[0], 0.0, "the new hotkey has no score: {:?}", &row[..10]);
     assert!(row[1] > 0.0, "other UIDs keep theirs: {:?}", &row[..10]);

@@ -20,7 +20,7 @@ use gaia_scoring::aggregate::{
     LeadMetrics, OverallOutcome, OverallRequest, VariableMetrics, EXPECTED_VARIABLES, LEAD_HOURS,
 };
 use gaia_store::{
-    ForecastStats, ForecastStatus, MinerResponse, MinerScore, ResponseMilestone, ResponseStatus,
+    ForecastStats, ForecastStatus, MinerScore, ResponseMilestone, ResponseState, ResponseStatus,
     Run,
 };
 
@@ -110,11 +110,12 @@ pub(super) fn leads_from_scores(scores: &[MinerScore]) -> Vec<LeadMetrics> {
 pub(super) async fn aggregate_response(
     ctx: &WeatherContext,
     run: &Run,
-    response: &MinerResponse,
+    response: &ResponseState,
     stage: Stage,
-) -> Result<Option<OverallOutcome>, StepError> {
+) -> Result<Option<Aggregated>, StepError> {
     let _turn = ctx.aggregation_locks.lock(response.id).await;
-    let leads = leads_from_scores(&ctx.store.list_miner_scores(response.id).await?);
+    let stored_scores = ctx.store.list_miner_scores(response.id).await?;
+    let leads = leads_from_scores(&stored_scores);
     if leads.is_empty() {
         if stage == Stage::Final {
             settle_era5_failed(ctx, response, "no ERA5 lead could be scored").await?;
@@ -142,7 +143,10 @@ pub(super) async fn aggregate_response(
             let stored = mine.and_then(|s| s.era5_completeness).unwrap_or(0.0);
             if matches!(stage, Stage::AfterLead(_)) && score.completeness < stored {
                 // A concurrent aggregation already stored more leads than this one saw.
-                return Ok(Some(outcome));
+                return Ok(Some(Aggregated {
+                    outcome,
+                    written: false,
+                }));
             }
             let (status, stage_name) = match stage {
                 Stage::AfterLead(lead) => {
@@ -169,7 +173,6 @@ pub(super) async fn aggregate_response(
             st.era5_completeness = Some(score.completeness);
             st.overall_forecast_score = Some(score.overall);
             st.current_forecast_stage = stage_name;
-            ctx.store.upsert_forecast_stats(&st).await?;
             let mut row = miner_score(
                 response,
                 "overall_forecast_score",
@@ -179,6 +182,15 @@ pub(super) async fn aggregate_response(
                 Some(score.overall),
             );
             row.metrics = store_rows::with_profile(ctx, serde_json::to_value(score).ok());
+            if stage == Stage::Recompute && already_stored(mine, &st, &stored_scores, &row) {
+                // The recompute replays the rules over history: most results come out as they
+                // are stored, and rewriting them all twice a day only loads the database.
+                return Ok(Some(Aggregated {
+                    outcome,
+                    written: false,
+                }));
+            }
+            ctx.store.upsert_forecast_stats(&st).await?;
             ctx.store.upsert_miner_scores(&[row]).await?;
             if stage == Stage::Final {
                 ctx.store
@@ -188,7 +200,7 @@ pub(super) async fn aggregate_response(
                         Utc::now(),
                     )
                     .await?;
-                ctx.settle(response, ResponseStatus::Completed, None)
+                ctx.settle(response.clone(), ResponseStatus::Completed, None)
                     .await?;
                 ctx.metrics.pipeline.score("overall");
             }
@@ -212,13 +224,61 @@ pub(super) async fn aggregate_response(
     if stage != Stage::Recompute {
         refresh_score_row(ctx, run, false).await;
     }
-    Ok(Some(outcome))
+    let written = matches!(outcome, OverallOutcome::Scored(_));
+    Ok(Some(Aggregated { outcome, written }))
+}
+
+/// What one aggregation found, and whether it stored it.
+#[derive(Debug)]
+pub(super) struct Aggregated {
+    /// The blend of the leads stored so far, or why it is incomplete.
+    pub outcome: OverallOutcome,
+    /// Whether the scores were written: false when a concurrent aggregation had stored more
+    /// leads, when the recompute found them already stored, or for an incomplete outcome.
+    pub written: bool,
+}
+
+/// Whether writing `st` and the overall score `row` (as the recompute would) changes nothing
+/// stored: every value `st` sets (an unset one keeps the stored value) and the row's score and
+/// metrics (which name the scoring profile) equal, bit for bit, those in `stats` and `scores`.
+fn already_stored(
+    stats: Option<&ForecastStats>,
+    st: &ForecastStats,
+    scores: &[MinerScore],
+    row: &MinerScore,
+) -> bool {
+    let bits = |v: Option<f64>| v.map(f64::to_bits);
+    let kept = |new: Option<f64>, old: Option<f64>| new.is_none() || bits(new) == bits(old);
+    let Some(stats) = stats else {
+        return false;
+    };
+    let leads_kept = st
+        .era5_by_lead()
+        .iter()
+        .zip(stats.era5_by_lead())
+        .all(|(new, old)| kept(*new, old));
+    let stats_kept = leads_kept
+        && stats.miner_hotkey == st.miner_hotkey
+        && kept(st.era5_combined_score, stats.era5_combined_score)
+        && kept(st.era5_completeness, stats.era5_completeness)
+        && kept(st.overall_forecast_score, stats.overall_forecast_score);
+    stats_kept
+        && scores.iter().any(|old| {
+            old.score_type == row.score_type
+                && old.lead_hours == row.lead_hours
+                && old.variable_level == row.variable_level
+                && old.miner_hotkey == row.miner_hotkey
+                && old.valid_time_utc == row.valid_time_utc
+                && old.error_message == row.error_message
+                && bits(old.score) == bits(row.score)
+                && old.metrics == row.metrics
+        })
 }
 
 /// Settle a response whose ERA5 scoring failed (`era5_scoring_failed`); its earlier credit stays.
 pub(super) async fn settle_era5_failed(
     ctx: &WeatherContext,
-    response: &MinerResponse,
+    response: &ResponseState,
     reason: &str,
 ) -> Result<(), StepError> {
     ctx.store
@@ -228,8 +288,12 @@ pub(super) async fn settle_era5_failed(
             Utc::now(),
         )
         .await?;
-    ctx.settle(response, ResponseStatus::Era5ScoringFailed, Some(reason))
-        .await
+    ctx.settle(
+        response.clone(),
+        ResponseStatus::Era5ScoringFailed,
+        Some(reason),
+    )
+    .await
 }
 
 #[cfg(test)]
@@ -298,5 +362,95 @@ mod tests {
             "lead 36 is not an ERA5 lead; lead 72 only failed"
         );
         assert!(leads_from_scores(&rows[..3]).is_empty());
+    }
+}
+
+#[cfg(test)]
+mod already_stored_tests {
+    use super::*;
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    fn stats(overall: Option<f64>, lead_24: Option<f64>) -> ForecastStats {
+        let t = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let mut s = ForecastStats::new(1, 3, "hk", ForecastStatus::Completed, t);
+        s.era5_score_24h = lead_24;
+        s.era5_combined_score = overall.map(|o| o / 2.0);
+        s.era5_completeness = Some(0.1);
+        s.overall_forecast_score = overall;
+        s
+    }
+
+    fn overall_row(score: Option<f64>, profile: &str) -> MinerScore {
+        let t = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        MinerScore {
+            response_id: 1,
+            run_id: 1,
+            miner_uid: 3,
+            miner_hotkey: "hk".into(),
+            score_type: "overall_forecast_score".into(),
+            lead_hours: -1,
+            variable_level: "aggregated_final".into(),
+            valid_time_utc: t,
+            score,
+            metrics: Some(json!({ "profile": profile })),
+            calculation_time: t,
+            error_message: None,
+        }
+    }
+
+    #[test]
+    fn only_a_result_equal_to_the_stored_one_bit_for_bit_is_already_stored() {
+        let stored = stats(Some(0.5), Some(0.4));
+        let rows = vec![overall_row(Some(0.5), "production")];
+        let new_row = overall_row(Some(0.5), "production");
+        assert!(already_stored(
+            Some(&stored),
+            &stats(Some(0.5), Some(0.4)),
+            &rows,
+            &new_row
+        ));
+        // A value the write leaves unset keeps the stored one.
+        assert!(already_stored(
+            Some(&stored),
+            &stats(Some(0.5), None),
+            &rows,
+            &new_row
+        ));
+        // One bit of a lead, of the overall score, or -0.0 for 0.0 is a change.
+        let next = 0.4f64.next_up();
+        assert!(!already_stored(
+            Some(&stored),
+            &stats(Some(0.5), Some(next)),
+            &rows,
+            &new_row
+        ));
+        assert!(!already_stored(
+            Some(&stored),
+            &stats(Some(0.25), Some(0.4)),
+            &rows,
+            &new_row
+        ));
+        let zero = stats(Some(0.0), Some(0.4));
+        let rows_zero = vec![overall_row(Some(0.0), "production")];
+        let minus_zero = overall_row(Some(-0.0), "production");
+        assert!(!already_stored(Some(&zero), &zero, &rows_zero, &minus_zero));
+        // The score row: a different profile in its metrics, another value, or none stored.
+        let spec = overall_row(Some(0.5), "spec");
+        assert!(!already_stored(Some(&stored), &stored, &rows, &spec));
+        assert!(!already_stored(Some(&stored), &stored, &[], &new_row));
+        let mut other_lead = overall_row(Some(0.5), "production");
+        other_lead.lead_hours = 24;
+        assert!(!already_stored(
+            Some(&stored),
+            &stored,
+            &[other_lead],
+            &new_row
+        ));
+        // No stored stats, or stats under another hotkey.
+        assert!(!already_stored(None, &stored, &rows, &new_row));
+        let mut moved = stored.clone();
+        moved.miner_hotkey = "other".into();
+        assert!(!already_stored(Some(&moved), &stored, &rows, &new_row));
     }
 }

@@ -93,9 +93,10 @@ pub(super) async fn overall_step(
         }
     }
     let run = ctx.run(response.run_id).await?;
-    let outcome = aggregate_response(ctx, &run, &response, Stage::Final).await?;
+    let outcome =
+        aggregate_response(ctx, &run, &ResponseState::from(&response), Stage::Final).await?;
     Ok(StepOutcome::Done(
-        outcome.and_then(|o| serde_json::to_value(o).ok()),
+        outcome.and_then(|a| serde_json::to_value(a.outcome).ok()),
     ))
 }
 

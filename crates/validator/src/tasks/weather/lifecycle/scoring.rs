@@ -10,7 +10,7 @@ use gaia_scoring::era5::Era5LeadReport;
 use gaia_scoring::era5::{Era5Config, Era5Request};
 use gaia_store::{
     ForecastStats, ForecastStatus, Job, MinerResponse, MinerScore, ResponseMilestone,
-    ResponseStatus, Run,
+    ResponseState, ResponseStatus, Run,
 };
 use serde_json::json;
 
@@ -333,7 +333,14 @@ pub(super) async fn era5_step(
     ctx.metrics.pipeline.fetched("era5", &report.transfer);
     // §12-1: the overall score and the run's row grow with every lead, not only after the last.
     // The lead itself is stored: if this fails, the next lead or the final pass aggregates it.
-    if let Err(e) = aggregate_response(ctx, &s.run, &s.response, Stage::AfterLead(lead)).await {
+    if let Err(e) = aggregate_response(
+        ctx,
+        &s.run,
+        &ResponseState::from(&s.response),
+        Stage::AfterLead(lead),
+    )
+    .await
+    {
         tracing::warn!(
             response_id = s.response.id,
             lead_hours = lead,
@@ -351,7 +358,7 @@ pub(super) async fn era5_step(
 
 /// A score row for the response (used by the failure paths).
 pub(super) fn miner_score(
-    response: &MinerResponse,
+    response: &ResponseState,
     score_type: &str,
     lead_hours: i32,
     variable_level: &str,

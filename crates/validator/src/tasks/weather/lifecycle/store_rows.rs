@@ -6,7 +6,7 @@ use chrono::{Duration, Utc};
 use gaia_scoring::day1::Day1Report;
 use gaia_scoring::era5::Era5LeadReport;
 use gaia_store::{
-    ComponentKind, ComponentScore, ForecastStats, ForecastStatus, MinerResponse, Run,
+    ComponentKind, ComponentScore, ForecastStats, ForecastStatus, MinerResponse, ResponseState, Run,
 };
 use serde_json::json;
 
@@ -89,7 +89,7 @@ pub(super) async fn day1_report(
         .collect();
     ctx.store.upsert_component_scores(&rows).await?;
     let mut score = miner_score(
-        response,
+        &ResponseState::from(response),
         DAY1_SCORE_TYPE,
         lead.round() as i32,
         "overall_day1",
@@ -126,7 +126,7 @@ pub(super) async fn day1_failure(
     let lead = ctx.weather.day1_lead_hours;
     let valid = run.gfs_init_time_utc + Duration::milliseconds((lead * 3.6e6) as i64);
     let mut score = miner_score(
-        response,
+        &ResponseState::from(response),
         DAY1_SCORE_TYPE,
         lead.round() as i32,
         "overall_day1",
@@ -189,7 +189,7 @@ pub(super) async fn era5_report(
         }
         for (kind, value) in [("rmse", v.rmse), ("acc", v.acc), ("skill_clim", v.skill)] {
             let mut s = miner_score(
-                response,
+                &ResponseState::from(response),
                 &format!("era5_{kind}_{}_{lead}h", v.variable),
                 lead,
                 &v.variable,
@@ -217,7 +217,7 @@ pub(super) async fn era5_failure(
     let lead = i32::try_from(lead_hours).unwrap_or(i32::MAX);
     let valid = run.gfs_init_time_utc + Duration::hours(i64::from(lead));
     let mut s = miner_score(
-        response,
+        &ResponseState::from(response),
         &format!("era5_error_{lead}h"),
         lead,
         "error",

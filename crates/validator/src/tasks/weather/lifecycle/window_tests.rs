@@ -12,7 +12,7 @@
 use chrono::{DateTime, Duration, Utc};
 use gaia_scoring::day1::Day1Report;
 use gaia_scoring::era5::Era5LeadReport;
-use gaia_store::{MinerResponse, NewRun, ResponseStatus, Run};
+use gaia_store::{MinerResponse, NewRun, ResponseState, ResponseStatus, Run};
 use serde_json::{json, Value};
 
 use super::aggregate::{aggregate_response, Stage};
@@ -149,9 +149,14 @@ pub(super) async fn replay_in(
             store_rows::era5_report(&ctx, response, run, &report)
                 .await
                 .unwrap();
-            aggregate_response(&ctx, run, response, Stage::AfterLead(report.lead_hours))
-                .await
-                .unwrap();
+            aggregate_response(
+                &ctx,
+                run,
+                &ResponseState::from(response),
+                Stage::AfterLead(report.lead_hours),
+            )
+            .await
+            .unwrap();
         }
         // Every run's score row after this day, against the fixture.
         let expected = &p["rows_by_day"][day]["rows"];
