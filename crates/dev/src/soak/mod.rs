@@ -6,7 +6,9 @@
 //! validator's own `/metrics` and `/proc` every few seconds, judges the five criteria, writes
 //! `report.json` and `report.html` under `--out` (the databases stay there too, or in the
 //! throwaway PostgreSQL clusters for the run's lifetime) and exits 0 only if every criterion
-//! passes. docs/soak.md says how to run it and read it.
+//! passes. `--calm-only` runs and judges the calm run alone, and `--judge-kept` judges the calm run
+//! an earlier soak left on disk ([`judge`], [`kept`]): for long soaks, where a second run of the
+//! same length does not fit. docs/soak.md says how to run it and read it.
 
 pub mod chaos;
 pub mod criteria;
