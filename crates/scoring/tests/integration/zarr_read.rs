@@ -142,6 +142,54 @@ fn reads_only_the_chunks_a_field_needs() {
     );
 }
 
+/// Several levels in one read: each stored chunk along the level axis holding a requested level
+/// is fetched once, chunks holding none are not fetched, and every plane equals its own read.
+#[test]
+fn a_read_of_several_levels_fetches_each_needed_chunk_once() {
+    let server = TestServer::start(fixtures(), None);
+    // v2_zstd: t has one level per chunk; v2_miner: all levels of a time in one chunk.
+    for (name, want_chunks) in [("v2_zstd", 8), ("v2_miner", 1)] {
+        let ds = Dataset::open(
+            &server.url(&format!("{name}.zarr")),
+            &OpenOptions::default(),
+        )
+        .unwrap();
+        let before = server.requested().len();
+        let planes = ds.read_field_levels("t", 1, &[2, 0, 2]).unwrap();
+        let chunk_reqs: Vec<String> = server.requested()[before..]
+            .iter()
+            .filter(|r| r.contains("/t/"))
+            .cloned()
+            .collect();
+        assert_eq!(chunk_reqs.len(), want_chunks, "{name}: {chunk_reqs:?}");
+        let mut distinct = chunk_reqs.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(
+            distinct.len(),
+            chunk_reqs.len(),
+            "{name}: a chunk fetched twice"
+        );
+        if name == "v2_zstd" {
+            // Level 1 lies between the requested ones but is in chunks of its own.
+            assert!(
+                chunk_reqs.iter().all(|r| !r.contains("/t/1.1.")),
+                "{chunk_reqs:?}"
+            );
+        }
+        assert_eq!(planes.len(), 3);
+        for (plane, level) in planes.iter().zip([2, 0, 2]) {
+            let alone = ds.read_field("t", 1, Some(level)).unwrap();
+            let same = plane
+                .values
+                .iter()
+                .zip(alone.values.iter())
+                .all(|(a, b)| a.to_bits() == b.to_bits());
+            assert!(same, "{name} level {level}");
+        }
+    }
+}
+
 #[test]
 fn missing_all_nan_chunks_read_as_nan() {
     // xarray does not write the all-NaN msl chunks of time 2.
