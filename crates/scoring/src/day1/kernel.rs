@@ -13,7 +13,7 @@
 
 use ndarray::ArrayView2;
 
-use crate::metrics::moments::{combine, hsum, row_moments, row_moments_finite, Row, LANES};
+use crate::metrics::moments::{combine, hsum, row_moments, row_moments_any, Row, LANES};
 use crate::metrics::{skill_from_mse, LatWeights, MetricError};
 use crate::simd::avx2_dispatch;
 
@@ -305,7 +305,7 @@ pub fn day1_stats_rows(
         climatology(i, &mut k);
         let y = &t_flat[i * nc..(i + 1) * nc];
         if all_finite([&x, y, &z, &k]) {
-            moments.push(row_moments_finite(&x, y, &k));
+            moments.push(row_moments_any(&x, y, &k));
             pairs.push(row_fr_finite(&x, y, &z));
         } else {
             moments.push(row_moments(&x, y, &k));

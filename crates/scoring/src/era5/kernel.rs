@@ -21,9 +21,10 @@
 
 use ndarray::{ArrayView2, CowArray, Ix2};
 
-use crate::metrics::moments::{combine, hsum, row_moments, row_moments_finite, Row, LANES};
+use crate::metrics::moments::{
+    combine, row_moments, row_moments_any, row_moments_checked, FiniteRow, Row,
+};
 use crate::metrics::{skill_from_mse, LatWeights, MetricError};
-use crate::simd::avx2_dispatch;
 
 /// What the kernel does to the forecast before the statistics.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -78,32 +79,6 @@ struct RowChecks {
     truth_finite: usize,
     covered: usize,
     filled: usize,
-}
-
-avx2_dispatch! {
-/// `Some(max |x|)` when every forecast, truth and climatology value of the row is finite (one
-/// vectorised pass: `v · 0` is ±0 for a finite value and NaN otherwise), else `None`.
-fn finite_row_max_abs(x: &[f64], y: &[f64], k: &[f64]) -> Option<f64> as finite_row_max_abs_baseline {
-    let n = x.len().min(y.len()).min(k.len());
-    let whole = n - n % LANES;
-    let (mut nan, mut max) = ([0.0; LANES], [0.0f64; LANES]);
-    let chunks = x[..whole]
-        .chunks_exact(LANES)
-        .zip(y[..whole].chunks_exact(LANES))
-        .zip(k[..whole].chunks_exact(LANES));
-    for ((xs, ys), ks) in chunks {
-        for l in 0..LANES {
-            nan[l] += xs[l] * 0.0 + ys[l] * 0.0 + ks[l] * 0.0;
-            let a = xs[l].abs();
-            max[l] = if a > max[l] { a } else { max[l] };
-        }
-    }
-    for ((&x, &y), &k) in x[whole..n].iter().zip(&y[whole..n]).zip(&k[whole..n]) {
-        nan[0] += x * 0.0 + y * 0.0 + k * 0.0;
-        max[0] = if x.abs() > max[0] { x.abs() } else { max[0] };
-    }
-    (hsum(nan) == 0.0).then(|| max.into_iter().fold(0.0, f64::max))
-}
 }
 
 /// The per-point checks of a row with some non-finite value: extreme values (finite only,
@@ -285,16 +260,22 @@ pub fn level_stats_rows(
         out.border_nan |= border_nan;
         climatology(i, &mut clim);
         let fill = options.climatology_fill;
-        let row = match finite_row_max_abs(&buf, truth_row, &clim) {
-            // The usual row: nothing to fill, every point covered.
-            Some(max_abs) => RowChecks {
-                extreme: max_abs > options.extreme_threshold,
-                all_finite: true,
-                truth_finite: nc,
-                covered: nc,
-                filled: 0,
-            },
-            None => check_and_fill(&mut buf, truth_row, &clim, options.extreme_threshold, fill),
+        let (row, moments) = match row_moments_checked(&buf, truth_row, &clim) {
+            // The usual row: nothing to fill, every point covered, moments already taken.
+            Some(FiniteRow { moments, max_abs_x }) => (
+                RowChecks {
+                    extreme: max_abs_x > options.extreme_threshold,
+                    all_finite: true,
+                    truth_finite: nc,
+                    covered: nc,
+                    filled: 0,
+                },
+                Some(moments),
+            ),
+            None => (
+                check_and_fill(&mut buf, truth_row, &clim, options.extreme_threshold, fill),
+                None,
+            ),
         };
         let RowChecks {
             extreme,
@@ -312,11 +293,14 @@ pub fn level_stats_rows(
         out.truth_finite += truth_finite;
         out.covered += covered;
         out.filled += filled;
-        rows.push(if all_finite {
-            row_moments_finite(&buf, truth_row, &clim)
-        } else {
-            row_moments(&buf, truth_row, &clim)
-        });
+        rows.push(moments.unwrap_or_else(|| {
+            // The climatology fill may have made the row finite.
+            if all_finite {
+                row_moments_any(&buf, truth_row, &clim)
+            } else {
+                row_moments(&buf, truth_row, &clim)
+            }
+        }));
     }
     Ok(finish(&mut out, &rows, w))
 }
@@ -328,24 +312,7 @@ mod tests {
     use crate::metrics::{
         anomaly_correlation, bias_corrected_skill, weighted_bias, weighted_mae, weighted_mse,
     };
-    use crate::simd::test_rows::{finite, holed, LENGTHS};
     use ndarray::Array2;
-
-    /// The AVX2 copy of the row check equals its baseline copy.
-    #[test]
-    fn dispatched_row_check_equals_its_baseline_copy() {
-        for n in LENGTHS {
-            let (x, y, k) = (finite(1, n, 9e3), finite(2, n, 1.0), finite(3, n, 1.0));
-            let want = finite_row_max_abs_baseline(&x, &y, &k);
-            assert_eq!(finite_row_max_abs(&x, &y, &k), want);
-            assert!(want.is_some());
-            let x = holed(x, 3);
-            assert_eq!(
-                finite_row_max_abs(&x, &y, &k),
-                finite_row_max_abs_baseline(&x, &y, &k)
-            );
-        }
-    }
 
     /// Deterministic pseudo-random field with NaNs at every `nan_every`-th point.
     fn field(seed: u64, shape: (usize, usize), nan_every: usize, offset: f64) -> Array2<f64> {
@@ -473,28 +440,9 @@ mod tests {
         );
     }
 
-    /// The all-finite check sees a non-finite value in any of the three rows and at any
-    /// position (lanes and tail), and gives the largest |forecast| otherwise.
-    #[test]
-    fn the_finite_row_check_finds_every_non_finite_value() {
-        let x: Vec<f64> = (0..11).map(|j| j as f64 - 7.5).collect();
-        let (y, k) = (vec![1.0; 11], vec![2.0; 11]);
-        assert_eq!(finite_row_max_abs(&x, &y, &k), Some(7.5));
-        for at in [0, 5, 10] {
-            for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
-                for which in 0..3 {
-                    let mut rows = [x.clone(), y.clone(), k.clone()];
-                    rows[which][at] = bad;
-                    let [a, b, c] = &rows;
-                    assert_eq!(finite_row_max_abs(a, b, c), None, "{which} {at} {bad}");
-                }
-            }
-        }
-    }
-
     #[test]
     fn finite_rows_take_the_vectorised_path() {
-        // No NaN anywhere: every row takes `row_moments_finite` (17 columns: 4 lanes + 1 left).
+        // No NaN anywhere: every row takes `row_moments_checked` (17 columns: 4 lanes + 1 left).
         let shape = (13, 17);
         let (f, t, c) = (
             field(1, shape, 0, 1.0),
@@ -503,7 +451,8 @@ mod tests {
         );
         check(&f, &t, &c, true);
         let (x, y, k) = (f.row(3).to_vec(), t.row(3).to_vec(), c.row(3).to_vec());
-        let (a, b) = (row_moments_finite(&x, &y, &k), row_moments(&x, &y, &k));
+        let a = row_moments_checked(&x, &y, &k).expect("finite").moments;
+        let b = row_moments(&x, &y, &k);
         let pairs = [
             (a.s_d, b.s_d),
             (a.s_d2, b.s_d2),

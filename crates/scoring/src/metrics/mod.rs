@@ -5,7 +5,10 @@
 //! They live apart from the score assemblies so that both scores (and their tests) use one
 //! definition of every formula.
 
+mod moment_passes;
 pub(crate) mod moments;
+#[cfg(target_arch = "x86_64")]
+mod moments_avx2;
 pub mod skill;
 pub mod stats;
 pub mod weights;

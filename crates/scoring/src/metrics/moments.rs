@@ -10,8 +10,10 @@
 //! walks the field a row at a time and makes the row's two passes over a buffer in L1 cache.
 //!
 //! Here: the masked two-pass row ([`row_moments`]) for rows with a NaN or infinity, the unmasked
-//! [`LANES`]-lane row for finite ones ([`row_moments_finite`]), and [`combine`].
+//! [`LANES`]-lane row for finite ones ([`row_moments_checked`], which also finds that a row is
+//! not finite), and [`combine`].
 
+use super::moment_passes::{first_pass_portable, second_pass_portable, FirstPass, SecondPass};
 use super::{LatWeights, ACC_MIN_STD};
 use crate::simd::avx2_dispatch;
 
@@ -124,35 +126,60 @@ pub(crate) fn hsum(a: [f64; LANES]) -> f64 {
     (a[0] + a[1]) + (a[2] + a[3])
 }
 
-avx2_dispatch! {
-/// [`row_moments`] for a row where every value is finite (the usual case): every NaN mask is
-/// true, so the sums need no masks and run on [`LANES`] independent accumulators.
-pub(crate) fn row_moments_finite(x: &[f64], y: &[f64], k: &[f64]) -> Row as row_moments_finite_baseline {
-    let n = x.len().min(y.len()).min(k.len());
-    let (x, y, k) = (&x[..n], &y[..n], &k[..n]);
-    let whole = n - n % LANES;
-    let (xr, yr, kr) = (&x[whole..], &y[whole..], &k[whole..]);
-    let (xc, yc, kc) = (
-        x[..whole].chunks_exact(LANES),
-        y[..whole].chunks_exact(LANES),
-        k[..whole].chunks_exact(LANES),
-    );
-    let z = [0.0; LANES];
-    let (mut s_d, mut s_d2, mut s_ad, mut s_ct2, mut s_fa, mut s_ta) = (z, z, z, z, z, z);
-    for ((xs, ys), ks) in xc.clone().zip(yc.clone()).zip(kc.clone()) {
-        let (xs, ys, ks) = (&xs[..LANES], &ys[..LANES], &ks[..LANES]);
-        for l in 0..LANES {
-            let d = xs[l] - ys[l];
-            s_d[l] += d;
-            s_d2[l] += d * d;
-            s_ad[l] += d.abs();
-            let e = ks[l] - ys[l];
-            s_ct2[l] += e * e;
-            s_fa[l] += xs[l] - ks[l];
-            s_ta[l] += ys[l] - ks[l];
-        }
+/// A finite row's moments and its largest `|x|`.
+#[derive(Clone, Copy)]
+pub(crate) struct FiniteRow {
+    /// The row's moments, equal to [`row_moments`]'s.
+    pub(crate) moments: Row,
+    /// The largest `|x|` of the row.
+    pub(crate) max_abs_x: f64,
+}
+
+/// [`row_moments`] for a row where every value is finite (the usual case), `None` when some
+/// forecast, truth or climatology value is NaN or infinite: the finiteness check rides on the
+/// first pass, and the sums need no masks and run on [`LANES`] independent accumulators —
+/// with explicit AVX2 vectors when the CPU has them ([`super::moments_avx2`], same bits).
+pub(crate) fn row_moments_checked(x: &[f64], y: &[f64], k: &[f64]) -> Option<FiniteRow> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        use super::moments_avx2::{first_pass, second_pass};
+        // SAFETY: both passes only need AVX2, which the check above found on this CPU.
+        return finite_row_with(
+            (x, y, k),
+            |x, y, k| unsafe { first_pass(x, y, k) },
+            |x, y, k, m| unsafe { second_pass(x, y, k, m) },
+        );
     }
+    row_moments_checked_baseline(x, y, k)
+}
+
+/// [`row_moments_checked`] with the portable passes (what the AVX2 copy is tested against).
+pub(crate) fn row_moments_checked_baseline(x: &[f64], y: &[f64], k: &[f64]) -> Option<FiniteRow> {
+    finite_row_with((x, y, k), first_pass_portable, second_pass_portable)
+}
+
+/// A row's moments: [`row_moments_checked`] when it is finite, else the masked [`row_moments`].
+pub(crate) fn row_moments_any(x: &[f64], y: &[f64], k: &[f64]) -> Row {
+    row_moments_checked(x, y, k).map_or_else(|| row_moments(x, y, k), |f| f.moments)
+}
+
+/// A finite row's moments with the given lane passes for its whole [`LANES`]-chunks; the
+/// ragged tail goes into lane 0.
+#[inline(always)]
+fn finite_row_with(
+    (x, y, k): (&[f64], &[f64], &[f64]),
+    first: impl FnOnce(&[f64], &[f64], &[f64]) -> FirstPass,
+    second: impl FnOnce(&[f64], &[f64], &[f64], [f64; 3]) -> SecondPass,
+) -> Option<FiniteRow> {
+    let n = x.len().min(y.len()).min(k.len());
+    let whole = n - n % LANES;
+    let (xw, yw, kw) = (&x[..whole], &y[..whole], &k[..whole]);
+    let (xr, yr, kr) = (&x[whole..n], &y[whole..n], &k[whole..n]);
+    let [s_d, mut s_d2, mut s_ad, mut s_ct2, s_fa, s_ta, nan, max] = first(xw, yw, kw);
+    let (mut s_d, mut s_fa, mut s_ta, mut nan, mut max) = (s_d, s_fa, s_ta, nan, max);
     for ((&x, &y), &k) in xr.iter().zip(yr).zip(kr) {
+        nan[0] += x * 0.0 + y * 0.0 + k * 0.0;
+        max[0] = if x.abs() > max[0] { x.abs() } else { max[0] };
         let d = x - y;
         s_d[0] += d;
         s_d2[0] += d * d;
@@ -161,20 +188,13 @@ pub(crate) fn row_moments_finite(x: &[f64], y: &[f64], k: &[f64]) -> Row as row_
         s_fa[0] += x - k;
         s_ta[0] += y - k;
     }
+    if hsum(nan) != 0.0 {
+        return None;
+    }
+    let max_abs_x = max.into_iter().fold(0.0, f64::max);
     let (s_d, s_fa, s_ta) = (hsum(s_d), hsum(s_fa), hsum(s_ta));
     let (m_d, m_fa, m_ta) = (mean(s_d, n), mean(s_fa, n), mean(s_ta, n));
-    let (mut m2_d, mut m2_fa, mut m2_ta, mut c_ab) = (z, z, z, z);
-    for ((xs, ys), ks) in xc.zip(yc).zip(kc) {
-        let (xs, ys, ks) = (&xs[..LANES], &ys[..LANES], &ks[..LANES]);
-        for l in 0..LANES {
-            let e = (xs[l] - ys[l]) - m_d;
-            m2_d[l] += e * e;
-            let (a, b) = ((xs[l] - ks[l]) - m_fa, (ys[l] - ks[l]) - m_ta);
-            m2_fa[l] += a * a;
-            m2_ta[l] += b * b;
-            c_ab[l] += a * b;
-        }
-    }
+    let [mut m2_d, mut m2_fa, mut m2_ta, mut c_ab] = second(xw, yw, kw, [m_d, m_fa, m_ta]);
     for ((&x, &y), &k) in xr.iter().zip(yr).zip(kr) {
         let e = (x - y) - m_d;
         m2_d[0] += e * e;
@@ -184,7 +204,7 @@ pub(crate) fn row_moments_finite(x: &[f64], y: &[f64], k: &[f64]) -> Row as row_
         c_ab[0] += a * b;
     }
     let (m2_fa, m2_ta) = (hsum(m2_fa), hsum(m2_ta));
-    Row {
+    let moments = Row {
         n_ft: n,
         s_d,
         s_d2: hsum(s_d2),
@@ -206,8 +226,8 @@ pub(crate) fn row_moments_finite(x: &[f64], y: &[f64], k: &[f64]) -> Row as row_
         c_aa: m2_fa,
         c_bb: m2_ta,
         c_ab: hsum(c_ab),
-    }
-}
+    };
+    Some(FiniteRow { moments, max_abs_x })
 }
 
 /// The statistics of a whole field combined from its rows.
@@ -323,22 +343,53 @@ mod tests {
     }
 
     /// The AVX2 copy (on a CPU that has it) and the baseline copy of each row kernel give the
-    /// same bits, on all-finite rows of several lengths and on rows with NaN and infinities.
+    /// same bits, on all-finite rows of several lengths and on rows with NaN and infinities
+    /// (which the checked finite row refuses).
     #[test]
     fn dispatched_row_kernels_equal_their_baseline_copies() {
         for n in LENGTHS {
             let (x, y, k) = (finite(1, n, 40.0), finite(2, n, 30.0), finite(3, n, 20.0));
-            assert_eq!(
-                bits(&row_moments_finite(&x, &y, &k)),
-                bits(&row_moments_finite_baseline(&x, &y, &k)),
-                "finite row of {n}"
+            let (got, want) = (
+                row_moments_checked(&x, &y, &k).expect("finite"),
+                row_moments_checked_baseline(&x, &y, &k).expect("finite"),
             );
+            assert_eq!(bits(&got.moments), bits(&want.moments), "finite row of {n}");
+            assert_eq!(got.max_abs_x.to_bits(), want.max_abs_x.to_bits());
             let (x, y) = (holed(x, 0), holed(y, 2));
+            assert!(row_moments_checked(&x, &y, &k).is_none() || n == 0);
+            assert!(row_moments_checked_baseline(&x, &y, &k).is_none() || n == 0);
             assert_eq!(
                 bits(&row_moments(&x, &y, &k)),
                 bits(&row_moments_baseline(&x, &y, &k)),
                 "masked row of {n}"
             );
+        }
+    }
+
+    /// The checked finite row sees a non-finite value in any of the three rows and at any
+    /// position (lanes and tail), and gives the largest |forecast| otherwise.
+    #[test]
+    fn the_checked_row_finds_every_non_finite_value() {
+        let x: Vec<f64> = (0..11).map(|j| j as f64 - 7.5).collect();
+        let (y, k) = (vec![1.0; 11], vec![2.0; 11]);
+        let max =
+            |a: &[f64], b: &[f64], c: &[f64]| row_moments_checked(a, b, c).map(|f| f.max_abs_x);
+        assert_eq!(max(&x, &y, &k), Some(7.5));
+        for at in [0, 5, 10] {
+            for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+                for which in 0..3 {
+                    let mut rows = [x.clone(), y.clone(), k.clone()];
+                    rows[which][at] = bad;
+                    let [a, b, c] = &rows;
+                    assert_eq!(max(a, b, c), None, "{which} {at} {bad}");
+                    assert!(row_moments_checked_baseline(a, b, c).is_none());
+                    assert_eq!(
+                        bits(&row_moments_any(a, b, c)),
+                        bits(&row_moments(a, b, c)),
+                        "a row that is not finite takes the masked moments"
+                    );
+                }
+            }
         }
     }
 }
