@@ -234,7 +234,8 @@ pub struct BenchScoreArgs {
     /// Timed runs of ours and of the decode floor (the median is printed).
     #[arg(long, default_value_t = 5)]
     pub runs: usize,
-    /// Timed runs of the Python reference.
+    /// Timed runs of the Python reference (ERA5: 0 skips it and the agreement check, for quick
+    /// iterations on the kernels).
     #[arg(long, default_value_t = 1)]
     pub python_runs: usize,
     /// Also time ours and the decode floor with this many concurrent variables (1 is always timed).

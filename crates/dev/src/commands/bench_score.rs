@@ -422,6 +422,58 @@ pub(crate) fn era5_fixture(
     Ok((dir, serde_json::from_str(&meta)?))
 }
 
+/// The Python reference's figures for the ERA5 benchmark and its agreement with ours.
+struct Python {
+    median_s: f64,
+    runs: usize,
+    startup_s: f64,
+    agreement: Agreement,
+}
+
+/// Run bench/era5_reference.py `runs` times on the request's stores and compare its numbers
+/// with `ours`.
+fn era5_python(
+    py: &Path,
+    repo: &Path,
+    req: &Era5Request,
+    lead_hours: u32,
+    runs: usize,
+    ours: &Era5LeadReport,
+) -> anyhow::Result<Python> {
+    let init = req.gfs_init_time.format("%Y-%m-%dT%H:%M:%S").to_string();
+    let lead = lead_hours.to_string();
+    let py_runs = runs.to_string();
+    let t0 = Instant::now();
+    let py_out = run_py(
+        py,
+        &repo.join("bench/era5_reference.py"),
+        &[
+            &req.forecast,
+            &req.truth,
+            &req.climatology,
+            &init,
+            &lead,
+            "--time",
+            &py_runs,
+        ],
+    )?;
+    let py_wall = t0.elapsed().as_secs_f64();
+    let py_json: Value = serde_json::from_str(py_out.trim())?;
+    let py_secs: Vec<f64> = py_json["seconds"]
+        .as_array()
+        .context("python timing missing")?
+        .iter()
+        .filter_map(Value::as_f64)
+        .collect();
+    let py_startup = py_wall - py_secs.iter().sum::<f64>();
+    Ok(Python {
+        median_s: median(py_secs),
+        runs,
+        startup_s: py_startup,
+        agreement: era5_agreement(ours, &py_json["result"]),
+    })
+}
+
 /// The ERA5 benchmark: one (miner, lead) at 0.25° with 13 levels. Exits non-zero when the Rust
 /// and Python numbers disagree.
 fn run_era5(args: &BenchScoreArgs) -> anyhow::Result<ExitCode> {
@@ -478,49 +530,32 @@ fn run_era5(args: &BenchScoreArgs) -> anyhow::Result<ExitCode> {
     }
     let report = report.context("no run")?;
 
-    let init = req.gfs_init_time.format("%Y-%m-%dT%H:%M:%S").to_string();
-    let lead = lead_hours.to_string();
-    let py_runs = args.python_runs.max(1).to_string();
-    let t0 = Instant::now();
-    let py_out = run_py(
-        &py,
-        &repo.join("bench/era5_reference.py"),
-        &[
-            &req.forecast,
-            &req.truth,
-            &req.climatology,
-            &init,
-            &lead,
-            "--time",
-            &py_runs,
-        ],
-    )?;
-    let py_wall = t0.elapsed().as_secs_f64();
-    let py_json: Value = serde_json::from_str(py_out.trim())?;
-    let py_secs: Vec<f64> = py_json["seconds"]
-        .as_array()
-        .context("python timing missing")?
-        .iter()
-        .filter_map(Value::as_f64)
-        .collect();
-    let py_startup = py_wall - py_secs.iter().sum::<f64>();
-    let p = median(py_secs);
-    let Agreement {
-        compared,
-        worst,
-        mismatches,
-    } = era5_agreement(&report, &py_json["result"]);
-
+    // `--python-runs 0`: our figures only (quick iterations on the kernels; no agreement check).
+    let python = if args.python_runs == 0 {
+        None
+    } else {
+        Some(era5_python(
+            &py,
+            &repo,
+            &req,
+            lead_hours,
+            args.python_runs,
+            &report,
+        )?)
+    };
     println!(
         "ERA5 benchmark, one (miner, lead): 0.25° (721 x 1440), 4 surface + 5 x 13 levels = 69 \
          fields each of forecast, ERA5, climatology; stores in {dir_s}; median of {runs}"
     );
-    println!(
-        "  python reference (xarray/xskillscore)   {:>9.1} ms   (median of {py_runs}; open + score, \
-         timed inside python; interpreter start + imports {:.1} s not counted)",
-        p * 1e3,
-        py_startup
-    );
+    if let Some(p) = &python {
+        println!(
+            "  python reference (xarray/xskillscore)   {:>9.1} ms   (median of {}; open + score, \
+             timed inside python; interpreter start + imports {:.1} s not counted)",
+            p.median_s * 1e3,
+            p.runs,
+            p.startup_s
+        );
+    }
     for (threads, o, d) in figures {
         println!("  threads = {threads}");
         println!(
@@ -531,15 +566,30 @@ fn run_era5(args: &BenchScoreArgs) -> anyhow::Result<ExitCode> {
             "    decode-only floor                     {:>9.1} ms",
             d * 1e3
         );
-        println!(
-            "    speed-up vs python                    {:>9.1} x   (goal >= 20)",
-            p / o
-        );
+        if let Some(p) = &python {
+            println!(
+                "    speed-up vs python                    {:>9.1} x   (goal >= 20)",
+                p.median_s / o
+            );
+        }
         println!(
             "    ours / decode floor                   {:>9.2} x   (goal <= 1.5)",
             o / d
         );
     }
+    let Some(Python {
+        agreement:
+            Agreement {
+                compared,
+                worst,
+                mismatches,
+            },
+        ..
+    }) = python
+    else {
+        println!("  python reference skipped (--python-runs 0): no agreement check");
+        return Ok(ExitCode::SUCCESS);
+    };
     println!(
         "  agreement with python: {compared} numbers, largest relative difference {worst:.2e}: {}",
         if mismatches.is_empty() {
