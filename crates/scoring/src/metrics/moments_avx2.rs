@@ -1,4 +1,4 @@
-//! The two passes of a finite row's moments ([`super::moments::row_moments_finite`]) written
+//! The two passes of a finite row's moments ([`super::moments::row_moments_checked`]) written
 //! with explicit AVX2 vectors, one `__m256d` per accumulator (the first pass also carries the
 //! row's finiteness check and its largest `|x|`).
 //!
