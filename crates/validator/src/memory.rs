@@ -33,6 +33,30 @@ pub fn tune_allocator() -> bool {
     }
 }
 
+/// Freed memory at the top of a heap that a *scoring* process keeps (see
+/// [`keep_freed_memory_for_scoring`]).
+pub const SCORING_TRIM_THRESHOLD_BYTES: i32 = 1 << 30;
+
+/// For the processes that score (compute workers, `score`, the score benchmark): keep up to
+/// 1 GiB of freed heap instead of 128 MiB. An ERA5 variable holds its 13 stored forecast levels
+/// (108 MB at 0.25°) next to the truth and climatology; when it is done the free top of the heap
+/// passes 128 MiB, glibc returns it, and the next variable faults every page in again: ~40 000
+/// page faults per lead and ~0.1× the decode floor of its time (docs/scoring.md). What is kept
+/// is never more than the process's own peak, which its RSS limit already bounds; the IO-Engine
+/// keeps [`TRIM_THRESHOLD_BYTES`]. Returns whether the allocator accepted it (`false` off glibc).
+pub fn keep_freed_memory_for_scoring() -> bool {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: `mallopt` only changes an allocator parameter (glibc takes its own lock), with
+        // a value glibc documents for this option.
+        unsafe { libc::mallopt(libc::M_TRIM_THRESHOLD, SCORING_TRIM_THRESHOLD_BYTES) == 1 }
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        false
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -41,6 +65,10 @@ mod tests {
     fn glibc_accepts_the_settings() {
         assert_eq!(
             tune_allocator(),
+            cfg!(all(target_os = "linux", target_env = "gnu"))
+        );
+        assert_eq!(
+            keep_freed_memory_for_scoring(),
             cfg!(all(target_os = "linux", target_env = "gnu"))
         );
         // Large blocks still allocate, fill and free normally afterwards.

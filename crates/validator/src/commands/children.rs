@@ -80,6 +80,7 @@ pub fn compute_worker(
     args: &ChildArgs,
     extra_jobs: fn(&mut HandlerRegistry),
 ) -> anyhow::Result<ExitCode> {
+    crate::memory::keep_freed_memory_for_scoring();
     let settings = config::load(global.config.as_deref())?.settings;
     crate::clock::install(crate::clock::BusinessClock::from_settings(&settings));
     logging::init(

@@ -17,6 +17,7 @@ use crate::cli::{ScoreCommand, ScoreDay1Args, ScoreEra5Args};
 
 /// Run the subcommand.
 pub fn run(cmd: &ScoreCommand) -> anyhow::Result<ExitCode> {
+    crate::memory::keep_freed_memory_for_scoring();
     match cmd {
         ScoreCommand::Day1(args) => day1(args),
         ScoreCommand::Era5(args) => era5(args),
