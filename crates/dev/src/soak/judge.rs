@@ -54,7 +54,7 @@ pub fn both(args: &SoakArgs, days: u32, calm: RunOutcome, chaos: RunOutcome) -> 
         "drain_s_chaos": chaos.drained_s,
     });
     extend(&mut figures, common_figures(args, days, &chaos, "chaos"));
-    finish(criteria, figures, chaos)
+    finish(criteria, figures, chaos, "chaos")
 }
 
 /// Judge the calm run alone: every criterion a calm run can show (crashes, memory, lag, queue,
@@ -73,14 +73,21 @@ pub fn calm_only(args: &SoakArgs, days: u32, calm: RunOutcome) -> report::Report
         "drain_s_calm": calm.drained_s,
     });
     extend(&mut figures, common_figures(args, days, &calm, "calm"));
-    finish(criteria, figures, calm)
+    finish(criteria, figures, calm, "calm")
 }
 
-fn finish(criteria: Vec<Criterion>, figures: serde_json::Value, run: RunOutcome) -> report::Report {
+/// The report of the judged `criteria`, plotting `run` (named `plotted`).
+fn finish(
+    criteria: Vec<Criterion>,
+    figures: serde_json::Value,
+    run: RunOutcome,
+    plotted: &str,
+) -> report::Report {
     report::Report {
         pass: criteria.iter().all(|c| c.pass),
         criteria,
         figures,
+        plotted_run: plotted.to_string(),
         samples: run.samples,
         chaos: run.chaos,
         weights: run.weights,
@@ -152,7 +159,7 @@ fn common_figures(args: &SoakArgs, days: u32, run: &RunOutcome, name: &str) -> s
             *e = (*e).max(*r);
         }
     }
-    serde_json::json!({
+    let mut figures = serde_json::json!({
         "simulated_days": days,
         "miners": args.miners,
         "time_scale": args.time_scale,
@@ -163,7 +170,14 @@ fn common_figures(args: &SoakArgs, days: u32, run: &RunOutcome, name: &str) -> s
         format!("compute_jobs_{name}"): jobs,
         "jobs_per_s": jobs / run.wall_s.max(1e-3),
         "peak_rss_bytes": peak,
-    })
+    });
+    // A calm-only soak ran no chaos: its figures do not show a chaos period.
+    if name != "chaos" {
+        if let Some(f) = figures.as_object_mut() {
+            f.remove("chaos_every_s");
+        }
+    }
+    figures
 }
 
 fn extend(into: &mut serde_json::Value, from: serde_json::Value) {

@@ -23,7 +23,9 @@ pub struct Report {
     pub criteria: Vec<Criterion>,
     /// Settings and figures of the run (days, miners, scale, wall seconds, jobs, peak RSS …).
     pub figures: serde_json::Value,
-    /// Samples of the chaos run.
+    /// Which run the plots show: `chaos` for a full soak, `calm` for a calm-only one.
+    pub plotted_run: String,
+    /// Samples of the plotted run.
     #[serde(skip)]
     pub samples: Vec<Sample>,
     /// Chaos events.
@@ -337,7 +339,11 @@ pub fn html(r: &Report) -> String {
             html_escape(&c.detail)
         );
     }
-    page.push_str("</table><p>Plots: the chaos run (memory criteria are judged on the calm run, whose samples are in calm/samples.json). Dashed lines: chaos events, coloured by kind as in the time line of chaos events.</p>");
+    page.push_str(if r.plotted_run == "chaos" {
+        "</table><p>Plots: the chaos run (memory criteria are judged on the calm run, whose samples are in calm/samples.json). Dashed lines: chaos events, coloured by kind as in the time line of chaos events.</p>"
+    } else {
+        "</table><p>Plots: the calm run (this soak ran no chaos run, so there are no chaos events).</p>"
+    });
     page.push_str(&chart(
         "Resident memory per process",
         "MiB",
@@ -449,6 +455,7 @@ mod tests {
                 detail: "<x>".into(),
             }],
             figures: serde_json::json!({"days": 2}),
+            plotted_run: "chaos".into(),
             samples,
             chaos: vec![
                 ChaosEvent {
@@ -493,5 +500,14 @@ mod tests {
                 .unwrap();
         assert_eq!(json["criteria"][0]["name"], "zero_crashes");
         assert_eq!(json["pass"], false);
+        assert!(page.contains("Plots: the chaos run"));
+        // A calm-only soak's page says that its plots are of the calm run.
+        let calm = Report {
+            plotted_run: "calm".into(),
+            chaos: Vec::new(),
+            ..r
+        };
+        let page = html(&calm);
+        assert!(page.contains("Plots: the calm run") && !page.contains("the chaos run"));
     }
 }
