@@ -3,6 +3,7 @@
 //! converted to `f64` with the fill value mapped to NaN and CF `scale_factor`/`add_offset` applied;
 //! 2-D planes are reoriented onto the normalised grid.
 
+use std::collections::BTreeMap;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -143,10 +144,9 @@ impl Dataset {
         level_names: &[&str],
         level_indices: &[usize],
     ) -> Result<Vec<Field2>, ZarrError> {
-        let (Some(&lo), Some(&hi)) = (level_indices.iter().min(), level_indices.iter().max())
-        else {
+        if level_indices.is_empty() {
             return Ok(Vec::new());
-        };
+        }
         let m = self.array(var)?;
         let level_d = m.dim_index(level_names);
         let lat_d = m.dim_index(&LAT_NAMES);
@@ -174,14 +174,16 @@ impl Dataset {
         let mut wanted: Vec<usize> = level_indices.to_vec();
         wanted.sort_unstable();
         wanted.dedup();
-        let mut planes: Vec<Option<Field2>> = (lo..=hi).map(|_| None).collect();
+        // Keyed by level index, holding only the requested levels (an index comes from a hostile
+        // store's level coordinate: nothing is sized by it before the read checks it).
+        let mut planes: BTreeMap<usize, Field2> = BTreeMap::new();
         for run in wanted.chunk_by(|a, b| a / per_chunk == b / per_chunk) {
             let (first, last) = (run[0], run[run.len() - 1]);
             for (k, field) in
                 (first..=last).zip(self.read_level_run(var, sel, level_names, first, last)?)
             {
                 if run.contains(&k) {
-                    planes[k - lo] = Some(field);
+                    planes.insert(k, field);
                 }
             }
         }
@@ -189,12 +191,13 @@ impl Dataset {
         let mut out = Vec::with_capacity(level_indices.len());
         for (n, &k) in level_indices.iter().enumerate() {
             let again = level_indices[n + 1..].contains(&k);
-            let field = match &mut planes[k - lo] {
-                Some(f) if again => f.clone(),
-                slot => slot
-                    .take()
-                    .ok_or_else(|| bad_dims(var, format!("level index {k} read twice")))?,
+            let field = if again {
+                planes.get(&k).cloned()
+            } else {
+                planes.remove(&k)
             };
+            let field =
+                field.ok_or_else(|| bad_dims(var, format!("level index {k} read twice")))?;
             out.push(field);
         }
         Ok(out)
