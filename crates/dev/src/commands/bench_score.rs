@@ -73,6 +73,18 @@ pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// A Python reference's JSON output and the seconds of its timed runs.
+fn python_output(out: &str) -> anyhow::Result<(Value, Vec<f64>)> {
+    let json: Value = serde_json::from_str(out.trim())?;
+    let seconds = json["seconds"]
+        .as_array()
+        .context("python timing missing")?
+        .iter()
+        .filter_map(Value::as_f64)
+        .collect();
+    Ok((json, seconds))
+}
+
 fn time_runs(runs: usize, mut f: impl FnMut() -> anyhow::Result<()>) -> anyhow::Result<Vec<f64>> {
     (0..runs)
         .map(|_| {
@@ -219,13 +231,7 @@ fn run_day1(args: &BenchScoreArgs) -> anyhow::Result<()> {
             &py_runs,
         ],
     )?;
-    let py_json: Value = serde_json::from_str(py_out.trim())?;
-    let py_secs: Vec<f64> = py_json["seconds"]
-        .as_array()
-        .context("python timing missing")?
-        .iter()
-        .filter_map(Value::as_f64)
-        .collect();
+    let (py_json, py_secs) = python_output(&py_out)?;
     let py_score = py_json["score"].as_f64().unwrap_or(f64::NAN);
     let p = median(py_secs);
     println!(
@@ -460,13 +466,7 @@ fn era5_python(
         ],
     )?;
     let py_wall = t0.elapsed().as_secs_f64();
-    let py_json: Value = serde_json::from_str(py_out.trim())?;
-    let py_secs: Vec<f64> = py_json["seconds"]
-        .as_array()
-        .context("python timing missing")?
-        .iter()
-        .filter_map(Value::as_f64)
-        .collect();
+    let (py_json, py_secs) = python_output(&py_out)?;
     let py_startup = py_wall - py_secs.iter().sum::<f64>();
     Ok(Python {
         median_s: median(py_secs),

@@ -8,6 +8,19 @@ use super::moments::LANES;
 /// [`LANES`] values side by side; the helpers below apply one operation to every lane.
 pub(crate) type Lanes = [f64; LANES];
 
+/// The whole [`LANES`]-chunks of three rows, side by side (what both copies of the passes walk).
+#[inline(always)]
+pub(crate) fn lane_chunks<'a>(
+    x: &'a [f64],
+    y: &'a [f64],
+    k: &'a [f64],
+) -> impl Iterator<Item = (&'a [f64], &'a [f64], &'a [f64])> {
+    x.chunks_exact(LANES)
+        .zip(y.chunks_exact(LANES))
+        .zip(k.chunks_exact(LANES))
+        .map(|((x, y), k)| (x, y, k))
+}
+
 /// The first [`LANES`] values of `s` (a `chunks_exact(LANES)` chunk).
 #[inline(always)]
 pub(crate) fn lanes(s: &[f64]) -> Lanes {
@@ -58,11 +71,7 @@ pub(crate) fn first_pass_portable(x: &[f64], y: &[f64], k: &[f64]) -> FirstPass 
     let z = [0.0; LANES];
     let (mut s_d, mut s_d2, mut s_ad, mut s_ct2, mut s_fa, mut s_ta) = (z, z, z, z, z, z);
     let (mut nan, mut max) = (z, z);
-    let chunks = x
-        .chunks_exact(LANES)
-        .zip(y.chunks_exact(LANES))
-        .zip(k.chunks_exact(LANES));
-    for ((xs, ys), ks) in chunks {
+    for (xs, ys, ks) in lane_chunks(x, y, k) {
         let (x, y, k) = (lanes(xs), lanes(ys), lanes(ks));
         nan = add(nan, add(add(mul(x, z), mul(y, z)), mul(k, z)));
         max = max_lanes(abs(x), max);
@@ -84,11 +93,7 @@ pub(crate) fn second_pass_portable(x: &[f64], y: &[f64], k: &[f64], means: [f64;
     let z = [0.0; LANES];
     let (mut m2_d, mut m2_fa, mut m2_ta, mut c_ab) = (z, z, z, z);
     let [md, mfa, mta] = means.map(|m| [m; LANES]);
-    let chunks = x
-        .chunks_exact(LANES)
-        .zip(y.chunks_exact(LANES))
-        .zip(k.chunks_exact(LANES));
-    for ((xs, ys), ks) in chunks {
+    for (xs, ys, ks) in lane_chunks(x, y, k) {
         let (x, y, k) = (lanes(xs), lanes(ys), lanes(ks));
         let e = sub(sub(x, y), md);
         m2_d = add(m2_d, mul(e, e));

@@ -19,7 +19,7 @@ use std::arch::x86_64::{
     _mm256_set1_pd, _mm256_setzero_pd, _mm256_storeu_pd, _mm256_sub_pd,
 };
 
-use super::moment_passes::{FirstPass, Lanes, SecondPass};
+use super::moment_passes::{lane_chunks, FirstPass, Lanes, SecondPass};
 use super::moments::LANES;
 
 /// The [`LANES`] values of a `chunks_exact(LANES)` chunk.
@@ -46,11 +46,7 @@ pub(super) fn first_pass(x: &[f64], y: &[f64], k: &[f64]) -> FirstPass {
     let sign = _mm256_set1_pd(-0.0);
     let (mut s_d, mut s_d2, mut s_ad, mut s_ct2, mut s_fa, mut s_ta) = (z, z, z, z, z, z);
     let (mut nan, mut max) = (z, z);
-    let chunks = x
-        .chunks_exact(LANES)
-        .zip(y.chunks_exact(LANES))
-        .zip(k.chunks_exact(LANES));
-    for ((xs, ys), ks) in chunks {
+    for (xs, ys, ks) in lane_chunks(x, y, k) {
         let (x, y, k) = (load(xs), load(ys), load(ks));
         let zeros = _mm256_add_pd(_mm256_mul_pd(x, z), _mm256_mul_pd(y, z));
         nan = _mm256_add_pd(nan, _mm256_add_pd(zeros, _mm256_mul_pd(k, z)));
@@ -77,11 +73,7 @@ pub(super) fn second_pass(x: &[f64], y: &[f64], k: &[f64], means: [f64; 3]) -> S
         _mm256_set1_pd(means[1]),
         _mm256_set1_pd(means[2]),
     );
-    let chunks = x
-        .chunks_exact(LANES)
-        .zip(y.chunks_exact(LANES))
-        .zip(k.chunks_exact(LANES));
-    for ((xs, ys), ks) in chunks {
+    for (xs, ys, ks) in lane_chunks(x, y, k) {
         let (x, y, k) = (load(xs), load(ys), load(ks));
         let e = _mm256_sub_pd(_mm256_sub_pd(x, y), md);
         m2_d = _mm256_add_pd(m2_d, _mm256_mul_pd(e, e));
