@@ -38,8 +38,9 @@ pub fn tune_allocator() -> bool {
 pub const SCORING_TRIM_THRESHOLD_BYTES: i32 = 1 << 30;
 
 /// For the processes that score (compute workers, `score`, the score benchmark): keep up to
-/// 1 GiB of freed heap instead of 128 MiB. An ERA5 variable holds its 13 stored forecast levels
-/// (108 MB at 0.25°) next to the truth and climatology; when it is done the free top of the heap
+/// 1 GiB of freed heap instead of 128 MiB. An ERA5 variable of a production miner holds its 13
+/// stored forecast levels (one chunk, 108 MB at 0.25°) next to the truth and climatology; when it
+/// is done the free top of the heap
 /// passes 128 MiB, glibc returns it, and the next variable faults every page in again: ~40 000
 /// page faults per lead and ~0.1× the decode floor of its time (docs/scoring.md). What is kept
 /// is never more than the process's own peak, which its RSS limit already bounds; the IO-Engine

@@ -16,6 +16,7 @@ pub mod levels;
 pub mod on_truth;
 pub mod report;
 pub mod request;
+pub mod stored_levels;
 pub mod units;
 pub mod variable;
 

@@ -23,7 +23,10 @@ struct RawRows<'a> {
 
 /// A variable's forecast put on the truth grid and levels, row by row.
 pub struct ForecastOnTruth<'a> {
-    raw: Vec<RawRows<'a>>,
+    /// The stored fields by index; `None` for one not (or no longer) held.
+    raw: Vec<Option<RawRows<'a>>>,
+    /// The distinct source grids, in the order of `plans`.
+    grids: Vec<Arc<Grid>>,
     /// How each target level is made from `raw`; `None` for a surface variable.
     levels: Option<LevelPlan>,
     /// One plan per distinct source grid (normally one), or why the grid cannot be interpolated.
@@ -50,47 +53,109 @@ impl<'a> ForecastOnTruth<'a> {
         Self::new(&[], None, target)
     }
 
+    /// A pressure-level forecast whose `count` stored fields (on `grid`) are handed over one
+    /// by one with [`Self::insert`] and dropped with [`Self::release`] when no target level
+    /// reads them any more, so that only the levels being worked on are held.
+    pub fn levels_to_load(
+        grid: &Arc<Grid>,
+        count: usize,
+        plan: LevelPlan,
+        target: &Arc<Grid>,
+    ) -> ForecastOnTruth<'static> {
+        let mut f = ForecastOnTruth::empty(Some(plan), target);
+        f.raw = (0..count).map(|_| None).collect();
+        f.plan_for(grid);
+        f
+    }
+
     fn new(raw: &'a [Field2], levels: Option<LevelPlan>, target: &Arc<Grid>) -> Self {
-        let mut grids: Vec<&Arc<Grid>> = Vec::new();
-        let mut rows = Vec::with_capacity(raw.len());
+        let mut f = Self::empty(levels, target);
         for field in raw {
-            let plan = match grids.iter().position(|g| **g == field.grid) {
-                Some(k) => k,
-                None => {
-                    grids.push(&field.grid);
-                    grids.len() - 1
-                }
-            };
+            let plan = f.plan_for(&field.grid);
             let values = match field.values.as_slice() {
                 Some(flat) => Cow::Borrowed(flat),
                 None => Cow::Owned(field.values.iter().copied().collect()),
             };
-            rows.push(RawRows {
+            f.raw.push(Some(RawRows {
                 values,
+                precision: field.precision,
+                plan,
+            }));
+        }
+        // A level plan may read no stored level at all (every target outside the stored range).
+        if raw.is_empty() && f.levels.is_none() {
+            f.plans = Err(InterpError::TooFewPoints {
+                dim: "lat",
+                points: 0,
+            });
+        }
+        f
+    }
+
+    fn empty(levels: Option<LevelPlan>, target: &Arc<Grid>) -> Self {
+        let nlon = target.lon.len();
+        Self {
+            raw: Vec::new(),
+            grids: Vec::new(),
+            levels,
+            plans: Ok(Vec::new()),
+            target: Arc::clone(target),
+            mid: Vec::new(),
+            lo: vec![0.0; nlon],
+            hi: vec![0.0; nlon],
+        }
+    }
+
+    /// The index of `grid`'s plan, planning it when it is new (a grid that cannot be put on
+    /// the truth grid makes [`Self::check`] fail).
+    fn plan_for(&mut self, grid: &Arc<Grid>) -> usize {
+        if let Some(k) = self.grids.iter().position(|g| g == grid) {
+            return k;
+        }
+        self.grids.push(Arc::clone(grid));
+        self.mid.resize(self.mid.len().max(grid.lon.len()), 0.0);
+        let planned = GridInterp::new(grid, &self.target);
+        match (&mut self.plans, planned) {
+            (Ok(plans), Ok(plan)) => plans.push(plan),
+            (plans @ Ok(_), Err(e)) => *plans = Err(e),
+            (Err(_), _) => {}
+        }
+        self.grids.len() - 1
+    }
+
+    /// Hand over stored field `r` (see [`Self::levels_to_load`]).
+    pub fn insert(&mut self, r: usize, field: Field2) {
+        let plan = self.plan_for(&field.grid);
+        let len = field.values.len();
+        let values = if field.values.as_slice().is_some() {
+            // Row-major and contiguous: the elements are `len` values from `offset` on.
+            let (mut flat, offset) = field.values.into_raw_vec_and_offset();
+            let start = offset.unwrap_or(0);
+            flat.truncate(start + len);
+            flat.drain(..start);
+            flat
+        } else {
+            field.values.iter().copied().collect()
+        };
+        if let Some(slot) = self.raw.get_mut(r) {
+            *slot = Some(RawRows {
+                values: Cow::Owned(values),
                 precision: field.precision,
                 plan,
             });
         }
-        // A level plan may read no stored level at all (every target outside the stored range).
-        let plans = if raw.is_empty() && levels.is_none() {
-            Err(InterpError::TooFewPoints {
-                dim: "lat",
-                points: 0,
-            })
-        } else {
-            grids.iter().map(|g| GridInterp::new(g, target)).collect()
-        };
-        let widest = grids.iter().map(|g| g.lon.len()).max().unwrap_or(0);
-        let nlon = target.lon.len();
-        Self {
-            raw: rows,
-            levels,
-            plans,
-            target: Arc::clone(target),
-            mid: vec![0.0; widest],
-            lo: vec![0.0; nlon],
-            hi: vec![0.0; nlon],
+    }
+
+    /// Drop stored field `r`: its rows read as NaN from now on.
+    pub fn release(&mut self, r: usize) {
+        if let Some(slot) = self.raw.get_mut(r) {
+            *slot = None;
         }
+    }
+
+    /// How many stored fields are held now.
+    pub fn held(&self) -> usize {
+        self.raw.iter().flatten().count()
     }
 
     /// Whether the forecast can be put on the truth grid (an error names the axis that cannot).
@@ -119,7 +184,10 @@ impl<'a> ForecastOnTruth<'a> {
             out.fill(f64::NAN);
             return;
         };
-        let raw_row = |r: usize, mid: &mut [f64], out: &mut [f64]| match raw.get(r) {
+        let raw_row = |r: usize, mid: &mut [f64], out: &mut [f64]| match raw
+            .get(r)
+            .and_then(Option::as_ref)
+        {
             Some(raw) => {
                 let plan = &plans[raw.plan];
                 let mid = &mut mid[..plan.src_shape().1];
@@ -199,6 +267,62 @@ mod tests {
             let want = interp_to_grid(&raw[1], target).unwrap();
             assert_eq!(surface.level(0).unwrap().values, want.values);
         }
+    }
+
+    /// Fields handed over one by one give the rows of the fields given up front, whatever
+    /// their memory layout; a released field reads as NaN; a field on another grid is planned
+    /// on its own, and one that cannot be interpolated fails the check.
+    #[test]
+    fn fields_handed_over_one_by_one_give_the_same_rows() {
+        let src = Arc::new(Grid::new(vec![2.0, 1.0, 0.0], vec![0.0, 1.0, 2.0, 3.0]).unwrap());
+        let target = Arc::new(Grid::new(vec![1.5, 0.5], vec![0.5, 1.0, 2.5]).unwrap());
+        let raw: Vec<Field2> = (0..3)
+            .map(|l| {
+                let v = Array2::from_shape_fn((3, 4), |(i, j)| (i * 4 + j) as f64 * 1.3 + l as f64);
+                Field2::new(Arc::clone(&src), v).unwrap()
+            })
+            .collect();
+        let plan = LevelPlan::new(&[1000.0, 500.0, 100.0], &[1000.0, 300.0, 100.0]).unwrap();
+        let mut up_front = ForecastOnTruth::levels(&raw, plan.clone(), &target);
+        let mut lazy = ForecastOnTruth::levels_to_load(&src, 3, plan.clone(), &target);
+        for (r, field) in raw.iter().enumerate() {
+            let mut field = field.clone();
+            if r == 1 {
+                // Column-major values (not a contiguous row-major slice).
+                let t = field.values.t().as_standard_layout().into_owned();
+                field.values = t.reversed_axes();
+                assert!(field.values.as_slice().is_none());
+            }
+            if r == 2 {
+                // A view that starts inside its buffer.
+                let mut wide = Array2::<f64>::zeros((4, 4));
+                wide.slice_mut(ndarray::s![1.., ..]).assign(&field.values);
+                field.values = wide.slice_move(ndarray::s![1.., ..]);
+            }
+            lazy.insert(r, field);
+        }
+        assert_eq!(lazy.held(), 3);
+        for k in 0..3 {
+            assert_eq!(
+                lazy.level(k).unwrap().values,
+                up_front.level(k).unwrap().values
+            );
+        }
+        lazy.release(0);
+        assert_eq!(lazy.held(), 2);
+        assert!(lazy.level(0).unwrap().values.iter().all(|v| v.is_nan()));
+        // Out-of-range indices are ignored.
+        lazy.release(7);
+        lazy.insert(7, raw[0].clone());
+        assert_eq!(lazy.held(), 2);
+        // Another grid gets its own plan; a grid of one row cannot be interpolated.
+        let other = Arc::new(Grid::new(vec![2.0, 0.0], vec![0.0, 3.0]).unwrap());
+        let coarse = Field2::new(other, Array2::from_elem((2, 2), 1.0)).unwrap();
+        lazy.insert(0, coarse);
+        assert!(lazy.check().is_ok());
+        let flat = Arc::new(Grid::new(vec![1.0], vec![0.0, 3.0]).unwrap());
+        lazy.insert(1, Field2::new(flat, Array2::zeros((1, 2))).unwrap());
+        assert!(lazy.check().is_err());
     }
 
     #[test]

@@ -23,8 +23,9 @@ use crate::regrid::{LevelPlan, Stencil};
 use super::config::Era5Config;
 use super::identity::{identity_error, resolve_name};
 use super::report::{Era5LeadReport, Era5VariableResult};
+use super::stored_levels::StoredLevels;
 use super::units::check_units;
-use super::variable::{assemble, variable_stats, ForecastOnTruth};
+use super::variable::{assemble, variable_stats, variable_stats_loading, ForecastOnTruth};
 use super::Era5Error;
 
 /// Everything needed to score one miner at one lead against ERA5.
@@ -170,14 +171,6 @@ impl Source {
             .read_field(&name, self.time_index, level_index)
             .map_err(self.read_err())
     }
-
-    /// The fields of `var` at the stored level indices `indices`, each chunk read once.
-    fn fields_at(&self, var: &str, indices: &[usize]) -> Result<Vec<Field2>, Era5Error> {
-        let name = self.name_of(var)?;
-        self.ds
-            .read_field_levels(&name, self.time_index, indices)
-            .map_err(self.read_err())
-    }
 }
 
 /// One variable to read and score.
@@ -239,24 +232,48 @@ impl Inputs<'_> {
             source,
         };
         let surface = unit.levels.first().is_some_and(Option::is_none);
-        let raw;
-        let mut forecast = if surface {
-            raw = vec![self.forecast.field(var, None)?];
-            ForecastOnTruth::surface(&raw[0], &target)
+        let truth_and_climatology = |k: usize| self.truth_and_climatology(var, unit.levels[k]);
+        let stats = if surface {
+            let raw = self.forecast.field(var, None)?;
+            let mut forecast = ForecastOnTruth::surface(&raw, &target);
+            variable_stats(
+                var,
+                &mut forecast,
+                &unit.levels,
+                truth_and_climatology,
+                self.config,
+            )
         } else {
             let targets: Vec<f64> = unit.levels.iter().flatten().copied().collect();
             let plan = LevelPlan::new(&self.forecast.stored_levels, &targets).map_err(interp)?;
             let needed = plan.needed();
-            raw = self.forecast.fields_at(var, &needed)?;
-            ForecastOnTruth::levels(&raw, plan_over(plan, &needed), &target)
+            let plan = plan_over(plan, &needed);
+            let source = self.forecast;
+            let name = source.name_of(var)?;
+            let grid = source.ds.grid().map_err(source.read_err())?;
+            let mut stored =
+                StoredLevels::new(&source.ds, name, source.time_index, needed.clone(), &plan)
+                    .map_err(source.read_err())?;
+            let mut forecast = ForecastOnTruth::levels_to_load(&grid, needed.len(), plan, &target);
+            variable_stats_loading(
+                var,
+                &mut forecast,
+                &unit.levels,
+                |f, k| stored.load(f, k),
+                truth_and_climatology,
+                self.config,
+            )
         };
-        let stats = variable_stats(
-            var,
-            &mut forecast,
-            &unit.levels,
-            |k| self.truth_and_climatology(var, unit.levels[k]),
-            self.config,
-        );
+        // A forecast read fails the miner whatever the variable's other checks say, as when the
+        // whole forecast was read before anything else.
+        if let Err(
+            e @ Era5Error::Read {
+                which: "forecast", ..
+            },
+        ) = stats
+        {
+            return Err(e);
+        }
         assemble(
             var,
             self.forecast.units(var),

@@ -116,29 +116,76 @@ pub fn variable_stats(
     variable: &str,
     forecast: &mut ForecastOnTruth<'_>,
     level_hpa: &[Option<f64>],
+    truth_and_climatology: impl FnMut(usize) -> Result<(Field2, Field2), Era5Error>,
+    config: &Era5Config,
+) -> Result<Vec<LevelStats>, Era5Error> {
+    variable_stats_loading(
+        variable,
+        forecast,
+        level_hpa,
+        |_, _| Ok(()),
+        truth_and_climatology,
+        config,
+    )
+}
+
+/// [`variable_stats`] with the forecast's stored levels read as the target levels need them:
+/// `load(forecast, Some(k))` comes before target level k and puts the stored levels it reads
+/// into `forecast` (dropping those no later level reads); after any other failure
+/// `load(forecast, None)` reads what is left, and a read error there is the variable's, as it
+/// would have come first had the whole forecast been read before the truth.
+pub fn variable_stats_loading(
+    variable: &str,
+    forecast: &mut ForecastOnTruth<'_>,
+    level_hpa: &[Option<f64>],
+    mut load: impl FnMut(&mut ForecastOnTruth<'_>, Option<usize>) -> Result<(), Era5Error>,
     mut truth_and_climatology: impl FnMut(usize) -> Result<(Field2, Field2), Era5Error>,
     config: &Era5Config,
 ) -> Result<Vec<LevelStats>, Era5Error> {
     let mut out = Vec::with_capacity(level_hpa.len());
     for (k, &level) in level_hpa.iter().enumerate() {
-        let (truth, climatology) = truth_and_climatology(k)?;
-        forecast.check().map_err(interp_err(variable))?;
-        if forecast.shape() != truth.grid.shape() {
-            return Err(Era5Error::Metric(MetricError::ShapeMismatch {
-                left: forecast.shape(),
-                right: truth.grid.shape(),
-            }));
-        }
-        out.push(level_outcome(
+        load(forecast, Some(k))?;
+        match level_step(
             variable,
-            level,
-            &mut |i, row| forecast.row_into(k, i, row),
-            &truth,
-            &climatology,
+            forecast,
+            (k, level),
+            &mut truth_and_climatology,
             config,
-        )?);
+        ) {
+            Ok(stats) => out.push(stats),
+            Err(e) => {
+                load(forecast, None)?;
+                return Err(e);
+            }
+        }
     }
     Ok(out)
+}
+
+/// Target level `k`: its truth and climatology, the checks, the kernel.
+fn level_step(
+    variable: &str,
+    forecast: &mut ForecastOnTruth<'_>,
+    (k, level): (usize, Option<f64>),
+    truth_and_climatology: &mut impl FnMut(usize) -> Result<(Field2, Field2), Era5Error>,
+    config: &Era5Config,
+) -> Result<LevelStats, Era5Error> {
+    let (truth, climatology) = truth_and_climatology(k)?;
+    forecast.check().map_err(interp_err(variable))?;
+    if forecast.shape() != truth.grid.shape() {
+        return Err(Era5Error::Metric(MetricError::ShapeMismatch {
+            left: forecast.shape(),
+            right: truth.grid.shape(),
+        }));
+    }
+    level_outcome(
+        variable,
+        level,
+        &mut |i, row| forecast.row_into(k, i, row),
+        &truth,
+        &climatology,
+        config,
+    )
 }
 
 /// The units check of a variable: `Some(message)` when the forecast or truth unit is wrong.

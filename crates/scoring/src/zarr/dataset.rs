@@ -252,6 +252,25 @@ impl Dataset {
         self.read_plane(var, &sel)
     }
 
+    /// The level indices of `var` (sorted, each once) grouped so that [`Self::read_field_levels`]
+    /// of one group reads each stored chunk it needs once and no other: one group per stored
+    /// chunk along the level axis (production miners chunk all 13 levels together, so one group),
+    /// one level per group when the level axis is not outside the latitude × longitude plane.
+    /// A caller that reads group by group holds only the levels it is working on.
+    pub fn level_read_groups(
+        &self,
+        var: &str,
+        level_indices: &[usize],
+    ) -> Result<Vec<Vec<usize>>, ZarrError> {
+        let runs = self.level_runs(var, &LEVEL_NAMES, level_indices)?;
+        Ok(runs.unwrap_or_else(|| {
+            let mut each: Vec<usize> = level_indices.to_vec();
+            each.sort_unstable();
+            each.dedup();
+            each.into_iter().map(|k| vec![k]).collect()
+        }))
+    }
+
     /// Read the 2-D fields of `var` at `time_index` for each of `level_indices`, reading every
     /// stored chunk once (a chunk holding several levels is not fetched again per level).
     pub fn read_field_levels(

@@ -147,37 +147,21 @@ impl Dataset {
         if level_indices.is_empty() {
             return Ok(Vec::new());
         }
-        let m = self.array(var)?;
-        let level_d = m.dim_index(level_names);
-        let lat_d = m.dim_index(&LAT_NAMES);
-        let lon_d = m.dim_index(&LON_NAMES);
-        let contiguous =
-            matches!((level_d, lat_d, lon_d), (Some(l), Some(a), Some(o)) if l < a && l < o);
-        let one = |k: usize| -> Result<Field2, ZarrError> {
-            let mut s = sel.to_vec();
-            s.push((level_names, k));
-            self.read_plane(var, &s)
-        };
-        if !contiguous {
+        let Some(runs) = self.level_runs(var, level_names, level_indices)? else {
             // The level axis is not outside the plane: read level by level.
-            return level_indices.iter().map(|&k| one(k)).collect();
-        }
-        // One subset read per stored chunk along the level axis that holds a requested level:
-        // the chunk is decoded once, and no buffer spans more than one chunk (a subset over
-        // 13 one-level chunks cost a 54 MB copy, freshly mapped at every read, at 0.25°).
-        let per_chunk = m
-            .chunks
-            .get(level_d.unwrap_or(usize::MAX))
-            .copied()
-            .unwrap_or(1)
-            .max(1) as usize;
-        let mut wanted: Vec<usize> = level_indices.to_vec();
-        wanted.sort_unstable();
-        wanted.dedup();
+            return level_indices
+                .iter()
+                .map(|&k| {
+                    let mut s = sel.to_vec();
+                    s.push((level_names, k));
+                    self.read_plane(var, &s)
+                })
+                .collect();
+        };
         // Keyed by level index, holding only the requested levels (an index comes from a hostile
         // store's level coordinate: nothing is sized by it before the read checks it).
         let mut planes: BTreeMap<usize, Field2> = BTreeMap::new();
-        for run in wanted.chunk_by(|a, b| a / per_chunk == b / per_chunk) {
+        for run in runs {
             let (first, last) = (run[0], run[run.len() - 1]);
             for (k, field) in
                 (first..=last).zip(self.read_level_run(var, sel, level_names, first, last)?)
@@ -201,6 +185,43 @@ impl Dataset {
             out.push(field);
         }
         Ok(out)
+    }
+
+    /// The requested level indices of `var` (sorted, each once) grouped by the stored chunk
+    /// along the level axis that holds them: one subset read per group decodes each chunk once,
+    /// and no buffer spans more than one chunk (a subset over 13 one-level chunks cost a 54 MB
+    /// copy, freshly mapped at every read, at 0.25°). `None` when the level axis is not outside
+    /// the latitude × longitude plane (such a store is read level by level).
+    pub(super) fn level_runs(
+        &self,
+        var: &str,
+        level_names: &[&str],
+        level_indices: &[usize],
+    ) -> Result<Option<Vec<Vec<usize>>>, ZarrError> {
+        let m = self.array(var)?;
+        let level_d = m.dim_index(level_names);
+        let lat_d = m.dim_index(&LAT_NAMES);
+        let lon_d = m.dim_index(&LON_NAMES);
+        let contiguous =
+            matches!((level_d, lat_d, lon_d), (Some(l), Some(a), Some(o)) if l < a && l < o);
+        if !contiguous {
+            return Ok(None);
+        }
+        let per_chunk = m
+            .chunks
+            .get(level_d.unwrap_or(usize::MAX))
+            .copied()
+            .unwrap_or(1)
+            .max(1) as usize;
+        let mut wanted: Vec<usize> = level_indices.to_vec();
+        wanted.sort_unstable();
+        wanted.dedup();
+        Ok(Some(
+            wanted
+                .chunk_by(|a, b| a / per_chunk == b / per_chunk)
+                .map(<[usize]>::to_vec)
+                .collect(),
+        ))
     }
 
     /// The planes of `var` at the level indices `lo..=hi` (the level axis outside the plane),

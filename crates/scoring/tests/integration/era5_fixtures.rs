@@ -24,7 +24,7 @@ fn fixture() -> &'static Value {
     })
 }
 
-fn request(case: &str) -> Era5Request {
+pub(crate) fn request(case: &str) -> Era5Request {
     let j = fixture();
     Era5Request {
         forecast: j["cases"][case]["forecast"].as_str().unwrap().to_string(),

@@ -7,6 +7,7 @@ mod aggregate_era5;
 mod aggregate_row;
 mod day1_fixtures;
 mod era5_fixtures;
+mod era5_stored_levels;
 mod verify_manifest;
 mod verify_on_read;
 mod weights_calculate;
