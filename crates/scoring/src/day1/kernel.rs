@@ -13,7 +13,7 @@
 
 use ndarray::ArrayView2;
 
-use crate::metrics::moments::{combine, hsum, row_moments, row_moments_any, Row, LANES};
+use crate::metrics::moments::{combine, hsum, row_moments, row_moments_checked, Row, LANES};
 use crate::metrics::{skill_from_mse, LatWeights, MetricError};
 use crate::simd::avx2_dispatch;
 
@@ -115,8 +115,10 @@ fn row_fr(x: &[f64], y: &[f64], z: &[f64]) -> RowFr as row_fr_baseline {
 }
 
 avx2_dispatch! {
-/// [`row_fr`] for a row where every value is finite, on [`LANES`] independent accumulators.
-fn row_fr_finite(x: &[f64], y: &[f64], z: &[f64]) -> RowFr as row_fr_finite_baseline {
+/// [`row_fr`] for a row whose forecast `x` and truth `y` are finite, on [`LANES`] independent
+/// accumulators; `None` when some reference value `z` is NaN or infinite (the check rides on the
+/// first pass: `v · 0` is ±0 for a finite value and NaN otherwise).
+fn row_fr_finite(x: &[f64], y: &[f64], z: &[f64]) -> Option<RowFr> as row_fr_finite_baseline {
     let n = x.len().min(y.len()).min(z.len());
     let whole = n - n % LANES;
     let lanes = || {
@@ -129,9 +131,11 @@ fn row_fr_finite(x: &[f64], y: &[f64], z: &[f64]) -> RowFr as row_fr_finite_base
     let zero = [0.0; LANES];
     let (mut s_f, mut s_r, mut s_fr2, mut s_rt2) = (zero, zero, zero, zero);
     let (mut min, mut max) = ([f64::INFINITY; LANES], [f64::NEG_INFINITY; LANES]);
+    let mut nan = zero;
     for ((xs, ys), zs) in lanes() {
         for l in 0..LANES {
             let (x, y, z) = (xs[l], ys[l], zs[l]);
+            nan[l] += z * 0.0;
             min[l] = if x < min[l] { x } else { min[l] };
             max[l] = if x > max[l] { x } else { max[l] };
             s_f[l] += x;
@@ -141,12 +145,16 @@ fn row_fr_finite(x: &[f64], y: &[f64], z: &[f64]) -> RowFr as row_fr_finite_base
         }
     }
     for ((&x, &y), &z) in rest() {
+        nan[0] += z * 0.0;
         min[0] = min[0].min(x);
         max[0] = max[0].max(x);
         s_f[0] += x;
         s_r[0] += z;
         s_fr2[0] += (x - z) * (x - z);
         s_rt2[0] += (z - y) * (z - y);
+    }
+    if hsum(nan) != 0.0 {
+        return None;
     }
     let (s_f, s_r) = (hsum(s_f), hsum(s_r));
     let (mf, mr) = (s_f / n as f64, s_r / n as f64);
@@ -165,7 +173,7 @@ fn row_fr_finite(x: &[f64], y: &[f64], z: &[f64]) -> RowFr as row_fr_finite_base
         c_rr[0] += q * q;
         c_fr[0] += p * q;
     }
-    RowFr {
+    Some(RowFr {
         n_fr: n,
         s_f,
         s_r,
@@ -177,27 +185,7 @@ fn row_fr_finite(x: &[f64], y: &[f64], z: &[f64]) -> RowFr as row_fr_finite_base
         s_rt2: hsum(s_rt2),
         min: min.into_iter().fold(f64::INFINITY, f64::min),
         max: max.into_iter().fold(f64::NEG_INFINITY, f64::max),
-    }
-}
-}
-
-avx2_dispatch! {
-/// Whether every value of the four rows is finite (one vectorised pass: `v · 0` is ±0 for a
-/// finite value and NaN otherwise).
-fn all_finite(rows: [&[f64]; 4]) -> bool as all_finite_baseline {
-    let mut acc = [0.0; LANES];
-    for row in rows {
-        let whole = row.len() - row.len() % LANES;
-        for xs in row[..whole].chunks_exact(LANES) {
-            for l in 0..LANES {
-                acc[l] += xs[l] * 0.0;
-            }
-        }
-        for &x in &row[whole..] {
-            acc[0] += x * 0.0;
-        }
-    }
-    hsum(acc) == 0.0
+    })
 }
 }
 
@@ -304,13 +292,12 @@ pub fn day1_stats_rows(
         reference(i, &mut z);
         climatology(i, &mut k);
         let y = &t_flat[i * nc..(i + 1) * nc];
-        if all_finite([&x, y, &z, &k]) {
-            moments.push(row_moments_any(&x, y, &k));
-            pairs.push(row_fr_finite(&x, y, &z));
-        } else {
-            moments.push(row_moments(&x, y, &k));
-            pairs.push(row_fr(&x, y, &z));
-        }
+        // The usual row: every value finite, checked as the first passes go.
+        let finite = row_moments_checked(&x, y, &k)
+            .and_then(|f| Some((f.moments, row_fr_finite(&x, y, &z)?)));
+        let (m, fr) = finite.unwrap_or_else(|| (row_moments(&x, y, &k), row_fr(&x, y, &z)));
+        moments.push(m);
+        pairs.push(fr);
     }
     let m = combine(&moments, w);
     let fr = combine_fr(&pairs, w);
@@ -360,19 +347,28 @@ mod tests {
     fn dispatched_row_kernels_equal_their_baseline_copies() {
         for n in LENGTHS {
             let (x, y, z) = (finite(1, n, 40.0), finite(2, n, 30.0), finite(3, n, 35.0));
-            let got = bits(&row_fr_finite(&x, &y, &z));
-            assert_eq!(got, bits(&row_fr_finite_baseline(&x, &y, &z)), "row of {n}");
+            let got = row_fr_finite(&x, &y, &z).map(|r| bits(&r));
+            assert!(got.is_some(), "row of {n}");
             assert_eq!(
-                all_finite([&x, &y, &z, &x]),
-                all_finite_baseline([&x, &y, &z, &x])
+                got,
+                row_fr_finite_baseline(&x, &y, &z).map(|r| bits(&r)),
+                "row of {n}"
             );
+            // A NaN or an infinity anywhere in the reference is found by both copies.
+            let places = [
+                (0, f64::NAN),
+                (n / 2, f64::INFINITY),
+                (n.max(1) - 1, f64::NEG_INFINITY),
+            ];
+            for (at, bad) in places.into_iter().filter(|_| n > 0) {
+                let mut z = z.clone();
+                z[at] = bad;
+                assert!(row_fr_finite(&x, &y, &z).is_none(), "{bad} at {at} of {n}");
+                assert!(row_fr_finite_baseline(&x, &y, &z).is_none());
+            }
             let (x, z) = (holed(x, 1), holed(z, 4));
             let got = bits(&row_fr(&x, &y, &z));
             assert_eq!(got, bits(&row_fr_baseline(&x, &y, &z)), "holed row of {n}");
-            assert_eq!(
-                all_finite([&y, &z, &y, &y]),
-                all_finite_baseline([&y, &z, &y, &y])
-            );
         }
     }
 

@@ -181,14 +181,20 @@ impl Source {
             .unwrap_or_default()
             .len();
         let all: Vec<usize> = (0..n).collect();
-        let fields = self
-            .ds
-            .read_field_levels(&spec.name, self.time_index, &all)
-            .map_err(read)?;
-        let (sum, count) = fields
-            .iter()
-            .map(|f| nan_sum_count_2d(&f.values.view()))
-            .fold((0.0, 0usize), |(s, c), (fs, fc)| (s + fs, c + fc));
+        // Read group by group (one stored chunk each) and sum each level while it is still in
+        // cache; only one group is held at a time.
+        let (mut sum, mut count) = (0.0, 0usize);
+        for group in self.ds.level_read_groups(&spec.name, &all).map_err(read)? {
+            let fields = self
+                .ds
+                .read_field_levels(&spec.name, self.time_index, &group)
+                .map_err(read)?;
+            for field in &fields {
+                let (s, c) = nan_sum_count_2d(&field.values.view());
+                sum += s;
+                count += c;
+            }
+        }
         Ok(Some(sum / count as f64))
     }
 }
