@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::regrid::{nearest_level, nearest_time};
 use crate::zarr::{Climatology, Dataset, OpenOptions, ZarrError};
 
+use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::day1::parallel_map;
@@ -22,6 +23,7 @@ use crate::regrid::{LevelPlan, Stencil};
 
 use super::config::Era5Config;
 use super::identity::{identity_error, resolve_name};
+use super::kernel::LevelStats;
 use super::report::{Era5LeadReport, Era5VariableResult};
 use super::stored_levels::StoredLevels;
 use super::units::check_units;
@@ -173,12 +175,15 @@ impl Source {
     }
 }
 
-/// One variable to read and score.
+/// One variable, or a part of its target levels, to read and score.
 struct Unit<'a> {
+    /// The variable's position in the configuration.
     index: usize,
     var: &'a str,
-    /// Target levels in hPa; `[None]` for a surface variable.
+    /// The variable's target levels in hPa; `[None]` for a surface variable.
     levels: Vec<Option<f64>>,
+    /// The target levels (indices into `levels`) this unit scores.
+    part: Range<usize>,
 }
 
 struct Inputs<'a> {
@@ -224,65 +229,118 @@ impl Inputs<'_> {
         Ok((truth, climatology))
     }
 
-    fn run(&self, unit: &Unit<'_>) -> Result<Era5VariableResult, Era5Error> {
+    /// The statistics of the unit's target levels.
+    fn stats(&self, unit: &Unit<'_>) -> Result<Vec<LevelStats>, Era5Error> {
         let var = unit.var;
         let target = self.truth.ds.grid().map_err(self.truth.read_err())?;
         let interp = |source| Era5Error::Interp {
             variable: var.to_string(),
             source,
         };
-        let surface = unit.levels.first().is_some_and(Option::is_none);
-        let truth_and_climatology = |k: usize| self.truth_and_climatology(var, unit.levels[k]);
-        let stats = if surface {
+        let levels = unit.levels.get(unit.part.clone()).unwrap_or_default();
+        let truth_and_climatology = |k: usize| self.truth_and_climatology(var, levels[k]);
+        if levels.first().is_some_and(Option::is_none) {
             let raw = self.forecast.field(var, None)?;
             let mut forecast = ForecastOnTruth::surface(&raw, &target);
-            variable_stats(
+            return variable_stats(
                 var,
                 &mut forecast,
-                &unit.levels,
+                levels,
                 truth_and_climatology,
                 self.config,
-            )
-        } else {
-            let targets: Vec<f64> = unit.levels.iter().flatten().copied().collect();
-            let plan = LevelPlan::new(&self.forecast.stored_levels, &targets).map_err(interp)?;
-            let needed = plan.needed();
-            let plan = plan_over(plan, &needed);
-            let source = self.forecast;
-            let name = source.name_of(var)?;
-            let grid = source.ds.grid().map_err(source.read_err())?;
-            let mut stored =
-                StoredLevels::new(&source.ds, name, source.time_index, needed.clone(), &plan)
-                    .map_err(source.read_err())?;
-            let mut forecast = ForecastOnTruth::levels_to_load(&grid, needed.len(), plan, &target);
-            variable_stats_loading(
-                var,
-                &mut forecast,
-                &unit.levels,
-                |f, k| stored.load(f, k),
-                truth_and_climatology,
-                self.config,
-            )
-        };
+            );
+        }
+        let targets: Vec<f64> = levels.iter().flatten().copied().collect();
+        let plan = LevelPlan::new(&self.forecast.stored_levels, &targets).map_err(interp)?;
+        let needed = plan.needed();
+        let plan = plan_over(plan, &needed);
+        let source = self.forecast;
+        let name = source.name_of(var)?;
+        let grid = source.ds.grid().map_err(source.read_err())?;
+        let mut stored =
+            StoredLevels::new(&source.ds, name, source.time_index, needed.clone(), &plan)
+                .map_err(source.read_err())?;
+        let mut forecast = ForecastOnTruth::levels_to_load(&grid, needed.len(), plan, &target);
+        variable_stats_loading(
+            var,
+            &mut forecast,
+            levels,
+            |f, k| stored.load(f, k),
+            truth_and_climatology,
+            self.config,
+        )
+    }
+
+    /// A variable's result from the statistics of all its target levels.
+    fn result(
+        &self,
+        unit: &Unit<'_>,
+        stats: Result<Vec<LevelStats>, Era5Error>,
+    ) -> Result<Era5VariableResult, Era5Error> {
         // A forecast read fails the miner whatever the variable's other checks say, as when the
         // whole forecast was read before anything else.
-        if let Err(
-            e @ Era5Error::Read {
-                which: "forecast", ..
-            },
-        ) = stats
-        {
-            return Err(e);
-        }
+        let stats = stats.map_err(|e| (is_forecast_read(&e), e));
+        let stats = match stats {
+            Err((true, e)) => return Err(e),
+            other => other.map_err(|(_, e)| e),
+        };
         assemble(
-            var,
-            self.forecast.units(var),
-            self.truth.units(var),
+            unit.var,
+            self.forecast.units(unit.var),
+            self.truth.units(unit.var),
             &unit.levels,
             Some(stats),
             self.config,
         )
     }
+
+    /// Whether a unit may be split in two parts of its target levels scored on their own:
+    /// with more than one thread, a pressure-level variable whose stored levels are not all in
+    /// one chunk (a part re-reads only the stored level the two parts share; production
+    /// miners' 13-level chunks are not split, as each part would decode the whole chunk).
+    fn splits(&self, var: &str, levels: usize) -> bool {
+        let Some(name) = self.forecast.array_name(var) else {
+            return false;
+        };
+        let all: Vec<usize> = (0..self.forecast.stored_levels.len()).collect();
+        self.config.threads > 1
+            && levels >= 2
+            && self
+                .forecast
+                .ds
+                .level_read_groups(&name, &all)
+                .is_ok_and(|groups| groups.len() > 1)
+    }
+}
+
+fn is_forecast_read(e: &Era5Error) -> bool {
+    matches!(
+        e,
+        Era5Error::Read {
+            which: "forecast",
+            ..
+        }
+    )
+}
+
+/// The statistics of a variable from those of its parts (in level order): a forecast read
+/// error in any part is the variable's (the whole forecast used to be read first), else the
+/// first failure in level order.
+fn combine_parts(
+    parts: Vec<Result<Vec<LevelStats>, Era5Error>>,
+) -> Result<Vec<LevelStats>, Era5Error> {
+    let mut first = None;
+    let mut all = Vec::new();
+    for part in parts {
+        match part {
+            Err(e) if is_forecast_read(&e) => return Err(e),
+            Err(e) => {
+                first.get_or_insert(e);
+            }
+            Ok(stats) => all.extend(stats),
+        }
+    }
+    first.map_or(Ok(all), Err)
 }
 
 /// Score one (miner, lead) against ERA5. Any error fails the miner for this lead (among them an
@@ -331,24 +389,6 @@ pub fn score_era5_lead(request: &Era5Request) -> Result<Era5LeadReport, Era5Erro
             src.check_identity(var)?;
         }
     }
-    let units: Vec<Unit<'_>> = wanted
-        .iter()
-        .enumerate()
-        .map(|(index, (var, atmospheric))| Unit {
-            index,
-            var: var.as_str(),
-            levels: if *atmospheric {
-                config.levels_hpa.iter().map(|&l| Some(l)).collect()
-            } else {
-                vec![None]
-            },
-        })
-        .collect();
-    // The costly pressure-level variables first, so that the threads finish together; the
-    // results are put back in configuration order.
-    let mut order: Vec<usize> = (0..units.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(units[i].levels.len()));
-    let scheduled: Vec<&Unit<'_>> = order.iter().map(|&i| &units[i]).collect();
     let inputs = Inputs {
         forecast: &forecast,
         truth: &truth,
@@ -356,6 +396,35 @@ pub fn score_era5_lead(request: &Era5Request) -> Result<Era5LeadReport, Era5Erro
         valid,
         config,
     };
+    let mut units: Vec<Unit<'_>> = Vec::new();
+    for (index, (var, atmospheric)) in wanted.iter().enumerate() {
+        let levels: Vec<Option<f64>> = if *atmospheric {
+            config.levels_hpa.iter().map(|&l| Some(l)).collect()
+        } else {
+            vec![None]
+        };
+        let n = levels.len();
+        // Two parts of a variable's levels on two threads balance 5 pressure-level variables
+        // and 4 surface ones (one part each: 39 of 69 level-units on one thread, ~35 split).
+        let half = if *atmospheric && inputs.splits(var, n) {
+            n.div_ceil(2)
+        } else {
+            n
+        };
+        for part in [0..half, half..n].into_iter().filter(|p| !p.is_empty()) {
+            units.push(Unit {
+                index,
+                var: var.as_str(),
+                levels: levels.clone(),
+                part,
+            });
+        }
+    }
+    // The costly units first, so that the threads finish together; the results are put back
+    // in configuration order.
+    let mut order: Vec<usize> = (0..units.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(units[i].part.len()));
+    let scheduled: Vec<&Unit<'_>> = order.iter().map(|&i| &units[i]).collect();
     // Variables after a failed one cannot change the outcome (the first failure in
     // configuration order is the result).
     let cutoff = AtomicUsize::new(usize::MAX);
@@ -363,22 +432,26 @@ pub fn score_era5_lead(request: &Era5Request) -> Result<Era5LeadReport, Era5Erro
         if unit.index > cutoff.load(Ordering::Relaxed) {
             return None;
         }
-        let outcome = inputs.run(unit);
+        let outcome = inputs.stats(unit);
         if outcome.is_err() {
             cutoff.fetch_min(unit.index, Ordering::Relaxed);
         }
         Some(outcome)
     });
-    let mut outcomes: Vec<Option<Result<Era5VariableResult, Era5Error>>> =
+    let mut outcomes: Vec<Option<Result<Vec<LevelStats>, Era5Error>>> =
         (0..units.len()).map(|_| None).collect();
     for (&i, outcome) in order.iter().zip(done) {
         outcomes[i] = outcome;
     }
-    let mut variables = Vec::with_capacity(units.len());
-    for (unit, outcome) in units.iter().zip(outcomes) {
-        // A skipped variable comes after a failed one; run it only if the failure vanished.
-        let outcome = outcome.unwrap_or_else(|| inputs.run(unit));
-        variables.push(outcome?);
+    let mut variables = Vec::with_capacity(wanted.len());
+    let mut outcomes = units.iter().zip(outcomes).peekable();
+    while let Some((unit, outcome)) = outcomes.next() {
+        // A skipped unit comes after a failed variable; run it only if the failure vanished.
+        let mut parts = vec![outcome.unwrap_or_else(|| inputs.stats(unit))];
+        while let Some((_, outcome)) = outcomes.next_if(|(next, _)| next.index == unit.index) {
+            parts.push(outcome.unwrap_or_else(|| inputs.stats(unit)));
+        }
+        variables.push(inputs.result(unit, combine_parts(parts))?);
     }
     Ok(Era5LeadReport {
         lead_hours: request.lead_hours,

@@ -24,6 +24,16 @@ fn fixture() -> &'static Value {
     })
 }
 
+/// The fixture's case names.
+pub(crate) fn case_names() -> Vec<String> {
+    fixture()["cases"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect()
+}
+
 pub(crate) fn request(case: &str) -> Era5Request {
     let j = fixture();
     Era5Request {

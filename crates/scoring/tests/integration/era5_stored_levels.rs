@@ -115,3 +115,41 @@ fn a_forecast_read_error_wins_over_an_earlier_levels_extreme_value() {
         "{err}"
     );
 }
+
+/// On two threads a pressure-level variable of a store with one level per chunk is scored in
+/// two parts of its levels: every case of the fixture gives the same report, or the same
+/// failure, as on one thread; and the read error of the corrupted store still wins over the
+/// extreme value the first part finds.
+#[test]
+fn two_threads_score_every_case_as_one_thread() {
+    let cases = crate::era5_fixtures::case_names();
+    assert!(cases.len() >= 12, "{cases:?}");
+    for case in &cases {
+        let one = score_era5_lead(&request(case));
+        let mut req = request(case);
+        req.config.threads = 2;
+        let two = score_era5_lead(&req);
+        match (one, two) {
+            (Ok(a), Ok(b)) => assert_eq!(a.variables, b.variables, "{case}"),
+            (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{case}"),
+            (a, b) => panic!("{case}: {a:?} on one thread, {b:?} on two"),
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut req = request("extreme");
+    req.forecast = extreme_with_a_corrupt_last_level(dir.path())
+        .to_string_lossy()
+        .into_owned();
+    req.config.threads = 2;
+    let err = score_era5_lead(&req).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Era5Error::Read {
+                which: "forecast",
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
