@@ -13,9 +13,19 @@ use crate::field::{Field2, Grid, Precision};
 use crate::regrid::grid_interp::lerp_rows;
 use crate::regrid::{GridInterp, InterpError, LevelPlan};
 
+/// A stored field's values in row-major order.
+enum Values<'a> {
+    /// As given (a field given up front is borrowed).
+    Double(Cow<'a, [f64]>),
+    /// A single-precision field handed over with [`ForecastOnTruth::insert`], narrowed back to
+    /// `f32` (exactly: every value came from a `float32` array): half the memory to hold and to
+    /// stream through the latitude passes, the same rows bit for bit.
+    Single(Vec<f32>),
+}
+
 /// One stored field's values in row-major order, with its interpolation plan.
 struct RawRows<'a> {
-    values: Cow<'a, [f64]>,
+    values: Values<'a>,
     precision: Precision,
     /// Index into [`ForecastOnTruth::plans`].
     plan: usize,
@@ -77,7 +87,7 @@ impl<'a> ForecastOnTruth<'a> {
                 None => Cow::Owned(field.values.iter().copied().collect()),
             };
             f.raw.push(Some(RawRows {
-                values,
+                values: Values::Double(values),
                 precision: field.precision,
                 plan,
             }));
@@ -127,19 +137,21 @@ impl<'a> ForecastOnTruth<'a> {
     pub fn insert(&mut self, r: usize, field: Field2) {
         let plan = self.plan_for(&field.grid);
         let len = field.values.len();
-        let values = if field.values.as_slice().is_some() {
+        let values = if field.precision == Precision::F32 {
+            Values::Single(field.values.iter().map(|&v| v as f32).collect())
+        } else if field.values.as_slice().is_some() {
             // Row-major and contiguous: the elements are `len` values from `offset` on.
             let (mut flat, offset) = field.values.into_raw_vec_and_offset();
             let start = offset.unwrap_or(0);
             flat.truncate(start + len);
             flat.drain(..start);
-            flat
+            Values::Double(Cow::Owned(flat))
         } else {
-            field.values.iter().copied().collect()
+            Values::Double(field.values.iter().copied().collect())
         };
         if let Some(slot) = self.raw.get_mut(r) {
             *slot = Some(RawRows {
-                values: Cow::Owned(values),
+                values,
                 precision: field.precision,
                 plan,
             });
@@ -191,7 +203,10 @@ impl<'a> ForecastOnTruth<'a> {
             Some(raw) => {
                 let plan = &plans[raw.plan];
                 let mid = &mut mid[..plan.src_shape().1];
-                plan.row_into(&raw.values, raw.precision, i, mid, out);
+                match &raw.values {
+                    Values::Double(values) => plan.row_into(values, raw.precision, i, mid, out),
+                    Values::Single(values) => plan.row_into(values, raw.precision, i, mid, out),
+                }
             }
             None => out.fill(f64::NAN),
         };

@@ -113,12 +113,13 @@ impl GridInterp {
     }
 
     /// Target row `i` of the field whose values are `src` (row-major on the source grid, stored
-    /// in `precision`) into `out` (one target row). `mid` holds one source row.
+    /// in `precision`; `f32` values only for [`Precision::F32`]) into `out` (one target row).
+    /// `mid` holds one source row.
     ///
     /// Panics if the slices do not have the planned shapes (a programming error, not input).
-    pub fn row_into(
+    pub fn row_into<T: StoredValue>(
         &self,
-        src: &[f64],
+        src: &[T],
         precision: Precision,
         i: usize,
         mid: &mut [f64],
@@ -139,18 +140,11 @@ impl GridInterp {
                 // lowest latitude reads the one above it with offset 0.
                 if i + 1 < nlat {
                     let s = lat_span[i];
-                    lerp_rows(
-                        mid,
-                        row(i + 1),
-                        row(i),
-                        s,
-                        s,
-                        single,
-                        single && lat_exact[i],
-                    );
+                    let exact = single && lat_exact[i];
+                    T::lat_pass(mid, row(i + 1), row(i), (s, s), single, exact);
                 } else {
                     let s = lat_span[i - 1];
-                    lerp_rows(mid, row(i), row(i - 1), s, 0.0, single, false);
+                    T::lat_pass(mid, row(i), row(i - 1), (s, 0.0), single, false);
                 }
                 lon_pass_same(out, mid, lon_span, single && *lon_exact);
             }
@@ -159,12 +153,11 @@ impl GridInterp {
                     out.fill(f64::NAN);
                     return;
                 };
-                lerp_rows(
+                T::lat_pass(
                     mid,
                     row(st.lo),
                     row(st.hi),
-                    st.span,
-                    st.offset,
+                    (st.span, st.offset),
                     single,
                     false,
                 );
@@ -210,6 +203,67 @@ impl<'a> FieldRows<'a> {
         self.plan
             .row_into(&self.values, self.precision, i, &mut self.mid, out);
     }
+}
+
+/// The values of a stored field as a latitude pass reads them: `f64`, or `f32` for a field
+/// stored in single precision (half the bytes to stream, the same results bit for bit).
+pub trait StoredValue: Copy {
+    /// One interp1d pass over whole rows, `(span, offset)` as in [`lerp_rows`].
+    fn lat_pass(
+        out: &mut [f64],
+        lo: &[Self],
+        hi: &[Self],
+        span_offset: (f64, f64),
+        single: bool,
+        exact: bool,
+    );
+}
+
+impl StoredValue for f64 {
+    fn lat_pass(
+        out: &mut [f64],
+        lo: &[f64],
+        hi: &[f64],
+        (span, offset): (f64, f64),
+        single: bool,
+        exact: bool,
+    ) {
+        lerp_rows(out, lo, hi, span, offset, single, exact);
+    }
+}
+
+impl StoredValue for f32 {
+    /// `single` is implied: the difference of two `f32` values is taken in single precision.
+    fn lat_pass(
+        out: &mut [f64],
+        lo: &[f32],
+        hi: &[f32],
+        (span, offset): (f64, f64),
+        _single: bool,
+        exact: bool,
+    ) {
+        lerp_rows_f32(out, lo, hi, span, offset, exact);
+    }
+}
+
+avx2_dispatch! {
+/// [`lerp_rows`] over `f32` rows in single precision: the same operations on the same values
+/// (an `f32` widened to `f64` is what the `f64` copy holds).
+pub(crate) fn lerp_rows_f32(
+    out: &mut [f64],
+    lo: &[f32],
+    hi: &[f32],
+    span: f64,
+    offset: f64,
+    exact: bool,
+) as lerp_rows_f32_baseline {
+    let rows = out.iter_mut().zip(lo.iter().zip(hi));
+    if exact {
+        rows.for_each(|(o, (&a, &b))| *o = f64::from(b - a) + f64::from(a));
+    } else {
+        rows.for_each(|(o, (&a, &b))| *o = f64::from(b - a) / span * offset + f64::from(a));
+    }
+}
 }
 
 avx2_dispatch! {
@@ -260,7 +314,7 @@ pub(crate) fn lerp_rows(
 mod tests {
     use super::*;
 
-    fn rows(plan: &GridInterp, src: &[f64], precision: Precision) -> Vec<f64> {
+    fn rows<T: StoredValue>(plan: &GridInterp, src: &[T], precision: Precision) -> Vec<f64> {
         let (ni, nj) = plan.target_shape();
         let mut mid = vec![0.0; plan.src_shape().1];
         let mut out = vec![0.0; ni * nj];
@@ -297,6 +351,18 @@ mod tests {
                 .map(|v| f64::from(*v as f32))
                 .collect();
             let spans: Vec<f64> = (0..n).map(|j| 0.25 + 0.125 * (j % 3) as f64).collect();
+            let (lo32, hi32): (Vec<f32>, Vec<f32>) = (
+                lo.iter().map(|&v| v as f32).collect(),
+                hi.iter().map(|&v| v as f32).collect(),
+            );
+            for exact in [false, true] {
+                let (mut got, mut want) = (vec![0.0; n], vec![0.0; n]);
+                lerp_rows_f32(&mut got, &lo32, &hi32, 0.3, 0.1, exact);
+                lerp_rows_f32_baseline(&mut want, &lo32, &hi32, 0.3, 0.1, exact);
+                same_bits(&got, &want);
+                lerp_rows(&mut want, &lo, &hi, 0.3, 0.1, true, exact);
+                same_bits(&got, &want);
+            }
             for (single, exact) in [(false, false), (true, false), (true, true)] {
                 let (mut got, mut want) = (vec![0.0; n], vec![0.0; n]);
                 lerp_rows(&mut got, &lo, &hi, 0.3, 0.1, single, exact);
@@ -347,6 +413,14 @@ mod tests {
         ));
         for precision in [Precision::F32, Precision::F64] {
             same_bits(&rows(&fast, &v, precision), &rows(&general, &v, precision));
+        }
+        // The same values stored as `f32` give the same bits on both plans.
+        let single: Vec<f32> = v.iter().map(|&x| x as f32).collect();
+        for plan in [&fast, &general] {
+            same_bits(
+                &rows(plan, &single, Precision::F32),
+                &rows(plan, &v, Precision::F32),
+            );
         }
     }
 
