@@ -13,9 +13,9 @@
 
 use ndarray::ArrayView2;
 
-use crate::metrics::moments::{combine, hsum, row_moments, row_moments_checked, Row, LANES};
+use super::row_fr::{row_fr, row_fr_finite, RowFr};
+use crate::metrics::moments::{combine, row_moments, row_moments_checked, Row};
 use crate::metrics::{skill_from_mse, LatWeights, MetricError};
-use crate::simd::avx2_dispatch;
 
 /// A producer of one field's rows on the truth grid: `(i, out)` writes row `i` into `out`.
 pub type RowFn<'a> = dyn FnMut(usize, &mut [f64]) + 'a;
@@ -45,148 +45,6 @@ pub struct Day1Stats {
     pub mae: f64,
     /// ⟨F−T⟩_w.
     pub bias: f64,
-}
-
-/// What one row gives beyond [`Row`]: the (F, R) pairs, the (R, T) pairs and F's range.
-#[derive(Clone, Copy)]
-struct RowFr {
-    n_fr: usize,
-    s_f: f64,
-    s_r: f64,
-    s_fr2: f64,
-    c_ff: f64,
-    c_rr: f64,
-    c_fr: f64,
-    n_rt: usize,
-    s_rt2: f64,
-    min: f64,
-    max: f64,
-}
-
-impl Default for RowFr {
-    fn default() -> Self {
-        Self {
-            n_fr: 0,
-            s_f: 0.0,
-            s_r: 0.0,
-            s_fr2: 0.0,
-            c_ff: 0.0,
-            c_rr: 0.0,
-            c_fr: 0.0,
-            n_rt: 0,
-            s_rt2: 0.0,
-            min: f64::INFINITY,
-            max: f64::NEG_INFINITY,
-        }
-    }
-}
-
-avx2_dispatch! {
-/// Two passes over a cached row with NaNs or infinities: `x` = F, `y` = T, `z` = R.
-fn row_fr(x: &[f64], y: &[f64], z: &[f64]) -> RowFr as row_fr_baseline {
-    let mut r = RowFr::default();
-    for ((&x, &y), &z) in x.iter().zip(y).zip(z) {
-        if !x.is_nan() {
-            r.min = r.min.min(x);
-            r.max = r.max.max(x);
-            if !z.is_nan() {
-                r.n_fr += 1;
-                r.s_fr2 += (x - z) * (x - z);
-                r.s_f += x;
-                r.s_r += z;
-            }
-        }
-        if !z.is_nan() && !y.is_nan() {
-            r.n_rt += 1;
-            r.s_rt2 += (z - y) * (z - y);
-        }
-    }
-    let (mf, mr) = (r.s_f / r.n_fr as f64, r.s_r / r.n_fr as f64);
-    for (&x, &z) in x.iter().zip(z) {
-        if !x.is_nan() && !z.is_nan() {
-            let (p, q) = (x - mf, z - mr);
-            r.c_ff += p * p;
-            r.c_rr += q * q;
-            r.c_fr += p * q;
-        }
-    }
-    r
-}
-}
-
-avx2_dispatch! {
-/// [`row_fr`] for a row whose forecast `x` and truth `y` are finite, on [`LANES`] independent
-/// accumulators; `None` when some reference value `z` is NaN or infinite (the check rides on the
-/// first pass: `v · 0` is ±0 for a finite value and NaN otherwise).
-fn row_fr_finite(x: &[f64], y: &[f64], z: &[f64]) -> Option<RowFr> as row_fr_finite_baseline {
-    let n = x.len().min(y.len()).min(z.len());
-    let whole = n - n % LANES;
-    let lanes = || {
-        x[..whole]
-            .chunks_exact(LANES)
-            .zip(y[..whole].chunks_exact(LANES))
-            .zip(z[..whole].chunks_exact(LANES))
-    };
-    let rest = || x[whole..n].iter().zip(&y[whole..n]).zip(&z[whole..n]);
-    let zero = [0.0; LANES];
-    let (mut s_f, mut s_r, mut s_fr2, mut s_rt2) = (zero, zero, zero, zero);
-    let (mut min, mut max) = ([f64::INFINITY; LANES], [f64::NEG_INFINITY; LANES]);
-    let mut nan = zero;
-    for ((xs, ys), zs) in lanes() {
-        for l in 0..LANES {
-            let (x, y, z) = (xs[l], ys[l], zs[l]);
-            nan[l] += z * 0.0;
-            min[l] = if x < min[l] { x } else { min[l] };
-            max[l] = if x > max[l] { x } else { max[l] };
-            s_f[l] += x;
-            s_r[l] += z;
-            s_fr2[l] += (x - z) * (x - z);
-            s_rt2[l] += (z - y) * (z - y);
-        }
-    }
-    for ((&x, &y), &z) in rest() {
-        nan[0] += z * 0.0;
-        min[0] = min[0].min(x);
-        max[0] = max[0].max(x);
-        s_f[0] += x;
-        s_r[0] += z;
-        s_fr2[0] += (x - z) * (x - z);
-        s_rt2[0] += (z - y) * (z - y);
-    }
-    if hsum(nan) != 0.0 {
-        return None;
-    }
-    let (s_f, s_r) = (hsum(s_f), hsum(s_r));
-    let (mf, mr) = (s_f / n as f64, s_r / n as f64);
-    let (mut c_ff, mut c_rr, mut c_fr) = (zero, zero, zero);
-    for ((xs, _), zs) in lanes() {
-        for l in 0..LANES {
-            let (p, q) = (xs[l] - mf, zs[l] - mr);
-            c_ff[l] += p * p;
-            c_rr[l] += q * q;
-            c_fr[l] += p * q;
-        }
-    }
-    for ((&x, _), &z) in rest() {
-        let (p, q) = (x - mf, z - mr);
-        c_ff[0] += p * p;
-        c_rr[0] += q * q;
-        c_fr[0] += p * q;
-    }
-    Some(RowFr {
-        n_fr: n,
-        s_f,
-        s_r,
-        s_fr2: hsum(s_fr2),
-        c_ff: hsum(c_ff),
-        c_rr: hsum(c_rr),
-        c_fr: hsum(c_fr),
-        n_rt: n,
-        s_rt2: hsum(s_rt2),
-        min: min.into_iter().fold(f64::INFINITY, f64::min),
-        max: max.into_iter().fold(f64::NEG_INFINITY, f64::max),
-    })
-}
 }
 
 /// The clone distance, pattern correlation, reference MSE and F's range from the rows.
@@ -323,54 +181,7 @@ mod tests {
         anomaly_correlation, bias_corrected_skill, clone_distance, nan_min_max, weighted_bias,
         weighted_mae, weighted_mse, weighted_pearson,
     };
-    use crate::simd::test_rows::{finite, holed, LENGTHS};
     use ndarray::Array2;
-
-    fn bits(r: &RowFr) -> [u64; 11] {
-        [
-            r.n_fr as u64,
-            r.s_f.to_bits(),
-            r.s_r.to_bits(),
-            r.s_fr2.to_bits(),
-            r.c_ff.to_bits(),
-            r.c_rr.to_bits(),
-            r.c_fr.to_bits(),
-            r.n_rt as u64,
-            r.s_rt2.to_bits(),
-            r.min.to_bits(),
-            r.max.to_bits(),
-        ]
-    }
-
-    /// The AVX2 copies of the row kernels equal their baseline copies, bit for bit.
-    #[test]
-    fn dispatched_row_kernels_equal_their_baseline_copies() {
-        for n in LENGTHS {
-            let (x, y, z) = (finite(1, n, 40.0), finite(2, n, 30.0), finite(3, n, 35.0));
-            let got = row_fr_finite(&x, &y, &z).map(|r| bits(&r));
-            assert!(got.is_some(), "row of {n}");
-            assert_eq!(
-                got,
-                row_fr_finite_baseline(&x, &y, &z).map(|r| bits(&r)),
-                "row of {n}"
-            );
-            // A NaN or an infinity anywhere in the reference is found by both copies.
-            let places = [
-                (0, f64::NAN),
-                (n / 2, f64::INFINITY),
-                (n.max(1) - 1, f64::NEG_INFINITY),
-            ];
-            for (at, bad) in places.into_iter().filter(|_| n > 0) {
-                let mut z = z.clone();
-                z[at] = bad;
-                assert!(row_fr_finite(&x, &y, &z).is_none(), "{bad} at {at} of {n}");
-                assert!(row_fr_finite_baseline(&x, &y, &z).is_none());
-            }
-            let (x, z) = (holed(x, 1), holed(z, 4));
-            let got = bits(&row_fr(&x, &y, &z));
-            assert_eq!(got, bits(&row_fr_baseline(&x, &y, &z)), "holed row of {n}");
-        }
-    }
 
     /// Deterministic pseudo-random field with some NaNs.
     fn field(seed: u64, nan_every: usize) -> Array2<f64> {

@@ -8,6 +8,9 @@ pub mod config;
 pub mod kernel;
 pub mod report;
 pub mod request;
+mod row_fr;
+#[cfg(target_arch = "x86_64")]
+mod row_fr_avx2;
 pub mod score;
 pub mod units;
 pub mod variable;

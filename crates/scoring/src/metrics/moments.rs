@@ -13,6 +13,8 @@
 //! [`LANES`]-lane row for finite ones ([`row_moments_checked`], which also finds that a row is
 //! not finite), and [`combine`].
 
+/// The whole [`LANES`]-chunks of three rows side by side (shared with Day-1's row passes).
+pub(crate) use super::moment_passes::lane_chunks;
 use super::moment_passes::{first_pass_portable, second_pass_portable, FirstPass, SecondPass};
 use super::{LatWeights, ACC_MIN_STD};
 use crate::simd::avx2_dispatch;
