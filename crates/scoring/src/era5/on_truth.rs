@@ -12,6 +12,7 @@ use ndarray::Array2;
 use crate::field::{Field2, Grid, Precision};
 use crate::regrid::grid_interp::lerp_rows;
 use crate::regrid::{GridInterp, InterpError, LevelPlan};
+use crate::zarr::SinglePlane;
 
 /// A stored field's values in row-major order.
 enum Values<'a> {
@@ -157,6 +158,19 @@ impl<'a> ForecastOnTruth<'a> {
             *slot = Some(RawRows {
                 values,
                 precision: field.precision,
+                plan,
+            });
+        }
+    }
+
+    /// Hand over stored field `r` read as stored in single precision
+    /// ([`crate::zarr::Dataset::read_field_levels_single`]): held as it is.
+    pub fn insert_single(&mut self, r: usize, plane: SinglePlane) {
+        let plan = self.plan_for(&plane.grid);
+        if let Some(slot) = self.raw.get_mut(r) {
+            *slot = Some(RawRows {
+                values: Values::Single(plane.values),
+                precision: Precision::F32,
                 plan,
             });
         }

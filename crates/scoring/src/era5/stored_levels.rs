@@ -12,7 +12,6 @@
 //! group, in stored order, that fails; after a failure elsewhere (a truth read, a check, the
 //! kernel) the groups not yet read are read, and a read error among them is the variable's.
 
-use crate::field::Field2;
 use crate::regrid::LevelPlan;
 use crate::zarr::{Dataset, ZarrError};
 
@@ -74,25 +73,50 @@ impl<'a> StoredLevels<'a> {
         })
     }
 
-    /// Read group `g` (the fields at its positions, in order).
-    fn read_group(&mut self, g: usize) -> Result<Vec<(usize, Field2)>, Era5Error> {
+    /// Read group `g` into `forecast` (`None`: read and drop it). A `float32` array's levels
+    /// are read as stored, without widening to `f64` ([`Dataset::read_field_levels_single`]).
+    fn read_group(
+        &mut self,
+        g: usize,
+        forecast: Option<&mut ForecastOnTruth<'_>>,
+    ) -> Result<(), Era5Error> {
         let positions = self.groups[g].0.clone();
         self.groups[g].1 = true;
         let stored: Vec<usize> = positions.iter().map(|&p| self.needed[p]).collect();
-        let fields = self
+        let read = |source| Era5Error::Read {
+            which: "forecast",
+            source,
+        };
+        let single = self
             .ds
-            .read_field_levels(&self.name, self.time_index, &stored)
-            .map_err(|source| Era5Error::Read {
-                which: "forecast",
-                source,
-            })?;
-        Ok(positions.into_iter().zip(fields).collect())
+            .read_field_levels_single(&self.name, self.time_index, &stored)
+            .map_err(read)?;
+        let Some(single) = single else {
+            let fields = self
+                .ds
+                .read_field_levels(&self.name, self.time_index, &stored)
+                .map_err(read)?;
+            if let Some(forecast) = forecast {
+                for (p, field) in positions.into_iter().zip(fields) {
+                    forecast.insert(p, field);
+                }
+            }
+            return Ok(());
+        };
+        if let Some(forecast) = forecast {
+            for (p, plane) in positions.into_iter().zip(single) {
+                forecast.insert_single(p, plane);
+            }
+        }
+        Ok(())
     }
 
     /// The first error of reading the groups before `g` not read yet, in stored order.
     fn earlier_error(&mut self, g: usize) -> Option<Era5Error> {
         let unread: Vec<usize> = (0..g).filter(|&e| !self.groups[e].1).collect();
-        unread.into_iter().find_map(|e| self.read_group(e).err())
+        unread
+            .into_iter()
+            .find_map(|e| self.read_group(e, None).err())
     }
 
     /// `Some(k)`: drop the levels no target from `k` on reads, then read the groups target `k`
@@ -119,13 +143,8 @@ impl<'a> StoredLevels<'a> {
             if self.groups[g].1 {
                 continue;
             }
-            match self.read_group(g) {
-                Ok(fields) => {
-                    for (p, field) in fields {
-                        forecast.insert(p, field);
-                    }
-                }
-                Err(e) => return Err(self.earlier_error(g).unwrap_or(e)),
+            if let Err(e) = self.read_group(g, Some(forecast)) {
+                return Err(self.earlier_error(g).unwrap_or(e));
             }
         }
         Ok(())

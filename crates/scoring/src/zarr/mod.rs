@@ -20,6 +20,7 @@ mod polite;
 #[cfg(test)]
 mod prop_tests;
 mod read;
+mod read_single;
 mod store;
 pub mod write;
 
@@ -35,4 +36,5 @@ pub use options::{
     DEFAULT_MAX_METADATA_BYTES, DEFAULT_TIMEOUT, RATIO_CHECK_MIN_BYTES,
 };
 pub use polite::{RetryPolicy, TransferStats, DEFAULT_REQUESTS_PER_MINUTE};
+pub use read_single::SinglePlane;
 pub use store::{fetch_raw, slice_whole, ErrorSink};

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use ndarray::Array2;
 use serde_json::Value;
-use zarrs::array::{Array, ArrayError, ArraySubset, CodecOptions};
+use zarrs::array::{Array, ArrayError, ArraySubset, CodecOptions, ElementOwned};
 
 use super::dataset::{Dataset, LAT_NAMES, LON_NAMES};
 use super::guard::GuardedStore;
@@ -47,12 +47,13 @@ impl Dataset {
     /// last may be shorter): each piece is converted straight from the decoded elements into its
     /// own vector, so reading many planes at once costs no more memory traffic than reading them
     /// one by one.
-    fn read_subset_pieces(
+    /// The elements of `ranges` of array `m` as stored (C order over the subset), after the
+    /// subset's size is checked against the limit and before anything else is allocated.
+    pub(super) fn retrieve<T: ElementOwned>(
         &self,
         m: &ArrayMeta,
         ranges: &[Range<u64>],
-        piece: usize,
-    ) -> Result<Vec<Vec<f64>>, ZarrError> {
+    ) -> Result<Vec<T>, ZarrError> {
         let elements = ranges
             .iter()
             .map(|r| r.end - r.start)
@@ -69,12 +70,21 @@ impl Dataset {
         let subset = ArraySubset::new_with_ranges(ranges);
         let opts =
             CodecOptions::default().with_concurrent_target(self.options.codec_concurrency.max(1));
+        array
+            .retrieve_array_subset_opt::<Vec<T>>(&subset, &opts)
+            .map_err(|e| self.decode_err(&m.name, e))
+    }
+
+    fn read_subset_pieces(
+        &self,
+        m: &ArrayMeta,
+        ranges: &[Range<u64>],
+        piece: usize,
+    ) -> Result<Vec<Vec<f64>>, ZarrError> {
         let piece = piece.max(1);
         macro_rules! fetch {
             ($t:ty) => {{
-                let raw = array
-                    .retrieve_array_subset_opt::<Vec<$t>>(&subset, &opts)
-                    .map_err(|e| self.decode_err(&m.name, e))?;
+                let raw = self.retrieve::<$t>(m, ranges)?;
                 if raw.is_empty() {
                     vec![Vec::new()]
                 } else {
@@ -234,6 +244,21 @@ impl Dataset {
         lo: usize,
         hi: usize,
     ) -> Result<Vec<Field2>, ZarrError> {
+        let (m, layout, ranges) = self.level_run_subset(var, sel, level_names, (lo, hi))?;
+        let (nlat, nlon) = self.orientation()?.grid.shape();
+        let pieces = self.read_subset_pieces(m, &ranges, nlat * nlon)?;
+        self.planes(var, layout, pieces, m.precision(), hi - lo + 1)
+    }
+
+    /// The subset ranges of the planes of `var` at the level indices `lo..=hi` (the level
+    /// axis outside the plane; `sel` without the level), with their layout.
+    pub(super) fn level_run_subset(
+        &self,
+        var: &str,
+        sel: &[(&[&str], usize)],
+        level_names: &[&str],
+        (lo, hi): (usize, usize),
+    ) -> Result<(&ArrayMeta, PlaneLayout, Vec<Range<u64>>), ZarrError> {
         let mut s = sel.to_vec();
         s.push((level_names, lo));
         let (m, layout, mut ranges) = self.plane_subset(var, &s)?;
@@ -248,9 +273,7 @@ impl Dataset {
             }
             ranges[d] = lo as u64..hi as u64 + 1;
         }
-        let (nlat, nlon) = self.orientation()?.grid.shape();
-        let pieces = self.read_subset_pieces(m, &ranges, nlat * nlon)?;
-        self.planes(var, layout, pieces, m.precision(), hi - lo + 1)
+        Ok((m, layout, ranges))
     }
 
     /// The subset ranges of the plane of `var` selected by `sel`, with its layout.
@@ -377,11 +400,11 @@ fn mask_and_scale(m: &ArrayMeta, values: &mut [f64]) {
 
 /// Whether latitude comes before longitude in a stored plane.
 #[derive(Debug, Clone, Copy)]
-struct PlaneLayout {
-    lat_first: bool,
+pub(super) struct PlaneLayout {
+    pub(super) lat_first: bool,
 }
 
-fn bad_dims(var: &str, reason: String) -> ZarrError {
+pub(super) fn bad_dims(var: &str, reason: String) -> ZarrError {
     ZarrError::BadDimensions {
         var: var.to_owned(),
         reason,
@@ -392,7 +415,12 @@ fn bad_dims(var: &str, reason: String) -> ZarrError {
 /// `[lat][lon]` order given by the source indices. Whole rows are copied when the longitude order
 /// is already right, and an already-normalised plane is returned as it is (no copy): the reader's
 /// hot path at 0.25°.
-fn reorient(flat: Vec<f64>, lat_src: &[usize], lon_src: &[usize], lat_first: bool) -> Vec<f64> {
+pub(super) fn reorient<T: Copy>(
+    flat: Vec<T>,
+    lat_src: &[usize],
+    lon_src: &[usize],
+    lat_first: bool,
+) -> Vec<T> {
     let (nlat, nlon) = (lat_src.len(), lon_src.len());
     let identity = |v: &[usize]| v.iter().enumerate().all(|(k, &s)| k == s);
     let lon_identity = identity(lon_src);

@@ -4,8 +4,12 @@
 
 use crate::zarr_support::{expected, fixtures, TestServer};
 use chrono::{DateTime, TimeZone, Utc};
+use gaia_scoring::field::Precision;
+use gaia_scoring::zarr::write::{
+    attrs, f32_bytes, ArraySpec, Compressor, Dtype as WriteDtype, StoreWriter,
+};
 use gaia_scoring::zarr::{Climatology, Dataset, Format, OpenOptions, ZarrError};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 const FORECASTS: [&str; 9] = [
     "v2_blosc",
@@ -310,4 +314,83 @@ fn stores_without_consolidated_metadata_are_listed_on_disk_only() {
         Err(ZarrError::NoConsolidatedMetadata(_)) => {}
         other => panic!("{other:?}"),
     }
+}
+
+/// The single-precision reader gives every fixture's `float32` level planes as the `f64` reader
+/// does, narrowed: the same grid, the same values bit for bit once widened (the fill value and a
+/// CF `missing_value` become NaN in both), whatever the chunking (v3_zstd splits a plane into
+/// chunks; the ERA5 `production_layout` case reads 13 levels from one chunk) — and declines what it does not
+/// read (float64, no level axis, CF scaling).
+#[test]
+fn single_precision_planes_are_the_f64_planes_narrowed() {
+    let levels = [2, 0, 1, 2];
+    for name in FORECASTS {
+        let path = fixtures().join(format!("{name}.zarr"));
+        let ds = Dataset::open(path.to_str().unwrap(), &OpenOptions::default()).unwrap();
+        let single = ds.read_field_levels_single("t", 1, &levels).unwrap();
+        // v2_miner stores float64: read in double precision only.
+        let float32 = ds.array("t").unwrap().precision() == Precision::F32;
+        assert_eq!(single.is_some(), float32, "{name}");
+        let Some(single) = single else {
+            continue;
+        };
+        let double = ds.read_field_levels("t", 1, &levels).unwrap();
+        assert_eq!(single.len(), levels.len());
+        let mut nan = 0;
+        for ((s, d), level) in single.iter().zip(&double).zip(levels) {
+            assert_eq!(s.grid, d.grid, "{name} level {level}");
+            assert_eq!(s.values.len(), d.values.len());
+            for (a, b) in s.values.iter().zip(d.values.iter()) {
+                assert_eq!(f64::from(*a).to_bits(), b.to_bits(), "{name} level {level}");
+                nan += usize::from(a.is_nan());
+            }
+        }
+        if name == "v2_missing_value" {
+            // Its one -9999 at time 1, read twice (level 2 is asked for twice) or once.
+            assert!(nan >= 1, "{name}: the missing value is NaN");
+        }
+        assert!(ds
+            .read_field_levels_single("msl", 1, &[0])
+            .unwrap()
+            .is_none());
+        assert!(ds.read_field_levels_single("nope", 1, &[0]).is_err());
+        assert!(matches!(
+            ds.read_field_levels_single("t", 1, &[7]),
+            Err(ZarrError::IndexOutOfRange { .. })
+        ));
+    }
+    // A float32 array with CF scaling is read in double precision only.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("scaled.zarr");
+    let mut w = StoreWriter::create(&root, Default::default()).unwrap();
+    let units = |u: &str| attrs([("units", json!(u))]);
+    w.put_coord_i64("time", &[0], units("hours since 2026-01-01 00:00:00"))
+        .unwrap();
+    w.put_coord_f64("pressure_level", &[500.0, 850.0], units("hPa"))
+        .unwrap();
+    w.put_coord_f64("lat", &[1.0, 0.0], units("degrees_north"))
+        .unwrap();
+    w.put_coord_f64("lon", &[0.0, 1.0], units("degrees_east"))
+        .unwrap();
+    w.add_array(&ArraySpec {
+        name: "t".into(),
+        dims: ["time", "pressure_level", "lat", "lon"]
+            .map(String::from)
+            .to_vec(),
+        shape: vec![1, 2, 2, 2],
+        chunks: vec![1, 1, 2, 2],
+        dtype: WriteDtype::F32,
+        attrs: attrs([("scale_factor", json!(0.5))]),
+        compressor: Compressor::Zstd,
+    })
+    .unwrap();
+    for k in 0..2u64 {
+        w.put_chunk("t", &[0, k, 0, 0], &f32_bytes(&[1.0, 2.0, 3.0, 4.0]))
+            .unwrap();
+    }
+    w.finish().unwrap();
+    let ds = Dataset::open(root.to_str().unwrap(), &OpenOptions::default()).unwrap();
+    assert!(ds.read_field_levels_single("t", 0, &[1]).unwrap().is_none());
+    let scaled = ds.read_field_levels("t", 0, &[1]).unwrap();
+    assert_eq!(scaled[0].values[[0, 1]], 1.0);
 }
