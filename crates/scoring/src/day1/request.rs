@@ -164,8 +164,8 @@ impl Source {
     }
 
     /// §12-18: the NaN-skipping mean of a pressure-level variable over all its levels at the
-    /// selected time (one subset read: a chunk holding every level is decoded once); `None` for
-    /// a surface variable.
+    /// selected time (a stored chunk at a time: a chunk holding every level is decoded once);
+    /// `None` for a surface variable.
     fn mean_all_levels(&self, spec: &VariableSpec) -> Result<Option<f64>, Day1Error> {
         if spec.level_hpa.is_none() {
             return Ok(None);

@@ -1,11 +1,12 @@
 //! The ERA5 entry point over stores for one (miner, lead): open the forecast (verify-on-read),
 //! ERA5 and the climatology, require the exact valid time, then read and score every variable
-//! as one unit of work on up to `config.threads` threads. A unit reads the forecast levels its
-//! level plan needs in one read (a chunk holding all 13 levels is fetched and decoded once),
-//! then goes through the target levels in order — truth and climatology read level by level,
-//! the fused kernel, only the level's statistics kept. The outcomes are combined in
-//! configuration order with the error precedence of a sequential read-then-score; once a
-//! variable has failed, variables after it are skipped.
+//! as one unit of work on up to `config.threads` threads (with more than one, a pressure-level
+//! variable whose levels are not in one stored chunk is two units, one per half of its target
+//! levels). A unit goes through its target levels in order — the stored forecast levels read as
+//! the level needs them ([`super::stored_levels`]: a chunk holding all 13 levels is fetched and
+//! decoded once), truth and climatology read level by level, the fused kernel, only the level's
+//! statistics kept. The outcomes are combined in configuration order with the error precedence
+//! of a sequential read-then-score; once a variable has failed, variables after it are skipped.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use gaia_protocol::FrozenManifest;
