@@ -280,10 +280,9 @@ impl Inputs<'_> {
     ) -> Result<Era5VariableResult, Era5Error> {
         // A forecast read fails the miner whatever the variable's other checks say, as when the
         // whole forecast was read before anything else.
-        let stats = stats.map_err(|e| (is_forecast_read(&e), e));
         let stats = match stats {
-            Err((true, e)) => return Err(e),
-            other => other.map_err(|(_, e)| e),
+            Err(e) if is_forecast_read(&e) => return Err(e),
+            other => other,
         };
         assemble(
             unit.var,
