@@ -8,29 +8,13 @@
 //! `dispatched_row_kernels_equal_their_baseline_copies` checks it.
 
 use std::arch::x86_64::{
-    __m256d, _mm256_add_pd, _mm256_loadu_pd, _mm256_max_pd, _mm256_min_pd, _mm256_mul_pd,
-    _mm256_set1_pd, _mm256_setzero_pd, _mm256_storeu_pd, _mm256_sub_pd,
+    _mm256_add_pd, _mm256_max_pd, _mm256_min_pd, _mm256_mul_pd, _mm256_set1_pd, _mm256_setzero_pd,
+    _mm256_sub_pd,
 };
 
-use super::row_fr::{FrFirst, FrSecond, Lanes};
-use crate::metrics::moments::{lane_chunks, LANES};
-
-/// The [`LANES`] values of a `chunks_exact(LANES)` chunk.
-#[inline(always)]
-fn load(s: &[f64]) -> __m256d {
-    assert!(s.len() >= LANES);
-    // SAFETY: `s` holds at least four f64 (checked above); the load is unaligned.
-    unsafe { _mm256_loadu_pd(s.as_ptr()) }
-}
-
-/// A vector's lanes as an array.
-#[inline(always)]
-fn lanes(v: __m256d) -> Lanes {
-    let mut out = [0.0; LANES];
-    // SAFETY: `out` holds four f64; the store is unaligned.
-    unsafe { _mm256_storeu_pd(out.as_mut_ptr(), v) };
-    out
-}
+use super::row_fr::{FrFirst, FrSecond};
+use crate::metrics::moments::lane_chunks;
+use crate::metrics::moments_avx2::{lanes, load};
 
 /// The portable first pass of [`super::row_fr`] on AVX2 (`x` = F, `y` = T, `z` = R).
 #[target_feature(enable = "avx2")]

@@ -136,7 +136,6 @@ impl<'a> ForecastOnTruth<'a> {
 
     /// Hand over stored field `r` (see [`Self::levels_to_load`]).
     pub fn insert(&mut self, r: usize, field: Field2) {
-        let plan = self.plan_for(&field.grid);
         let len = field.values.len();
         let values = if field.precision == Precision::F32 {
             // A contiguous slice narrows in one vectorised pass (an ndarray iterator does not).
@@ -154,23 +153,22 @@ impl<'a> ForecastOnTruth<'a> {
         } else {
             Values::Double(field.values.iter().copied().collect())
         };
-        if let Some(slot) = self.raw.get_mut(r) {
-            *slot = Some(RawRows {
-                values,
-                precision: field.precision,
-                plan,
-            });
-        }
+        self.put(r, &field.grid, values, field.precision);
     }
 
     /// Hand over stored field `r` read as stored in single precision
     /// ([`crate::zarr::Dataset::read_field_levels_single`]): held as it is.
     pub fn insert_single(&mut self, r: usize, plane: SinglePlane) {
-        let plan = self.plan_for(&plane.grid);
+        self.put(r, &plane.grid, Values::Single(plane.values), Precision::F32);
+    }
+
+    /// Hold `values` (on `grid`) as stored field `r`; an index outside the plan is ignored.
+    fn put(&mut self, r: usize, grid: &Arc<Grid>, values: Values<'a>, precision: Precision) {
+        let plan = self.plan_for(grid);
         if let Some(slot) = self.raw.get_mut(r) {
             *slot = Some(RawRows {
-                values: Values::Single(plane.values),
-                precision: Precision::F32,
+                values,
+                precision,
                 plan,
             });
         }

@@ -8,7 +8,7 @@
 mod moment_passes;
 pub(crate) mod moments;
 #[cfg(target_arch = "x86_64")]
-mod moments_avx2;
+pub(crate) mod moments_avx2;
 pub mod skill;
 pub mod stats;
 pub mod weights;

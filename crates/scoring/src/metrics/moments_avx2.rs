@@ -24,7 +24,7 @@ use super::moments::LANES;
 
 /// The [`LANES`] values of a `chunks_exact(LANES)` chunk.
 #[inline(always)]
-fn load(s: &[f64]) -> __m256d {
+pub(crate) fn load(s: &[f64]) -> __m256d {
     assert!(s.len() >= LANES);
     // SAFETY: `s` holds at least four f64 (checked above); the load is unaligned.
     unsafe { _mm256_loadu_pd(s.as_ptr()) }
@@ -32,7 +32,7 @@ fn load(s: &[f64]) -> __m256d {
 
 /// A vector's lanes as an array.
 #[inline(always)]
-fn lanes(v: __m256d) -> Lanes {
+pub(crate) fn lanes(v: __m256d) -> Lanes {
     let mut out = [0.0; LANES];
     // SAFETY: `out` holds four f64; the store is unaligned.
     unsafe { _mm256_storeu_pd(out.as_mut_ptr(), v) };

@@ -168,33 +168,9 @@ impl Dataset {
                 })
                 .collect();
         };
-        // Keyed by level index, holding only the requested levels (an index comes from a hostile
-        // store's level coordinate: nothing is sized by it before the read checks it).
-        let mut planes: BTreeMap<usize, Field2> = BTreeMap::new();
-        for run in runs {
-            let (first, last) = (run[0], run[run.len() - 1]);
-            for (k, field) in
-                (first..=last).zip(self.read_level_run(var, sel, level_names, first, last)?)
-            {
-                if run.contains(&k) {
-                    planes.insert(k, field);
-                }
-            }
-        }
-        // Each plane is moved out once; a level asked for twice is copied.
-        let mut out = Vec::with_capacity(level_indices.len());
-        for (n, &k) in level_indices.iter().enumerate() {
-            let again = level_indices[n + 1..].contains(&k);
-            let field = if again {
-                planes.get(&k).cloned()
-            } else {
-                planes.remove(&k)
-            };
-            let field =
-                field.ok_or_else(|| bad_dims(var, format!("level index {k} read twice")))?;
-            out.push(field);
-        }
-        Ok(out)
+        planes_by_run(var, &runs, level_indices, |first, last| {
+            self.read_level_run(var, sel, level_names, first, last)
+        })
     }
 
     /// The requested level indices of `var` (sorted, each once) grouped by the stored chunk
@@ -396,6 +372,39 @@ fn mask_and_scale(m: &ArrayMeta, values: &mut [f64]) {
         let (s, o) = (scale.unwrap_or(1.0), offset.unwrap_or(0.0));
         values.iter_mut().for_each(|v| *v = *v * s + o);
     }
+}
+
+/// The planes of `level_indices` (in that order) from one read per run of
+/// [`Dataset::level_runs`]: `read_run(first, last)` gives the planes `first..=last`.
+pub(super) fn planes_by_run<T: Clone>(
+    var: &str,
+    runs: &[Vec<usize>],
+    level_indices: &[usize],
+    mut read_run: impl FnMut(usize, usize) -> Result<Vec<T>, ZarrError>,
+) -> Result<Vec<T>, ZarrError> {
+    // Keyed by level index, holding only the requested levels (an index comes from a hostile
+    // store's level coordinate: nothing is sized by it before the read checks it).
+    let mut planes: BTreeMap<usize, T> = BTreeMap::new();
+    for run in runs {
+        let (first, last) = (run[0], run[run.len() - 1]);
+        for (k, plane) in (first..=last).zip(read_run(first, last)?) {
+            if run.contains(&k) {
+                planes.insert(k, plane);
+            }
+        }
+    }
+    // Each plane is moved out once; a level asked for twice is copied.
+    let mut out = Vec::with_capacity(level_indices.len());
+    for (n, &k) in level_indices.iter().enumerate() {
+        let again = level_indices[n + 1..].contains(&k);
+        let plane = if again {
+            planes.get(&k).cloned()
+        } else {
+            planes.remove(&k)
+        };
+        out.push(plane.ok_or_else(|| bad_dims(var, format!("level index {k} read twice")))?);
+    }
+    Ok(out)
 }
 
 /// Whether latitude comes before longitude in a stored plane.

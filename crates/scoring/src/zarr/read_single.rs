@@ -7,12 +7,11 @@
 //! CF `missing_value` masking (compared in `f64`, as there), the same reorientation — only the
 //! widening is left out, so a plane here widened is the `f64` reader's plane bit for bit.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::dataset::{Dataset, LEVEL_NAMES, TIME_NAMES};
 use super::meta::ArrayMeta;
-use super::read::{bad_dims, reorient};
+use super::read::{bad_dims, planes_by_run, reorient};
 use super::ZarrError;
 use crate::field::{Grid, Precision};
 
@@ -59,30 +58,10 @@ impl Dataset {
             return Ok(None);
         };
         let sel = [(&TIME_NAMES[..], time_index)];
-        // Keyed by level index, holding only the requested levels (see `read_level_planes`).
-        let mut planes: BTreeMap<usize, SinglePlane> = BTreeMap::new();
-        for run in runs {
-            let (first, last) = (run[0], run[run.len() - 1]);
-            let read = self.read_level_run_single(var, &sel, (first, last))?;
-            for (k, plane) in (first..=last).zip(read) {
-                if run.contains(&k) {
-                    planes.insert(k, plane);
-                }
-            }
-        }
-        let mut out = Vec::with_capacity(level_indices.len());
-        for (n, &k) in level_indices.iter().enumerate() {
-            let again = level_indices[n + 1..].contains(&k);
-            let plane = if again {
-                planes.get(&k).cloned()
-            } else {
-                planes.remove(&k)
-            };
-            let plane =
-                plane.ok_or_else(|| bad_dims(var, format!("level index {k} read twice")))?;
-            out.push(plane);
-        }
-        Ok(Some(out))
+        planes_by_run(var, &runs, level_indices, |first, last| {
+            self.read_level_run_single(var, &sel, (first, last))
+        })
+        .map(Some)
     }
 
     /// The planes of `var` at the level indices `lo..=hi`, in one subset read.

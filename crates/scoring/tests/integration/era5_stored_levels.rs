@@ -98,22 +98,7 @@ fn a_forecast_read_error_wins_over_an_earlier_levels_extreme_value() {
         matches!(plain, Era5Error::ExtremeValues { ref variable, .. } if variable == "u"),
         "{plain}"
     );
-    let dir = tempfile::tempdir().unwrap();
-    let mut req = request("extreme");
-    req.forecast = extreme_with_a_corrupt_last_level(dir.path())
-        .to_string_lossy()
-        .into_owned();
-    let err = score_era5_lead(&req).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Era5Error::Read {
-                which: "forecast",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    the_corrupt_extreme_store_fails_with_the_read_error(1);
 }
 
 /// On two threads a pressure-level variable of a store with one level per chunk is scored in
@@ -135,12 +120,18 @@ fn two_threads_score_every_case_as_one_thread() {
             (a, b) => panic!("{case}: {a:?} on one thread, {b:?} on two"),
         }
     }
+    the_corrupt_extreme_store_fails_with_the_read_error(2);
+}
+
+/// The `extreme` case with a corrupted last level of `u`, scored on `threads` threads, fails
+/// with the forecast read error.
+fn the_corrupt_extreme_store_fails_with_the_read_error(threads: usize) {
     let dir = tempfile::tempdir().unwrap();
     let mut req = request("extreme");
     req.forecast = extreme_with_a_corrupt_last_level(dir.path())
         .to_string_lossy()
         .into_owned();
-    req.config.threads = 2;
+    req.config.threads = threads;
     let err = score_era5_lead(&req).unwrap_err();
     assert!(
         matches!(
