@@ -448,8 +448,8 @@ pub fn score_era5_lead(request: &Era5Request) -> Result<Era5LeadReport, Era5Erro
     while let Some((unit, outcome)) = outcomes.next() {
         // A skipped unit comes after a failed variable; run it only if the failure vanished.
         let mut parts = vec![outcome.unwrap_or_else(|| inputs.stats(unit))];
-        while let Some((_, outcome)) = outcomes.next_if(|(next, _)| next.index == unit.index) {
-            parts.push(outcome.unwrap_or_else(|| inputs.stats(unit)));
+        while let Some((part, outcome)) = outcomes.next_if(|(next, _)| next.index == unit.index) {
+            parts.push(outcome.unwrap_or_else(|| inputs.stats(part)));
         }
         variables.push(inputs.result(unit, combine_parts(parts))?);
     }
