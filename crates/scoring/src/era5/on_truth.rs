@@ -136,22 +136,13 @@ impl<'a> ForecastOnTruth<'a> {
 
     /// Hand over stored field `r` (see [`Self::levels_to_load`]).
     pub fn insert(&mut self, r: usize, field: Field2) {
-        let len = field.values.len();
+        // Row-major in one pass (an ndarray iterator pushes element by element).
+        let flat = field.values.as_standard_layout();
+        let flat = flat.as_slice().unwrap_or_default();
         let values = if field.precision == Precision::F32 {
-            // A contiguous slice narrows in one vectorised pass (an ndarray iterator does not).
-            Values::Single(match field.values.as_slice() {
-                Some(flat) => flat.iter().map(|&v| v as f32).collect(),
-                None => field.values.iter().map(|&v| v as f32).collect(),
-            })
-        } else if field.values.as_slice().is_some() {
-            // Row-major and contiguous: the elements are `len` values from `offset` on.
-            let (mut flat, offset) = field.values.into_raw_vec_and_offset();
-            let start = offset.unwrap_or(0);
-            flat.truncate(start + len);
-            flat.drain(..start);
-            Values::Double(Cow::Owned(flat))
+            Values::Single(flat.iter().map(|&v| v as f32).collect())
         } else {
-            Values::Double(field.values.iter().copied().collect())
+            Values::Double(Cow::Owned(flat.to_vec()))
         };
         self.put(r, &field.grid, values, field.precision);
     }
